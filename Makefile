@@ -1,0 +1,43 @@
+# RPA Workbench — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8888
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install migrate demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py ensure_admin
+	@echo ""
+	@echo "RPA Workbench on http://$(HOST):$(PORT)"
+	@echo "  admin:     http://$(HOST):$(PORT)/admin/"
+	@echo "  dashboard: http://$(HOST):$(PORT)/dashboard/"
+	@echo "  API docs:  http://$(HOST):$(PORT)/docs"
+	@echo "  health:    http://$(HOST):$(PORT)/health"
+	@echo ""
+	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm

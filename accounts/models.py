@@ -1,0 +1,78 @@
+"""Robot accounts: a Yingdao account name running on one host (IP and port)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class AccountStatus(models.TextChoices):
+    """Result of the latest activity on the account.
+
+    pending → running (robot confirmed a start / sent a heartbeat)
+    running → completed | failed (execution finished; failed also when the watchdog lost it)
+    any → pending (stop confirmed, force-stop)
+    """
+
+    PENDING = "pending", "Pending"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    RUNNING = "running", "Running"
+
+
+def task_control_of(shadow_bot_account: str, host_ip: str, port: int) -> str:
+    return f"{shadow_bot_account}-{host_ip}:{port}"
+
+
+class Account(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shadow_bot_account = models.CharField("account name", max_length=100)
+    host_ip = models.GenericIPAddressField("host IP")
+    port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.PENDING)
+    recent_app = models.CharField(max_length=200, blank=True, null=True)
+    end_time = models.DateTimeField(blank=True, null=True)
+    # Derived from name, IP and port (see save); unique, so duplicates fail in the database.
+    task_control = models.CharField(max_length=200, unique=True, editable=False)
+    last_heartbeat_at = models.DateTimeField(blank=True, null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["shadow_bot_account"]),
+            models.Index(fields=["status"]),
+            models.Index(fields=["host_ip"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.task_control or self.shadow_bot_account
+
+    def save(self, *args, **kwargs):
+        self.task_control = task_control_of(self.shadow_bot_account, self.host_ip, self.port)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"shadow_bot_account", "host_ip", "port"} & set(update_fields):
+            kwargs["update_fields"] = set(update_fields) | {"task_control"}
+        super().save(*args, **kwargs)
+
+    # -- transitions of one row (callers save and publish) ---------------------------------
+    def mark_running(self, app_name: str | None = None) -> None:
+        self.status = AccountStatus.RUNNING
+        if app_name:
+            self.recent_app = app_name
+
+    def mark_pending(self) -> None:
+        self.status = AccountStatus.PENDING
+
+    def record_heartbeat(self, app_name: str | None) -> None:
+        self.mark_running(app_name)
+        self.last_heartbeat_at = timezone.now()
+
+    def record_result(self, *, status: str, app_name: str, end_time) -> None:
+        self.status = status
+        self.recent_app = app_name
+        self.end_time = end_time

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts import services
+from accounts.models import Account, AccountStatus
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    shadow_bot_account = serializers.CharField(max_length=100, trim_whitespace=True)
+    host_ip = serializers.IPAddressField(error_messages={"invalid": "must be a valid IPv4 or IPv6 address"})
+    port = serializers.IntegerField(
+        min_value=1,
+        max_value=65535,
+        error_messages={
+            "min_value": "must be between 1 and 65535",
+            "max_value": "must be between 1 and 65535",
+            "invalid": "must be a whole number between 1 and 65535",
+        },
+    )
+    status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
+    recent_app = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    task_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "shadow_bot_account",
+            "host_ip",
+            "port",
+            "status",
+            "recent_app",
+            "end_time",
+            "task_control",
+            "task_count",
+            "last_heartbeat_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["end_time", "task_control", "last_heartbeat_at", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        instance = self.instance
+        name = attrs.get("shadow_bot_account", getattr(instance, "shadow_bot_account", None))
+        host_ip = attrs.get("host_ip", getattr(instance, "host_ip", None))
+        port = attrs.get("port", getattr(instance, "port", None))
+        services.ensure_unique(name, host_ip, port, exclude_pk=getattr(instance, "pk", None))
+        return attrs
+
+    def create(self, validated_data):
+        return services.create_account(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.update_account(instance, **validated_data)

@@ -1,0 +1,119 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from rpa_workbench import roles
+from rpa_workbench.testing import factories
+from rpa_workbench.testing.live_server import start_daphne
+from rpa_workbench.testing.relay import start_fake_relay
+
+WEBHOOK_TOKEN = "test-webhook-secret"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Known secrets and a private media root for every test."""
+    settings.RPA_WEBHOOK_TOKEN = WEBHOOK_TOKEN
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RPA_RELAY_URL = ""
+
+
+def _user(django_user_model, username: str, role: str | None = None, **extra):
+    user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return _user(django_user_model, "root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def operator_user(django_user_model):
+    return _user(django_user_model, "operator1", roles.OPERATOR)
+
+
+@pytest.fixture
+def viewer_user(django_user_model):
+    return _user(django_user_model, "viewer1", roles.VIEWER)
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def admin_client_api(admin_user) -> APIClient:
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def operator_client(operator_user) -> APIClient:
+    return _client_for(operator_user)
+
+
+@pytest.fixture
+def viewer_client(viewer_user) -> APIClient:
+    return _client_for(viewer_user)
+
+
+@pytest.fixture
+def robot_client() -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_WEBHOOK_TOKEN=WEBHOOK_TOKEN)
+    return client
+
+
+@pytest.fixture
+def make_account(db):
+    return factories.make_account
+
+
+@pytest.fixture
+def make_task(db):
+    return factories.make_task
+
+
+@pytest.fixture
+def make_log(db):
+    return factories.make_log
+
+
+@pytest.fixture
+def fake_relay(settings):
+    """A local HTTP relay; settings.RPA_RELAY_URL points at it."""
+    relay, server = start_fake_relay()
+    settings.RPA_RELAY_URL = relay.url
+    yield relay
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def live_server_factory(transactional_db, tmp_path, settings):
+    """Start the real app under Daphne (subprocess) on the test database: `start(env={...})`."""
+    servers = []
+
+    def start(env: dict[str, str] | None = None):
+        base_env = {"RPA_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "RPA_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+        server = start_daphne(tmp_path, {**base_env, **(env or {})})
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

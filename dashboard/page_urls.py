@@ -1,0 +1,3 @@
+"""Server-rendered pages, mounted at the site root."""
+
+urlpatterns: list = []

@@ -1,0 +1,65 @@
+"""The execution history robots report through the execution-complete webhook."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    """Final result of one run; a robot's `timeout` is stored as failed (and said in `text`)."""
+
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class ExecutionLog(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    text = models.TextField(blank=True, default="")
+    # Own copies of who ran what: history survives deleting the task or the account.
+    app_name = models.CharField(max_length=200)
+    shadow_bot_account = models.CharField(max_length=100)
+    host_ip = models.CharField(max_length=64, blank=True, null=True)
+    status = models.CharField(max_length=16, choices=ExecutionStatus.choices)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(blank=True, null=True)
+    duration = models.FloatField(blank=True, null=True)
+    log_info = models.BooleanField(default=False)
+    screenshot = models.BooleanField(default=False)
+    screenshot_path = models.CharField(max_length=1000, blank=True, null=True)
+    log_content = models.CharField(max_length=1000, blank=True, null=True)
+    result_summary = models.JSONField(blank=True, null=True)
+    # Optional id the robot sends; a repeat delivery with the same id is the same execution.
+    execution_id = models.CharField(max_length=100, blank=True, null=True)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
+    )
+    task = models.ForeignKey("tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shadow_bot_account", "app_name", "start_time"], name="execlog_unique_execution"
+            ),
+            models.UniqueConstraint(
+                fields=["execution_id"],
+                condition=models.Q(execution_id__isnull=False),
+                name="execlog_unique_execution_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["start_time"], name="execlog_start_time"),
+            models.Index(fields=["status", "start_time"], name="execlog_status_start"),
+            models.Index(fields=["app_name", "start_time"], name="execlog_app_start"),
+            models.Index(fields=["shadow_bot_account", "start_time"], name="execlog_account_start"),
+            models.Index(fields=["host_ip", "start_time"], name="execlog_host_start"),
+            models.Index(fields=["end_time"], name="execlog_end_time"),
+            models.Index(fields=["created_at"], name="execlog_created_at"),
+            models.Index(fields=["duration"], name="execlog_duration"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app_name}@{self.shadow_bot_account} {self.status} {self.start_time:%Y-%m-%d %H:%M}"

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class RpaWorkbenchConfig(AppConfig):
+    name = "rpa_workbench"
+    verbose_name = "RPA Workbench"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from rpa_workbench import roles
+
+        # Keep the role groups' permissions in step with the models after every migrate.
+        post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="rpa_sync_roles")

@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from rpa_workbench import views
+
+admin.site.site_header = "RPA Workbench"
+admin.site.site_title = "RPA Workbench"
+admin.site.index_title = "Robots, tasks and executions"
+
+handler400 = "rpa_workbench.errors.handler400"
+handler403 = "rpa_workbench.errors.handler403"
+handler404 = "rpa_workbench.errors.handler404"
+handler500 = "rpa_workbench.errors.handler500"
+
+api_v1 = [
+    path("auth/token", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/me", views.me, name="me"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("sse/", include("rpa_workbench.sse_urls")),
+    path("", include("accounts.urls")),
+    path("", include("tasks.urls")),
+    path("", include("executionlogs.urls")),
+    path("", include("dashboard.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("resources.urls")),
+]
+
+urlpatterns = [
+    path("health", views.health, name="health"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+    path("", include("dashboard.page_urls")),
+]

@@ -1,0 +1,140 @@
+"""Tasks (a Yingdao app bound to a robot account) and the audit trail of control requests."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class TaskStatus(models.TextChoices):
+    """The only two statuses the SPA understands.
+
+    pending → running: the robot confirms START (webhook) — never the start request itself.
+    running → pending: the robot confirms STOP, an execution completes, force-stop, or the
+    watchdog loses contact.
+    """
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+
+
+class TaskQuerySet(models.QuerySet):
+    def for_robot(self, shadow_bot_account: str, app_name: str, host_ip: str | None = None):
+        """Tasks a robot means by (account name, app name[, host IP]), best match first.
+
+        App names match case-insensitively. When one account name exists on several hosts and
+        the robot sent no host IP, the order decides: a running task first, then the most
+        recently run, then the oldest task — so the same request always picks the same task.
+        """
+        qs = self.filter(account__shadow_bot_account=shadow_bot_account, app_name__iexact=app_name)
+        if host_ip:
+            qs = qs.filter(account__host_ip=host_ip)
+        return qs.select_related("account").order_by(
+            models.Case(models.When(status=TaskStatus.RUNNING, then=0), default=1),
+            models.F("last_run_time").desc(nulls_last=True),
+            "created_at",
+        )
+
+    def match_robot(self, shadow_bot_account: str, app_name: str, host_ip: str | None = None):
+        return self.for_robot(shadow_bot_account, app_name, host_ip).first()
+
+
+class Task(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task_name = models.CharField(max_length=200)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="tasks")
+    app_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    last_run_time = models.DateTimeField(blank=True, null=True)
+    config_file = models.BooleanField(default=False)
+    config_info = models.BooleanField(default=False)
+    config_file_path = models.CharField(max_length=500, blank=True, null=True)
+    config_json = models.TextField(blank=True, null=True)
+    trigger_time = models.DateTimeField(blank=True, null=True)
+    remark = models.TextField(blank=True, null=True)
+    # Recurring schedule (cron expression read in schedule_timezone) and its next due time.
+    schedule = models.CharField(max_length=100, blank=True, default="")
+    schedule_timezone = models.CharField(max_length=64, blank=True, default="")
+    next_run_at = models.DateTimeField(blank=True, null=True)
+    # Set when a start request is claimed and cleared when the robot confirms: the START_PENDING window.
+    start_requested_at = models.DateTimeField(blank=True, null=True)
+    # Last sign of life from the robot running this task (confirm or heartbeat), for the watchdog.
+    last_seen_at = models.DateTimeField(blank=True, null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("control_task", "Can start and stop tasks on robots")]
+        constraints = [
+            models.UniqueConstraint("account", Lower("app_name"), name="task_unique_app_per_account"),
+        ]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["app_name"]),
+            models.Index(fields=["trigger_time"]),
+            models.Index(fields=["next_run_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({self.app_name})"
+
+
+class ControlAction(models.TextChoices):
+    START = "start", "Start"
+    STOP = "stop", "Stop"
+    FORCE_STOP = "force_stop", "Force stop"
+
+
+class ControlSource(models.TextChoices):
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SCHEDULER = "scheduler", "Scheduler"
+    INTRANET = "intranet", "Intranet proxy"
+    WATCHDOG = "watchdog", "Watchdog"
+
+
+class ControlOutcome(models.TextChoices):
+    """pending (claimed, being sent) → sent | failed; skipped when refused before sending."""
+
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class ControlRequest(models.Model):
+    """One control request to a robot, kept as an audit trail even after its task is deleted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests")
+    # Snapshot of the target, so the row still says what it was about when the task is gone.
+    shadow_bot_account = models.CharField(max_length=100, blank=True, default="")
+    host_ip = models.CharField(max_length=64, blank=True, default="")
+    port = models.PositiveIntegerField(null=True, blank=True)
+    app_name = models.CharField(max_length=200, blank=True, default="")
+    action = models.CharField(max_length=16, choices=ControlAction.choices)
+    target = models.CharField(max_length=16, blank=True, default="")
+    source = models.CharField(max_length=16, choices=ControlSource.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=16, choices=ControlOutcome.choices, default=ControlOutcome.PENDING)
+    relay_url = models.CharField(max_length=1000, blank=True, default="")
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["task", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.app_name}@{self.shadow_bot_account} ({self.outcome})"
