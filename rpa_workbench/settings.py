@@ -280,6 +280,35 @@ RPA_PROXY_MAX_BYTES = env_number("RPA_PROXY_MAX_BYTES", 50 * 1024 * 1024, minimu
 RPA_UPLOAD_MAX_BYTES = env_number("RPA_UPLOAD_MAX_BYTES", 20 * 1024 * 1024, minimum=1, cast=int)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Proxy time limits (seconds): connect, each read, and the whole transfer.
+RPA_PROXY_CONNECT_TIMEOUT = env_number("RPA_PROXY_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_PROXY_READ_TIMEOUT = env_number("RPA_PROXY_READ_TIMEOUT", 10.0, minimum=0.1)
+RPA_PROXY_TOTAL_TIMEOUT = env_number("RPA_PROXY_TOTAL_TIMEOUT", 120.0, minimum=0.1)
+# How long signed resource URLs (screenshot_url, log_url, file_url) stay valid, in seconds.
+RPA_SIGNED_URL_MAX_AGE = env_number("RPA_SIGNED_URL_MAX_AGE", 3600, minimum=1, cast=int)
+# Optional: store files in an S3-compatible bucket (e.g. Aliyun OSS) through django-storages
+# (`pip install django-storages[s3]`, not installed by default). Unset = local MEDIA_ROOT.
+RPA_S3_BUCKET = env_str("RPA_S3_BUCKET")
+if RPA_S3_BUCKET:
+    import importlib.util
+
+    if importlib.util.find_spec("storages") is None or importlib.util.find_spec("boto3") is None:
+        raise ImproperlyConfigured("RPA_S3_BUCKET is set but django-storages/boto3 are not installed: pip install 'django-storages[s3]'")
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": RPA_S3_BUCKET,
+            "endpoint_url": env_str("RPA_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("RPA_S3_REGION") or None,
+            "access_key": env_str("RPA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("RPA_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("RPA_S3_LOCATION"),
+            "addressing_style": env_str("RPA_S3_ADDRESSING_STYLE") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 
 # --- Events (server-sent events) ------------------------------------------------------------
 EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
