@@ -1,0 +1,54 @@
+"""`/api/v1/dashboard/…` (API.md §4): parse the query, call one service function, answer JSON."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dashboard import serializers, services
+from rpa_workbench.permissions import require_perms
+
+CanReadLogs = require_perms("executionlogs.view_executionlog")
+CanReadEverything = require_perms("executionlogs.view_executionlog", "accounts.view_account", "tasks.view_task")
+
+
+class StatsView(APIView):
+    """Accounts, tasks and executions by status, and the success rate."""
+
+    permission_classes = [CanReadEverything]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response(services.dashboard_stats())
+
+
+class PerformanceView(APIView):
+    """Executions per day or month over the last `days` days, in the requested time zone."""
+
+    permission_classes = [CanReadLogs]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("days", int, description="1..365, default 7"),
+            OpenApiParameter("dimension", str, enum=list(services.DIMENSIONS), description="default day"),
+            OpenApiParameter("timezone", str, description="IANA zone, default Asia/Shanghai"),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request):
+        query = serializers.parse(serializers.PerformanceQuery, request.query_params)
+        body = services.performance(days=query["days"], dimension=query["dimension"], tz_name=query["timezone"])
+        body.pop("window")
+        return Response(body)
+
+
+class ExecutionRankView(APIView):
+    """Apps by total run time over the last 7 days, with the trend of their run count."""
+
+    permission_classes = [CanReadLogs]
+
+    @extend_schema(parameters=[OpenApiParameter("limit", int, description="1..50, default 10")], responses={200: dict})
+    def get(self, request):
+        query = serializers.parse(serializers.RankQuery, request.query_params)
+        return Response(services.execution_rank(limit=query["limit"]))
