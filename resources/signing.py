@@ -1,13 +1,102 @@
 """Signed, expiring URLs for stored files and proxied cloud objects (owned by the resources app).
 
 `signed_resource_url(value)` turns a log's screenshot/log location (a cloud URL or a stored
-file path) into a URL that works without an Authorization header, or None when there is none.
+file path) into a URL that works without an Authorization header — `<img src>` cannot send
+one — or None when there is none. The signature covers exactly the URL or path it names and
+carries its own timestamp (Django's `TimestampSigner`), so it can neither be reused for
+another object nor outlive `RPA_SIGNED_URL_MAX_AGE`.
 """
 
 from __future__ import annotations
 
+import enum
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+from django.conf import settings
+from django.core import signing
+
+API_PREFIX = "/api/v1/resources/"
+
+
+class Kind(enum.StrEnum):
+    FILE = "file"
+    PROXY = "proxy"
+
+
+class SignatureState(enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+def _signer(kind: Kind) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"resources.{kind}")
+
+
+def make_signature(kind: Kind, value: str) -> str:
+    """The `timestamp:signature` tail of a signed value (the value itself travels in the URL)."""
+    signed = _signer(kind).sign(value)
+    return signed[len(value) + 1 :]
+
+
+def check_signature(kind: Kind, value: str, signature: str | None) -> SignatureState:
+    if not signature:
+        return SignatureState.INVALID
+    try:
+        _signer(kind).unsign(f"{value}:{signature}", max_age=settings.RPA_SIGNED_URL_MAX_AGE)
+    except signing.SignatureExpired:
+        return SignatureState.EXPIRED
+    except signing.BadSignature:
+        return SignatureState.INVALID
+    return SignatureState.VALID
+
+
+def is_cloud_url(value: str) -> bool:
+    return urlsplit(value).scheme.lower() in {"http", "https"}
+
+
+def signed_proxy_url(url: str, *, download: bool = False, filename: str | None = None) -> str:
+    params = {"url": url}
+    if download:
+        params["filename"] = filename or url_filename(url)
+    params["sig"] = make_signature(Kind.PROXY, url)
+    endpoint = "proxy/download" if download else "proxy"
+    return f"{API_PREFIX}{endpoint}?{urlencode(params)}"
+
+
+def signed_file_url(path: str) -> str:
+    return f"{API_PREFIX}{quote(path)}?{urlencode({'sig': make_signature(Kind.FILE, path)})}"
+
+
+def url_filename(url: str) -> str:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return name or "download"
+
 
 def signed_resource_url(value: str | None, *, download: bool = False) -> str | None:
+    """A signed proxy URL for an allow-listed http(s) URL, a signed file URL for a stored path.
+
+    None when there is nothing to link: empty values, other schemes, hosts the proxy would
+    refuse anyway, or paths that could not name a stored file (absolute, `..`, robot-local).
+    """
     if not value:
         return None
-    return None
+    value = value.strip()
+    if is_cloud_url(value):
+        from resources.proxy import host_allowed
+
+        host = urlsplit(value).hostname
+        if not host or not host_allowed(host):
+            return None
+        return signed_proxy_url(value, download=download)
+    if urlsplit(value).scheme and len(urlsplit(value).scheme) > 1:  # ftp:, file:, data: … (not C:\)
+        return None
+    from resources.files import InvalidPath, clean_path
+
+    if value.startswith(API_PREFIX):
+        value = value[len(API_PREFIX) :]
+    try:
+        path = clean_path(value)
+    except InvalidPath:
+        return None
+    return signed_file_url(path)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+
+from resources.tests.upstream import start_upstream
+
+
+@pytest.fixture
+def upstream(settings):
+    """A local "bucket"; the exact host 127.0.0.1 is allow-listed so the proxy may reach it."""
+    bucket, server = start_upstream()
+    settings.RPA_PROXY_ALLOWED_HOSTS = ["127.0.0.1"]
+    yield bucket
+    server.shutdown()
+    server.server_close()
