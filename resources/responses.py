@@ -129,7 +129,7 @@ def requested_range(request, stored: StoredFile) -> tuple[int, int] | None | boo
         return max(size - suffix, 0), size - 1
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
+    if last and end < start:
         return None
     if start >= size:
         return False
