@@ -88,7 +88,7 @@ def validate_config_file(upload: UploadedFile) -> None:
 
 def config_storage_name(task: Task, original_name: str) -> str:
     """`configs/<account>/<app>/<timestamp>_<name>` with every segment made harmless."""
-    stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+    stamp = timezone.localtime().strftime("%Y%m%d_%H%M%S_%f")
     account = safe_segment(task.account.shadow_bot_account, fallback="account")
     app = safe_segment(task.app_name, fallback="app")
     return f"{CONFIG_DIR}/{account}/{app}/{stamp}_{safe_segment(original_name, fallback='config')}"

@@ -81,11 +81,19 @@ def signed_resource_url(value: str | None, *, download: bool = False) -> str | N
     """
     if not value:
         return None
-    value = value.strip()
+    try:
+        return _signed_url(value.strip(), download=download)
+    except ValueError:  # e.g. "http://[broken" — a bad stored value must not break a log listing
+        return None
+
+
+def _signed_url(value: str, *, download: bool) -> str | None:
     if is_cloud_url(value):
         from resources.proxy import host_allowed
 
-        host = urlsplit(value).hostname
+        parts = urlsplit(value)
+        _ = parts.port  # a malformed port raises ValueError here, not when the link is used
+        host = parts.hostname
         if not host or not host_allowed(host):
             return None
         return signed_proxy_url(value, download=download)

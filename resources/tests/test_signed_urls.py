@@ -110,6 +110,8 @@ def test_expired_signature_does_not_stop_a_logged_in_reader(viewer_client):
         ("/var/log/robot.log", None),
         ("ftp://bucket.oss-cn-shenzhen.aliyuncs.com/1.png", None),
         ("https://evil.example.com/1.png", None),
+        ("http://[broken/1.png", None),
+        ("https://bucket.oss-cn-shenzhen.aliyuncs.com:99999/1.png", None),
         ("https://bucket.oss-cn-shenzhen.aliyuncs.com/shots/1.png", "/api/v1/resources/proxy?url=https%3A%2F%2F"),
     ],
 )
