@@ -284,6 +284,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 RPA_PROXY_CONNECT_TIMEOUT = env_number("RPA_PROXY_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_PROXY_READ_TIMEOUT = env_number("RPA_PROXY_READ_TIMEOUT", 10.0, minimum=0.1)
 RPA_PROXY_TOTAL_TIMEOUT = env_number("RPA_PROXY_TOTAL_TIMEOUT", 120.0, minimum=0.1)
+# CA bundle (PEM path) for HTTPS upstreams; empty = the public CAs shipped with certifi.
+RPA_PROXY_CA_BUNDLE = env_str("RPA_PROXY_CA_BUNDLE")
 # How long signed resource URLs (screenshot_url, log_url, file_url) stay valid, in seconds.
 RPA_SIGNED_URL_MAX_AGE = env_number("RPA_SIGNED_URL_MAX_AGE", 3600, minimum=1, cast=int)
 # Optional: store files in an S3-compatible bucket (e.g. Aliyun OSS) through django-storages
