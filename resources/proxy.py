@@ -211,7 +211,7 @@ def _pool(target: Target, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPoo
             maxsize=1,
             retries=False,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            ca_certs=settings.RPA_PROXY_CA_BUNDLE or certifi.where(),
             server_hostname=target.host,
             assert_hostname=target.host,
         )

@@ -6,6 +6,7 @@ Routes are plain functions of the request handler, so each test says exactly how
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -61,7 +62,8 @@ def redirect(location: str, status: int = 302) -> Route:
     return route
 
 
-def start_upstream() -> tuple[Upstream, ThreadingHTTPServer]:
+def start_upstream(*, certfile: str | None = None, keyfile: str | None = None) -> tuple[Upstream, ThreadingHTTPServer]:
+    """Plain HTTP, or HTTPS when given a certificate."""
     upstream = Upstream()
 
     class Handler(BaseHTTPRequestHandler):
@@ -85,6 +87,10 @@ def start_upstream() -> tuple[Upstream, ThreadingHTTPServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if certfile:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     upstream.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return upstream, server
