@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-WIDTH = 720
-HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 34
+HEIGHT = 240  # px; the width follows the page (x positions are percentages)
+TOP, BOTTOM = 12, 30
+AXIS_WIDTH = 48  # px column for the y-axis labels, drawn beside the plot
 
 
 def nice_step(peak: int, ticks: int = 4) -> int:
@@ -28,8 +28,8 @@ def nice_step(peak: int, ticks: int = 4) -> int:
 
 @dataclass
 class Bar:
-    x: float
-    width: float
+    x: float  # percent of the plot width
+    width: float  # percent of the plot width
     completed_y: float
     completed_height: float
     failed_y: float
@@ -42,14 +42,11 @@ class Bar:
 
 @dataclass
 class TrendChart:
-    width: int = WIDTH
     height: int = HEIGHT
-    plot_left: int = LEFT
-    plot_right: int = WIDTH - RIGHT
+    axis_width: int = AXIS_WIDTH
     plot_top: int = TOP
     plot_bottom: int = HEIGHT - BOTTOM
     plot_height: int = HEIGHT - BOTTOM - TOP
-    center_x: float = (LEFT + WIDTH - RIGHT) / 2
     center_y: float = (TOP + HEIGHT - BOTTOM) / 2
     label_y: int = HEIGHT - BOTTOM + 18
     bars: list[Bar] = field(default_factory=list)
@@ -59,32 +56,34 @@ class TrendChart:
 
 
 def trend_chart(series: list[dict[str, Any]]) -> TrendChart:
-    """Stacked bars per day: completed (bottom) and failed (top), with round y-axis ticks."""
+    """Stacked bars per day: completed (bottom) and failed (top), with round y-axis ticks.
+
+    Vertical positions are pixels and horizontal ones percentages, so the chart stretches to
+    any width while its text keeps its size (a scaled viewBox would shrink it on phones).
+    """
     chart = TrendChart()
     if not series:
         return chart
-    plot_width = chart.plot_right - chart.plot_left
-    plot_height = chart.plot_height
     peak = max(day["totalExecutions"] for day in series)
     chart.empty = peak == 0
     step = nice_step(peak)
-    scale = plot_height / (step * 4)
+    scale = chart.plot_height / (step * 4)
     for tick in range(5):
         value = step * tick
         chart.y_ticks.append({"y": round(chart.plot_bottom - value * scale, 1), "label": f"{value:,}"})
 
-    slot = plot_width / len(series)
-    bar_width = max(1.0, slot * 0.68)
+    slot = 100 / len(series)
+    bar_width = slot * 0.7
     label_every = max(1, math.ceil(len(series) / 8))
     for index, day in enumerate(series):
-        x = chart.plot_left + index * slot + (slot - bar_width) / 2
+        x = index * slot + (slot - bar_width) / 2
         completed_height = day["completed"] * scale
         failed_height = day["failed"] * scale
         completed_y = chart.plot_bottom - completed_height
         chart.bars.append(
             Bar(
-                x=round(x, 2),
-                width=round(bar_width, 2),
+                x=round(x, 3),
+                width=round(bar_width, 3),
                 completed_y=round(completed_y, 2),
                 completed_height=round(completed_height, 2),
                 failed_y=round(completed_y - failed_height, 2),
@@ -95,10 +94,16 @@ def trend_chart(series: list[dict[str, Any]]) -> TrendChart:
                 failed=day["failed"],
             )
         )
-        # Label every n-th day, counted back from today so the latest day is always labelled.
-        if (len(series) - 1 - index) % label_every == 0:
+        # Label every n-th day, counted back from today so the latest day is always labelled;
+        # every other label is "minor" and hidden on narrow screens.
+        back = len(series) - 1 - index
+        if back % label_every == 0:
             chart.x_labels.append(
-                {"x": round(x + bar_width / 2, 2), "label": date.fromisoformat(day["date"]).strftime("%m-%d")}
+                {
+                    "x": round(x + bar_width / 2, 3),
+                    "label": date.fromisoformat(day["date"]).strftime("%m-%d"),
+                    "minor": (back // label_every) % 2 == 1,
+                }
             )
     return chart
 
