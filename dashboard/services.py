@@ -13,10 +13,11 @@ from functools import lru_cache
 from typing import Any
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
+from dashboard.zones import LocalDate, LocalMonth
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from tasks.models import Task, TaskStatus
 
@@ -61,17 +62,25 @@ def percentage(part: int, whole: int) -> float:
 
 
 def dashboard_stats() -> dict[str, Any]:
-    """Accounts, tasks and executions by status: three aggregate queries, whatever the volume."""
+    """Accounts, tasks and executions by status: four aggregate queries, whatever the volume."""
     account_statuses = list(AccountStatus.values)
     task_statuses = list(TaskStatus.values)
     log_statuses = list(ExecutionStatus.values)
 
     accounts = Account.objects.aggregate(**_counts_by("status", account_statuses))
     tasks = Task.objects.aggregate(**_counts_by("status", task_statuses))
-    logs = ExecutionLog.objects.aggregate(**_counts_by("status", log_statuses))
+    # The big table, in two COUNT(*)s: the whole table, and the rarer status. Runs are either
+    # completed or failed (ExecutionStatus), so completed = total - failed. SQLite counts a
+    # whole table from its b-tree without decoding rows (6 ms at 1M logs) and the failed few
+    # from the status index (2 ms), where grouping or conditional counts read every index
+    # entry (60-110 ms).
+    total = ExecutionLog.objects.count()
+    failed = ExecutionLog.objects.filter(status=ExecutionStatus.FAILED).count()
+    logs = {"total": total, ExecutionStatus.COMPLETED: total - failed, ExecutionStatus.FAILED: failed}
 
-    completed = logs[ExecutionStatus.COMPLETED] or 0
-    failed = logs[ExecutionStatus.FAILED] or 0
+    completed = logs[ExecutionStatus.COMPLETED]
+    failed = logs[ExecutionStatus.FAILED]
+
     return {
         "accounts": {"total": accounts["total"], "by_status": _by_status(accounts, account_statuses)},
         "tasks": {
@@ -120,10 +129,10 @@ def performance(*, days: int, dimension: str, tz_name: str, now: datetime | None
     """
     tz = zoneinfo.ZoneInfo(tz_name)
     window = day_window(days, tz, now)
-    trunc = TruncDate if dimension == DAY else TruncMonth
+    trunc = LocalDate if dimension == DAY else LocalMonth
     rows = (
         ExecutionLog.objects.filter(start_time__gte=window.start, start_time__lt=window.end)
-        .annotate(bucket=trunc("start_time", tzinfo=tz))
+        .annotate(bucket=trunc("start_time", tzinfo=tz, start=window.start, end=window.end))
         .values("bucket")
         .annotate(
             total=Count("status"),
@@ -140,8 +149,6 @@ def performance(*, days: int, dimension: str, tz_name: str, now: datetime | None
     duration_sum = 0.0
     for row in rows:
         bucket = row["bucket"]
-        if isinstance(bucket, datetime):  # TruncMonth answers an aware datetime in `tz`
-            bucket = timezone.localtime(bucket, tz).date()
         buckets.append(
             {
                 "date": bucket.strftime(label_format),

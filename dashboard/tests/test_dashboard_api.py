@@ -78,28 +78,28 @@ def test_stats_counts_by_status_and_success_rate(viewer_client, make_account, ma
     assert body["execution_logs"] == {"total": 3, "by_status": {"completed": 2, "failed": 1}, "success_rate": 66.67}
 
 
-def test_stats_runs_three_queries_with_no_logs(django_assert_num_queries):
-    with django_assert_num_queries(3):
+def test_stats_runs_four_queries_with_no_logs(django_assert_num_queries):
+    with django_assert_num_queries(4):
         services.dashboard_stats()
 
 
-def test_stats_runs_the_same_three_queries_with_many_logs(django_assert_num_queries, make_account, make_task, make_log):
+def test_stats_runs_the_same_four_queries_with_many_logs(django_assert_num_queries, make_account, make_task, make_log):
     for index in range(60):
         make_log(status="failed" if index % 4 == 0 else "completed", app_name=f"app_{index % 7}")
     make_task(account=make_account(status="running"))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         stats = services.dashboard_stats()
     assert stats["execution_logs"]["by_status"] == {"completed": 45, "failed": 15}
     assert stats["execution_logs"]["success_rate"] == 75.0
 
 
 def test_stats_endpoint_query_count_does_not_grow_with_logs(admin_client_api, django_assert_num_queries, make_log):
-    # One query authenticates the JWT's user; the three aggregates answer.
-    with django_assert_num_queries(4):
+    # One query authenticates the JWT's user; the four aggregates answer.
+    with django_assert_num_queries(5):
         assert admin_client_api.get(STATS).status_code == 200
     for _ in range(40):
         make_log()
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert admin_client_api.get(STATS).json()["execution_logs"]["total"] == 40
 
 
