@@ -1,5 +1,6 @@
 """Server-rendered pages, mounted at the site root."""
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
@@ -9,4 +10,10 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False), name="home"),
     path("dashboard/", pages.dashboard, name="dashboard"),
     path("dashboard/content", pages.dashboard_content, name="dashboard-content"),
+    # Sign-in for every role: the admin login form only admits staff, viewers and operators are not.
+    path(
+        "dashboard/login/",
+        auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
+        name="dashboard-login",
+    ),
 ]

@@ -34,7 +34,8 @@ def test_root_redirects_to_the_dashboard(client):
     assert response["Location"] == "/dashboard/"
 
 
-def test_anonymous_visitors_are_sent_to_the_login_page(client):
+def test_anonymous_visitors_are_sent_to_the_login_page(client, settings):
+    assert settings.LOGIN_URL == "/admin/login/"
     response = client.get("/dashboard/?days=30")
     assert response.status_code == 302
     assert response["Location"] == "/admin/login/?next=/dashboard/%3Fdays%3D30"
@@ -141,3 +142,18 @@ def test_chart_ticks_are_round_numbers():
     bar = chart.bars[0]
     assert bar.completed_y + bar.completed_height == chart.plot_bottom
     assert bar.failed_y + bar.failed_height == pytest.approx(bar.completed_y)
+
+
+def test_viewers_can_sign_in_through_the_dashboard_login(client, viewer_user):
+    assert client.get("/dashboard/login/").status_code == 200
+    credentials = {"username": "viewer1", "password": "pw-viewer1", "next": "/dashboard/"}
+    response = client.post("/dashboard/login/", credentials)
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/"
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_dashboard_login_refuses_a_wrong_password(client, viewer_user):
+    response = client.post("/dashboard/login/", {"username": "viewer1", "password": "nope"})
+    assert response.status_code == 200
+    assert "Wrong username or password" in response.content.decode()
