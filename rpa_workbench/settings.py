@@ -340,3 +340,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Scheduler (tasks/scheduler.py) ---------------------------------------------------------
+# Run the scheduler + watchdog loop inside the server process (a daemon thread started from
+# asgi.py). Turn off when a separate `manage.py run_scheduler` process runs instead.
+RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
+# Seconds between scheduler passes.
+RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)

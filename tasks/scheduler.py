@@ -1,0 +1,209 @@
+"""The scheduler loop: one-shot `trigger_time` starts, recurring cron `schedule` starts, watchdog.
+
+Each pass (`run_once`) finds due work and *claims* it with a conditional UPDATE that only
+succeeds while the row still holds the value that was read (`trigger_time = <old>` /
+`next_run_at = <old>`). Of several schedulers (the embedded one in each server process, or
+`manage.py run_scheduler`) racing for the same task, exactly one claims it, and only that one
+starts it, through the normal `tasks.services.start_task` (source `scheduler`), outside any
+transaction. A claim is committed before the start is sent, so a crash in between loses that
+run rather than risking a double start (a repeated START could run the app twice).
+
+- One-shot: the claim clears `trigger_time`, so it fires once.
+- Recurring: the claim moves `next_run_at` to the first slot after *now*, so a scheduler that was
+  down for several slots starts the task once, not once per missed slot.
+- A task already running (or with a start still unconfirmed) when due is not started; the skip is
+  recorded as a ControlRequest with outcome `skipped`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from rpa_workbench import events
+from rpa_workbench.errors import ApiError
+from tasks import watchdog
+from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+# Refusals that mean "not now" rather than "broken": recorded as skips.
+SKIP_CODES = {"TASK_ALREADY_RUNNING", "START_PENDING"}
+
+
+@dataclass
+class Summary:
+    """What one pass did, by task id (for logs, the management command and tests)."""
+
+    started: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.skipped or self.failed or self.lost)
+
+    def __str__(self) -> str:
+        return (
+            f"started={len(self.started)} skipped={len(self.skipped)} "
+            f"failed={len(self.failed)} lost={len(self.lost)}"
+        )
+
+
+def record_skip(task: Task, reason: str) -> ControlRequest:
+    """Audit a due start that was not sent (the task was busy)."""
+    account = task.account
+    return ControlRequest.objects.create(
+        task=task,
+        shadow_bot_account=account.shadow_bot_account,
+        host_ip=account.host_ip,
+        port=account.port,
+        app_name=task.app_name,
+        action=ControlAction.START,
+        target="START",
+        source=ControlSource.SCHEDULER,
+        outcome=ControlOutcome.SKIPPED,
+        error=reason,
+    )
+
+
+def _start(task_id, summary: Summary, why: str) -> None:
+    """Start a task this scheduler has claimed; a busy task is skipped and the skip recorded."""
+    from tasks import services  # late: services imports the relay, which reads settings at call time
+
+    task = Task.objects.select_related("account").filter(pk=task_id).first()
+    if task is None:  # deleted between the claim and now
+        return
+    if task.status == TaskStatus.RUNNING:
+        record_skip(task, f"{why} start skipped: the task is already running")
+        summary.skipped.append(str(task.pk))
+        logger.info("scheduler: %s skipped (already running)", task)
+        return
+    asked_at = timezone.now()
+    try:
+        services.start_task(task=task, source=ControlSource.SCHEDULER)
+    except ApiError as exc:
+        if exc.error_code in SKIP_CODES:
+            # Record the skip unless the service already did.
+            if not ControlRequest.objects.filter(
+                task=task, source=ControlSource.SCHEDULER, outcome=ControlOutcome.SKIPPED, created_at__gte=asked_at
+            ).exists():
+                record_skip(task, f"{why} start skipped: {exc.message}")
+            summary.skipped.append(str(task.pk))
+            logger.info("scheduler: %s skipped (%s)", task, exc.error_code)
+        else:
+            # The service has recorded the failed request; the claim stays (no automatic retry).
+            summary.failed.append(str(task.pk))
+            logger.warning("scheduler: %s could not be started: %s %s", task, exc.error_code, exc.message)
+        return
+    summary.started.append(str(task.pk))
+    logger.info("scheduler: %s started (%s)", task, why)
+
+
+def fire_one_shots(now: datetime, summary: Summary) -> None:
+    due = Task.objects.filter(trigger_time__lte=now).order_by("trigger_time").values_list("pk", "trigger_time")
+    for task_id, trigger_time in list(due):
+        claimed = Task.objects.filter(pk=task_id, trigger_time=trigger_time).update(trigger_time=None, updated_at=now)
+        if not claimed:
+            continue  # another scheduler took it, or someone changed it meanwhile
+        task = Task.objects.select_related("account").filter(pk=task_id).first()
+        if task is not None:
+            events.publish_task_updated(task, {"trigger_time": None})
+        _start(task_id, summary, f"one-shot (trigger_time {trigger_time.isoformat()})")
+
+
+def next_run_after(expr: str, tz: str, after: datetime) -> datetime:
+    """The first cron slot strictly after `after` (tasks.schedules' version when present)."""
+    try:
+        from tasks.schedules import next_run_after as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared(expr, tz, after)
+    import zoneinfo
+
+    from croniter import croniter
+
+    zone = zoneinfo.ZoneInfo(tz or settings.TIME_ZONE)
+    return croniter(expr, after.astimezone(zone)).get_next(datetime)
+
+
+def _next_slot(task_id, expr: str, tz: str, after: datetime) -> datetime | None:
+    try:
+        return next_run_after(expr, tz, after)
+    except Exception:
+        logger.exception("scheduler: task %s has an unusable schedule %r (%s); not scheduling it", task_id, expr, tz)
+        return None
+
+
+def fire_recurring(now: datetime, summary: Summary) -> None:
+    # Scheduled tasks that have no next run yet (created in the admin or the database): set one.
+    unset = Task.objects.exclude(schedule="").filter(next_run_at__isnull=True)
+    for task_id, expr, tz in list(unset.values_list("pk", "schedule", "schedule_timezone")):
+        nxt = _next_slot(task_id, expr, tz, now)
+        if nxt and Task.objects.filter(pk=task_id, schedule=expr, next_run_at__isnull=True).update(next_run_at=nxt):
+            task = Task.objects.select_related("account").filter(pk=task_id).first()
+            if task is not None:
+                events.publish_task_updated(task, {"next_run_at": nxt})
+    # A schedule removed without clearing its next run must not fire.
+    Task.objects.filter(schedule="", next_run_at__isnull=False).update(next_run_at=None)
+
+    due = (
+        Task.objects.exclude(schedule="")
+        .filter(next_run_at__lte=now)
+        .order_by("next_run_at")
+        .values_list("pk", "schedule", "schedule_timezone", "next_run_at")
+    )
+    for task_id, expr, tz, slot in list(due):
+        # From now, not from the slot: after downtime, all missed slots collapse into this one start.
+        nxt = _next_slot(task_id, expr, tz, now)
+        claimed = Task.objects.filter(pk=task_id, schedule=expr, next_run_at=slot).update(next_run_at=nxt, updated_at=now)
+        if not claimed:
+            continue
+        task = Task.objects.select_related("account").filter(pk=task_id).first()
+        if task is not None:
+            events.publish_task_updated(task, {"next_run_at": nxt})
+        if nxt is None:
+            continue  # unusable expression: logged, never started
+        _start(task_id, summary, f"scheduled {expr!r} (slot {slot.isoformat()})")
+
+
+def run_once(now: datetime | None = None) -> Summary:
+    """One pass: start due one-shot and recurring tasks, then run the watchdog."""
+    now = now or timezone.now()
+    summary = Summary()
+    for step in (fire_one_shots, fire_recurring):
+        try:
+            step(now, summary)
+        except Exception:
+            logger.exception("scheduler: %s failed", step.__name__)
+    try:
+        summary.lost.extend(watchdog.check_lost(now=now))
+    except Exception:
+        logger.exception("scheduler: watchdog failed")
+    if summary:
+        logger.info("scheduler pass: %s", summary)
+    return summary
+
+
+def run_forever(interval: float | None = None, stop: threading.Event | None = None) -> None:
+    """Run passes every `interval` seconds until `stop` is set (never raises out of a pass)."""
+    interval = settings.RPA_SCHEDULER_INTERVAL if interval is None else interval
+    stop = stop or threading.Event()
+    logger.info("scheduler running every %ss (heartbeat timeout %ss)", interval, settings.RPA_HEARTBEAT_TIMEOUT)
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            run_once()
+        except Exception:
+            logger.exception("scheduler pass failed")
+        finally:
+            close_old_connections()
+        stop.wait(interval)
+    logger.info("scheduler stopped")
