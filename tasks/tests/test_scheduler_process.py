@@ -1,0 +1,35 @@
+"""The scheduler as a process: the management command and the embedded thread's switches."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from rpa_workbench import embedded
+
+
+@pytest.mark.django_db
+def test_run_scheduler_once_starts_due_tasks(make_task, fake_relay, capsys):
+    task = make_task(trigger_time=timezone.now() - timedelta(seconds=1))
+    call_command("run_scheduler", "--once")
+    assert [q["tak"] for q in fake_relay.queries] == [task.app_name]
+    assert "started=1" in capsys.readouterr().out
+
+
+def test_embedded_scheduler_never_starts_under_tests(settings):
+    settings.RPA_EMBEDDED_SCHEDULER = True
+    assert embedded.should_start() is False
+    assert embedded.start() is None
+
+
+def test_embedded_scheduler_can_be_switched_off(settings, monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "pytest")
+    settings.RPA_EMBEDDED_SCHEDULER = False
+    assert embedded.should_start() is False
+    settings.RPA_EMBEDDED_SCHEDULER = True
+    assert embedded.should_start() is True
