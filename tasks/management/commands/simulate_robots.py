@@ -1,0 +1,77 @@
+"""`python manage.py simulate_robots --port 18899 --callback http://127.0.0.1:8888`.
+
+Runs tasks.simulator.RobotSimulator as the relay: point RPA_RELAY_URL at
+http://127.0.0.1:<port>/yingdao. Robots are the accounts in the database (host IP and port).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from accounts.models import Account
+from tasks.simulator import RobotSimulator
+
+
+def resolve_from_database(host_ip: str, port: int) -> str | None:
+    close_old_connections()
+    try:
+        return Account.objects.filter(host_ip=host_ip, port=port).values_list("shadow_bot_account", flat=True).first()
+    finally:
+        close_old_connections()
+
+
+def _range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    try:
+        low_value, high_value = float(low), float(high or low)
+    except ValueError:
+        raise CommandError(f"--run-seconds must look like 20-60, got {text!r}") from None
+    if low_value < 0 or high_value < low_value:
+        raise CommandError(f"--run-seconds must look like 20-60, got {text!r}")
+    return low_value, high_value
+
+
+class Command(BaseCommand):
+    help = "Simulate Yingdao robots behind a relay: confirm, heartbeat, run, report results."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=18899)
+        parser.add_argument("--callback", default="http://127.0.0.1:8888", help="backend base URL for the webhooks")
+        parser.add_argument("--token", default="", help="webhook secret (default: RPA_WEBHOOK_TOKEN)")
+        parser.add_argument("--run-seconds", default="20-60", help="random run time range, e.g. 20-60")
+        parser.add_argument("--heartbeat-seconds", type=float, default=15.0)
+        parser.add_argument("--failure-rate", type=float, default=0.2)
+        parser.add_argument("--seed", type=int, default=None)
+
+    def handle(self, *args, **opts):
+        token = opts["token"] or settings.RPA_WEBHOOK_TOKEN
+        if not token:
+            raise CommandError("no webhook secret: pass --token or set RPA_WEBHOOK_TOKEN (the server must use the same)")
+        simulator = RobotSimulator(
+            callback=opts["callback"],
+            token=token,
+            resolve=resolve_from_database,
+            run_seconds=_range(opts["run_seconds"]),
+            heartbeat_seconds=opts["heartbeat_seconds"],
+            failure_rate=opts["failure_rate"],
+            seed=opts["seed"],
+        )
+        server = simulator.serve(opts["host"], opts["port"])
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.stdout.write(
+            f"robot simulator listening: set RPA_RELAY_URL={simulator.public_url}/yingdao "
+            f"(webhooks to {opts['callback']})"
+        )
+        self.stdout.flush()
+        stop.wait()
+        server.shutdown()
+        server.server_close()

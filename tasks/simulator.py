@@ -1,0 +1,226 @@
+"""A robot simulator speaking the relay protocol (API.md §2), for demos and end-to-end tests.
+
+It stands where the relay and the Yingdao robots behind it would be: `GET ?backend_ip=&
+backend_port=&tak=&target=&timestamp=`. On START it answers at once, then (in a thread) confirms
+through `/webhook/confirm`, sends heartbeats, "runs" for a random time and posts
+`/webhook/execution-complete` with a plausible result — mostly completed, sometimes failed —
+whose screenshot and log URLs point at small files it serves itself. On ALL it stops the runs on
+that robot and confirms STOP. Every webhook call carries the webhook secret.
+
+Robots are addressed by host and port, but webhooks name the account, so the simulator needs a
+`resolve(host_ip, port) -> shadow_bot_account | None`; the management command reads accounts
+from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import struct
+import threading
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+Resolver = Callable[[str, int], "str | None"]
+
+
+def tiny_png(rgb: tuple[int, int, int] = (40, 160, 90), size: int = 8) -> bytes:
+    """A valid solid-colour PNG, so the 'screenshot' opens in any viewer."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * size
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b"")
+
+
+@dataclass
+class Run:
+    run_id: str
+    account: str
+    host_ip: str
+    port: int
+    app_name: str
+    started: datetime
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class RobotSimulator:
+    callback: str  # base URL of the backend, e.g. http://127.0.0.1:8888
+    token: str
+    resolve: Resolver
+    run_seconds: tuple[float, float] = (20.0, 60.0)
+    heartbeat_seconds: float = 15.0
+    confirm_delay: float = 0.3
+    failure_rate: float = 0.2
+    seed: int | None = None
+    public_url: str = ""  # where the simulator's own files are reachable (set by serve())
+    runs: dict[tuple[str, int, str], Run] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(self.seed)
+        self._session = requests.Session()
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def post(self, path: str, body: dict, attempts: int = 3) -> bool:
+        url = self.callback.rstrip("/") + "/api/v1/webhook/" + path
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._session.post(url, json=body, headers={"X-Webhook-Token": self.token}, timeout=10)
+                if response.status_code < 500:
+                    if response.status_code >= 400:
+                        logger.warning("simulator: %s answered %s: %s", path, response.status_code, response.text[:200])
+                    return response.ok
+            except requests.RequestException as exc:
+                logger.warning("simulator: %s failed (attempt %s): %s", path, attempt, exc)
+            threading.Event().wait(0.5 * attempt)
+        return False
+
+    # -- relay protocol ---------------------------------------------------------------------
+    def handle_control(self, query: dict[str, str]) -> tuple[int, dict]:
+        target = query.get("target", "")
+        app_name = query.get("tak", "")
+        host_ip = query.get("backend_ip", "")
+        try:
+            port = int(query.get("backend_port", ""))
+        except ValueError:
+            return 400, {"success": False, "message": "backend_port must be a number"}
+        if target not in ("START", "ALL") or not app_name or not host_ip:
+            return 400, {"success": False, "message": "need backend_ip, backend_port, tak and target START|ALL"}
+        account = self.resolve(host_ip, port)
+        if account is None:
+            return 404, {"success": False, "message": f"no robot listening at {host_ip}:{port}"}
+        if target == "START":
+            return self.start(account, host_ip, port, app_name)
+        return self.stop(account, host_ip, port, app_name)
+
+    def start(self, account: str, host_ip: str, port: int, app_name: str) -> tuple[int, dict]:
+        key = (host_ip, port, app_name.lower())
+        with self._lock:
+            if key in self.runs:
+                return 200, {"success": True, "message": f"{app_name} is already running on {account}"}
+            run = Run(uuid.uuid4().hex, account, host_ip, port, app_name, datetime.now(UTC))
+            self.runs[key] = run
+        threading.Thread(target=self._execute, args=(key, run), name=f"robot-{account}-{app_name}", daemon=True).start()
+        return 200, {"success": True, "message": f"START delivered to {account}"}
+
+    def stop(self, account: str, host_ip: str, port: int, app_name: str) -> tuple[int, dict]:
+        with self._lock:
+            stopping = [k for k in self.runs if k[:2] == (host_ip, port)]
+            runs = [self.runs.pop(k) for k in stopping]
+        for run in runs:
+            run.stop.set()
+        apps = [run.app_name for run in runs] or [app_name]
+
+        def confirm_stops():
+            threading.Event().wait(self.confirm_delay)
+            for name in apps:
+                self.post("confirm", {"shadow_bot_account": account, "app_name": name, "action": "STOP", "host_ip": host_ip})
+
+        threading.Thread(target=confirm_stops, daemon=True).start()
+        return 200, {"success": True, "message": f"stop delivered to {account}"}
+
+    def _execute(self, key, run: Run) -> None:
+        who = {"shadow_bot_account": run.account, "app_name": run.app_name, "host_ip": run.host_ip}
+        if run.stop.wait(self.confirm_delay):
+            return
+        self.post("confirm", {**who, "action": "START"})
+        duration = self._random.uniform(*self.run_seconds)
+        deadline = datetime.now(UTC).timestamp() + duration
+        while True:
+            left = deadline - datetime.now(UTC).timestamp()
+            if left <= 0:
+                break
+            if run.stop.wait(min(self.heartbeat_seconds, left)):
+                return  # stopped: the STOP confirm is sent by stop()
+            if deadline - datetime.now(UTC).timestamp() > 0:
+                self.post("heartbeat", who)
+        with self._lock:
+            if self.runs.get(key) is not run:
+                return
+            del self.runs[key]
+        self.post("execution-complete", self.result(run))
+
+    def result(self, run: Run) -> dict:
+        end = datetime.now(UTC)
+        failed = self._random.random() < self.failure_rate
+        total = self._random.randint(20, 300)
+        failed_items = self._random.randint(1, max(1, total // 3)) if failed else self._random.randint(0, 2)
+        error = self._random.choice(["login page did not load", "element not found: #submit", "export timed out"])
+        self.files[f"{run.run_id}.png"] = ("image/png", tiny_png((200, 60, 60) if failed else (40, 160, 90)))
+        log_text = (
+            f"[{run.started:%H:%M:%S}] start {run.app_name} on {run.account}\n"
+            f"[{end:%H:%M:%S}] processed {total} items, {failed_items} failed\n"
+            + (f"[{end:%H:%M:%S}] ERROR {error}\n" if failed else f"[{end:%H:%M:%S}] done\n")
+        )
+        self.files[f"{run.run_id}.txt"] = ("text/plain; charset=utf-8", log_text.encode())
+        return {
+            "shadow_bot_account": run.account,
+            "app_name": run.app_name,
+            "host_ip": run.host_ip,
+            "execution_id": run.run_id,
+            "status": "failed" if failed else "completed",
+            "start_time": run.started.isoformat(),
+            "end_time": end.isoformat(),
+            "duration_seconds": round((end - run.started).total_seconds(), 3),
+            "result_summary": {
+                "total_items": total,
+                "success_items": total - failed_items,
+                "failed_items": failed_items,
+                "error_message": error if failed else None,
+            },
+            "log_info": True,
+            "screenshot": True,
+            "screenshot_url": f"{self.public_url}/files/{run.run_id}.png",
+            "log_url": f"{self.public_url}/files/{run.run_id}.txt",
+        }
+
+    # -- HTTP server --------------------------------------------------------------------------
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+        """Listen (port 0 = any free port); the caller runs serve_forever() and shutdown()."""
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):  # noqa: N802 — http.server's naming
+                split = urlsplit(self.path)
+                if split.path.startswith("/files/"):
+                    found = simulator.files.get(split.path.removeprefix("/files/"))
+                    if found is None:
+                        self._send(404, b"not found", "text/plain")
+                    else:
+                        self._send(200, found[1], found[0])
+                    return
+                query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+                status, body = simulator.handle_control(query)
+                logger.info("simulator: %s %s -> %s", query.get("target"), query.get("tak"), status)
+                self._send(status, json.dumps(body).encode(), "application/json")
+
+            def log_message(self, format, *args):
+                return
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        if not self.public_url:
+            self.public_url = f"http://{host}:{server.server_address[1]}"
+        return server
