@@ -41,3 +41,20 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+
+# `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
+# tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
+SIM_PORT ?= 18899
+demo: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py seed_demo
+	@token="$${RPA_WEBHOOK_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
+	export RPA_WEBHOOK_TOKEN="$$token" RPA_RELAY_URL="http://127.0.0.1:$(SIM_PORT)/yingdao"; \
+	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+	echo ""; \
+	echo "RPA Workbench demo on http://$(HOST):$(PORT)  (dashboard: /dashboard/, admin: /admin/)"; \
+	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
+	echo ""; \
+	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application

@@ -33,3 +33,18 @@ def test_embedded_scheduler_can_be_switched_off(settings, monkeypatch):
     assert embedded.should_start() is False
     settings.RPA_EMBEDDED_SCHEDULER = True
     assert embedded.should_start() is True
+
+
+@pytest.mark.django_db
+def test_demo_seed_schedules_tasks_and_is_idempotent(fake_relay):
+    from tasks import scheduler
+    from tasks.models import Task
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    scheduled = Task.objects.exclude(schedule="")
+    assert Task.objects.count() == 5 and scheduled.count() == 3
+
+    scheduler.run_once()  # gives every scheduled task its next slot, within two minutes
+    soon = timezone.now() + timedelta(minutes=2, seconds=1)
+    assert all(t.next_run_at and t.next_run_at <= soon for t in scheduled.all())
