@@ -1,0 +1,101 @@
+"""CSV export of execution logs (API.md §3), shared by the API and the admin action.
+
+The response streams: rows come from `QuerySet.iterator()` in batches and are encoded batch by
+batch, so memory stays flat however many rows match. Under ASGI (Daphne) Django would buffer a
+synchronous iterator whole, so there the same generator is fed through an async wrapper.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+
+HEADER = [
+    "id",
+    "text",
+    "app_name",
+    "shadow_bot_account",
+    "status",
+    "start_time",
+    "end_time",
+    "duration",
+    "host_ip",
+    "log_info",
+    "screenshot",
+    "created_at",
+]
+BOM = "\ufeff"
+BATCH_ROWS = 500
+# Spreadsheets treat these leading characters as the start of a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Prefix a would-be formula with `'` so Excel and LibreOffice show it as text."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, (int, float)):
+        return str(value)
+    return neutralise(str(value))
+
+
+class _Line:
+    """A write-only file for csv.writer: `write` hands back the formatted line."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_chunks(queryset: QuerySet) -> Iterator[bytes]:
+    """The BOM and header, then the rows in batches of BATCH_ROWS, as UTF-8 bytes."""
+    writer = csv.writer(_Line())
+    yield (BOM + writer.writerow(HEADER)).encode("utf-8")
+    batch: list[str] = []
+    for row in queryset.values_list(*HEADER).iterator(chunk_size=BATCH_ROWS):
+        batch.append(writer.writerow([_cell(value) for value in row]))
+        if len(batch) >= BATCH_ROWS:
+            yield "".join(batch).encode("utf-8")
+            batch = []
+    if batch:
+        yield "".join(batch).encode("utf-8")
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    # thread_sensitive: every batch is read on the thread (and database connection) that ran the view.
+    pull = sync_to_async(next, thread_sensitive=True)
+    while True:
+        chunk = await pull(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+def export_filename(now: datetime | None = None) -> str:
+    now = timezone.localtime(now or timezone.now())
+    return f"execution_logs_{now:%Y%m%d_%H%M%S}.csv"
+
+
+def csv_response(queryset: QuerySet, request: HttpRequest) -> StreamingHttpResponse:
+    chunks = csv_chunks(queryset)
+    content: Iterable[bytes] | AsyncIterator[bytes] = (
+        _async_chunks(chunks) if isinstance(request, ASGIRequest) else chunks
+    )
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f"attachment; filename={export_filename()}"
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,106 @@
+"""Filters, search and sort of the execution history (API.md §3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from executionlogs.models import ExecutionLog, ExecutionStatus
+
+SORT_FIELDS = ["start_time", "end_time", "created_at", "duration"]
+NULLABLE_SORT_FIELDS = {"end_time", "duration"}
+
+
+class DateOrDateTimeField(forms.Field):
+    """`2026-01-21` or `2026-01-21T14:30:00[+08:00]`; returns a date or an aware datetime.
+
+    Naive date-times (and bare dates, later) are read in the server's time zone.
+    """
+
+    default_error_messages = {"invalid": "must be a date (YYYY-MM-DD) or an ISO 8601 date-time"}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value).strip()
+        try:
+            parsed = parse_datetime(value)
+            if parsed is None:
+                parsed = parse_date(value)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if isinstance(parsed, datetime) and timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
+        return parsed
+
+
+class DateOrDateTimeFilter(django_filters.Filter):
+    field_class = DateOrDateTimeField
+
+
+def start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+class ExecutionLogFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", label="Search text, app, account, host, id")
+    status = django_filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    app_name = django_filters.CharFilter(field_name="app_name")
+    shadow_bot_account = django_filters.CharFilter(field_name="shadow_bot_account")
+    host_ip = django_filters.CharFilter(field_name="host_ip")
+    start_date = DateOrDateTimeFilter(method="filter_start_date", label="Started at or after (date or date-time)")
+    end_date = DateOrDateTimeFilter(method="filter_end_date", label="Started at or before (a bare date: that whole day)")
+    sort_by = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in SORT_FIELDS], method="keep", label="Sort field (default start_time)"
+    )
+    order = django_filters.ChoiceFilter(choices=[("desc", "desc"), ("asc", "asc")], method="keep", label="desc (default) or asc")
+
+    class Meta:
+        model = ExecutionLog
+        fields = ["search", "status", "app_name", "shadow_bot_account", "host_ip", "start_date", "end_date"]
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        match = (
+            Q(text__icontains=value)
+            | Q(app_name__icontains=value)
+            | Q(shadow_bot_account__icontains=value)
+            | Q(host_ip__icontains=value)
+        )
+        try:
+            match |= Q(pk=uuid.UUID(value))
+        except ValueError:
+            pass
+        return queryset.filter(match)
+
+    def filter_start_date(self, queryset, name, value):
+        bound = value if isinstance(value, datetime) else start_of_day(value)
+        return queryset.filter(start_time__gte=bound)
+
+    def filter_end_date(self, queryset, name, value):
+        if isinstance(value, datetime):
+            return queryset.filter(start_time__lte=value)
+        return queryset.filter(start_time__lt=start_of_day(value + timedelta(days=1)))
+
+    def keep(self, queryset, name, value):
+        """sort_by/order are validated as filters but applied together in `filter_queryset`."""
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        field = self.form.cleaned_data.get("sort_by") or "start_time"
+        descending = (self.form.cleaned_data.get("order") or "desc") == "desc"
+        nulls_last = True if field in NULLABLE_SORT_FIELDS else None
+        primary = F(field).desc(nulls_last=nulls_last) if descending else F(field).asc(nulls_last=nulls_last)
+        # The primary key breaks ties so pages never repeat or skip rows.
+        return queryset.order_by(primary, "-pk" if descending else "pk")

@@ -1,0 +1,102 @@
+"""Robot webhooks (API.md §5): thin views over `tasks.services` and `executionlogs.services`.
+
+They authenticate with the shared webhook secret only (no user), validate the body, call one
+domain function and answer `{"success": true, "message": ...}`.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from executionlogs.services import record_execution
+from rpa_workbench.robot_auth import RobotEndpointMixin
+from tasks import services as task_services
+from webhooks.serializers import ConfirmSerializer, ExecutionCompleteSerializer, HeartbeatSerializer
+
+
+class WebhookView(RobotEndpointMixin, APIView):
+    throttle_classes: list = []
+
+
+class ConfirmView(WebhookView):
+    @extend_schema(request=ConfirmSerializer, responses={200: dict}, summary="Robot confirms a start or stop")
+    def post(self, request):
+        serializer = ConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        task = task_services.confirm(
+            shadow_bot_account=data["shadow_bot_account"],
+            app_name=data["app_name"],
+            action=data["action"],
+            host_ip=data.get("host_ip"),
+        )
+        if task is None:
+            return Response(
+                {
+                    "success": True,
+                    "message": f"no task matched account {data['shadow_bot_account']} and app {data['app_name']}; "
+                    "nothing changed",
+                    "task_id": None,
+                }
+            )
+        return Response(
+            {
+                "success": True,
+                "message": f"{data['action']} confirmed: task {task.app_name} is now {task.status}",
+                "task_id": str(task.pk),
+                "status": task.status,
+            }
+        )
+
+
+class ExecutionCompleteView(WebhookView):
+    @extend_schema(request=ExecutionCompleteSerializer, responses={200: dict}, summary="Robot reports a finished run")
+    def post(self, request):
+        serializer = ExecutionCompleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        log, created = record_execution(**serializer.service_kwargs())
+        message = "execution recorded" if created else "execution already recorded; returning the original log"
+        return Response(
+            {
+                "success": True,
+                "message": message,
+                "log_id": str(log.pk),
+                "duplicate": not created,
+                "screenshot_url": log.screenshot_path,
+                "log_url": log.log_content,
+            }
+        )
+
+
+class HeartbeatView(WebhookView):
+    @extend_schema(request=HeartbeatSerializer, responses={200: dict}, summary="Robot says it is alive")
+    def post(self, request):
+        # The body, or — for robots that cannot send one — the query string.
+        body = request.data if isinstance(request.data, dict) else {}
+        source = body if body else request.query_params
+        serializer = HeartbeatSerializer(data=source)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        account = task_services.record_heartbeat(
+            shadow_bot_account=data["shadow_bot_account"],
+            app_name=data["app_name"],
+            host_ip=data.get("host_ip"),
+        )
+        if account is None:
+            return Response(
+                {
+                    "success": True,
+                    "message": f"no robot account named {data['shadow_bot_account']}; heartbeat ignored",
+                    "account_id": None,
+                }
+            )
+        return Response(
+            {
+                "success": True,
+                "message": f"heartbeat recorded for {account.task_control}",
+                "account_id": str(account.pk),
+                "status": account.status,
+            }
+        )
