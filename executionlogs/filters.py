@@ -29,12 +29,15 @@ class DateOrDateTimeField(forms.Field):
         if value in self.empty_values:
             return None
         value = str(value).strip()
-        try:
-            parsed = parse_datetime(value)
-            if parsed is None:
-                parsed = parse_date(value)
-        except ValueError:
-            parsed = None
+        # A bare date first: parse_datetime would read `2026-01-20` as midnight.
+        parsed = None
+        for parse in (parse_date, parse_datetime):
+            try:
+                parsed = parse(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None:
+                break
         if parsed is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if isinstance(parsed, datetime) and timezone.is_naive(parsed):

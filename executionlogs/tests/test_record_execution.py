@@ -1,0 +1,97 @@
+"""`executionlogs.services.record_execution`: the workflow behind the execution-complete webhook."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+
+from executionlogs.models import ExecutionLog
+from executionlogs.services import match_account, record_execution, summarise
+
+START = datetime(2026, 1, 21, 6, 30, tzinfo=UTC)
+
+
+def record(**fields):
+    kwargs = {"shadow_bot_account": "bot_01", "app_name": "daily_report", "status": "completed", "start_time": START}
+    kwargs.update(fields)
+    return record_execution(**kwargs)
+
+
+@pytest.mark.django_db
+def test_returns_created_then_the_original():
+    log, created = record()
+    again, created_again = record(status="failed")
+    assert created is True and created_again is False
+    assert again.pk == log.pk and again.status == "completed"
+
+
+@pytest.mark.django_db
+def test_the_writes_happen_in_one_query_budget(make_account, make_task, django_assert_max_num_queries):
+    """The hot path of the webhook stays small: match, insert, two updates."""
+    make_task(account=make_account(shadow_bot_account="bot_01"), app_name="daily_report", status="running")
+    with django_assert_max_num_queries(8):
+        record()
+
+
+@pytest.mark.django_db
+def test_unknown_status_is_refused():
+    with pytest.raises(ValueError):
+        record(status="exploded")
+    assert not ExecutionLog.objects.exists()
+
+
+def test_summary_text():
+    text = summarise(
+        app_name="daily_report",
+        robot_status="timeout",
+        result_summary={"total_items": 10, "success_items": 7, "failed_items": 3, "error_message": "stuck"},
+        account_known=False,
+        task_known=False,
+        shadow_bot_account="ghost",
+    )
+    assert text.startswith("Ran daily_report: failed (robot reported a timeout) | total 10, ok 7, failed 3; error: stuck")
+    assert "unknown account ghost" in text
+
+
+@pytest.mark.django_db
+def test_account_match_without_host_prefers_running_then_latest_heartbeat_then_oldest(make_account):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    oldest = make_account(shadow_bot_account="dup", host_ip="10.0.0.1")
+    make_account(shadow_bot_account="dup", host_ip="10.0.0.2")
+    assert match_account("dup") == oldest
+    heard = make_account(shadow_bot_account="dup", host_ip="10.0.0.3", last_heartbeat_at=now)
+    assert match_account("dup") == heard
+    running = make_account(shadow_bot_account="dup", host_ip="10.0.0.4", status="running",
+                           last_heartbeat_at=now - timedelta(days=1))
+    assert match_account("dup") == running
+    assert match_account("dup", host_ip="10.0.0.2").host_ip == "10.0.0.2"
+    assert match_account("nobody") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_records_of_one_execution_make_one_log():
+    """Real threads, each with its own database connection."""
+    barrier = threading.Barrier(6)
+    results: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    def worker():
+        barrier.wait()
+        try:
+            log, created = record()
+        finally:
+            connection.close()
+        with lock:
+            results.append((str(log.pk), created))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({log_id for log_id, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 5 + [True]
+    assert ExecutionLog.objects.count() == 1
