@@ -2,16 +2,44 @@
 
 Every state change calls one `publish_*` function here. Publishing waits for the surrounding
 transaction to commit (`transaction.on_commit`), so a rolled-back change sends nothing, and a
-broken event backend is logged, never allowed to fail the request that caused the change.
+broken event backend (database storage, Redis) is logged, never allowed to fail the request that
+caused the change.
+
+Delivery path of one event (see `rpa_workbench.sse` for the reading side):
+1. the payload `{"type", "data"}` is JSON-encoded once;
+2. it is appended to django-eventstream's `DjangoModelStorage` (our `RetainedStorage`), which
+   gives it a per-channel sequential id, so reconnecting clients can replay what they missed;
+3. it is handed to the subscribers: directly to this process's `hub` in the single-process
+   set-up, or — when `EVENTSTREAM_REDIS` is configured — published on a Redis pub/sub channel
+   that every server process (this one included) listens to, so a change made in one process
+   (a second Daphne, a management command) reaches subscribers connected to another.
+   If Redis is down the event still reaches this process's subscribers and the others catch up
+   from storage when their Redis subscription comes back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import json
 import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from contextlib import suppress
 from typing import Any
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 from django_eventstream.channelmanager import DefaultChannelManager
+from django_eventstream.event import Event
+from django_eventstream.storage import DjangoModelStorage
+from django_eventstream.utils import get_storage
+from django_eventstream.views import Listener, ListenerManager
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +50,11 @@ LOG_CREATED = "log_created"
 ACCOUNT_UPDATED = "account_updated"
 TASK_UPDATED = "task_updated"
 HEARTBEAT = "heartbeat"
+STREAM_RESET = "stream-reset"
+
+# Pub/sub channel every server process subscribes to when EVENTSTREAM_REDIS is set. Same name and
+# message shape as django-eventstream's own Redis fan-out, so both interoperate.
+REDIS_CHANNEL = "events_channel"
 
 
 def account_channel(account_id: Any) -> str:
@@ -38,8 +71,60 @@ def changed(before: dict[str, Any], instance) -> dict[str, Any]:
     return {name: getattr(instance, name) for name, old in before.items() if getattr(instance, name) != old}
 
 
+# --- payloads ------------------------------------------------------------------------------
+
+
+def payload(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The `data:` line of every event: the type repeated next to its data (API.md §6)."""
+    return {"type": event_type, "data": data}
+
+
+def account_updated_payload(account, changes: dict[str, Any]) -> dict[str, Any]:
+    return payload(
+        ACCOUNT_UPDATED,
+        {"account_id": str(account.pk), "shadow_bot_account": account.shadow_bot_account, "changes": changes},
+    )
+
+
+def task_updated_payload(task, changes: dict[str, Any]) -> dict[str, Any]:
+    return payload(
+        TASK_UPDATED,
+        {
+            "task_id": str(task.pk),
+            "shadow_bot_account": task.account.shadow_bot_account,
+            "app_name": task.app_name,
+            "changes": changes,
+        },
+    )
+
+
+def log_created_payload(log) -> dict[str, Any]:
+    return payload(
+        LOG_CREATED,
+        {
+            "log_id": str(log.pk),
+            "shadow_bot_account": log.shadow_bot_account,
+            "app_name": log.app_name,
+            "status": log.status,
+        },
+    )
+
+
+def heartbeat_payload(now: datetime.datetime | None = None) -> dict[str, Any]:
+    return payload(HEARTBEAT, {"timestamp": (now or timezone.now()).isoformat()})
+
+
+def encode(data: dict[str, Any]) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder)
+
+
+# --- channels and storage ------------------------------------------------------------------
+
+
 class ChannelManager(DefaultChannelManager):
-    """Every authenticated reader sees the global channel; `?account_id=` narrows to one account."""
+    """Every authorised reader sees the global channel; `?account_id=` narrows to one account.
+
+    The stream view has already authenticated the user and validated `account_id`."""
 
     def get_channels_for_request(self, request, view_kwargs):
         account_id = request.GET.get("account_id")
@@ -50,49 +135,269 @@ class ChannelManager(DefaultChannelManager):
     def can_read_channel(self, user, channel):
         return bool(user is not None and user.is_authenticated)
 
+    def is_channel_reliable(self, channel):
+        return True
 
-def _send(event_type: str, data: dict[str, Any], account_id: Any | None) -> None:
-    from django_eventstream import send_event
 
-    payload = {"type": event_type, "data": data}
+class RetainedStorage(DjangoModelStorage):
+    """`DjangoModelStorage` with a bounded, configurable retention.
+
+    An event is kept for `RPA_SSE_RETENTION_HOURS` (default 24) and each channel keeps at most
+    its last `RPA_SSE_RETENTION_EVENTS` (default 10000) events, whichever is smaller. The library
+    trims by age on every append, one row at a time; here the age trim is one bulk DELETE at most
+    once a minute per process and the count trim runs every 100th event of a channel.
+    A client whose Last-Event-ID points at a trimmed event gets a `stream-reset` event instead of
+    a replay (it should reload its data)."""
+
+    AGE_TRIM_INTERVAL = 60.0
+    COUNT_TRIM_EVERY = 100
+    _last_age_trim = 0.0
+    _trim_lock = threading.Lock()
+
+    def append_event(self, channel, event_type, data):
+        event = super().append_event(channel, event_type, data)
+        keep = int(getattr(settings, "RPA_SSE_RETENTION_EVENTS", 10000))
+        if event.id and event.id % self.COUNT_TRIM_EVERY == 0 and event.id > keep:
+            from django_eventstream.models import Event as StoredEvent
+
+            StoredEvent.objects.filter(channel=channel, eid__lte=event.id - keep).delete()
+        return event
+
+    def trim_event_log(self):
+        with self._trim_lock:
+            now = time.monotonic()
+            if now - RetainedStorage._last_age_trim < self.AGE_TRIM_INTERVAL:
+                return
+            RetainedStorage._last_age_trim = now
+        from django_eventstream.models import Event as StoredEvent
+
+        hours = float(getattr(settings, "RPA_SSE_RETENTION_HOURS", 24))
+        StoredEvent.objects.filter(created__lt=timezone.now() - datetime.timedelta(hours=hours)).delete()
+
+
+# --- subscribers of this process -----------------------------------------------------------
+
+CLIENTS_KEY_PREFIX = "rpa:sse:clients:"
+CLIENTS_REPORT_SECONDS = 15.0
+
+
+def redis_options() -> dict[str, Any] | None:
+    """`settings.EVENTSTREAM_REDIS` (built from EVENTSTREAM_REDIS_URL), or None when unset."""
+    options = getattr(settings, "EVENTSTREAM_REDIS", None)
+    return dict(options) if options else None
+
+
+_publisher: tuple[str, Any] | None = None
+_publisher_lock = threading.Lock()
+
+
+def redis_publisher():
+    """A shared synchronous Redis client with short timeouts: a hung Redis must not hang the
+    request that publishes (the library's own client has no timeout)."""
+    global _publisher
+    options = redis_options()
+    if options is None:
+        return None
+    key = repr(sorted(options.items()))
+    with _publisher_lock:
+        if _publisher is None or _publisher[0] != key:
+            import redis
+
+            client = redis.Redis(**{"socket_connect_timeout": 2, "socket_timeout": 2, **options})
+            _publisher = (key, client)
+        return _publisher[1]
+
+
+class Hub(ListenerManager):
+    """This process's subscribers, by channel (django-eventstream's ListenerManager).
+
+    Differences from the library's manager: it counts connected clients; with Redis it runs one
+    subscription per process that reconnects with backoff after Redis restarts (the library's
+    dies for good) and, each time it (re)subscribes, makes every stream re-read storage so
+    nothing published meanwhile is lost; and it reports this process's client count to Redis so
+    `/sse/status` can add up every process."""
+
+    def __init__(self) -> None:
+        # Deliberately not calling super().__init__: that would build the library's RedisListener.
+        self.lock = threading.Lock()
+        self.listeners_by_channel: dict[str, set[Listener]] = {}
+        self.redis_listener = None
+        self.redis_listener_started = False
+        self.connected = 0
+        self._tasks: list[asyncio.Task] = []
+        self._count_changed: asyncio.Event | None = None
+        self.process_key = f"{CLIENTS_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def add_listener(self, listener: Listener) -> None:
+        """Called from a stream, on the server's event loop."""
+        super().add_listener(listener)
+        with self.lock:
+            self.connected += 1
+        if redis_options() is not None:
+            self._start_redis_tasks()
+            self._count_changed.set()
+
+    def remove_listener(self, listener: Listener) -> None:
+        super().remove_listener(listener)
+        with self.lock:
+            self.connected -= 1
+        if self._count_changed is not None:
+            self._count_changed.set()
+
+    def resync(self) -> None:
+        """Make every stream re-read storage from its last id (events may have been missed)."""
+        with self.lock:
+            listeners = (
+                set().union(*self.listeners_by_channel.values()) if self.listeners_by_channel else set()
+            )
+            for listener in listeners:
+                listener.overflow = True
+                listener.wake_threadsafe()
+
+    def _start_redis_tasks(self) -> None:
+        if self._tasks and not all(task.done() for task in self._tasks):
+            return
+        loop = asyncio.get_running_loop()
+        self._count_changed = asyncio.Event()
+        self._tasks = [loop.create_task(self._subscribe_forever()), loop.create_task(self._report_forever())]
+
+    async def _subscribe_forever(self) -> None:
+        from redis.asyncio import Redis
+
+        delay = 0.5
+        while True:
+            client = Redis(
+                **{"socket_connect_timeout": 2, "socket_keepalive": True, **(redis_options() or {})}
+            )
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(REDIS_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") == "subscribe":
+                        delay = 0.5
+                        self.resync()
+                    elif message.get("type") == "message":
+                        self.deliver_message(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — any Redis failure: log, back off, retry
+                logger.warning("Redis event subscription lost (%s); retrying in %.1fs", exc, delay)
+            finally:
+                with suppress(Exception):
+                    await pubsub.aclose()
+                    await client.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def deliver_message(self, raw: bytes | str) -> None:
+        """One message from the Redis channel (same shape as django-eventstream's own)."""
+        try:
+            message = json.loads(raw)
+            pub_id = message.get("pub_id")
+            event = Event(
+                message["channel"], message["event_type"], message["data"], id=int(pub_id) if pub_id else None
+            )
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignoring a malformed event message from Redis")
+            return
+        self.add_to_queues(event.channel, event)
+
+    async def _report_forever(self) -> None:
+        """Keep `<prefix><host>:<pid>` = this process's client count in Redis, expiring unless
+        refreshed, so a crashed process stops counting after a few report periods."""
+        from redis.asyncio import Redis
+
+        client = Redis(**{"socket_connect_timeout": 2, "socket_timeout": 2, **(redis_options() or {})})
+        try:
+            while True:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._count_changed.wait(), CLIENTS_REPORT_SECONDS)
+                self._count_changed.clear()
+                try:
+                    await client.set(self.process_key, self.connected, ex=int(CLIENTS_REPORT_SECONDS * 3))
+                except Exception as exc:  # noqa: BLE001
+                    logger.warning("could not report SSE client count to Redis (%s)", exc)
+                    await asyncio.sleep(1)
+        finally:
+            with suppress(Exception):
+                await client.aclose()
+
+
+hub = Hub()
+
+
+def connected_clients() -> int:
+    """Clients connected to every server process sharing Redis, or to this process without it."""
+    client = redis_publisher()
+    if client is None:
+        return hub.connected
+    try:
+        keys = list(client.scan_iter(match=f"{CLIENTS_KEY_PREFIX}*", count=500))
+        others = [
+            int(value)
+            for key, value in zip(keys, client.mget(keys) if keys else [], strict=True)
+            if value is not None and key.decode() != hub.process_key
+        ]
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("could not read SSE client counts from Redis (%s); counting this process only", exc)
+        return hub.connected
+    return hub.connected + sum(others)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def deliver(channel: str, event_type: str, encoded: str) -> None:
+    """Store one encoded event on `channel` and hand it to every subscriber (see module doc)."""
+    event_id = None
+    try:
+        event_id = get_storage().append_event(channel, event_type, encoded).id
+    except Exception:
+        # Still worth delivering live; it just cannot be replayed.
+        logger.exception("could not store %s event on %s", event_type, channel)
+    publisher = redis_publisher()
+    if publisher is not None:
+        message = {"channel": channel, "event_type": event_type, "data": encoded, "pub_id": event_id}
+        try:
+            publisher.publish(REDIS_CHANNEL, json.dumps(message))
+            return
+        except Exception:
+            logger.exception("could not publish %s on Redis; delivering to this process only", event_type)
+    hub.add_to_queues(channel, Event(channel, event_type, encoded, id=event_id))
+
+
+def _send(event_type: str, body: dict[str, Any], account_id: Any | None) -> None:
+    try:
+        encoded = encode(body)
+    except Exception:
+        logger.exception("could not encode %s event", event_type)
+        return
     channels = [ALL_CHANNEL]
     if account_id is not None:
         channels.append(account_channel(account_id))
     for channel in channels:
         try:
-            send_event(channel, event_type, payload)
+            deliver(channel, event_type, encoded)
         except Exception:
             logger.exception("could not publish %s on %s", event_type, channel)
 
 
-def _publish_after_commit(event_type: str, data: dict[str, Any], account_id: Any | None) -> None:
-    transaction.on_commit(lambda: _send(event_type, data, account_id))
+def _publish_after_commit(event_type: str, body: dict[str, Any], account_id: Any | None) -> None:
+    """Send once the surrounding transaction commits (at once outside one); never on rollback."""
+    transaction.on_commit(lambda: _send(event_type, body, account_id), robust=True)
 
 
 def publish_account_updated(account, changes: dict[str, Any]) -> None:
     if not changes:
         return
-    data = {"account_id": str(account.pk), "shadow_bot_account": account.shadow_bot_account, "changes": changes}
-    _publish_after_commit(ACCOUNT_UPDATED, data, account.pk)
+    _publish_after_commit(ACCOUNT_UPDATED, account_updated_payload(account, changes), account.pk)
 
 
 def publish_task_updated(task, changes: dict[str, Any]) -> None:
     if not changes:
         return
-    data = {
-        "task_id": str(task.pk),
-        "shadow_bot_account": task.account.shadow_bot_account,
-        "app_name": task.app_name,
-        "changes": changes,
-    }
-    _publish_after_commit(TASK_UPDATED, data, task.account_id)
+    _publish_after_commit(TASK_UPDATED, task_updated_payload(task, changes), task.account_id)
 
 
 def publish_log_created(log) -> None:
-    data = {
-        "log_id": str(log.pk),
-        "shadow_bot_account": log.shadow_bot_account,
-        "app_name": log.app_name,
-        "status": log.status,
-    }
-    _publish_after_commit(LOG_CREATED, data, log.account_id)
+    _publish_after_commit(LOG_CREATED, log_created_payload(log), log.account_id)

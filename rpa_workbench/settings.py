@@ -313,7 +313,11 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
-EVENTSTREAM_STORAGE_CLASS = "django_eventstream.storage.DjangoModelStorage"
+# DjangoModelStorage with bounded retention (rpa_workbench.events.RetainedStorage): events are
+# replayable for RPA_SSE_RETENTION_HOURS and at most the last RPA_SSE_RETENTION_EVENTS per channel.
+EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.events.RetainedStorage"
+RPA_SSE_RETENTION_HOURS = env_number("RPA_SSE_RETENTION_HOURS", 24, minimum=0.01)
+RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum=100, cast=int)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "rpa_workbench.events.ChannelManager"
 EVENTSTREAM_ALLOW_ORIGINS = CORS_ALLOWED_ORIGINS
 EVENTSTREAM_ALLOW_CREDENTIALS = True

@@ -1,0 +1,272 @@
+"""`/api/v1/sse/events` and `/api/v1/sse/status` (API.md §6), served by Daphne.
+
+The stream is built from django-eventstream's parts (its storage, `get_events` replay reads, its
+Listener/ListenerManager queues and SSE encoder) with our own loop, because the library's view:
+- sends `keep-alive` every 20 s where the contract wants a `heartbeat` event with a timestamp
+  every `RPA_SSE_HEARTBEAT_SECONDS`;
+- reads storage through thread-sensitive `sync_to_async`, i.e. in the request's own executor
+  thread, whose database connection then stays open for as long as the stream lives. Here every
+  storage read (and the authentication) runs in the shared executor and closes its connection
+  when done, so an idle stream holds no database connection;
+- answers errors with a `stream-error` event on a 200; here a refused request gets the API's
+  JSON error (401/403/400/404) before any stream is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django_eventstream.eventrequest import EventRequest
+from django_eventstream.eventstream import get_events
+from django_eventstream.utils import make_id, parse_last_event_id, sse_encode_event
+from django_eventstream.views import Listener
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from accounts.models import Account
+from rpa_workbench import events, roles
+from rpa_workbench.errors import ApiError, json_error_response
+from rpa_workbench.permissions import is_admin
+
+logger = logging.getLogger(__name__)
+
+
+def without_pinned_connection(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run `func` in the shared executor and close the database connection it used."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+# --- opening a stream ----------------------------------------------------------------------
+
+
+def authenticate(request: HttpRequest):
+    """`?token=<access JWT>`, else `Authorization: Bearer <access JWT>`, else the session."""
+    jwt = JWTAuthentication()
+    try:
+        token = request.GET.get("token")
+        if token:
+            return jwt.get_user(jwt.get_validated_token(token))
+        result = jwt.authenticate(request)
+        if result is not None:
+            return result[0]
+    except (AuthenticationFailed, InvalidToken, TokenError):
+        return None
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def can_read_events(user) -> bool:
+    """Any role may listen (viewers included): it takes one of the roles' view permissions."""
+    return is_admin(user) or any(user.has_perm(perm) for perm in roles.VIEW_ONLY)
+
+
+def requested_channel(request: HttpRequest) -> str:
+    account_id = request.GET.get("account_id")
+    if not account_id:
+        return events.ALL_CHANNEL
+    try:
+        pk = uuid.UUID(account_id)
+    except ValueError:
+        raise ApiError(
+            400, "VALIDATION_ERROR", "account_id: must be a UUID", {"account_id": ["must be a UUID"]}
+        ) from None
+    if not Account.objects.filter(pk=pk).exists():
+        raise ApiError(404, "NOT_FOUND", f"account {pk} not found")
+    return events.account_channel(pk)
+
+
+def requested_last_ids(request: HttpRequest, channel: str) -> dict[str, int]:
+    """Where to resume: `Last-Event-ID` header, else the last non-empty `lastEventId` query
+    value (EventSource polyfills), in the `<channel>:<id>[,…]` form the stream emits. An id of
+    another channel (e.g. the client changed its `account_id` filter) starts afresh."""
+    raw = request.headers.get("Last-Event-ID") or next(
+        (value for value in reversed(request.GET.getlist("lastEventId")) if value), ""
+    )
+    if not raw:
+        return {}
+    try:
+        parsed = {unquote(name): int(value) for name, value in parse_last_event_id(raw.strip()).items()}
+    except ValueError:
+        message = "Last-Event-ID: expected <channel>:<id> as sent in the stream's id lines"
+        raise ApiError(400, "VALIDATION_ERROR", message, {"Last-Event-ID": [message]}) from None
+    return {channel: parsed[channel]} if channel in parsed else {}
+
+
+def open_event_request(request: HttpRequest) -> EventRequest:
+    """Authenticate and validate everything before the stream opens (errors are 4xx JSON)."""
+    user = authenticate(request)
+    if user is None:
+        raise ApiError(
+            401, "NOT_AUTHENTICATED", "authentication credentials were not provided or are invalid"
+        )
+    if not can_read_events(user):
+        raise ApiError(403, "PERMISSION_DENIED", "you do not have permission to read events")
+    channel = requested_channel(request)
+    event_request = EventRequest()
+    event_request.channels = {channel}
+    event_request.channel_last_ids = requested_last_ids(request, channel)
+    event_request.user = user
+    event_request.is_next = False
+    return event_request
+
+
+# --- the stream ----------------------------------------------------------------------------
+
+
+def encoded_event(event_type: str, data: str, last_ids: dict[str, int]) -> str:
+    return sse_encode_event(event_type, data, event_id=make_id(last_ids))
+
+
+def read_storage(event_request: EventRequest) -> tuple[str, dict[str, int]]:
+    """Every stored event after `channel_last_ids`, SSE-encoded, and the ids reached. With no
+    last id, nothing, and the channel's current id (the position to resume from)."""
+    last_ids = dict(event_request.channel_last_ids)
+    body: list[str] = []
+    while True:
+        event_request.channel_last_ids = dict(last_ids)
+        response = get_events(event_request)
+        last_ids.update({channel: int(value) for channel, value in response.channel_last_ids.items()})
+        if response.channel_reset:
+            # Resuming from an event older than the retention: say so, the client should reload.
+            data = events.encode(
+                events.payload(events.STREAM_RESET, {"channels": sorted(response.channel_reset)})
+            )
+            body.append(encoded_event(events.STREAM_RESET, data, last_ids))
+        for channel, items in response.channel_items.items():
+            for item in items:
+                last_ids[channel] = int(item.id)
+                body.append(encoded_event(item.type, item.data, last_ids))
+        if not response.channel_more:
+            return "".join(body), last_ids
+
+
+read_storage_async = without_pinned_connection(read_storage)
+
+
+def take_queued(listener: Listener) -> tuple[dict[str, list], bool]:
+    with events.hub.lock:
+        items, overflow = listener.channel_items, listener.overflow
+        listener.channel_items = {}
+        listener.overflow = False
+        listener.aevent.clear()
+    return items, overflow
+
+
+def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> tuple[str, bool]:
+    """Encode events handed over live, in id order. An id already sent is skipped (it was
+    replayed from storage); a gap (an id skipped — Redis can reorder publishers) stops here and
+    asks for a storage read, which returns the missing ones in order."""
+    body: list[str] = []
+    for channel, items in queued.items():
+        for item in items:
+            if item.id is None:  # could not be stored: deliver as is, it has no position
+                body.append(sse_encode_event(item.type, item.data))
+                continue
+            current = last_ids.get(channel, 0)
+            if item.id <= current:
+                continue
+            if item.id > current + 1:
+                return "".join(body), True
+            last_ids[channel] = item.id
+            body.append(encoded_event(item.type, item.data, last_ids))
+    return "".join(body), False
+
+
+async def event_stream(event_request: EventRequest, heartbeat_seconds: float) -> AsyncIterator[str]:
+    listener = Listener()
+    listener.user_id = event_request.user.pk
+    listener.channels = set(event_request.channels)
+    listener.assign_loop()
+    # Subscribe before the first storage read so nothing committed in between is lost.
+    events.hub.add_listener(listener)
+    try:
+        # First bytes at once: Daphne sends the status and headers with them (EventSource "open").
+        yield ": stream open\n\n"
+        body, last_ids = await read_storage_async(event_request)
+        # A bare `id:` sets the client's Last-Event-ID without dispatching an event, so even a
+        # client that disconnects before its first event resumes from here.
+        yield body or f"id: {make_id(last_ids)}\n\n"
+        next_heartbeat = time.monotonic() + heartbeat_seconds
+        while True:
+            try:
+                await asyncio.wait_for(listener.aevent.wait(), max(0.0, next_heartbeat - time.monotonic()))
+            except TimeoutError:
+                next_heartbeat += heartbeat_seconds
+                yield encoded_event(events.HEARTBEAT, events.encode(events.heartbeat_payload()), last_ids)
+                continue
+            queued, must_read = take_queued(listener)
+            body, gap = encode_live(queued, last_ids)
+            if must_read or gap:
+                event_request.channel_last_ids = dict(last_ids)
+                more, last_ids = await read_storage_async(event_request)
+                body += more
+            if body:
+                yield body
+    except (asyncio.CancelledError, GeneratorExit):
+        raise
+    except Exception:
+        # Ending the stream makes EventSource reconnect (with its Last-Event-ID) and resume.
+        logger.exception("SSE stream failed; closing it")
+    finally:
+        events.hub.remove_listener(listener)
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "RPA_SSE_HEARTBEAT_SECONDS", 30))
+
+
+async def events_view(request: HttpRequest) -> HttpResponse:
+    """`GET /api/v1/sse/events[?account_id=<uuid>][&token=<jwt>]`: a text/event-stream."""
+    if request.method != "GET":
+        return json_error_response(405, f'method "{request.method}" not allowed')
+    try:
+        event_request = await without_pinned_connection(open_event_request)(request)
+    except ApiError as exc:
+        return json_error_response(
+            exc.status_code,
+            exc.message,
+            exc.error_code,
+            **({"details": exc.details} if exc.details is not None else {}),
+        )
+    response = StreamingHttpResponse(
+        event_stream(event_request, heartbeat_seconds()), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
+    return response
+
+
+class StatusView(APIView):
+    """`GET /api/v1/sse/status`: how many event streams are open (see `events.connected_clients`)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "SseStatus", {"status": serializers.CharField(), "connected_clients": serializers.IntegerField()}
+        )
+    )
+    def get(self, request):
+        return Response({"status": "running", "connected_clients": events.connected_clients()})
