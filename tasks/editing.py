@@ -1,0 +1,140 @@
+"""Creating, changing and deleting tasks — shared by the API and the admin.
+
+Each workflow writes in one transaction and publishes `task_updated` after commit. One task per
+app per account is enforced by a case-insensitive unique index; the pre-check here only gives the
+common case a friendly message, and a lost race still ends as 409 TASK_EXISTS.
+`status` is never written here: it changes only through `tasks.services` (control, webhooks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from rpa_workbench import events
+from rpa_workbench.errors import Conflict
+from tasks.models import Task, TaskStatus
+from tasks.schedules import next_run_after
+from tasks.services import TASK_TRACKED_FIELDS
+
+# Fields that decide which robot runs what: not changeable while the robot is running the task.
+BINDING_FIELDS = ("account", "app_name")
+
+
+class AccountNotFound(LookupError):
+    """No single account matches; `field` names the request field to blame."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def resolve_account(
+    *,
+    account_id: Any = None,
+    shadow_bot_account: str | None = None,
+    host_ip: str | None = None,
+    port: int | None = None,
+) -> Account:
+    """The account a client means: by `account_id`, or by name + host IP (+ port when the same
+    name runs on several ports of that host)."""
+    if account_id:
+        account = Account.objects.filter(pk=account_id).first()
+        if account is None:
+            raise AccountNotFound("account_id", f"account {account_id} does not exist")
+        return account
+    if not shadow_bot_account:
+        raise AccountNotFound("shadow_bot_account", "this field is required")
+    if not host_ip:
+        raise AccountNotFound("host_ip", "this field is required")
+    candidates = Account.objects.filter(shadow_bot_account=shadow_bot_account, host_ip=host_ip)
+    if port is not None:
+        candidates = candidates.filter(port=port)
+    found = list(candidates.order_by("port")[:2])
+    if not found:
+        where = f"{shadow_bot_account} on {host_ip}" + (f":{port}" if port is not None else "")
+        raise AccountNotFound("shadow_bot_account", f"no robot account {where}; create the account first")
+    if len(found) > 1:
+        raise AccountNotFound(
+            "account_port",
+            f"{shadow_bot_account} runs on several ports of {host_ip}; say which with account_port",
+        )
+    return found[0]
+
+
+def ensure_unique_app(account: Account, app_name: str, exclude_pk=None) -> None:
+    qs = Task.objects.filter(account=account, app_name__iexact=app_name)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        raise _duplicate(account, app_name)
+
+
+def _duplicate(account: Account, app_name: str) -> Conflict:
+    return Conflict("TASK_EXISTS", f"account {account.task_control} already has a task for app {app_name}")
+
+
+def _plan_next_run(task: Task) -> None:
+    """Keep `next_run_at` in step with the schedule (the scheduler claims rows by it)."""
+    task.next_run_at = (
+        next_run_after(task.schedule, task.schedule_timezone, timezone.now()) if task.schedule else None
+    )
+
+
+def create_task(*, fields: dict[str, Any], user=None) -> Task:
+    fields = {k: v for k, v in fields.items() if k not in ("status", "next_run_at", "start_requested_at")}
+    task = Task(**fields)
+    _plan_next_run(task)
+    try:
+        with transaction.atomic():
+            task.save()
+            events.publish_task_updated(task, {"created": True, **events.snapshot(task, TASK_TRACKED_FIELDS)})
+    except IntegrityError:
+        raise _duplicate(task.account, task.app_name) from None
+    return task
+
+
+def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
+    """Apply `changes` (validated field values). Moving a running task to another account or app
+    is refused: the robot would go on running the old one unobserved."""
+    changes = {k: v for k, v in changes.items() if k not in ("status", "next_run_at", "start_requested_at")}
+    if task.status == TaskStatus.RUNNING:
+        moved = [
+            name
+            for name in BINDING_FIELDS
+            if name in changes and _key(changes[name]) != _key(getattr(task, name))
+        ]
+        if moved:
+            raise Conflict(
+                "TASK_ALREADY_RUNNING",
+                f"task {task.task_name} is running; stop it before changing its {' or '.join(moved)}",
+            )
+    before = events.snapshot(task, TASK_TRACKED_FIELDS)
+    for name, value in changes.items():
+        setattr(task, name, value)
+    if "schedule" in changes or "schedule_timezone" in changes:
+        _plan_next_run(task)
+    try:
+        with transaction.atomic():
+            task.save()
+            events.publish_task_updated(task, events.changed(before, task))
+    except IntegrityError:
+        raise _duplicate(task.account, task.app_name) from None
+    return task
+
+
+def delete_task(*, task: Task, user=None) -> None:
+    """Delete the task; its control requests and execution logs stay (history is never lost)."""
+    with transaction.atomic():
+        events.publish_task_updated(task, {"deleted": True})
+        task.delete()
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.lower()
+    return getattr(value, "pk", value)

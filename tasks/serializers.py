@@ -1,0 +1,201 @@
+"""Task and control-request representations (API.md §2).
+
+A task names its account as the SPA does (`shadow_bot_account` + `host_ip`, `account_port` when
+one name runs on several ports of a host) or by `account_id`. `status` is read-only: it changes
+only through control and the robot's webhooks.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tasks import editing
+from tasks.models import ControlRequest, Task
+from tasks.schedules import ScheduleError, validate_schedule
+
+# A trigger time this far in the past is still accepted (clock skew between browser and server).
+TRIGGER_TIME_SLACK = timedelta(minutes=1)
+ACCOUNT_FIELDS = ("account_id", "shadow_bot_account", "host_ip", "account_port")
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ConfigJsonField(serializers.Field):
+    """JSON text. A JSON object or array sent as such is accepted and stored as its text."""
+
+    def to_internal_value(self, data):
+        if data is None or data == "":
+            return None
+        if isinstance(data, (dict, list)):
+            return json.dumps(data, ensure_ascii=False)
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be JSON text")
+        try:
+            json.loads(data)
+        except json.JSONDecodeError as exc:
+            where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+            raise serializers.ValidationError(f"must be valid JSON ({where})") from None
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    task_name = serializers.CharField(max_length=200)
+    app_name = serializers.CharField(max_length=200)
+    account_id = serializers.UUIDField(required=False, allow_null=True)
+    shadow_bot_account = serializers.CharField(max_length=100, required=False)
+    host_ip = serializers.IPAddressField(
+        required=False, error_messages={"invalid": "must be a valid IPv4 or IPv6 address"}
+    )
+    account_port = serializers.IntegerField(
+        min_value=1,
+        max_value=65535,
+        required=False,
+        allow_null=True,
+        error_messages={
+            "min_value": "must be between 1 and 65535",
+            "max_value": "must be between 1 and 65535",
+        },
+    )
+    config_json = ConfigJsonField(required=False, allow_null=True)
+    config_file_path = serializers.CharField(
+        max_length=500, required=False, allow_null=True, allow_blank=True
+    )
+    remark = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    schedule = serializers.CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
+    schedule_timezone = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, allow_null=True
+    )
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "task_name",
+            "shadow_bot_account",
+            "host_ip",
+            "app_name",
+            "last_run_time",
+            "status",
+            "config_file",
+            "config_info",
+            "config_file_path",
+            "config_json",
+            "trigger_time",
+            "remark",
+            "account_port",
+            "account_id",
+            "schedule",
+            "schedule_timezone",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_run_time", "status", "next_run_at", "created_at", "updated_at"]
+
+    def to_representation(self, task):
+        data = super().to_representation(task)
+        account = task.account
+        data.update(
+            shadow_bot_account=account.shadow_bot_account,
+            host_ip=account.host_ip,
+            account_port=account.port,
+            account_id=str(account.pk),
+        )
+        return data
+
+    def validate_trigger_time(self, value):
+        unchanged = self.instance is not None and value == self.instance.trigger_time
+        if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
+            raise serializers.ValidationError(
+                "must be in the future (leave it empty to start the task by hand)"
+            )
+        return value
+
+    def validate(self, attrs):
+        instance = self.instance
+        account_keys = {k: attrs.pop(k) for k in ACCOUNT_FIELDS if k in attrs}
+        if instance is None or account_keys:
+            attrs["account"] = self._account(account_keys)
+        for name in ("schedule", "schedule_timezone"):
+            if attrs.get(name) is None and name in attrs:
+                attrs[name] = ""
+        if "schedule" in attrs or "schedule_timezone" in attrs:
+            expr = attrs.get("schedule", getattr(instance, "schedule", ""))
+            tz = attrs.get("schedule_timezone", getattr(instance, "schedule_timezone", ""))
+            try:
+                attrs["schedule"] = validate_schedule(expr, tz)
+            except ScheduleError as exc:
+                raise serializers.ValidationError({exc.field: [exc.message]}) from None
+        account = attrs.get("account", getattr(instance, "account", None))
+        app_name = attrs.get("app_name", getattr(instance, "app_name", None))
+        editing.ensure_unique_app(account, app_name, exclude_pk=getattr(instance, "pk", None))
+        return attrs
+
+    def _account(self, keys: dict):
+        """The account named by the request; on update, unnamed parts default to the current one."""
+        current = getattr(self.instance, "account", None)
+        if current is not None and not keys.get("account_id"):
+            keys.setdefault("shadow_bot_account", current.shadow_bot_account)
+            keys.setdefault("host_ip", current.host_ip)
+            if "account_port" not in keys and {"shadow_bot_account", "host_ip"} <= keys.keys():
+                same = (
+                    keys["shadow_bot_account"] == current.shadow_bot_account
+                    and keys["host_ip"] == current.host_ip
+                )
+                keys["account_port"] = current.port if same else None
+        try:
+            return editing.resolve_account(
+                account_id=keys.get("account_id"),
+                shadow_bot_account=keys.get("shadow_bot_account"),
+                host_ip=keys.get("host_ip"),
+                port=keys.get("account_port"),
+            )
+        except editing.AccountNotFound as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from None
+
+    def create(self, validated_data):
+        return editing.create_task(fields=validated_data, user=self.context["request"].user)
+
+    def update(self, instance, validated_data):
+        return editing.update_task(task=instance, changes=validated_data, user=self.context["request"].user)
+
+
+class ControlRequestSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    task_id = serializers.SerializerMethodField()
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ControlRequest
+        fields = [
+            "id",
+            "task_id",
+            "action",
+            "source",
+            "requested_by",
+            "shadow_bot_account",
+            "host_ip",
+            "port",
+            "app_name",
+            "target",
+            "outcome",
+            "relay_url",
+            "response_status",
+            "error",
+            "latency_ms",
+            "created_at",
+            "confirmed_at",
+        ]
+        read_only_fields = fields
+
+    def get_task_id(self, request: ControlRequest) -> str | None:
+        return str(request.task_id) if request.task_id else None

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from rpa_workbench.errors import ApiError
+from rpa_workbench.permissions import require_perms
+from rpa_workbench.viewsets import ModelViewSet
+from tasks import editing, services
+from tasks.filters import TaskFilter
+from tasks.models import ControlSource, Task
+from tasks.serializers import ControlRequestSerializer, TaskSerializer
+
+CanControl = require_perms("tasks.view_task", "tasks.control_task")
+CanReadControl = require_perms("tasks.view_task", "tasks.view_controlrequest")
+
+
+class ControlResponseSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    task_id = serializers.CharField()
+    status = serializers.CharField()
+
+
+class TaskViewSet(ModelViewSet):
+    queryset = Task.objects.select_related("account").order_by("-created_at")
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+
+    def perform_destroy(self, instance):
+        editing.delete_task(task=instance, user=self.request.user)
+
+    def _control(self, control, request) -> Response:
+        task = self.get_object()
+        sent = control(task=task, source=ControlSource.API, user=request.user)
+        return Response(services.control_response(task, sent))
+
+    @extend_schema(request=None, responses=ControlResponseSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanControl])
+    def start(self, request, pk=None):
+        return self._control(services.start_task, request)
+
+    @extend_schema(request=None, responses=ControlResponseSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[CanControl])
+    def stop(self, request, pk=None):
+        return self._control(services.stop_task, request)
+
+    @extend_schema(
+        request=None,
+        responses=ControlResponseSerializer,
+        parameters=[OpenApiParameter("force", bool, required=True, description="must be true")],
+    )
+    @action(detail=True, methods=["post"], url_path="force-stop", permission_classes=[CanControl])
+    def force_stop(self, request, pk=None):
+        if request.query_params.get("force", "").lower() not in ("true", "1"):
+            raise ApiError(400, "VALIDATION_ERROR", "force: must be true to confirm a force-stop")
+        return self._control(services.force_stop_task, request)
+
+    @extend_schema(request=None, responses=ControlRequestSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="control-requests",
+        permission_classes=[CanReadControl],
+        filterset_class=None,
+    )
+    def control_requests(self, request, pk=None):
+        task = self.get_object()
+        audit = task.control_requests.select_related("requested_by").order_by("-created_at")
+        page = self.paginate_queryset(audit)
+        return self.get_paginated_response(ControlRequestSerializer(page, many=True).data)
