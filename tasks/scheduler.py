@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
-from tasks import watchdog
+from tasks import schedules, watchdog
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -118,25 +118,9 @@ def fire_one_shots(now: datetime, summary: Summary) -> None:
         _start(task_id, summary, f"one-shot (trigger_time {trigger_time.isoformat()})")
 
 
-def next_run_after(expr: str, tz: str, after: datetime) -> datetime:
-    """The first cron slot strictly after `after` (tasks.schedules' version when present)."""
-    try:
-        from tasks.schedules import next_run_after as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(expr, tz, after)
-    import zoneinfo
-
-    from croniter import croniter
-
-    zone = zoneinfo.ZoneInfo(tz or settings.TIME_ZONE)
-    return croniter(expr, after.astimezone(zone)).get_next(datetime)
-
-
 def _next_slot(task_id, expr: str, tz: str, after: datetime) -> datetime | None:
     try:
-        return next_run_after(expr, tz, after)
+        return schedules.next_run_after(expr, tz, after)
     except Exception:
         logger.exception("scheduler: task %s has an unusable schedule %r (%s); not scheduling it", task_id, expr, tz)
         return None
