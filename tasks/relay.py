@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -139,6 +139,9 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    def clean(text: str) -> str:
+        return _scrub(text, url, safe_url)
+
     try:
         response = session().get(url, timeout=timeout, stream=True)
     except requests.exceptions.ConnectTimeout:
@@ -148,9 +151,11 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
         reason = f"relay did not answer within {settings.RPA_RELAY_TIMEOUT:g}s"
         raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
     except requests.exceptions.ConnectionError as exc:
-        raise RelayError(f"relay unreachable: {_short(exc)}", url=safe_url, latency_ms=elapsed()) from None
+        reason = clean(f"relay unreachable: {_short(exc)}")
+        raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
     except requests.exceptions.RequestException as exc:
-        raise RelayError(f"relay request failed: {_short(exc)}", url=safe_url, latency_ms=elapsed()) from None
+        reason = clean(f"relay request failed: {_short(exc)}")
+        raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
 
     with response:
         status = response.status_code
@@ -160,8 +165,29 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
             snippet = next(response.iter_content(ERROR_BODY_CHARS), b"").decode("utf-8", "replace").strip()
         except requests.exceptions.RequestException:
             snippet = ""
-    reason = f"relay answered HTTP {status}" + (f": {snippet}" if snippet else "")
+    reason = f"relay answered HTTP {status}" + (f": {clean(snippet)}" if snippet else "")
     raise RelayError(reason, url=safe_url, status=status, latency_ms=elapsed())
+
+
+# Secrets shorter than this are not masked inside reasons (masking "1" would mangle "HTTP 500").
+MIN_SCRUBBED_CHARS = 4
+
+
+def _scrub(text: str, url: str, safe_url: str) -> str:
+    """`text` without the relay URL's secrets: the full URL becomes its redacted form, and the
+    user, password and the configured URL's own query values are masked wherever they appear
+    (error messages of requests/urllib3 may quote the URL they were given)."""
+    text = text.replace(url, safe_url)
+    base = urlsplit(settings.RPA_RELAY_URL)
+    userinfo, _, _ = base.netloc.rpartition("@")
+    if userinfo:
+        text = text.replace(userinfo + "@", "")
+    secrets = [base.username or "", base.password or ""]
+    secrets += [value for _, value in parse_qsl(base.query, keep_blank_values=True)]
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SCRUBBED_CHARS}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+            text = text.replace(form, "***")
+    return text
 
 
 def _short(exc: Exception) -> str:
