@@ -1,0 +1,116 @@
+"""Concurrent control of one task on a real database (separate connections per thread): the start
+is claimed atomically before the relay is called, so simultaneous starts send one request."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from accounts.models import AccountStatus
+from rpa_workbench.errors import ApiError
+from tasks import services
+from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(calls: list[Callable[[], object]]) -> list[str]:
+    """Run the calls in threads released together; returns each one's outcome ("ok" or the error code)."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            call()
+            outcome = "ok"
+        except ApiError as exc:
+            outcome = exc.error_code
+        except Exception as exc:  # surfaced in the assertion instead of dying silently in a thread
+            outcome = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes
+
+
+# One race interleaves badly only sometimes; several rounds make a lost claim show up reliably.
+ROUNDS = 8
+
+
+def starter(task_id, source: str = ControlSource.API) -> Callable[[], object]:
+    """A start as a request handler does it: the task read on its own connection."""
+    return lambda: services.start_task(task=Task.objects.get(pk=task_id), source=source)
+
+
+def test_two_simultaneous_starts_send_one_relay_request(make_account, make_task, fake_relay):
+    fake_relay.delay = 0.1  # the first start is still talking to the relay when the second arrives
+    for _ in range(ROUNDS):
+        task = make_task(make_account(), app_name="daily_report")
+        before = len(fake_relay.requests)
+
+        outcomes = race([starter(task.pk)] * 2)
+
+        assert sorted(outcomes) == ["START_PENDING", "ok"]
+        assert len(fake_relay.requests) - before == 1
+        rows = Counter(ControlRequest.objects.filter(task=task).values_list("outcome", flat=True))
+        assert rows == {ControlOutcome.SENT: 1, ControlOutcome.SKIPPED: 1}
+        assert Task.objects.get(pk=task.pk).status == TaskStatus.PENDING
+
+
+def test_many_simultaneous_starts_from_every_source_send_one_request(make_account, make_task, fake_relay):
+    fake_relay.delay = 0.1
+    sources = [ControlSource.API, ControlSource.ADMIN, ControlSource.SCHEDULER, ControlSource.INTRANET] * 2
+    for _ in range(ROUNDS // 2):
+        task = make_task(make_account(), app_name="daily_report")
+        before = len(fake_relay.requests)
+
+        outcomes = race([starter(task.pk, source) for source in sources])
+
+        assert Counter(outcomes) == {"ok": 1, "START_PENDING": len(sources) - 1}
+        assert len(fake_relay.requests) - before == 1
+        assert ControlRequest.objects.filter(task=task, outcome=ControlOutcome.SENT).count() == 1
+
+
+def test_a_failed_start_racing_another_lets_a_later_start_through(make_account, make_task, fake_relay):
+    task = make_task(make_account(), app_name="daily_report")
+    fake_relay.delay = 0.2
+    fake_relay.status = 500
+
+    outcomes = race([starter(task.pk)] * 2)
+
+    assert sorted(outcomes) == ["CONTROL_REQUEST_FAILED", "START_PENDING"]
+    assert len(fake_relay.requests) == 1
+    fake_relay.status, fake_relay.delay = 200, 0
+    services.start_task(task=task, source=ControlSource.API)
+    assert len(fake_relay.requests) == 2
+
+
+def test_force_stop_racing_a_robot_confirmation_leaves_a_consistent_pair(make_account, make_task, fake_relay):
+    account = make_account(shadow_bot_account="bot_race", status=AccountStatus.RUNNING)
+    task = make_task(account, app_name="daily_report", status=TaskStatus.RUNNING)
+
+    outcomes = race(
+        [
+            lambda: services.force_stop_task(task=Task.objects.get(pk=task.pk), source=ControlSource.API),
+            lambda: services.confirm(shadow_bot_account="bot_race", app_name="daily_report", action="START"),
+        ]
+    )
+
+    assert outcomes == ["ok", "ok"]
+    current = Task.objects.select_related("account").get(pk=task.pk)
+    # Whichever committed last decided; task and account always agree.
+    assert (current.status, current.account.status) in {("pending", "pending"), ("running", "running")}
