@@ -394,6 +394,11 @@ def send_raw_control(
         raise ApiError(http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "tak: this field is required")
     if not backend_ip:
         raise ApiError(http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "backend_ip: this field is required")
+    if not _valid_ip(backend_ip):
+        # The relay connects to backend_ip: a host name or garbage is refused, not passed on.
+        raise ApiError(
+            http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "backend_ip: must be an IPv4 or IPv6 address"
+        )
     try:
         port = int(str(backend_port).strip())
     except (TypeError, ValueError):
@@ -401,10 +406,6 @@ def send_raw_control(
     if not 1 <= port <= 65535:
         raise ApiError(
             http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "backend_port: must be between 1 and 65535"
-        )
-    if not relay.is_configured():
-        raise ApiError(
-            http.HTTP_503_SERVICE_UNAVAILABLE, "RELAY_NOT_CONFIGURED", NOT_CONFIGURED_MESSAGE, success=False
         )
     task = (
         Task.objects.filter(account__host_ip=backend_ip, app_name__iexact=app_name)
@@ -415,10 +416,9 @@ def send_raw_control(
             "created_at",
         )
         .first()
-        if _valid_ip(backend_ip)
-        else None
     )
     action = ControlAction.START if target == relay.START else ControlAction.STOP
+    configured = relay.is_configured()
     request = _new_request(
         task=None,
         action=action,
@@ -429,10 +429,16 @@ def send_raw_control(
         host_ip=backend_ip,
         port=port,
         app_name=app_name,
+        outcome=ControlOutcome.PENDING if configured else ControlOutcome.SKIPPED,
+        error="" if configured else f"RELAY_NOT_CONFIGURED: {NOT_CONFIGURED_MESSAGE}",
     )
     if task is not None:
         request.task = task
         request.save(update_fields=["task"])
+    if not configured:
+        raise ApiError(
+            http.HTTP_503_SERVICE_UNAVAILABLE, "RELAY_NOT_CONFIGURED", NOT_CONFIGURED_MESSAGE, success=False
+        )
     error = _send_and_record(request)
     if error is not None:
         raise ApiError(
