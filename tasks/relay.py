@@ -85,6 +85,27 @@ def _new_session() -> requests.Session:
     return session
 
 
+class _RedactRelaySecrets(logging.Filter):
+    """urllib3 logs the URLs it retries and connects to; keep the relay's credentials and key
+    (from `RPA_RELAY_URL`) out of those log lines, whatever the log level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            if not settings.RPA_RELAY_URL:
+                return True
+            message = record.getMessage()
+            scrubbed = _scrub(message, "", "")
+        except Exception:  # never let redaction break logging (e.g. settings not configured)
+            return True
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_log_filter = _RedactRelaySecrets()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_log_filter)
+
 _local = threading.local()
 
 
@@ -177,7 +198,8 @@ def _scrub(text: str, url: str, safe_url: str) -> str:
     """`text` without the relay URL's secrets: the full URL becomes its redacted form, and the
     user, password and the configured URL's own query values are masked wherever they appear
     (error messages of requests/urllib3 may quote the URL they were given)."""
-    text = text.replace(url, safe_url)
+    if url:
+        text = text.replace(url, safe_url)
     base = urlsplit(settings.RPA_RELAY_URL)
     userinfo, _, _ = base.netloc.rpartition("@")
     if userinfo:

@@ -223,3 +223,11 @@ def test_each_thread_gets_its_own_session():
     assert relay.session() is relay.session()
     assert sessions[0] is not relay.session()
     assert relay.session().trust_env is False  # never sent through an environment proxy
+
+
+def test_logs_never_carry_the_relays_secrets(settings, caplog):
+    settings.RPA_RELAY_URL = f"http://relayuser:s3cret@127.0.0.1:{closed_port()}/yingdao?key=topsecret"
+    with caplog.at_level("DEBUG"), pytest.raises(relay.RelayError):
+        send()
+    assert caplog.records  # the connection retry was logged ...
+    assert "s3cret" not in caplog.text and "topsecret" not in caplog.text  # ... without the secrets
