@@ -130,3 +130,17 @@ def test_a_failed_start_is_not_confirmed_by_a_later_robot_start(task, fake_relay
     assert confirmed[ControlOutcome.FAILED] is None
     sent.refresh_from_db()
     assert sent.confirmed_at is not None
+
+
+def test_a_failure_recorded_and_reported_without_the_relays_secrets(task, fake_relay, settings):
+    settings.RPA_RELAY_URL = fake_relay.url.replace("http://", "http://relayuser:s3cret@") + "?key=topsecret"
+    fake_relay.status = 500
+    fake_relay.body = b"bad key topsecret for relayuser"  # a relay echoing what it was given
+
+    error, _ = fail(services.start_task, task=task, source=ControlSource.API)
+
+    audit = ControlRequest.objects.get()
+    for text in (error.message, audit.error, audit.relay_url):
+        assert "s3cret" not in text and "topsecret" not in text
+    assert fake_relay.queries[0]["key"] == "topsecret"  # the relay itself got the key
+    assert "key=***" in audit.relay_url
