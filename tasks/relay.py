@@ -152,8 +152,11 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     if not is_configured():
         raise RelayError("relay not configured: set RPA_RELAY_URL", configured=False)
-    url = control_url(backend_ip=backend_ip, backend_port=backend_port, app_name=app_name, target=target)
-    safe_url = redact(url)
+    try:
+        url = control_url(backend_ip=backend_ip, backend_port=backend_port, app_name=app_name, target=target)
+        safe_url = redact(url)
+    except ValueError as exc:  # e.g. a port that is not a number, an unclosed IPv6 bracket
+        raise RelayError(f"relay URL is invalid (check RPA_RELAY_URL): {exc}") from None
     timeout = (settings.RPA_RELAY_CONNECT_TIMEOUT, settings.RPA_RELAY_TIMEOUT)
     started = time.monotonic()
 

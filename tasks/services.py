@@ -100,7 +100,13 @@ def _send_and_record(request: ControlRequest) -> relay.RelayError | None:
             app_name=request.app_name,
             target=request.target,
         )
-    except relay.RelayError as exc:
+    except Exception as exc:
+        if not isinstance(exc, relay.RelayError):
+            # Never leave a request pending (and a START claim held) because of an unexpected error.
+            logger.exception("control request %s: unexpected error while calling the relay", request.pk)
+            exc = relay.RelayError(
+                f"relay request failed: unexpected {type(exc).__name__} (see the server log)"
+            )
         logger.warning(
             "control request %s (%s %s) failed: %s", request.pk, request.action, request.app_name, exc.reason
         )

@@ -144,3 +144,15 @@ def test_a_failure_recorded_and_reported_without_the_relays_secrets(task, fake_r
         assert "s3cret" not in text and "topsecret" not in text
     assert fake_relay.queries[0]["key"] == "topsecret"  # the relay itself got the key
     assert "key=***" in audit.relay_url
+
+
+def test_a_malformed_relay_url_is_a_502_that_releases_the_claim(task, settings):
+    settings.RPA_RELAY_URL = "http://127.0.0.1:notaport/yingdao"
+
+    error, _ = fail(services.start_task, task=task, source=ControlSource.API)
+
+    assert (error.status_code, error.error_code) == (502, "CONTROL_REQUEST_FAILED")
+    assert "RPA_RELAY_URL" in error.message
+    assert Task.objects.get(pk=task.pk).start_requested_at is None
+    audit = ControlRequest.objects.get()
+    assert audit.outcome == ControlOutcome.FAILED and "RPA_RELAY_URL" in audit.error

@@ -168,6 +168,16 @@ def test_error_reasons_never_carry_the_relays_secrets(settings):
     assert "s3cret" not in caught.value.url and "topsecret" not in caught.value.url
 
 
+@pytest.mark.parametrize(
+    "bad_url", ["http://127.0.0.1:notaport/yingdao", "http://127.0.0.1:99999/yingdao", "http://[::1/yingdao"]
+)
+def test_a_malformed_relay_url_is_a_relay_error_naming_the_setting(settings, bad_url):
+    settings.RPA_RELAY_URL = bad_url
+    with pytest.raises(relay.RelayError) as caught:
+        send()
+    assert "RPA_RELAY_URL" in caught.value.reason
+
+
 def test_no_relay_url_is_a_configuration_error_without_a_request(settings):
     settings.RPA_RELAY_URL = ""
     assert not relay.is_configured()
