@@ -414,7 +414,8 @@ def send_raw_control(
             http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "backend_port: must be between 1 and 65535"
         )
     task = (
-        Task.objects.filter(account__host_ip=backend_ip, app_name__iexact=app_name)
+        # Accounts store IPs normalized (GenericIPAddressField): "FD00::0010" is the host fd00::10.
+        Task.objects.filter(account__host_ip=str(ipaddress.ip_address(backend_ip)), app_name__iexact=app_name)
         .select_related("account")
         .order_by(
             # the account on that exact port first

@@ -159,3 +159,10 @@ def test_without_a_relay_it_is_503_and_recorded(settings):
 def test_the_source_and_user_are_whatever_the_caller_says(fake_relay, admin_user):
     request = raw(source=ControlSource.ADMIN, user=admin_user)
     assert (request.source, request.requested_by) == (ControlSource.ADMIN, admin_user)
+
+
+def test_an_ipv6_host_written_differently_still_links_its_task(fake_relay, make_account, make_task):
+    task = make_task(make_account(host_ip="fd00::10", port=8000), app_name="daily_report")
+    request = raw(backend_ip="FD00:0:0::0010")
+    assert request.task == task
+    assert fake_relay.queries[0]["backend_ip"] == "FD00:0:0::0010"  # sent as given
