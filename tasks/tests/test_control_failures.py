@@ -34,7 +34,7 @@ def task(make_account, make_task) -> Task:
 
 @pytest.fixture(params=["error_status", "timeout", "unreachable"])
 def broken_relay(request, fake_relay, settings):
-    """The relay failing one way; yields (kind, fake relay, words the reason must contain)."""
+    """The relay failing one way: (kind, the fake relay, words the reason must contain)."""
     settings.RPA_RELAY_TIMEOUT = TIMEOUT
     kind = request.param
     if kind == "error_status":
