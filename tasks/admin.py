@@ -1,0 +1,330 @@
+"""Tasks and their control requests in the admin.
+
+Tasks are created, changed and deleted through `tasks.editing` (the functions the API uses, so
+the same events go out) and started/stopped through `tasks.services` with source `admin`, one
+call per selected task, each reporting its own outcome as an admin message. `status` is never
+editable here: it changes only through control and the robot's webhooks.
+
+Control requests are an audit trail: read-only for everyone, shown inline on a task's page
+(the most recent ones) and in their own list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
+
+from rpa_workbench.errors import ApiError
+from tasks import editing, services
+from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
+from tasks.schedules import ScheduleError, validate_schedule
+from tasks.serializers import TRIGGER_TIME_SLACK
+
+CONTROL_PERMISSION = "tasks.control_task"
+# How many control requests a task's page shows inline (newest first); the rest are in their list.
+INLINE_CONTROL_REQUESTS = 20
+# Fields the form edits; everything else on a task is written by control, webhooks or the scheduler.
+EDITABLE_FIELDS = [
+    "task_name",
+    "account",
+    "app_name",
+    "config_file",
+    "config_info",
+    "config_file_path",
+    "config_json",
+    "trigger_time",
+    "schedule",
+    "schedule_timezone",
+    "remark",
+]
+
+
+def account_label(task: Task) -> str:
+    account = task.account
+    return f"{account.shadow_bot_account}@{account.host_ip}:{account.port}"
+
+
+class TaskForm(forms.ModelForm):
+    class Meta:
+        model = Task
+        fields = EDITABLE_FIELDS
+        widgets = {"config_json": forms.Textarea(attrs={"rows": 6, "cols": 80})}
+
+    def clean_config_json(self) -> str | None:
+        text = self.cleaned_data.get("config_json")
+        if text is None or not text.strip():
+            return None
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Must be valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
+            ) from None
+        return text
+
+    def clean_trigger_time(self):
+        value = self.cleaned_data.get("trigger_time")
+        unchanged = not self.instance._state.adding and value == self.instance.trigger_time
+        if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
+            raise forms.ValidationError("Must be in the future (leave it empty to start the task by hand).")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        self._clean_schedule(data)
+        self._clean_binding(data)
+        return data
+
+    def _clean_schedule(self, data: dict) -> None:
+        if "schedule" not in data or "schedule_timezone" not in data:
+            return  # a field error is already shown
+        try:
+            data["schedule"] = validate_schedule(data["schedule"] or "", data["schedule_timezone"] or "")
+        except ScheduleError as exc:
+            self.add_error(exc.field, exc.message)
+
+    def _clean_binding(self, data: dict) -> None:
+        account, app_name = data.get("account"), data.get("app_name")
+        if account is None or not app_name:
+            return
+        instance = self.instance
+        adding = instance._state.adding
+        if not adding and instance.status == TaskStatus.RUNNING:
+            moved = [
+                name
+                for name, new, old in (
+                    ("account", account.pk, instance.account_id),
+                    ("app_name", app_name.lower(), (instance.app_name or "").lower()),
+                )
+                if new != old
+            ]
+            if moved:
+                for name in moved:
+                    self.add_error(name, "The task is running: stop it before changing this.")
+                return
+        try:
+            editing.ensure_unique_app(account, app_name, exclude_pk=None if adding else instance.pk)
+        except ApiError as exc:
+            self.add_error("app_name", exc.message)
+
+
+class RecentFormSet(BaseInlineFormSet):
+    """Only the newest requests: the inline's queryset is filtered by task first, then cut."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset().order_by("-created_at")[:INLINE_CONTROL_REQUESTS]
+        return self._recent
+
+
+READ_ONLY_REQUEST_FIELDS = [
+    "created_at",
+    "action",
+    "source",
+    "requested_by",
+    "outcome",
+    "target",
+    "response_status",
+    "latency_ms",
+    "error",
+    "confirmed_at",
+]
+
+
+class ControlRequestInline(admin.TabularInline):
+    model = ControlRequest
+    formset = RecentFormSet
+    fields = READ_ONLY_REQUEST_FIELDS
+    readonly_fields = READ_ONLY_REQUEST_FIELDS
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = f"recent control requests (latest {INLINE_CONTROL_REQUESTS})"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requested_by")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    form = TaskForm
+    list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
+    list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
+    search_fields = ["task_name", "app_name", "account__shadow_bot_account", "account__host_ip"]
+    list_select_related = ["account"]
+    autocomplete_fields = ["account"]
+    readonly_fields = [
+        "id",
+        "status",
+        "last_run_time",
+        "start_requested_at",
+        "last_seen_at",
+        "next_run_at",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
+        ("Configuration", {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
+        ("Scheduling", {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        (
+            "State (changes only through control and the robot)",
+            {
+                "fields": [
+                    "status",
+                    "last_run_time",
+                    "start_requested_at",
+                    "last_seen_at",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    ordering = ["-created_at"]
+    inlines = [ControlRequestInline]
+    actions = ["start_selected", "stop_selected", "force_stop_selected"]
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new task has no control requests yet
+
+    @admin.display(ordering="account__shadow_bot_account", description="account")
+    def account_display(self, obj: Task) -> str:
+        return account_label(obj)
+
+    # -- editing through the domain functions ---------------------------------------------
+    def save_model(self, request, obj, form, change):
+        if change:
+            fresh = Task.objects.select_related("account").get(pk=obj.pk)
+            changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+            # The form normalises the schedule; send it whenever the time zone changed too.
+            if "schedule_timezone" in changes:
+                changes["schedule"] = form.cleaned_data["schedule"]
+            saved = editing.update_task(task=fresh, changes=changes, user=request.user)
+        else:
+            fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
+            saved = editing.create_task(fields={"id": obj.id, **fields}, user=request.user)
+        for field in Task._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        editing.delete_task(task=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for task in queryset:
+            editing.delete_task(task=task, user=request.user)
+
+    # -- control actions ------------------------------------------------------------------
+    def has_control_permission(self, request) -> bool:
+        return request.user.has_perm(CONTROL_PERMISSION)
+
+    @admin.action(description="Start selected tasks", permissions=["control"])
+    def start_selected(self, request, queryset):
+        self._control(request, queryset, services.start_task, "start", self._sent_message)
+
+    @admin.action(description="Stop selected tasks", permissions=["control"])
+    def stop_selected(self, request, queryset):
+        self._control(request, queryset, services.stop_task, "stop", self._sent_message)
+
+    @admin.action(description="Force stop selected tasks (mark pending now)", permissions=["control"])
+    def force_stop_selected(self, request, queryset):
+        self._control(request, queryset, services.force_stop_task, "force stop", self._force_stop_message)
+
+    def _control(self, request, queryset, control: Callable[..., ControlRequest], verb: str, report) -> None:
+        """One call per task; a refusal or relay error for one task does not stop the others."""
+        if not self.has_control_permission(request):
+            raise PermissionDenied
+        for task in queryset.select_related("account").order_by("task_name", "pk"):
+            label = f"{task.task_name} ({account_label(task)}, app {task.app_name})"
+            try:
+                sent = control(task=task, source=ControlSource.ADMIN, user=request.user)
+            except ApiError as exc:
+                level, text = self._error_message(exc, verb)
+                self.message_user(request, f"{label}: {text}", level)
+                continue
+            level, text = report(sent, verb)
+            self.message_user(request, f"{label}: {text}", level)
+
+    @staticmethod
+    def _sent_message(sent: ControlRequest, verb: str) -> tuple[int, str]:
+        return messages.SUCCESS, f"{verb} request sent, waiting for the robot to confirm."
+
+    @staticmethod
+    def _force_stop_message(sent: ControlRequest, verb: str) -> tuple[int, str]:
+        if sent.outcome == ControlOutcome.SENT:
+            return messages.SUCCESS, "marked pending (task and account); stop request sent to the robot."
+        return (
+            messages.WARNING,
+            f"marked pending (task and account); the stop request could not be delivered: {sent.error}",
+        )
+
+    @staticmethod
+    def _error_message(exc: ApiError, verb: str) -> tuple[int, str]:
+        if exc.status_code == 409:
+            return messages.WARNING, f"{verb} refused: {exc.message}."
+        if exc.status_code == 404:
+            return messages.WARNING, f"{verb} refused: the task no longer exists."
+        # 502 relay failure / 503 relay not configured: nothing changed, the failure is recorded.
+        return messages.ERROR, f"{verb} failed, task unchanged: {exc.message}."
+
+
+@admin.register(ControlRequest)
+class ControlRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "action",
+        "source",
+        "outcome",
+        "task",
+        "shadow_bot_account",
+        "host_ip",
+        "port",
+        "app_name",
+        "requested_by",
+        "response_status",
+        "latency_ms",
+        "confirmed_at",
+    ]
+    list_filter = ["action", "source", "outcome"]
+    search_fields = [
+        "=id",
+        "app_name",
+        "shadow_bot_account",
+        "host_ip",
+        "task__task_name",
+        "requested_by__username",
+        "error",
+    ]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    list_select_related = ["task", "requested_by"]
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
