@@ -1,0 +1,208 @@
+"""An SSE client for tests against the live Daphne server, and a throw-away local Redis."""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from rpa_workbench import roles
+from rpa_workbench.testing.live_server import free_port
+
+
+@pytest.fixture
+def roles_synced(transactional_db):
+    """Transactional tests flush the database after each test, groups included, and the flush's
+    post_migrate carries no `apps`, so roles are not re-made: make them before using them."""
+    roles.sync_roles()
+
+
+@dataclass
+class SseEvent:
+    event: str
+    id: str | None
+    data: dict
+    raw: str
+
+
+@dataclass
+class SseReader:
+    """Reads one event stream in a thread; events land in a queue. Every event it parses must
+    carry its type both as the SSE `event:` name and as `data.type` (API.md §6)."""
+
+    url: str
+    params: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    session: requests.Session = field(default_factory=requests.Session)
+    events: queue.Queue = field(default_factory=queue.Queue)
+    status: int | None = None
+    response_headers: dict = field(default_factory=dict)
+    body: str = ""
+    last_id: str | None = None
+    opened: threading.Event = field(default_factory=threading.Event)
+    mismatches: list = field(default_factory=list)
+    backlog: list = field(default_factory=list)
+
+    def start(self) -> SseReader:
+        threading.Thread(target=self._run, daemon=True).start()
+        assert self.opened.wait(15), "the stream did not open"
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._response = self.session.get(
+                self.url, params=self.params, headers=self.headers, stream=True, timeout=(5, 60)
+            )
+        except requests.RequestException as exc:
+            self.status = -1
+            self.body = str(exc)
+            self.opened.set()
+            return
+        self.status = self._response.status_code
+        self.response_headers = dict(self._response.headers)
+        if self.status != 200:
+            self.body = self._response.text
+            self.opened.set()
+            return
+        self.opened.set()
+        buffer = ""
+        try:
+            for chunk in self._response.iter_content(chunk_size=None):
+                buffer += chunk.decode()
+                while "\n\n" in buffer:
+                    block, buffer = buffer.split("\n\n", 1)
+                    self._dispatch(block)
+        except Exception:  # noqa: BLE001 — closed by the test or the server
+            pass
+        self.events.put(None)
+
+    def _dispatch(self, block: str) -> None:
+        fields: dict[str, list[str]] = {}
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
+        if "id" in fields:
+            self.last_id = fields["id"][-1]
+        if "data" not in fields:
+            return
+        data = json.loads("\n".join(fields["data"]))
+        event = SseEvent(fields.get("event", ["message"])[0], fields.get("id", [None])[-1], data, block)
+        if data.get("type") != event.event:
+            self.mismatches.append(event)
+        self.events.put(event)
+
+    def _matches(self, event: SseEvent, kind: str | None, where) -> bool:
+        return (kind is None or event.event == kind) and where(event)
+
+    def next(self, kind: str | None = None, timeout: float = 20, where=lambda event: True) -> SseEvent:
+        """The next event of `kind` matching `where`. Events it passes over stay in a backlog
+        for later calls, so the order of `next` calls need not follow the order of publishing."""
+        for index, event in enumerate(self.backlog):
+            if self._matches(event, kind, where):
+                assert not self.mismatches, self.mismatches
+                return self.backlog.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {kind or 'event'} arrived within {timeout}s; passed over: " + repr(
+                [event.raw for event in self.backlog if event.event != "heartbeat"]
+            )
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert event is not None, "the stream ended"
+            if self._matches(event, kind, where):
+                assert not self.mismatches, self.mismatches
+                return event
+            self.backlog.append(event)
+
+    def none(self, kind: str, within: float, where=lambda event: True) -> None:
+        """Assert no matching event of `kind` is in the backlog or arrives for `within` seconds."""
+        for event in self.backlog:
+            assert not self._matches(event, kind, where), f"unexpected {event.raw}"
+        deadline = time.monotonic() + within
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                return
+            if event is None:
+                return
+            assert not self._matches(event, kind, where), f"unexpected {event.raw}"
+            self.backlog.append(event)
+
+    def close(self) -> None:
+        response = getattr(self, "_response", None)
+        if response is not None:
+            response.close()
+
+
+@pytest.fixture
+def sse_readers():
+    """`open_stream(url, params=..., headers=...)` → a started SseReader, closed afterwards."""
+    readers: list[SseReader] = []
+
+    def open_stream(url: str, **kwargs) -> SseReader:
+        reader = SseReader(url, **kwargs).start()
+        readers.append(reader)
+        return reader
+
+    yield open_stream
+    for reader in readers:
+        reader.close()
+
+
+@dataclass
+class LocalRedis:
+    url: str
+    process: subprocess.Popen
+
+
+@pytest.fixture
+def local_redis(tmp_path):
+    """A private redis-server on a free loopback port (CI installs the `redis-server` package)."""
+    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
+    if binary is None:
+        pytest.skip("redis-server is not installed here (CI installs it): cross-process fan-out not tested")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("redis-server did not start")
+    yield LocalRedis(url=f"redis://127.0.0.1:{port}/0", process=process)
+    process.terminate()
+    process.wait(timeout=10)
