@@ -3,10 +3,13 @@ task editing through the same domain functions as the API."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
@@ -15,6 +18,7 @@ pytestmark = pytest.mark.django_db
 TASKS_URL = "/admin/tasks/task/"
 REQUESTS_URL = "/admin/tasks/controlrequest/"
 INLINE_PREFIX = "control_requests"
+INLINE_LIMIT = 20
 
 
 def staff(user):
@@ -255,9 +259,30 @@ def test_change_page_shows_recent_control_requests_newest_first(request, who, ma
 
     page = client.get(f"{TASKS_URL}{task.pk}/change/").content.decode()
 
-    assert page.count("marker-") == 20
+    assert page.count("marker-") == INLINE_LIMIT
     assert "marker-24-end" in page and "marker-04-end" not in page
     assert page.index("marker-24-end") < page.index("marker-05-end")
+
+
+def queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_pages_query_the_database_a_fixed_number_of_times(root, admin_user, make_task):
+    task = make_task()
+    ControlRequest.objects.create(task=task, action="start", source="admin", requested_by=admin_user)
+    change_url = f"{TASKS_URL}{task.pk}/change/"
+    [queries_for(root, url) for url in (TASKS_URL, REQUESTS_URL, change_url)]  # warm caches
+    few = [queries_for(root, url) for url in (TASKS_URL, REQUESTS_URL, change_url)]
+
+    for _ in range(10):
+        other = make_task()
+        ControlRequest.objects.create(task=other, action="start", source="admin", requested_by=admin_user)
+        ControlRequest.objects.create(task=task, action="stop", source="admin", requested_by=admin_user)
+
+    assert [queries_for(root, url) for url in (TASKS_URL, REQUESTS_URL, change_url)] == few
 
 
 def test_status_is_shown_but_not_editable(root, make_task):
@@ -323,6 +348,32 @@ def test_admin_edits_a_task_and_the_change_goes_through_the_domain_function(root
     task.refresh_from_db()
     assert task.remark == "checked"
     assert task.next_run_at is not None
+
+
+def rendered_inline(page: str) -> dict:
+    """The hidden inputs a browser posts back for the control-requests inline."""
+    pattern = rf'<input type="hidden" name="({INLINE_PREFIX}-[^"]+)" value="([^"]*)"'
+    return dict(re.findall(pattern, page))
+
+
+def test_change_form_saves_even_when_new_control_requests_arrived_meanwhile(root, make_task):
+    task = make_task(app_name="busy_app")
+    for _ in range(INLINE_LIMIT):
+        ControlRequest.objects.create(task=task, action="start", source="api")
+    page = root.get(f"{TASKS_URL}{task.pk}/change/").content.decode()
+    inline = rendered_inline(page)
+    assert inline[f"{INLINE_PREFIX}-INITIAL_FORMS"] == str(INLINE_LIMIT)
+    ControlRequest.objects.create(task=task, action="start", source="scheduler")  # pushes one out
+
+    response = root.post(
+        f"{TASKS_URL}{task.pk}/change/",
+        {**task_form(task.account, app_name="busy_app", remark="kept"), **inline},
+    )
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.remark == "kept"
+    assert ControlRequest.objects.filter(task=task).count() == INLINE_LIMIT + 1
 
 
 def test_a_running_task_cannot_be_moved_to_another_app(root, make_task):
