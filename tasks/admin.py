@@ -236,6 +236,15 @@ class TaskAdmin(admin.ModelAdmin):
     def has_control_permission(self, request) -> bool:
         return request.user.has_perm(CONTROL_PERMISSION)
 
+    def changelist_view(self, request, extra_context=None):
+        # Django silently ignores an action it does not offer; a forged control action is a 403.
+        forged = (
+            set(request.POST.getlist("action")) & set(self.actions) if request.method == "POST" else set()
+        )
+        if forged and not self.has_control_permission(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
     @admin.action(description="Start selected tasks", permissions=["control"])
     def start_selected(self, request, queryset):
         self._control(request, queryset, services.start_task, "start", self._sent_message)
