@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from rpa_workbench.errors import ApiError
@@ -210,6 +211,16 @@ class TaskAdmin(admin.ModelAdmin):
         return account_label(obj)
 
     # -- editing through the domain functions ---------------------------------------------
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The form checks everything first; what it cannot see — a duplicate created or a start
+        confirmed since it was validated — comes back from `tasks.editing` as an ApiError after
+        the transaction rolled back: say so instead of a 500."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ApiError as exc:
+            self.message_user(request, f"Not saved: {exc.message}.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
         if change:
             fresh = Task.objects.select_related("account").get(pk=obj.pk)

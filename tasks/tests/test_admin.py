@@ -336,6 +336,22 @@ def test_a_second_task_for_the_same_app_is_a_form_error_whatever_the_case(root, 
     assert Task.objects.count() == 1
 
 
+def test_a_duplicate_that_slips_past_the_form_is_refused_by_the_database_without_a_500(
+    root, make_account, make_task, monkeypatch
+):
+    """A concurrent create between validation and save: the unique index decides."""
+    account = make_account()
+    make_task(account=account, app_name="Daily_Report")
+    monkeypatch.setattr("tasks.editing.ensure_unique_app", lambda *args, **kwargs: None)
+    monkeypatch.setattr(Task, "validate_constraints", lambda self, exclude=None: None)
+
+    response = root.post(f"{TASKS_URL}add/", task_form(account, app_name="daily_report"))
+
+    assert response.status_code == 302
+    assert any("Not saved" in m and "already has a task for app" in m for m in texts(response))
+    assert Task.objects.count() == 1
+
+
 def test_admin_edits_a_task_and_the_change_goes_through_the_domain_function(root, make_task):
     task = make_task(app_name="edited_app")
     data = with_empty_inline(
