@@ -436,3 +436,37 @@ def test_nobody_can_add_change_or_delete_control_requests(root, make_task):
     assert view.status_code == 200 and 'name="_save"' not in view.content.decode()
     audit.refresh_from_db()
     assert (audit.action, audit.source) == ("start", "api")
+
+
+def test_operator_bulk_delete_goes_through_the_domain_function(
+    operator, make_task, django_capture_on_commit_callbacks
+):
+    first, second = make_task(), make_task()
+    ControlRequest.objects.create(task=first, action="start", source="api")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = operator.post(
+            TASKS_URL,
+            {
+                "action": "delete_selected",
+                "index": "0",
+                "post": "yes",
+                "_selected_action": [str(first.pk), str(second.pk)],
+            },
+        )
+
+    assert response.status_code == 302
+    assert not Task.objects.exists()
+    assert ControlRequest.objects.count() == 1
+    assert len(callbacks) >= 2  # one deletion event per task
+
+
+def test_viewer_cannot_change_a_task(viewer, make_task):
+    task = make_task(remark="before")
+    data = with_empty_inline(task_form(task.account, app_name=task.app_name, remark="after"))
+
+    response = viewer.post(f"{TASKS_URL}{task.pk}/change/", data)
+
+    assert response.status_code == 403
+    task.refresh_from_db()
+    assert task.remark == "before"
