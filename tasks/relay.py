@@ -1,9 +1,11 @@
 """The relay protocol (API.md §2): the one place that builds and sends control requests.
 
 The backend controls a robot by a `GET <RPA_RELAY_URL>?backend_ip=&backend_port=&tak=&target=&timestamp=`.
-Any 2xx means the relay delivered it. Timeouts are bounded by settings. Only a failed
-*connection* is retried: once a request may have reached the relay, repeating it could run the
-app twice, so read errors, timeouts after connecting and error statuses are never retried.
+Any 2xx means the relay delivered it. `RPA_RELAY_CONNECT_TIMEOUT` bounds connecting and
+`RPA_RELAY_TIMEOUT` the whole call. Only a refused connection is retried (once): once a request
+may have reached the relay, repeating it could run the app twice, so read errors, timeouts and
+error statuses are never retried, and a connection that timed out already used its share of the
+budget.
 Every failure surfaces as one exception type, `RelayError`, carrying the reason, the (redacted)
 URL, the HTTP status if any and the latency.
 """
@@ -19,6 +21,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
@@ -65,8 +68,28 @@ def is_configured() -> bool:
     return bool(settings.RPA_RELAY_URL)
 
 
+class _RefusedConnectionRetry(Retry):
+    """Retries a refused connection, but gives up at once after a connect timeout, so that the
+    call stays within `RPA_RELAY_TIMEOUT`."""
+
+    def increment(self, *args, **kwargs):
+        error = kwargs.get("error")
+        # NewConnectionError (refused, unreachable) subclasses ConnectTimeoutError in urllib3 2.
+        if isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
+            return super(_RefusedConnectionRetry, self.new(total=0, connect=0)).increment(*args, **kwargs)
+        return super().increment(*args, **kwargs)
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) timeouts keeping connecting plus waiting for the answer within
+    `RPA_RELAY_TIMEOUT` in all."""
+    total = settings.RPA_RELAY_TIMEOUT
+    connect = min(settings.RPA_RELAY_CONNECT_TIMEOUT, total)
+    return connect, max(total - connect, 0.1)
+
+
 def _new_session() -> requests.Session:
-    retry = Retry(
+    retry = _RefusedConnectionRetry(
         total=CONNECT_RETRIES,
         connect=CONNECT_RETRIES,
         read=False,  # re-raise read errors as they are (requests then reports a ReadTimeout), never retry
@@ -157,7 +180,7 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
         safe_url = redact(url)
     except ValueError as exc:  # e.g. a port that is not a number, an unclosed IPv6 bracket
         raise RelayError(f"relay URL is invalid (check RPA_RELAY_URL): {exc}") from None
-    timeout = (settings.RPA_RELAY_CONNECT_TIMEOUT, settings.RPA_RELAY_TIMEOUT)
+    timeout = timeouts()
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -169,7 +192,7 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
     try:
         response = session().get(url, timeout=timeout, stream=True)
     except requests.exceptions.ConnectTimeout:
-        reason = f"relay unreachable: connection timed out after {settings.RPA_RELAY_CONNECT_TIMEOUT:g}s"
+        reason = f"relay unreachable: connection timed out after {timeout[0]:g}s"
         raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
     except requests.exceptions.ReadTimeout:
         reason = f"relay did not answer within {settings.RPA_RELAY_TIMEOUT:g}s"

@@ -241,3 +241,23 @@ def test_logs_never_carry_the_relays_secrets(settings, caplog):
         send()
     assert caplog.records  # the connection retry was logged ...
     assert "s3cret" not in caplog.text and "topsecret" not in caplog.text  # ... without the secrets
+
+
+def test_connect_and_read_timeouts_add_up_to_the_relay_timeout(settings):
+    settings.RPA_RELAY_CONNECT_TIMEOUT, settings.RPA_RELAY_TIMEOUT = 3, 10
+    assert relay.timeouts() == (3, 7)
+    settings.RPA_RELAY_CONNECT_TIMEOUT, settings.RPA_RELAY_TIMEOUT = 3, 2
+    connect, read = relay.timeouts()
+    assert connect == 2 and read > 0
+
+
+def test_a_refused_connection_is_retried_once_but_a_connect_timeout_is_not():
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+    retry = relay.session().get_adapter("http://relay.invalid/").max_retries
+    after_refusal = retry.increment("GET", "/yingdao", error=NewConnectionError(None, "refused"))
+    assert after_refusal.connect == 0  # one more attempt allowed
+    with pytest.raises(MaxRetryError):
+        after_refusal.increment("GET", "/yingdao", error=NewConnectionError(None, "refused"))
+    with pytest.raises(MaxRetryError):
+        retry.increment("GET", "/yingdao", error=ConnectTimeoutError("timed out"))
