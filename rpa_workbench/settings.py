@@ -84,7 +84,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "rpa_workbench.admin_apps.WorkbenchAdminConfig",  # django.contrib.admin, open to every role
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

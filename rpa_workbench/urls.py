@@ -5,10 +5,6 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from rpa_workbench import views
 
-admin.site.site_header = "RPA Workbench"
-admin.site.site_title = "RPA Workbench"
-admin.site.index_title = "Robots, tasks and executions"
-
 handler400 = "rpa_workbench.errors.handler400"
 handler403 = "rpa_workbench.errors.handler403"
 handler404 = "rpa_workbench.errors.handler404"

@@ -1,0 +1,45 @@
+"""The admin site, open to every role: admins (staff) and members of the operator and viewer
+groups. Inside, Django's model permissions decide what each sees and may do, so an operator
+gets tasks and their actions and a viewer reads only — without making them staff, which in this
+project means the `admin` role (API.md §0)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+
+from rpa_workbench import roles
+
+
+def may_use_admin(user) -> bool:
+    return bool(
+        user and user.is_active and (user.is_staff or roles.role_of(user) in (roles.OPERATOR, roles.VIEWER))
+    )
+
+
+class RoleAuthenticationForm(AdminAuthenticationForm):
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": "Please enter the correct username and password of an admin, operator or viewer.",
+    }
+
+    def confirm_login_allowed(self, user):
+        if not user.is_active:
+            raise forms.ValidationError(self.error_messages["inactive"], code="inactive")
+        if not may_use_admin(user):
+            raise forms.ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
+
+
+class WorkbenchAdminSite(admin.AdminSite):
+    site_header = "RPA Workbench"
+    site_title = "RPA Workbench"
+    index_title = "Robots, tasks and executions"
+    login_form = RoleAuthenticationForm
+
+    def has_permission(self, request) -> bool:
+        return may_use_admin(request.user)
