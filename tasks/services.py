@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
@@ -136,44 +137,35 @@ def _failed(exc: relay.RelayError, request: ControlRequest) -> ApiError:
     )
 
 
-def _refuse(
-    task: Task,
-    *,
-    action: str,
-    target: str,
-    source: str,
-    user,
-    code: str,
-    message: str,
-    status_code: int = 409,
-):
-    """Record a refused request and raise its error."""
-    _new_request(
-        task=task,
-        action=action,
-        target=target,
-        source=source,
-        user=user,
-        outcome=ControlOutcome.SKIPPED,
-        error=f"{code}: {message}",
-    )
-    if status_code == 409:
-        raise Conflict(code, message)
-    raise ApiError(status_code, code, message)
+@dataclass(frozen=True)
+class _Ask:
+    """One control request being decided: who asks what of which task."""
 
+    task: Task
+    action: str
+    target: str
+    source: str
+    user: Any
 
-def _require_relay(task: Task, *, action: str, target: str, source: str, user) -> None:
-    if not relay.is_configured():
-        _refuse(
-            task,
-            action=action,
-            target=target,
-            source=source,
-            user=user,
-            code="RELAY_NOT_CONFIGURED",
-            message=NOT_CONFIGURED_MESSAGE,
-            status_code=http.HTTP_503_SERVICE_UNAVAILABLE,
+    def record(self, **fields: Any) -> ControlRequest:
+        fields.setdefault("task", self.task)
+        return _new_request(
+            action=self.action, target=self.target, source=self.source, user=self.user, **fields
         )
+
+    def refuse(self, code: str, message: str, status_code: int = http.HTTP_409_CONFLICT) -> NoReturn:
+        """Record the refused request (outcome `skipped`) and raise its error."""
+        self.record(outcome=ControlOutcome.SKIPPED, error=f"{code}: {message}")
+        if status_code == http.HTTP_409_CONFLICT:
+            raise Conflict(code, message)
+        raise ApiError(status_code, code, message)
+
+    def require_relay(self) -> None:
+        if not relay.is_configured():
+            self.refuse("RELAY_NOT_CONFIGURED", NOT_CONFIGURED_MESSAGE, http.HTTP_503_SERVICE_UNAVAILABLE)
+
+    def refuse_not_running(self) -> NoReturn:
+        self.refuse("TASK_NOT_RUNNING", f"task {self.task.task_name} is not running")
 
 
 def _fresh(task: Task) -> Task:
@@ -193,9 +185,9 @@ def _sync(task: Task, fresh: Task) -> None:
 def start_task(*, task: Task, source: str, user=None) -> ControlRequest:
     """Send START. 409 TASK_ALREADY_RUNNING / START_PENDING, 502 on relay failure (claim released),
     503 when no relay is configured. The status stays `pending` until the robot confirms."""
-    action, target = ControlAction.START, relay.START
     task = _fresh_into(task)
-    _require_relay(task, action=action, target=target, source=source, user=user)
+    ask = _Ask(task, ControlAction.START, relay.START, source, user)
+    ask.require_relay()
     now = timezone.now()
     window_start = now - timedelta(seconds=settings.RPA_START_PENDING_SECONDS)
     claimed = (
@@ -206,26 +198,12 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest:
     if not claimed:
         current = _fresh(task)
         if current.status == TaskStatus.RUNNING:
-            _refuse(
-                task,
-                action=action,
-                target=target,
-                source=source,
-                user=user,
-                code="TASK_ALREADY_RUNNING",
-                message=f"task {task.task_name} is already running",
-            )
-        _refuse(
-            task,
-            action=action,
-            target=target,
-            source=source,
-            user=user,
-            code="START_PENDING",
-            message=f"task {task.task_name} was started recently and the robot has not confirmed yet",
+            ask.refuse("TASK_ALREADY_RUNNING", f"task {task.task_name} is already running")
+        ask.refuse(
+            "START_PENDING", f"task {task.task_name} was started recently and the robot has not confirmed yet"
         )
     task.start_requested_at = now
-    request = _new_request(task=task, action=action, target=target, source=source, user=user)
+    request = ask.record()
     error = _send_and_record(request)
     if error is not None:
         # Release only our own claim, so the next start is not refused for a request that never went out.
@@ -237,20 +215,12 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest:
 
 def stop_task(*, task: Task, source: str, user=None) -> ControlRequest:
     """Send stop (`target=ALL`). 409 TASK_NOT_RUNNING, 502 on relay failure; status unchanged."""
-    action, target = ControlAction.STOP, relay.STOP
     task = _fresh_into(task)
-    _require_relay(task, action=action, target=target, source=source, user=user)
+    ask = _Ask(task, ControlAction.STOP, relay.STOP, source, user)
+    ask.require_relay()
     if task.status != TaskStatus.RUNNING:
-        _refuse(
-            task,
-            action=action,
-            target=target,
-            source=source,
-            user=user,
-            code="TASK_NOT_RUNNING",
-            message=f"task {task.task_name} is not running",
-        )
-    request = _new_request(task=task, action=action, target=target, source=source, user=user)
+        ask.refuse_not_running()
+    request = ask.record()
     error = _send_and_record(request)
     if error is not None:
         raise _failed(error, request)
@@ -263,35 +233,36 @@ def force_stop_task(*, task: Task, source: str, user=None) -> ControlRequest:
     The stop is sent after commit; its failure (or a missing relay) is recorded on the returned
     `ControlRequest` and otherwise ignored: the operator asked not to wait for the robot.
     """
-    action, target = ControlAction.FORCE_STOP, relay.STOP
     task = _fresh_into(task)
+    ask = _Ask(task, ControlAction.FORCE_STOP, relay.STOP, source, user)
     if task.status != TaskStatus.RUNNING:
-        _refuse(
-            task,
-            action=action,
-            target=target,
-            source=source,
-            user=user,
-            code="TASK_NOT_RUNNING",
-            message=f"task {task.task_name} is not running",
-        )
+        ask.refuse_not_running()
     with transaction.atomic():
         locked = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
-        account = Account.objects.select_for_update().get(pk=locked.account_id)
-        task_before = events.snapshot(locked, TASK_TRACKED_FIELDS)
-        account_before = events.snapshot(account, ACCOUNT_TRACKED_FIELDS)
-        locked.status = TaskStatus.PENDING
-        locked.start_requested_at = None
-        locked.save(update_fields=["status", "start_requested_at", "updated_at"])
-        account.mark_pending()
-        account.save(update_fields=["status", "updated_at"])
-        locked.account = account
-        request = _new_request(task=locked, action=action, target=target, source=source, user=user)
-        events.publish_task_updated(locked, events.changed(task_before, locked))
-        events.publish_account_updated(account, events.changed(account_before, account))
+        # Checked again under the lock: a confirm or another force-stop may have come first.
+        request = _mark_pending(locked, ask) if locked.status == TaskStatus.RUNNING else None
     _sync(task, locked)
-    task.account = account
+    task.account = locked.account
+    if request is None:
+        ask.refuse_not_running()
     _send_and_record(request)
+    return request
+
+
+def _mark_pending(locked: Task, ask: _Ask) -> ControlRequest:
+    """Inside the caller's transaction: task and account → pending, the request recorded."""
+    account = Account.objects.select_for_update().get(pk=locked.account_id)
+    task_before = events.snapshot(locked, TASK_TRACKED_FIELDS)
+    account_before = events.snapshot(account, ACCOUNT_TRACKED_FIELDS)
+    locked.status = TaskStatus.PENDING
+    locked.start_requested_at = None
+    locked.save(update_fields=["status", "start_requested_at", "updated_at"])
+    account.mark_pending()
+    account.save(update_fields=["status", "updated_at"])
+    locked.account = account
+    request = ask.record(task=locked)
+    events.publish_task_updated(locked, events.changed(task_before, locked))
+    events.publish_account_updated(account, events.changed(account_before, account))
     return request
 
 
