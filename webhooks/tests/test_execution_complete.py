@@ -307,7 +307,7 @@ def sent(monkeypatch):
     from rpa_workbench import events
 
     calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(events, "_send", lambda event_type, data, account_id: calls.append((event_type, data)))
+    monkeypatch.setattr(events, "_send", lambda event_type, body, account_id: calls.append((event_type, body["data"])))
     return calls
 
 
