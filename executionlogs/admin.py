@@ -14,7 +14,16 @@ from executionlogs.models import ExecutionLog
 
 @admin.register(ExecutionLog)
 class ExecutionLogAdmin(admin.ModelAdmin):
-    list_display = ["start_time", "app_name", "shadow_bot_account", "host_ip", "status", "duration", "end_time", "task"]
+    list_display = [
+        "start_time",
+        "app_name",
+        "shadow_bot_account",
+        "host_ip",
+        "status",
+        "duration",
+        "end_time",
+        "task",
+    ]
     list_filter = ["status", "app_name", "shadow_bot_account"]
     search_fields = ["=id", "app_name", "shadow_bot_account", "host_ip", "text", "=execution_id"]
     date_hierarchy = "start_time"

@@ -59,12 +59,18 @@ class ExecutionLogFilter(django_filters.FilterSet):
     app_name = django_filters.CharFilter(field_name="app_name")
     shadow_bot_account = django_filters.CharFilter(field_name="shadow_bot_account")
     host_ip = django_filters.CharFilter(field_name="host_ip")
-    start_date = DateOrDateTimeFilter(method="filter_start_date", label="Started at or after (date or date-time)")
-    end_date = DateOrDateTimeFilter(method="filter_end_date", label="Started at or before (a bare date: that whole day)")
+    start_date = DateOrDateTimeFilter(
+        method="filter_start_date", label="Started at or after (date or date-time)"
+    )
+    end_date = DateOrDateTimeFilter(
+        method="filter_end_date", label="Started at or before (a bare date: that whole day)"
+    )
     sort_by = django_filters.ChoiceFilter(
         choices=[(name, name) for name in SORT_FIELDS], method="keep", label="Sort field (default start_time)"
     )
-    order = django_filters.ChoiceFilter(choices=[("desc", "desc"), ("asc", "asc")], method="keep", label="desc (default) or asc")
+    order = django_filters.ChoiceFilter(
+        choices=[("desc", "desc"), ("asc", "asc")], method="keep", label="desc (default) or asc"
+    )
 
     class Meta:
         model = ExecutionLog

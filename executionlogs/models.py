@@ -35,7 +35,9 @@ class ExecutionLog(models.Model):
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
     )
-    task = models.ForeignKey("tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs")
+    task = models.ForeignKey(
+        "tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

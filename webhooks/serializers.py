@@ -32,7 +32,9 @@ class RobotIdentitySerializer(serializers.Serializer):
 
     shadow_bot_account = serializers.CharField(max_length=100)
     app_name = serializers.CharField(max_length=200)
-    host_ip = serializers.IPAddressField(required=False, allow_null=True, allow_blank=True, error_messages=IP_ERRORS)
+    host_ip = serializers.IPAddressField(
+        required=False, allow_null=True, allow_blank=True, error_messages=IP_ERRORS
+    )
 
     def validate_host_ip(self, value):
         return value or None

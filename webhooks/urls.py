@@ -6,6 +6,8 @@ from webhooks import views
 
 urlpatterns = [
     path("webhook/confirm", views.ConfirmView.as_view(), name="webhook-confirm"),
-    path("webhook/execution-complete", views.ExecutionCompleteView.as_view(), name="webhook-execution-complete"),
+    path(
+        "webhook/execution-complete", views.ExecutionCompleteView.as_view(), name="webhook-execution-complete"
+    ),
     path("webhook/heartbeat", views.HeartbeatView.as_view(), name="webhook-heartbeat"),
 ]

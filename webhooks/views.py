@@ -52,12 +52,16 @@ class ConfirmView(WebhookView):
 
 
 class ExecutionCompleteView(WebhookView):
-    @extend_schema(request=ExecutionCompleteSerializer, responses={200: dict}, summary="Robot reports a finished run")
+    @extend_schema(
+        request=ExecutionCompleteSerializer, responses={200: dict}, summary="Robot reports a finished run"
+    )
     def post(self, request):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         log, created = record_execution(**serializer.service_kwargs())
-        message = "execution recorded" if created else "execution already recorded; returning the original log"
+        message = (
+            "execution recorded" if created else "execution already recorded; returning the original log"
+        )
         return Response(
             {
                 "success": True,

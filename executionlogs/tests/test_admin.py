@@ -93,7 +93,9 @@ def test_built_for_large_tables():
     assert model_admin.date_hierarchy == "start_time"
 
 
-def test_changelist_query_count_does_not_grow_with_rows(admin_browser, make_log, make_task, django_assert_max_num_queries):
+def test_changelist_query_count_does_not_grow_with_rows(
+    admin_browser, make_log, make_task, django_assert_max_num_queries
+):
     task = make_task()
     for _ in range(30):
         make_log(task=task)

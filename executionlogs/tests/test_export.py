@@ -75,8 +75,12 @@ def test_export_has_every_filtered_row_across_many_pages(viewer_client):
 
 def test_export_follows_the_list_order(viewer_client):
     many_logs(5)
-    listed = [item["id"] for item in viewer_client.get("/api/v1/logs?sort_by=start_time&order=asc").json()["items"]]
-    exported = [row[0] for row in rows_of(content_of(viewer_client.get(f"{URL}?sort_by=start_time&order=asc")))[1:]]
+    listed = [
+        item["id"] for item in viewer_client.get("/api/v1/logs?sort_by=start_time&order=asc").json()["items"]
+    ]
+    exported = [
+        row[0] for row in rows_of(content_of(viewer_client.get(f"{URL}?sort_by=start_time&order=asc")))[1:]
+    ]
     assert exported == listed
 
 
@@ -97,7 +101,7 @@ def test_export_cells_are_readable(viewer_client, make_log):
     assert record["log_info"] == "true" and record["screenshot"] == "false"
 
 
-@pytest.mark.parametrize("dangerous", ["=HYPERLINK(\"http://evil\")", "+1+2", "-2+3", "@SUM(A1)", "\t=1"])
+@pytest.mark.parametrize("dangerous", ['=HYPERLINK("http://evil")', "+1+2", "-2+3", "@SUM(A1)", "\t=1"])
 def test_formula_cells_are_neutralised(viewer_client, make_log, dangerous):
     make_log(text=dangerous, app_name=dangerous)
     row = rows_of(content_of(viewer_client.get(URL)))[1]

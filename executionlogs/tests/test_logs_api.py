@@ -29,9 +29,24 @@ def test_log_object_has_the_contract_fields(viewer_client, make_log):
         log_content="https://bucket.oss-cn-shenzhen.aliyuncs.com/logs/1.txt",
     )
     item = viewer_client.get(URL).json()["items"][0]
-    for key in ("id", "text", "app_name", "shadow_bot_account", "status", "start_time", "end_time", "duration",
-                "host_ip", "log_info", "screenshot", "screenshot_path", "log_content", "created_at",
-                "screenshot_url", "log_url"):
+    for key in (
+        "id",
+        "text",
+        "app_name",
+        "shadow_bot_account",
+        "status",
+        "start_time",
+        "end_time",
+        "duration",
+        "host_ip",
+        "log_info",
+        "screenshot",
+        "screenshot_path",
+        "log_content",
+        "created_at",
+        "screenshot_url",
+        "log_url",
+    ):
         assert key in item, key
     assert item["id"] == str(log.pk)
     assert item["screenshot_path"].endswith("/shots/1.png")
@@ -41,7 +56,9 @@ def test_log_object_has_the_contract_fields(viewer_client, make_log):
 def test_signed_urls_come_from_the_resources_signer(viewer_client, make_log, monkeypatch):
     from executionlogs import serializers
 
-    monkeypatch.setattr(serializers, "signed_resource_url", lambda value, **kw: f"signed:{value}" if value else None)
+    monkeypatch.setattr(
+        serializers, "signed_resource_url", lambda value, **kw: f"signed:{value}" if value else None
+    )
     make_log(screenshot_path="shots/1.png", log_content=None)
     item = viewer_client.get(URL).json()["items"][0]
     assert item["screenshot_url"] == "signed:shots/1.png"
@@ -124,9 +141,15 @@ def test_logs_without_end_or_duration_sort_last(viewer_client, make_log):
 @pytest.mark.parametrize(
     "query",
     [
-        "sort_by=foo", "order=up", "status=running", "status=timeout",
-        "start_date=yesterday", "end_date=2026-02-30", "start_date=2026-01-01T25:00",
-        "page=0", "page_size=101",
+        "sort_by=foo",
+        "order=up",
+        "status=running",
+        "status=timeout",
+        "start_date=yesterday",
+        "end_date=2026-02-30",
+        "start_date=2026-01-01T25:00",
+        "page=0",
+        "page_size=101",
     ],
 )
 def test_invalid_query_values_are_400(viewer_client, query):

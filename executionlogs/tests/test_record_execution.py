@@ -15,7 +15,12 @@ START = datetime(2026, 1, 21, 6, 30, tzinfo=UTC)
 
 
 def record(**fields):
-    kwargs = {"shadow_bot_account": "bot_01", "app_name": "daily_report", "status": "completed", "start_time": START}
+    kwargs = {
+        "shadow_bot_account": "bot_01",
+        "app_name": "daily_report",
+        "status": "completed",
+        "start_time": START,
+    }
     kwargs.update(fields)
     return record_execution(**kwargs)
 
@@ -52,7 +57,9 @@ def test_summary_text():
         task_known=False,
         shadow_bot_account="ghost",
     )
-    assert text.startswith("Ran daily_report: failed (robot reported a timeout) | total 10, ok 7, failed 3; error: stuck")
+    assert text.startswith(
+        "Ran daily_report: failed (robot reported a timeout) | total 10, ok 7, failed 3; error: stuck"
+    )
     assert "unknown account ghost" in text
 
 
@@ -64,8 +71,12 @@ def test_account_match_without_host_prefers_running_then_latest_heartbeat_then_o
     assert match_account("dup") == oldest
     heard = make_account(shadow_bot_account="dup", host_ip="10.0.0.3", last_heartbeat_at=now)
     assert match_account("dup") == heard
-    running = make_account(shadow_bot_account="dup", host_ip="10.0.0.4", status="running",
-                           last_heartbeat_at=now - timedelta(days=1))
+    running = make_account(
+        shadow_bot_account="dup",
+        host_ip="10.0.0.4",
+        status="running",
+        last_heartbeat_at=now - timedelta(days=1),
+    )
     assert match_account("dup") == running
     assert match_account("dup", host_ip="10.0.0.2").host_ip == "10.0.0.2"
     assert match_account("nobody") is None

@@ -15,7 +15,9 @@ HEARTBEAT = "/api/v1/webhook/heartbeat"
 
 @pytest.fixture
 def task(make_account, make_task):
-    return make_task(account=make_account(shadow_bot_account="bot_01", host_ip="192.168.1.100"), app_name="daily_report")
+    return make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="192.168.1.100"), app_name="daily_report"
+    )
 
 
 def confirm(client, action="START", **fields):
@@ -52,7 +54,11 @@ def test_confirm_app_name_is_case_insensitive(robot_client, task):
 def test_confirm_records_confirmed_at_on_the_latest_open_control_request(robot_client, task):
     def request(**extra):
         return ControlRequest.objects.create(
-            task=task, action=ControlAction.START, source=ControlSource.API, outcome=ControlOutcome.SENT, **extra
+            task=task,
+            action=ControlAction.START,
+            source=ControlSource.API,
+            outcome=ControlOutcome.SENT,
+            **extra,
         )
 
     older = request()
@@ -65,8 +71,12 @@ def test_confirm_records_confirmed_at_on_the_latest_open_control_request(robot_c
 
 
 def test_confirm_host_ip_narrows_the_match(robot_client, make_account, make_task):
-    first = make_task(account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report")
-    second = make_task(account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"), app_name="daily_report")
+    first = make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report"
+    )
+    second = make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"), app_name="daily_report"
+    )
     confirm(robot_client, host_ip="10.0.0.2")
     assert Task.objects.get(pk=second.pk).status == "running"
     assert Task.objects.get(pk=first.pk).status == "pending"
@@ -110,7 +120,9 @@ def test_lowercase_action_is_accepted(robot_client, task):
 
 # -- heartbeat -------------------------------------------------------------------------------
 def test_heartbeat_body_marks_account_running(robot_client, task):
-    response = robot_client.post(HEARTBEAT, {"shadow_bot_account": "bot_01", "app_name": "invoice_sync"}, format="json")
+    response = robot_client.post(
+        HEARTBEAT, {"shadow_bot_account": "bot_01", "app_name": "invoice_sync"}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["success"] is True
     account = Account.objects.get(pk=task.account_id)

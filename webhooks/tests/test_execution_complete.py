@@ -24,7 +24,12 @@ def body(**fields):
         "start_time": "2026-01-21T14:30:00+08:00",
         "end_time": "2026-01-21T14:42:34+08:00",
         "duration_seconds": 754,
-        "result_summary": {"total_items": 123, "success_items": 120, "failed_items": 3, "error_message": None},
+        "result_summary": {
+            "total_items": 123,
+            "success_items": 120,
+            "failed_items": 3,
+            "error_message": None,
+        },
         "log_info": True,
         "screenshot": True,
         "screenshot_url": "https://bucket.oss-cn-shenzhen.aliyuncs.com/shots/1.png",
@@ -116,8 +121,12 @@ def test_duration_is_derived_from_the_times_when_not_sent(robot_client, running_
 
 
 def test_minimal_body_is_enough(robot_client, running_task):
-    minimal = {"shadow_bot_account": "bot_01", "app_name": "daily_report", "status": "completed",
-               "start_time": "2026-01-21 14:30:00"}
+    minimal = {
+        "shadow_bot_account": "bot_01",
+        "app_name": "daily_report",
+        "status": "completed",
+        "start_time": "2026-01-21 14:30:00",
+    }
     response = robot_client.post(URL, minimal, format="json")
     assert response.status_code == 200
     log = ExecutionLog.objects.get()
@@ -146,10 +155,16 @@ def test_known_account_without_the_task_still_updates_the_account(robot_client, 
 
 
 def test_host_ip_narrows_the_match_when_one_name_is_on_several_hosts(robot_client, make_account, make_task):
-    first = make_task(account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report",
-                      status="running")
-    second = make_task(account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"), app_name="daily_report",
-                       status="running")
+    first = make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"),
+        app_name="daily_report",
+        status="running",
+    )
+    second = make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"),
+        app_name="daily_report",
+        status="running",
+    )
     post(robot_client, host_ip="10.0.0.2")
     assert Task.objects.get(pk=second.pk).status == "pending"
     assert Task.objects.get(pk=first.pk).status == "running"
@@ -157,9 +172,14 @@ def test_host_ip_narrows_the_match_when_one_name_is_on_several_hosts(robot_clien
 
 
 def test_without_host_ip_the_running_task_is_chosen(robot_client, make_account, make_task):
-    idle = make_task(account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report")
-    busy = make_task(account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"), app_name="daily_report",
-                     status="running")
+    idle = make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report"
+    )
+    busy = make_task(
+        account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"),
+        app_name="daily_report",
+        status="running",
+    )
     post(robot_client)
     log = ExecutionLog.objects.get()
     assert log.task_id == busy.pk
@@ -307,11 +327,15 @@ def sent(monkeypatch):
     from rpa_workbench import events
 
     calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(events, "_send", lambda event_type, body, account_id: calls.append((event_type, body["data"])))
+    monkeypatch.setattr(
+        events, "_send", lambda event_type, body, account_id: calls.append((event_type, body["data"]))
+    )
     return calls
 
 
-def test_events_are_published_after_commit(robot_client, running_task, sent, django_capture_on_commit_callbacks):
+def test_events_are_published_after_commit(
+    robot_client, running_task, sent, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         log_id = post(robot_client).json()["log_id"]
     kinds = {event_type: data for event_type, data in sent}
@@ -324,14 +348,18 @@ def test_events_are_published_after_commit(robot_client, running_task, sent, dja
     }
 
 
-def test_repeat_delivery_publishes_nothing(robot_client, running_task, sent, django_capture_on_commit_callbacks):
+def test_repeat_delivery_publishes_nothing(
+    robot_client, running_task, sent, django_capture_on_commit_callbacks
+):
     post(robot_client)
     with django_capture_on_commit_callbacks(execute=True):
         post(robot_client)
     assert sent == []
 
 
-def test_failed_delivery_publishes_nothing(robot_client, running_task, sent, monkeypatch, django_capture_on_commit_callbacks):
+def test_failed_delivery_publishes_nothing(
+    robot_client, running_task, sent, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(Task, "save", lambda self, *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with django_capture_on_commit_callbacks(execute=True):
         assert post(robot_client).status_code == 500

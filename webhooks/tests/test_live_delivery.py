@@ -29,7 +29,9 @@ def deliver_concurrently(url: str, bodies: list[dict]) -> list[requests.Response
 
     def worker(index: int) -> None:
         barrier.wait()
-        responses[index] = requests.post(url, json=bodies[index], headers={"X-Webhook-Token": WEBHOOK_TOKEN}, timeout=30)
+        responses[index] = requests.post(
+            url, json=bodies[index], headers={"X-Webhook-Token": WEBHOOK_TOKEN}, timeout=30
+        )
 
     threads = [threading.Thread(target=worker, args=(index,)) for index in range(len(bodies))]
     for thread in threads:
@@ -40,7 +42,9 @@ def deliver_concurrently(url: str, bodies: list[dict]) -> list[requests.Response
 
 
 def test_two_concurrent_identical_deliveries_create_one_log(live_server_factory, make_account, make_task):
-    task = make_task(account=make_account(shadow_bot_account="bot_live"), app_name="daily_report", status="running")
+    task = make_task(
+        account=make_account(shadow_bot_account="bot_live"), app_name="daily_report", status="running"
+    )
     server = live_server_factory()
     url = f"{server.url}/api/v1/webhook/execution-complete"
     responses = deliver_concurrently(url, [BODY, BODY])
@@ -53,11 +57,16 @@ def test_two_concurrent_identical_deliveries_create_one_log(live_server_factory,
     assert Task.objects.get(pk=task.pk).status == "pending"
 
 
-def test_a_burst_of_identical_deliveries_with_an_execution_id_creates_one_log(live_server_factory, make_account):
+def test_a_burst_of_identical_deliveries_with_an_execution_id_creates_one_log(
+    live_server_factory, make_account
+):
     make_account(shadow_bot_account="bot_live")
     server = live_server_factory()
     url = f"{server.url}/api/v1/webhook/execution-complete"
-    bodies = [{**BODY, "execution_id": "run-7", "start_time": f"2026-01-21 14:30:{second:02d}"} for second in range(8)]
+    bodies = [
+        {**BODY, "execution_id": "run-7", "start_time": f"2026-01-21 14:30:{second:02d}"}
+        for second in range(8)
+    ]
     responses = deliver_concurrently(url, bodies)
     assert {response.status_code for response in responses} == {200}, server.log()
     assert len({response.json()["log_id"] for response in responses}) == 1

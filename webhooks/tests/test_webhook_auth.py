@@ -11,7 +11,11 @@ from executionlogs.models import ExecutionLog
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
-    "/api/v1/webhook/confirm": {"shadow_bot_account": "bot_01", "app_name": "daily_report", "action": "START"},
+    "/api/v1/webhook/confirm": {
+        "shadow_bot_account": "bot_01",
+        "app_name": "daily_report",
+        "action": "START",
+    },
     "/api/v1/webhook/execution-complete": {
         "shadow_bot_account": "bot_01",
         "app_name": "daily_report",
@@ -46,7 +50,9 @@ def test_bearer_secret_is_accepted(url):
 
 
 def test_a_user_jwt_is_not_a_webhook_secret(admin_client_api):
-    response = admin_client_api.post("/api/v1/webhook/execution-complete", ENDPOINTS["/api/v1/webhook/execution-complete"], format="json")
+    response = admin_client_api.post(
+        "/api/v1/webhook/execution-complete", ENDPOINTS["/api/v1/webhook/execution-complete"], format="json"
+    )
     assert response.status_code == 401
     assert not ExecutionLog.objects.exists()
 
