@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from executionlogs.models import ExecutionLog
 from executionlogs.services import match_account, record_execution, summarise
@@ -106,3 +106,29 @@ def test_concurrent_records_of_one_execution_make_one_log():
     assert len({log_id for log_id, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 5 + [True]
     assert ExecutionLog.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({}, {"status": "failed"}),  # same account, app and start time
+        (
+            {"execution_id": "run-1"},
+            {"execution_id": "run-1", "start_time": START + timedelta(hours=1)},
+        ),
+    ],
+)
+def test_the_database_itself_refuses_a_second_log_of_one_execution(make_log, first, second):
+    """Idempotency is a unique constraint, not a check in Python that a race could slip past."""
+    make_log(shadow_bot_account="bot_01", app_name="daily_report", start_time=START, **first)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_log(shadow_bot_account="bot_01", app_name="daily_report", **{"start_time": START, **second})
+    assert ExecutionLog.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_logs_without_an_execution_id_do_not_collide_on_it(make_log):
+    make_log(start_time=START, execution_id=None)
+    make_log(start_time=START + timedelta(minutes=1), execution_id=None)
+    assert ExecutionLog.objects.count() == 2

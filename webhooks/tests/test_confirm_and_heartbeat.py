@@ -70,6 +70,26 @@ def test_confirm_records_confirmed_at_on_the_latest_open_control_request(robot_c
     assert older.confirmed_at is None
 
 
+def test_confirm_skips_later_requests_that_are_closed_or_for_the_other_action(robot_client, task):
+    def request(action=ControlAction.START, outcome=ControlOutcome.SENT, **extra):
+        return ControlRequest.objects.create(
+            task=task, action=action, source=ControlSource.API, outcome=outcome, **extra
+        )
+
+    open_start = request()
+    request(outcome=ControlOutcome.FAILED)
+    request(outcome=ControlOutcome.SKIPPED)
+    already = request(confirmed_at="2026-01-01T00:00:00Z")
+    stop = request(action=ControlAction.STOP)
+    confirm(robot_client, action="START")
+    assert ControlRequest.objects.get(pk=open_start.pk).confirmed_at is not None
+    assert ControlRequest.objects.filter(confirmed_at__isnull=False).count() == 2  # + the old confirmed one
+    assert ControlRequest.objects.get(pk=already.pk).confirmed_at.year == 2026
+    assert ControlRequest.objects.get(pk=stop.pk).confirmed_at is None
+    confirm(robot_client, action="STOP")
+    assert ControlRequest.objects.get(pk=stop.pk).confirmed_at is not None
+
+
 def test_confirm_host_ip_narrows_the_match(robot_client, make_account, make_task):
     first = make_task(
         account=make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report"

@@ -72,3 +72,25 @@ def test_unconfigured_secret_refuses_even_an_empty_token(settings):
     url = "/api/v1/webhook/execution-complete"
     assert client.post(url, ENDPOINTS[url], format="json").status_code == 503
     assert not ExecutionLog.objects.exists()
+
+
+def test_the_secret_is_compared_in_constant_time(robot_client, monkeypatch):
+    from rpa_workbench import robot_auth
+
+    compared: list[tuple[bytes, bytes]] = []
+    real = robot_auth.hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(robot_auth.hmac, "compare_digest", spy)
+    url = "/api/v1/webhook/heartbeat"
+    assert robot_client.post(url, ENDPOINTS[url], format="json").status_code == 200
+    assert compared == [(WEBHOOK_TOKEN.encode(), WEBHOOK_TOKEN.encode())]
+
+
+def test_x_webhook_token_header_is_accepted(robot_client):
+    url = "/api/v1/webhook/execution-complete"
+    assert robot_client.post(url, ENDPOINTS[url], format="json").status_code == 200
+    assert ExecutionLog.objects.count() == 1
