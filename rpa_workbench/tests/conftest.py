@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -50,16 +52,21 @@ class SseReader:
     opened: threading.Event = field(default_factory=threading.Event)
     mismatches: list = field(default_factory=list)
     backlog: list = field(default_factory=list)
+    positioned: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> SseReader:
         threading.Thread(target=self._run, daemon=True).start()
-        assert self.opened.wait(15), "the stream did not open"
+        assert self.opened.wait(20), "the stream did not open"
+        if self.status == 200:
+            # The stream sends its position (an `id:` line) once it is subscribed and has read
+            # storage: from then on every committed change reaches it.
+            assert self.positioned.wait(20), "the stream sent no position"
         return self
 
     def _run(self) -> None:
         try:
             self._response = self.session.get(
-                self.url, params=self.params, headers=self.headers, stream=True, timeout=(5, 60)
+                self.url, params=self.params, headers=self.headers, stream=True, timeout=(15, 90)
             )
         except requests.RequestException as exc:
             self.status = -1
@@ -93,6 +100,7 @@ class SseReader:
             fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
         if "id" in fields:
             self.last_id = fields["id"][-1]
+            self.positioned.set()
         if "data" not in fields:
             return
         data = json.loads("\n".join(fields["data"]))
@@ -143,9 +151,19 @@ class SseReader:
             self.backlog.append(event)
 
     def close(self) -> None:
+        """Shut the socket down first: closing the response alone waits for the reading thread's
+        blocked read (up to the next heartbeat)."""
         response = getattr(self, "_response", None)
-        if response is not None:
-            response.close()
+        if response is None:
+            return
+        try:
+            sock = response.raw._fp.fp.raw._sock
+        except AttributeError:
+            sock = None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        response.close()
 
 
 @pytest.fixture
@@ -161,6 +179,53 @@ def sse_readers():
     yield open_stream
     for reader in readers:
         reader.close()
+
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class AdminSession:
+    """A browser-like session signed in to the Django admin of a live server."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        login = f"{base_url}/admin/login/"
+        page = self.session.get(login, timeout=15)
+        data = {
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+            "csrfmiddlewaretoken": self.csrf(page.text),
+        }
+        self.session.post(login, data=data, headers={"Referer": login}, timeout=15)
+        assert "sessionid" in self.session.cookies, "admin login failed"
+
+    @staticmethod
+    def csrf(html: str) -> str:
+        match = CSRF.search(html)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def submit(self, path: str, form: dict, page_path: str | None = None) -> requests.Response:
+        """POST `form` to `path` as the admin page at `page_path` (default: `path`) would."""
+        url = f"{self.base_url}{path}"
+        page = self.session.get(f"{self.base_url}{page_path or path}", timeout=15)
+        response = self.session.post(
+            url,
+            data={**form, "csrfmiddlewaretoken": self.csrf(page.text)},
+            headers={"Referer": url},
+            allow_redirects=False,
+            timeout=15,
+        )
+        assert response.status_code == 302, response.text[:3000]
+        return response
+
+
+@pytest.fixture
+def admin_session(admin_user):
+    """`admin_session(server)` → an AdminSession signed in as the superuser `root`."""
+    return lambda server: AdminSession(server.url, "root", "pw-root")
 
 
 @dataclass
