@@ -3,8 +3,8 @@
 `record_execution` is the one workflow: in one transaction it writes the log, sets the robot
 account's status/recent_app/end_time and puts the matching task back to pending. The database
 decides idempotency (the unique constraints on ExecutionLog), so two concurrent deliveries of the
-same execution produce one log: the loser's insert fails inside a savepoint and it answers with
-the winner's log, writing nothing else.
+same execution produce one log: the loser's insert (the transaction's first write) fails, its
+transaction rolls back, and it answers with the winner's log, having written nothing.
 """
 
 from __future__ import annotations
@@ -122,59 +122,98 @@ def record_execution(
     if duration is None and end_time is not None:
         duration = (end_time - start_time).total_seconds()
 
-    with transaction.atomic():
-        task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
-        account = task.account if task is not None else match_account(shadow_bot_account, host_ip)
-        log = ExecutionLog(
-            text=summarise(
-                app_name=app_name,
-                robot_status=status,
-                result_summary=result_summary,
-                account_known=account is not None,
-                task_known=task is not None,
-                shadow_bot_account=shadow_bot_account,
-            ),
-            app_name=app_name,
-            shadow_bot_account=shadow_bot_account,
-            host_ip=host_ip or (account.host_ip if account is not None else None),
-            status=ROBOT_STATUSES[status],
-            start_time=start_time,
-            end_time=end_time,
-            duration=duration,
-            log_info=log_info,
-            screenshot=screenshot,
-            screenshot_path=screenshot_url or None,
-            log_content=log_url or None,
-            result_summary=result_summary,
-            execution_id=execution_id or None,
-            account=account,
-            task=task,
-        )
-        try:
-            with transaction.atomic():
-                log.save(force_insert=True)
-        except IntegrityError:
-            original = _original(
+    try:
+        with transaction.atomic():
+            log = _write(
                 shadow_bot_account=shadow_bot_account,
                 app_name=app_name,
+                status=status,
                 start_time=start_time,
+                end_time=end_time,
+                duration=duration,
+                result_summary=result_summary,
+                log_info=log_info,
+                screenshot=screenshot,
+                screenshot_url=screenshot_url,
+                log_url=log_url,
+                host_ip=host_ip,
                 execution_id=execution_id,
             )
-            if original is None:  # the conflict was something else: do not hide it
-                raise
-            logger.info("repeat delivery of execution %s ignored", original.pk)
-            return original, False
-
-        if account is not None:
-            before = events.snapshot(account, ACCOUNT_FIELDS)
-            account.record_result(status=log.status, app_name=app_name, end_time=end_time or start_time)
-            account.save(update_fields=[*ACCOUNT_FIELDS, "updated_at"])
-            events.publish_account_updated(account, events.changed(before, account))
-        if task is not None:
-            before = events.snapshot(task, TASK_FIELDS)
-            task.status = TaskStatus.PENDING
-            task.last_run_time = start_time
-            task.save(update_fields=[*TASK_FIELDS, "updated_at"])
-            events.publish_task_updated(task, events.changed(before, task))
-        events.publish_log_created(log)
+    except IntegrityError:
+        # The insert is the transaction's first write, so the rollback undid nothing else and the
+        # on-commit events were discarded with it. Answer with the log that won.
+        original = _original(
+            shadow_bot_account=shadow_bot_account,
+            app_name=app_name,
+            start_time=start_time,
+            execution_id=execution_id,
+        )
+        if original is None:  # the conflict was something else: do not hide it
+            raise
+        logger.info("repeat delivery of execution %s ignored", original.pk)
+        return original, False
     return log, True
+
+
+def _write(
+    *,
+    shadow_bot_account: str,
+    app_name: str,
+    status: str,
+    start_time: datetime,
+    end_time: datetime | None,
+    duration: float | None,
+    result_summary: dict[str, Any] | None,
+    log_info: bool,
+    screenshot: bool,
+    screenshot_url: str | None,
+    log_url: str | None,
+    host_ip: str | None,
+    execution_id: str | None,
+) -> ExecutionLog:
+    """The writes of `record_execution`, inside its transaction: log first, then account and task.
+
+    Inserting the log first makes a repeat fail before anything else is written, with no savepoint.
+    """
+    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
+    account = task.account if task is not None else match_account(shadow_bot_account, host_ip)
+    log = ExecutionLog(
+        text=summarise(
+            app_name=app_name,
+            robot_status=status,
+            result_summary=result_summary,
+            account_known=account is not None,
+            task_known=task is not None,
+            shadow_bot_account=shadow_bot_account,
+        ),
+        app_name=app_name,
+        shadow_bot_account=shadow_bot_account,
+        host_ip=host_ip or (account.host_ip if account is not None else None),
+        status=ROBOT_STATUSES[status],
+        start_time=start_time,
+        end_time=end_time,
+        duration=duration,
+        log_info=log_info,
+        screenshot=screenshot,
+        screenshot_path=screenshot_url or None,
+        log_content=log_url or None,
+        result_summary=result_summary,
+        execution_id=execution_id or None,
+        account=account,
+        task=task,
+    )
+    log.save(force_insert=True)
+
+    if account is not None:
+        before = events.snapshot(account, ACCOUNT_FIELDS)
+        account.record_result(status=log.status, app_name=app_name, end_time=end_time or start_time)
+        account.save(update_fields=[*ACCOUNT_FIELDS, "updated_at"])
+        events.publish_account_updated(account, events.changed(before, account))
+    if task is not None:
+        before = events.snapshot(task, TASK_FIELDS)
+        task.status = TaskStatus.PENDING
+        task.last_run_time = start_time
+        task.save(update_fields=[*TASK_FIELDS, "updated_at"])
+        events.publish_task_updated(task, events.changed(before, task))
+    events.publish_log_created(log)
+    return log
