@@ -18,7 +18,9 @@ from django.db.models.functions import TruncDate, TruncMonth
 _STEP = timedelta(hours=1)
 
 
-def offset_segments(tz: zoneinfo.ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime | None, int]]:
+def offset_segments(
+    tz: zoneinfo.ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[datetime | None, int]]:
     """[(until, offset_minutes), …]: the zone's UTC offset up to each transition in [start, end).
 
     The last segment has `until=None`. Transitions are found hour by hour, then to the second.
@@ -77,8 +79,12 @@ class _WindowedMixin:
         column_sql, column_params = compiler.compile(self.lhs)
         if column_params:  # a computed expression, not a column: keep Django's own function
             return self.as_sql(compiler, connection, **extra_context)
-        modifier_sql, modifier_params = _sqlite_modifier(column_sql, offset_segments(self.tzinfo, *self.window))
-        return f"strftime('{self.sqlite_format}', {column_sql}, {modifier_sql})", modifier_params
+        modifier_sql, modifier_params = _sqlite_modifier(
+            column_sql, offset_segments(self.tzinfo, *self.window)
+        )
+        # `%%` is SQL's escaped `%`: the backend unescapes it, and debug logging (`sql % params`) works.
+        sql_format = self.sqlite_format.replace("%", "%%")
+        return f"strftime('{sql_format}', {column_sql}, {modifier_sql})", modifier_params
 
 
 class LocalDate(_WindowedMixin, TruncDate):

@@ -7,6 +7,8 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard import charts
@@ -86,7 +88,9 @@ def test_empty_database_renders_friendly_empty_states(viewer_browser):
     assert "No robot is running" in html
 
 
-@pytest.mark.parametrize(("query", "days"), [("", 7), ("?days=30", 30), ("?days=90", 90), ("?days=13", 7), ("?days=x", 7)])
+@pytest.mark.parametrize(
+    ("query", "days"), [("", 7), ("?days=30", 30), ("?days=90", 90), ("?days=13", 7), ("?days=x", 7)]
+)
 def test_trend_switch_draws_one_bar_per_day(viewer_browser, query, days):
     html = viewer_browser.get(f"/dashboard/{query}").content.decode()
     assert len(re.findall(r'<g class="bar" ', html)) == days
@@ -156,3 +160,69 @@ def test_dashboard_login_refuses_a_wrong_password(client, viewer_user):
     response = client.post("/dashboard/login/", {"username": "viewer1", "password": "nope"})
     assert response.status_code == 200
     assert "Wrong username or password" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("chinese", "english"),
+    [
+        ("执行记录", "Executions"),
+        ("成功率", "Success rate"),
+        ("机器人账号", "Robot accounts"),
+        ("任务", "Tasks"),
+        ("执行趋势", "Executions per day"),
+        ("耗时排行", "Run time, last 7 days"),
+        ("正在运行", "Running now"),
+        ("最近执行", "Latest executions"),
+        ("完成", "Completed"),
+        ("失败", "Failed"),
+    ],
+)
+def test_every_section_is_labelled_in_chinese_and_english(viewer_browser, chinese, english):
+    html = viewer_browser.get("/dashboard/").content.decode()
+    assert chinese in html
+    assert english in html
+
+
+def test_page_is_made_for_phones_too(viewer_browser):
+    html = viewer_browser.get("/dashboard/").content.decode()
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "@media (max-width: 420px)" in html  # one column of cards on a phone
+    assert ".table-wrap { overflow-x: auto; }" in html  # the wide table scrolls in its panel, not the page
+
+
+def test_running_robots_lists_only_running_accounts(viewer_browser, make_account):
+    make_account(
+        shadow_bot_account="bot_busy",
+        host_ip="10.0.0.7",
+        port=8001,
+        status="running",
+        recent_app="daily_report",
+    )
+    make_account(shadow_bot_account="bot_idle", status="pending")
+    make_account(shadow_bot_account="bot_broken", status="failed")
+    html = viewer_browser.get("/dashboard/").content.decode()
+    running = html[html.index('id="running-title"') : html.index('id="latest-title"')]
+    assert "bot_busy" in running and "10.0.0.7:8001" in running and "daily_report" in running
+    assert "bot_idle" not in running and "bot_broken" not in running
+    assert stat(html, "running-count") == "1"
+
+
+def page_queries(client) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/dashboard/?days=90").status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_page_runs_the_same_number_of_queries_whatever_the_data(
+    viewer_browser, make_account, make_task, make_log, django_assert_num_queries
+):
+    viewer_browser.get("/dashboard/")  # the session and permissions are loaded once per request
+    empty = page_queries(viewer_browser)
+    now = timezone.now()
+    for index in range(30):
+        robot = make_account(status="running" if index % 3 == 0 else "pending")
+        make_task(account=robot, status="running" if index % 3 == 0 else "pending")
+        make_log(app_name=f"app_{index % 6}", start_time=now - timedelta(days=index, minutes=index))
+    with django_assert_num_queries(empty):
+        assert viewer_browser.get("/dashboard/?days=90").status_code == 200
+    assert empty <= 15
