@@ -14,7 +14,9 @@ class PerformanceQuery(serializers.Serializer):
 
     def validate_timezone(self, value: str) -> str:
         if services.resolve_timezone(value) is None:
-            raise serializers.ValidationError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai")
+            raise serializers.ValidationError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai"
+            )
         return value
 
 

@@ -10,7 +10,9 @@ from dashboard import serializers, services
 from rpa_workbench.permissions import require_perms
 
 CanReadLogs = require_perms("executionlogs.view_executionlog")
-CanReadEverything = require_perms("executionlogs.view_executionlog", "accounts.view_account", "tasks.view_task")
+CanReadEverything = require_perms(
+    "executionlogs.view_executionlog", "accounts.view_account", "tasks.view_task"
+)
 
 
 class StatsView(APIView):
@@ -38,7 +40,9 @@ class PerformanceView(APIView):
     )
     def get(self, request):
         query = serializers.parse(serializers.PerformanceQuery, request.query_params)
-        body = services.performance(days=query["days"], dimension=query["dimension"], tz_name=query["timezone"])
+        body = services.performance(
+            days=query["days"], dimension=query["dimension"], tz_name=query["timezone"]
+        )
         body.pop("window")
         return Response(body)
 
@@ -48,7 +52,9 @@ class ExecutionRankView(APIView):
 
     permission_classes = [CanReadLogs]
 
-    @extend_schema(parameters=[OpenApiParameter("limit", int, description="1..50, default 10")], responses={200: dict})
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="1..50, default 10")], responses={200: dict}
+    )
     def get(self, request):
         query = serializers.parse(serializers.RankQuery, request.query_params)
         return Response(services.execution_rank(limit=query["limit"]))

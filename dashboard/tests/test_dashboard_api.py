@@ -43,14 +43,21 @@ def test_stats_lists_every_status_with_zeros_on_an_empty_database(viewer_client)
     response = viewer_client.get(STATS)
     assert response.status_code == 200
     body = response.json()
-    assert body["accounts"] == {"total": 0, "by_status": {"pending": 0, "completed": 0, "failed": 0, "running": 0}}
+    assert body["accounts"] == {
+        "total": 0,
+        "by_status": {"pending": 0, "completed": 0, "failed": 0, "running": 0},
+    }
     assert body["tasks"] == {
         "total": 0,
         "by_status": {"pending": 0, "running": 0},
         "completed_count": 0,
         "failed_count": 0,
     }
-    assert body["execution_logs"] == {"total": 0, "by_status": {"completed": 0, "failed": 0}, "success_rate": 0.0}
+    assert body["execution_logs"] == {
+        "total": 0,
+        "by_status": {"completed": 0, "failed": 0},
+        "success_rate": 0.0,
+    }
     assert body["generated_at"]
 
 
@@ -75,7 +82,11 @@ def test_stats_counts_by_status_and_success_rate(viewer_client, make_account, ma
         "completed_count": 2,
         "failed_count": 1,
     }
-    assert body["execution_logs"] == {"total": 3, "by_status": {"completed": 2, "failed": 1}, "success_rate": 66.67}
+    assert body["execution_logs"] == {
+        "total": 3,
+        "by_status": {"completed": 2, "failed": 1},
+        "success_rate": 66.67,
+    }
 
 
 def test_stats_runs_four_queries_with_no_logs(django_assert_num_queries):
@@ -83,7 +94,9 @@ def test_stats_runs_four_queries_with_no_logs(django_assert_num_queries):
         services.dashboard_stats()
 
 
-def test_stats_runs_the_same_four_queries_with_many_logs(django_assert_num_queries, make_account, make_task, make_log):
+def test_stats_runs_the_same_four_queries_with_many_logs(
+    django_assert_num_queries, make_account, make_task, make_log
+):
     for index in range(60):
         make_log(status="failed" if index % 4 == 0 else "completed", app_name=f"app_{index % 7}")
     make_task(account=make_account(status="running"))
@@ -93,7 +106,9 @@ def test_stats_runs_the_same_four_queries_with_many_logs(django_assert_num_queri
     assert stats["execution_logs"]["success_rate"] == 75.0
 
 
-def test_stats_endpoint_query_count_does_not_grow_with_logs(admin_client_api, django_assert_num_queries, make_log):
+def test_stats_endpoint_query_count_does_not_grow_with_logs(
+    admin_client_api, django_assert_num_queries, make_log
+):
     # One query authenticates the JWT's user; the four aggregates answer.
     with django_assert_num_queries(5):
         assert admin_client_api.get(STATS).status_code == 200
@@ -138,8 +153,20 @@ def test_daily_buckets_have_exact_numbers_ascending(viewer_client, make_log):
     assert body == {
         "period": "last_7_days",
         "dailyStats": [
-            {"date": older.isoformat(), "totalExecutions": 3, "completed": 2, "failed": 1, "avgDuration": 250.0},
-            {"date": today.isoformat(), "totalExecutions": 1, "completed": 1, "failed": 0, "avgDuration": 100.0},
+            {
+                "date": older.isoformat(),
+                "totalExecutions": 3,
+                "completed": 2,
+                "failed": 1,
+                "avgDuration": 250.0,
+            },
+            {
+                "date": today.isoformat(),
+                "totalExecutions": 1,
+                "completed": 1,
+                "failed": 0,
+                "avgDuration": 100.0,
+            },
         ],
         "totalExecutions": 4,
         "completionRate": 0.75,
@@ -197,11 +224,29 @@ def test_month_buckets_follow_the_requested_zone(viewer_client, make_log):
     utc = viewer_client.get(PERFORMANCE, {"days": 90, "dimension": "month", "timezone": "UTC"}).json()
 
     assert shanghai["dailyStats"] == [
-        {"date": previous_month.strftime("%Y-%m"), "totalExecutions": 2, "completed": 1, "failed": 1, "avgDuration": 60.0},
-        {"date": this_month.strftime("%Y-%m"), "totalExecutions": 1, "completed": 1, "failed": 0, "avgDuration": 60.0},
+        {
+            "date": previous_month.strftime("%Y-%m"),
+            "totalExecutions": 2,
+            "completed": 1,
+            "failed": 1,
+            "avgDuration": 60.0,
+        },
+        {
+            "date": this_month.strftime("%Y-%m"),
+            "totalExecutions": 1,
+            "completed": 1,
+            "failed": 0,
+            "avgDuration": 60.0,
+        },
     ]
     assert utc["dailyStats"] == [
-        {"date": previous_month.strftime("%Y-%m"), "totalExecutions": 3, "completed": 2, "failed": 1, "avgDuration": 60.0},
+        {
+            "date": previous_month.strftime("%Y-%m"),
+            "totalExecutions": 3,
+            "completed": 2,
+            "failed": 1,
+            "avgDuration": 60.0,
+        },
     ]
     assert shanghai["totalExecutions"] == 3
     assert shanghai["completionRate"] == 0.67
@@ -277,7 +322,10 @@ def test_rank_orders_apps_by_duration_with_trends(viewer_client, make_log):
         {"app_name": "app_d", "total_duration": 50.0, "execution_count": 2, "trend_percent": -50.0},
     ]
     assert body["generated_at"]
-    assert [i["app_name"] for i in viewer_client.get(RANK, {"limit": 2}).json()["items"]] == ["app_b", "app_a"]
+    assert [i["app_name"] for i in viewer_client.get(RANK, {"limit": 2}).json()["items"]] == [
+        "app_b",
+        "app_a",
+    ]
 
 
 def test_rank_windows_are_seven_days_back_from_now(viewer_client, make_log):

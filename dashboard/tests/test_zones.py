@@ -23,7 +23,9 @@ def test_new_york_switches_to_summer_time_at_seven_utc_on_march_8_2026():
 
 def test_a_zone_without_transitions_has_one_segment():
     tz = zoneinfo.ZoneInfo("Asia/Shanghai")
-    assert offset_segments(tz, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)) == [(None, 480)]
+    assert offset_segments(tz, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)) == [
+        (None, 480)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -46,9 +48,7 @@ def test_daily_buckets_match_python_local_dates(zone, now):
         for s in starts
     )
     window = services.day_window(30, tz, now)
-    expected = Counter(
-        s.astimezone(tz).date().isoformat() for s in starts if window.start <= s < window.end
-    )
+    expected = Counter(s.astimezone(tz).date().isoformat() for s in starts if window.start <= s < window.end)
 
     perf = services.performance(days=30, dimension="day", tz_name=zone, now=now)
 
