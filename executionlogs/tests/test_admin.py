@@ -101,3 +101,31 @@ def test_changelist_query_count_does_not_grow_with_rows(
         make_log(task=task)
     with django_assert_max_num_queries(12):
         assert admin_browser.get(CHANGELIST).status_code == 200
+
+
+def test_date_hierarchy_lists_periods_without_scanning_the_table(admin_browser, make_log):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_log(start_time=datetime(2024, 3, 5, 6, 0, tzinfo=UTC))
+    make_log(start_time=datetime(2024, 6, 10, 6, 0, tzinfo=UTC))
+    make_log(start_time=datetime(2026, 1, 21, 6, 30, tzinfo=UTC))
+    with CaptureQueriesContext(connection) as queries:
+        html = admin_browser.get(CHANGELIST).content.decode()
+    for year in (2024, 2025, 2026):  # every year between the first and the last run
+        assert f"?start_time__year={year}" in html
+    assert "?start_time__year=2023" not in html and "?start_time__year=2027" not in html
+    assert not [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"] and "trunc" in q["sql"]]
+
+    html = admin_browser.get(f"{CHANGELIST}?start_time__year=2024").content.decode()
+    months = re.findall(r"start_time__month=(\d+)", html)
+    assert sorted(set(map(int, months))) == [3, 4, 5, 6]  # March to June 2024
+
+
+def test_date_hierarchy_days_of_a_month(admin_browser, make_log):
+    make_log(start_time=datetime(2026, 1, 3, 6, 0, tzinfo=UTC))
+    make_log(start_time=datetime(2026, 1, 20, 6, 0, tzinfo=UTC))
+    make_log(start_time=datetime(2026, 2, 9, 6, 0, tzinfo=UTC))
+    html = admin_browser.get(f"{CHANGELIST}?start_time__year=2026&start_time__month=1").content.decode()
+    days = sorted(set(map(int, re.findall(r"start_time__day=(\d+)", html))))
+    assert days == list(range(3, 21))
