@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -17,12 +17,12 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
-from dashboard.zones import LocalDate, LocalMonth
+from dashboard import buckets
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from tasks.models import Task, TaskStatus
 
-DAY = "day"
-MONTH = "month"
+DAY = buckets.DAY
+MONTH = buckets.MONTH
 DIMENSIONS = (DAY, MONTH)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 RANK_WINDOW = timedelta(days=7)
@@ -111,8 +111,8 @@ class Window:
 def day_window(days: int, tz: zoneinfo.ZoneInfo, now: datetime | None = None) -> Window:
     today = timezone.localtime(now or timezone.now(), tz).date()
     first_day = today - timedelta(days=days - 1)
-    start = datetime.combine(first_day, time.min, tzinfo=tz)
-    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz)
+    start = buckets.local_midnight(first_day, tz)
+    end = buckets.local_midnight(today + timedelta(days=1), tz)
     return Window(first_day=first_day, last_day=today, start=start, end=end)
 
 
@@ -125,46 +125,31 @@ def performance(*, days: int, dimension: str, tz_name: str, now: datetime | None
 
     The window is whole local days: today and the `days - 1` days before it, so a 7-day chart
     has at most 7 buckets. Only buckets with executions are listed (as the existing clients
-    expect); `daily_series` fills the gaps for charts.
+    expect); `daily_series` fills the gaps for charts. One grouped query (see `buckets`).
     """
     tz = zoneinfo.ZoneInfo(tz_name)
     window = day_window(days, tz, now)
-    trunc = LocalDate if dimension == DAY else LocalMonth
-    rows = (
-        ExecutionLog.objects.filter(start_time__gte=window.start, start_time__lt=window.end)
-        .annotate(bucket=trunc("start_time", tzinfo=tz, start=window.start, end=window.end))
-        .values("bucket")
-        .annotate(
-            total=Count("status"),
-            completed=Count("status", filter=Q(status=ExecutionStatus.COMPLETED)),
-            failed=Count("status", filter=Q(status=ExecutionStatus.FAILED)),
-            duration_sum=Sum("duration"),
-            duration_count=Count("duration"),
-        )
-        .order_by("bucket")
-    )
-    label_format = "%Y-%m-%d" if dimension == DAY else "%Y-%m"
-    buckets = []
+    ranges = buckets.bucket_ranges(window.first_day, window.last_day, dimension, tz)
+    items = []
     total = completed = duration_count = 0
     duration_sum = 0.0
-    for row in rows:
-        bucket = row["bucket"]
-        buckets.append(
+    for row in buckets.bucket_rows(ranges, dimension, tz):
+        items.append(
             {
-                "date": bucket.strftime(label_format),
-                "totalExecutions": row["total"],
-                "completed": row["completed"],
-                "failed": row["failed"],
-                "avgDuration": _avg(row["duration_sum"], row["duration_count"]),
+                "date": row.label,
+                "totalExecutions": row.total,
+                "completed": row.completed,
+                "failed": row.failed,
+                "avgDuration": _avg(row.duration_sum, row.duration_count),
             }
         )
-        total += row["total"]
-        completed += row["completed"]
-        duration_count += row["duration_count"]
-        duration_sum += row["duration_sum"] or 0.0
+        total += row.total
+        completed += row.completed
+        duration_count += row.duration_count
+        duration_sum += row.duration_sum
     return {
         "period": f"last_{days}_days",
-        "dailyStats": buckets,
+        "dailyStats": items,
         "totalExecutions": total,
         "completionRate": round(completed / total, 2) if total else 0.0,
         "avgDuration": _avg(duration_sum, duration_count),
