@@ -93,26 +93,33 @@ def _sqlite_rows(connection, buckets: list[Bucket]) -> list[BucketRow]:
         quote(ExecutionLog._meta.get_field(name).column) for name in ("status", "duration", "start_time")
     )
     stamp = connection.ops.adapt_datetimefield_value  # the stored text form, so ranges compare as Django's do
-    values = ", ".join(["(%s, %s, %s)"] * len(buckets))
+    # Two parameters per bucket (a year of days stays under SQLite's oldest 999-variable limit);
+    # labels are matched back by range start.
+    values = ", ".join(["(%s, %s)"] * len(buckets))
     params: list = []
+    labels = {}
     for bucket in buckets:
-        params += [bucket.label, stamp(bucket.start), stamp(bucket.end)]
+        start_stamp = stamp(bucket.start)
+        labels[start_stamp] = bucket.label
+        params += [start_stamp, stamp(bucket.end)]
     params += [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED]
     sql = (
-        f"WITH bucket(label, range_start, range_end) AS (VALUES {values}) "
-        f"SELECT label, (SELECT json_array(COUNT({status}), "
+        f"WITH bucket(range_start, range_end) AS (VALUES {values}) "
+        f"SELECT range_start, (SELECT json_array(COUNT({status}), "
         f"COUNT({status}) FILTER (WHERE {status} = %s), COUNT({status}) FILTER (WHERE {status} = %s), "
         f"TOTAL({duration}), COUNT({duration})) "
         f"FROM {table} WHERE {start} >= bucket.range_start AND {start} < bucket.range_end) "
-        f"FROM bucket"
+        f"FROM bucket ORDER BY range_start"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     rows = []
-    for label, packed in fetched:
+    for range_start, packed in fetched:
         total, completed, failed, duration_sum, duration_count = json.loads(packed)
-        rows.append(BucketRow(label, total, completed, failed, float(duration_sum), duration_count))
+        rows.append(
+            BucketRow(labels[range_start], total, completed, failed, float(duration_sum), duration_count)
+        )
     return rows
 
 
