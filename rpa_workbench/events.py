@@ -224,6 +224,8 @@ class Hub(ListenerManager):
         self.redis_listener = None
         self.redis_listener_started = False
         self.connected = 0
+        self._wake_pending: set[Any] = set()
+        self._woken: dict[Any, set[Listener]] = {}
         self._tasks: list[asyncio.Task] = []
         self._count_changed: asyncio.Event | None = None
         self.process_key = f"{CLIENTS_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -243,6 +245,39 @@ class Hub(ListenerManager):
             self.connected -= 1
         if self._count_changed is not None:
             self._count_changed.set()
+
+    def add_to_queues(self, channel: str, event: Event) -> None:
+        """Queue `event` for every listener of `channel` and wake them.
+
+        The library schedules one thread-safe callback (a self-pipe write) per listener and per
+        event. Here one wake-up per event loop is scheduled per burst: events queued while a
+        wake-up is pending join it, after at most `RPA_SSE_BATCH_SECONDS`, so the three events of
+        one webhook usually reach a stream as one write."""
+        max_pending = 100  # beyond it the stream re-reads storage (the library's MAX_PENDING is 10)
+        schedule: list[Any] = []
+        with self.lock:
+            for listener in self.listeners_by_channel.get(channel, ()):
+                items = listener.channel_items.setdefault(channel, [])
+                if len(items) < max_pending:
+                    items.append(event)
+                else:
+                    listener.overflow = True
+                self._woken.setdefault(listener.loop, set()).add(listener)
+                if listener.loop not in self._wake_pending:
+                    self._wake_pending.add(listener.loop)
+                    schedule.append(listener.loop)
+        delay = float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01))
+        for loop in schedule:
+            with suppress(RuntimeError):  # a closed loop: its streams are gone
+                loop.call_soon_threadsafe(loop.call_later, delay, self._wake, loop)
+
+    def _wake(self, loop: Any) -> None:
+        """On `loop`: wake every stream with queued events."""
+        with self.lock:
+            self._wake_pending.discard(loop)
+            listeners = self._woken.pop(loop, ())
+        for listener in listeners:
+            listener.aevent.set()
 
     def resync(self) -> None:
         """Make every stream re-read storage from its last id (events may have been missed)."""

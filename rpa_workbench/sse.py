@@ -199,6 +199,7 @@ async def event_stream(event_request: EventRequest, heartbeat_seconds: float) ->
     listener.user_id = event_request.user.pk
     listener.channels = set(event_request.channels)
     listener.assign_loop()
+    loop = asyncio.get_running_loop()
     # Subscribe before the first storage read so nothing committed in between is lost.
     events.hub.add_listener(listener)
     try:
@@ -211,7 +212,9 @@ async def event_stream(event_request: EventRequest, heartbeat_seconds: float) ->
         next_heartbeat = time.monotonic() + heartbeat_seconds
         while True:
             try:
-                await asyncio.wait_for(listener.aevent.wait(), max(0.0, next_heartbeat - time.monotonic()))
+                # timeout_at reuses this task (wait_for would start a new task on every wake-up).
+                async with asyncio.timeout_at(loop.time() + max(0.0, next_heartbeat - time.monotonic())):
+                    await listener.aevent.wait()
             except TimeoutError:
                 next_heartbeat += heartbeat_seconds
                 yield encoded_event(events.HEARTBEAT, events.encode(events.heartbeat_payload()), last_ids)
