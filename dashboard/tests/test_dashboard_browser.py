@@ -63,6 +63,9 @@ pytestmark = [
 
 @pytest.fixture
 def browser(monkeypatch):
+    """Chromium, started last: tests list it after their data fixtures and touch the database
+    no more, because a database call made while Playwright runs opens a second connection that
+    outlives the test (PostgreSQL then cannot drop the test database)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; Django would then refuse the
@@ -91,6 +94,18 @@ def open_dashboard(browser, server, user, *, width: int = 1280, height: int = 90
     return page
 
 
+@pytest.fixture
+def live_robot(make_account, make_task):
+    robot = make_account(shadow_bot_account="bot_live", host_ip="192.168.1.100", port=8000)
+    make_task(account=robot, app_name="daily_report")
+    return robot
+
+
+@pytest.fixture
+def busy_robot(make_account):
+    return make_account(shadow_bot_account="bot_with_a_rather_long_account_name", status="running")
+
+
 def report_run(server, **fields) -> None:
     body = {
         "shadow_bot_account": "bot_live",
@@ -111,12 +126,10 @@ def report_run(server, **fields) -> None:
 
 
 def test_dashboard_shows_the_chart_and_updates_live_after_a_webhook(
-    live_server_factory, browser, admin_user, make_account, make_task
+    live_server_factory, admin_user, live_robot, browser
 ):
     from playwright.sync_api import expect
 
-    robot = make_account(shadow_bot_account="bot_live", host_ip="192.168.1.100", port=8000)
-    make_task(account=robot, app_name="daily_report")
     server = live_server_factory()
     page = open_dashboard(browser, server, admin_user)
 
@@ -147,7 +160,7 @@ def test_dashboard_shows_the_chart_and_updates_live_after_a_webhook(
     page.close()
 
 
-def test_trend_switch_redraws_the_chart_in_place(live_server_factory, browser, viewer_user):
+def test_trend_switch_redraws_the_chart_in_place(live_server_factory, viewer_user, browser):
     from playwright.sync_api import expect
 
     server = live_server_factory()
@@ -167,10 +180,9 @@ def test_trend_switch_redraws_the_chart_in_place(live_server_factory, browser, v
     page.close()
 
 
-def test_dashboard_fits_a_phone_screen(live_server_factory, browser, viewer_user, make_account):
+def test_dashboard_fits_a_phone_screen(live_server_factory, viewer_user, busy_robot, browser):
     from playwright.sync_api import expect
 
-    make_account(shadow_bot_account="bot_with_a_rather_long_account_name", status="running")
     server = live_server_factory()
     page = open_dashboard(browser, server, viewer_user, width=375, height=740)
 
