@@ -40,14 +40,34 @@ class CalendarQuerySet(models.QuerySet):
     start time: a full scan, and on SQLite a Python function call per row — seconds on a million
     rows. Here they are the periods between the first and the last matching start time, two
     index look-ups (a period with no row may be listed; choosing it shows an empty page).
+    Django also asks for `aggregate(first=Min(f), last=Max(f))`, which SQLite answers with a
+    scan when both are in one query; each bound is read on its own through the index instead.
     """
+
+    def aggregate(self, *args, **kwargs):
+        bounds = {
+            name: (expression.source_expressions[0].name, isinstance(expression, models.Min))
+            for name, expression in kwargs.items()
+            if isinstance(expression, models.Min | models.Max)
+            and expression.filter is None
+            and isinstance(expression.source_expressions[0], models.F)
+        }
+        if args or not kwargs or len(bounds) != len(kwargs):
+            return super().aggregate(*args, **kwargs)
+        return {name: self._bound(field, lowest) for name, (field, lowest) in bounds.items()}
+
+    def _bound(self, field_name: str, lowest: bool):
+        values = self.order_by().filter(**{f"{field_name}__isnull": False})
+        return (
+            values.order_by(field_name if lowest else f"-{field_name}")
+            .values_list(field_name, flat=True)
+            .first()
+        )
 
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None, is_dst=None):
         if kind not in ("year", "month", "day"):
             return super().datetimes(field_name, kind, order, tzinfo)
-        values = self.order_by().values_list(field_name, flat=True)
-        first = values.order_by(field_name).first()
-        last = values.order_by(f"-{field_name}").first()
+        first, last = self._bound(field_name, lowest=True), self._bound(field_name, lowest=False)
         if first is None or last is None:
             return []
         zone = tzinfo or timezone.get_current_timezone()
