@@ -382,14 +382,22 @@ def connected_clients() -> int:
 # --- sending -------------------------------------------------------------------------------
 
 
-def deliver(channel: str, event_type: str, encoded: str) -> None:
-    """Store one encoded event on `channel` and hand it to every subscriber (see module doc)."""
-    event_id = None
+def store(channels: list[str], event_type: str, encoded: str) -> list[int | None]:
+    """Append the event to each channel's storage in one transaction; its id per channel, or
+    None everywhere when storing failed (the event is still worth delivering live; it just
+    cannot be replayed)."""
+    storage = get_storage()
     try:
-        event_id = get_storage().append_event(channel, event_type, encoded).id
+        with transaction.atomic():
+            return [storage.append_event(channel, event_type, encoded).id for channel in channels]
     except Exception:
-        # Still worth delivering live; it just cannot be replayed.
-        logger.exception("could not store %s event on %s", event_type, channel)
+        logger.exception("could not store %s event on %s", event_type, ", ".join(channels))
+        return [None] * len(channels)
+
+
+def hand_over(channel: str, event_type: str, encoded: str, event_id: int | None) -> None:
+    """Give a stored event to every subscriber: through Redis to every process when configured,
+    else (or when Redis fails) to this process's streams."""
     publisher = redis_publisher()
     if publisher is not None:
         message = {"channel": channel, "event_type": event_type, "data": encoded, "pub_id": event_id}
@@ -401,6 +409,11 @@ def deliver(channel: str, event_type: str, encoded: str) -> None:
     hub.add_to_queues(channel, Event(channel, event_type, encoded, id=event_id))
 
 
+def deliver(channel: str, event_type: str, encoded: str) -> None:
+    """Store one encoded event on `channel` and hand it to every subscriber (see module doc)."""
+    hand_over(channel, event_type, encoded, store([channel], event_type, encoded)[0])
+
+
 def _send(event_type: str, body: dict[str, Any], account_id: Any | None) -> None:
     try:
         encoded = encode(body)
@@ -410,9 +423,11 @@ def _send(event_type: str, body: dict[str, Any], account_id: Any | None) -> None
     channels = [ALL_CHANNEL]
     if account_id is not None:
         channels.append(account_channel(account_id))
-    for channel in channels:
+    # Stored first, in one transaction, and handed over only once committed: a stream that reads
+    # storage on a gap must find the event there.
+    for channel, event_id in zip(channels, store(channels, event_type, encoded), strict=True):
         try:
-            deliver(channel, event_type, encoded)
+            hand_over(channel, event_type, encoded, event_id)
         except Exception:
             logger.exception("could not publish %s on %s", event_type, channel)
 
