@@ -190,8 +190,20 @@ def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> tuple[str,
             if item.id > current + 1:
                 return "".join(body), True
             last_ids[channel] = item.id
-            body.append(encoded_event(item.type, item.data, last_ids))
+            body.append(
+                encoded_once(item) if len(last_ids) == 1 else encoded_event(item.type, item.data, last_ids)
+            )
     return "".join(body), False
+
+
+def encoded_once(item) -> str:
+    """The SSE block of a live event for a one-channel stream. It is the same for every stream of
+    that channel (its id line is `<channel>:<id>`), so it is encoded once and kept on the shared
+    event object, not once per subscriber."""
+    block = getattr(item, "sse_block", None)
+    if block is None:
+        block = item.sse_block = encoded_event(item.type, item.data, {item.channel: item.id})
+    return block
 
 
 async def event_stream(event_request: EventRequest, heartbeat_seconds: float) -> AsyncIterator[str]:
