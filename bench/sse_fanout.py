@@ -57,6 +57,13 @@ def parse_args() -> argparse.Namespace:
         "--wait", type=float, default=30, help="seconds to wait for late deliveries (default 30)"
     )
     parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="Daphne processes sharing a private redis-server (EVENTSTREAM_REDIS_URL); streams are "
+        "spread over them, webhooks go to the first (default 1: the single-process set-up)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (database, server log)"
     )
     return parser.parse_args()
@@ -125,7 +132,7 @@ def free_port() -> int:
 
 def start_daphne(env: dict[str, str], work_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log = open(work_dir / "daphne.log", "wb")  # noqa: SIM115 — lives as long as the server
+    log = open(work_dir / f"daphne_{port}.log", "wb")  # noqa: SIM115 — lives as long as the server
     process = subprocess.Popen(
         [
             sys.executable,
@@ -146,7 +153,7 @@ def start_daphne(env: dict[str, str], work_dir: Path) -> tuple[subprocess.Popen,
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"Daphne exited early; see {work_dir / 'daphne.log'}")
+            raise SystemExit(f"Daphne exited early; see {work_dir / f'daphne_{port}.log'}")
         try:
             if requests.get(f"{url}/health", timeout=1).status_code == 200:
                 return process, url
@@ -154,6 +161,42 @@ def start_daphne(env: dict[str, str], work_dir: Path) -> tuple[subprocess.Popen,
             time.sleep(0.2)
     process.kill()
     raise SystemExit("Daphne did not answer /health within 60 s")
+
+
+def start_redis(work_dir: Path) -> tuple[subprocess.Popen, str]:
+    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
+    if binary is None:
+        raise SystemExit("--servers > 1 needs redis-server (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=work_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("redis-server did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def total_figures(pids: list[int]) -> dict[str, float]:
+    """`process_figures` added up over every server process."""
+    figures = [process_figures(pid) for pid in pids]
+    return {key: sum(figure[key] for figure in figures) for key in figures[0]}
 
 
 def process_figures(pid: int) -> dict[str, float]:
@@ -281,22 +324,34 @@ def main() -> None:
     raise_fd_limit(args.subscribers * 2 + 200)
     env = server_env(work_dir)
     token = prepare_database(env)
-    process, url = start_daphne(env, work_dir)
-    port = int(url.rsplit(":", 1)[1])
+    started: list[subprocess.Popen] = []
     try:
-        idle = process_figures(process.pid)
+        if args.servers > 1:
+            redis_process, env["EVENTSTREAM_REDIS_URL"] = start_redis(work_dir)
+            started.append(redis_process)
+        servers = []
+        for _ in range(max(1, args.servers)):
+            servers.append(start_daphne(env, work_dir))
+            started.append(servers[-1][0])
+        pids = [process.pid for process, _ in servers]
+        url = servers[0][1]
+        ports = [int(server_url.rsplit(":", 1)[1]) for _, server_url in servers]
+        idle = total_figures(pids)
+        shared = f" sharing {env['EVENTSTREAM_REDIS_URL']}" if len(servers) > 1 else ""
         print(
-            f"Daphne pid {process.pid} on {url}; idle: RSS {idle['rss_mb']:.0f} MB, {idle['threads']} threads"
+            f"{len(servers)} Daphne process(es) {pids}{shared}; "
+            f"idle: RSS {idle['rss_mb']:.0f} MB, {idle['threads']:.0f} threads"
         )
         context = multiprocessing.get_context("spawn")
-        procs = max(1, min(args.client_procs, args.subscribers))
+        procs = max(1, min(max(args.client_procs, len(ports)), args.subscribers))
         shares = [
             args.subscribers // procs + (1 if i < args.subscribers % procs else 0) for i in range(procs)
         ]
         pipes, clients = [], []
         began = time.monotonic()
-        for share in shares:
+        for index, share in enumerate(shares):
             parent, child = context.Pipe()
+            port = ports[index % len(ports)]
             client = context.Process(target=client_process, args=(port, token, share, child), daemon=True)
             client.start()
             pipes.append(parent)
@@ -309,15 +364,15 @@ def main() -> None:
         status = requests.get(
             f"{url}/api/v1/sse/status", headers={"Authorization": f"Bearer {token}"}, timeout=10
         ).json()
-        connected = process_figures(process.pid)
+        connected = total_figures(pids)
         print(
-            f"/sse/status connected_clients={status['connected_clients']}; "
-            f"RSS {connected['rss_mb']:.0f} MB, {connected['threads']} threads, {connected['fds']} fds"
+            f"/sse/status connected_clients={status['connected_clients']}; RSS {connected['rss_mb']:.0f} MB, "
+            f"{connected['threads']:.0f} threads, {connected['fds']:.0f} fds"
         )
 
         cpu_before = connected["cpu_s"]
         sent, answered = post_webhooks(url, args.webhooks, args.interval)
-        after = process_figures(process.pid)  # every stream still open
+        after = total_figures(pids)  # every stream still open
         for pipe in pipes:
             pipe.send((set(sent), args.wait))  # each client reports once it has all, or at the deadline
         streams: list[dict[str, float]] = []
@@ -325,11 +380,8 @@ def main() -> None:
             kind, value = pipe.recv()
             streams.extend(value)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for process in reversed(started):
+            stop(process)
 
     latencies = [(got[log_id] - at) * 1000 for got in streams for log_id, at in sent.items() if log_id in got]
     expected = len(sent) * len(streams)
@@ -347,8 +399,8 @@ def main() -> None:
         f"p99 {percentile(answered, 0.99):.1f}  (included in the latency above)"
     )
     print(
-        f"server: RSS {after['rss_mb']:.0f} MB (peak {after['peak_rss_mb']:.0f} MB), {after['threads']} threads, "
-        f"{after['fds']} fds, CPU {after['cpu_s'] - cpu_before:.1f} s during the webhooks"
+        f"server: RSS {after['rss_mb']:.0f} MB (peak {after['peak_rss_mb']:.0f} MB), {after['threads']:.0f} threads, "
+        f"{after['fds']:.0f} fds, CPU {after['cpu_s'] - cpu_before:.1f} s during the webhooks"
     )
     if args.subscribers >= 1000:
         goal = bool(latencies) and percentile(latencies, 0.99) <= 100 and missed == 0
