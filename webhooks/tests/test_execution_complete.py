@@ -68,6 +68,20 @@ def test_records_the_log_and_answers_with_its_id(robot_client, running_task):
     assert log.result_summary["success_items"] == 120
 
 
+def test_history_survives_deleting_the_task_and_the_account(robot_client, admin_client_api, running_task):
+    log_id = post(robot_client).json()["log_id"]
+    account = running_task.account
+    Task.objects.filter(pk=running_task.pk).delete()
+    Account.objects.filter(pk=account.pk).delete()
+    item = admin_client_api.get(f"/api/v1/logs/{log_id}").json()
+    assert (item["shadow_bot_account"], item["app_name"], item["host_ip"]) == (
+        "bot_01",
+        "daily_report",
+        "192.168.1.100",
+    )
+    assert item["task_id"] is None and item["account_id"] is None
+
+
 def test_text_summarises_status_and_result(robot_client, running_task):
     post(robot_client)
     text = ExecutionLog.objects.get().text
