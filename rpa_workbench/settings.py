@@ -323,6 +323,8 @@ EVENTSTREAM_ALLOW_ORIGINS = CORS_ALLOWED_ORIGINS
 EVENTSTREAM_ALLOW_CREDENTIALS = True
 EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
+# Events published within this many seconds reach a stream in one write (one webhook's three).
+RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
 _redis_url = env_str("EVENTSTREAM_REDIS_URL")
 if _redis_url:
     from urllib.parse import urlparse

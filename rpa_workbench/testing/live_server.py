@@ -71,6 +71,8 @@ def start_daphne(tmp_path: Path, extra_env: dict[str, str] | None = None, timeou
         "RPA_VAR_DIR": str(tmp_path / "var"),
         "RPA_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONUNBUFFERED": "1",
+        # A scheduler pass touches the shared test database; tests that want one ask for it.
+        "RPA_EMBEDDED_SCHEDULER": "false",
     }
     env.update(extra_env or {})
     log_path = tmp_path / f"daphne_{port}.log"
