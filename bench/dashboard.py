@@ -8,10 +8,6 @@ prints p50/p95 per URL. Goal: every default URL ≤ 100 ms p50 at 1,000,000 logs
     .venv/bin/python bench/dashboard.py                 # 1M logs over 400 days
     .venv/bin/python bench/dashboard.py --rows 100000   # quicker
     .venv/bin/python bench/dashboard.py --keep          # keep the database, reuse with --db PATH
-    .venv/bin/python bench/dashboard.py --db PATH --proposed-indexes   # measure the index plan
-
-`--proposed-indexes` adds the two covering indexes proposed for `executionlogs` (see
-PROPOSED_INDEXES) before measuring, so their effect can be compared on the same data.
 """
 
 from __future__ import annotations
@@ -32,11 +28,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Covering versions of two existing indexes (same leading columns, so nothing else loses):
 # the performance buckets read (start_time, status, duration) and the ranking reads
-# (app_name, start_time, duration) without touching the table.
-PROPOSED_INDEXES = {
-    "execlog_start_status_duration": ("start_time", "status", "duration"),
-    "execlog_app_start_duration": ("app_name", "start_time", "duration"),
-}
 
 URLS = [
     ("stats", "/api/v1/dashboard/stats"),
@@ -65,11 +56,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per URL (default 30)")
     parser.add_argument("--db", help="reuse this already-filled SQLite file instead of making a new one")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database afterwards")
-    parser.add_argument(
-        "--proposed-indexes",
-        action="store_true",
-        help="add the covering indexes proposed for executionlogs first",
-    )
     return parser.parse_args()
 
 
@@ -145,20 +131,6 @@ def fill(rows: int, days: int) -> None:
         cursor.execute("ANALYZE")  # planner statistics, as `PRAGMA optimize` keeps them on a live DB
 
 
-def add_proposed_indexes() -> None:
-    from django.db import connection
-
-    from executionlogs.models import ExecutionLog
-
-    table = connection.ops.quote_name(ExecutionLog._meta.db_table)
-    with connection.cursor() as cursor:
-        for name, columns in PROPOSED_INDEXES.items():
-            began = time.perf_counter()
-            cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
-            print(f"  index {name} ({', '.join(columns)}): {time.perf_counter() - began:.1f} s", flush=True)
-        cursor.execute("ANALYZE")
-
-
 def measure(repeat: int) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -202,8 +174,6 @@ def main() -> None:
     if not args.db:
         print(f"Filling {db_path} with {args.rows:,} logs over {args.days} days …", flush=True)
         fill(args.rows, args.days)
-    if args.proposed_indexes:
-        add_proposed_indexes()
     measure(args.repeat)
     if args.keep or args.db:
         print(f"\nDatabase kept at {db_path}")

@@ -53,9 +53,10 @@ class ExecutionLog(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["start_time"], name="execlog_start_time"),
+            # Covering the dashboard: day/month buckets read status and duration from the index.
+            models.Index(fields=["start_time", "status", "duration"], name="execlog_start_status_duration"),
             models.Index(fields=["status", "start_time"], name="execlog_status_start"),
-            models.Index(fields=["app_name", "start_time"], name="execlog_app_start"),
+            models.Index(fields=["app_name", "start_time", "duration"], name="execlog_app_start_duration"),
             models.Index(fields=["shadow_bot_account", "start_time"], name="execlog_account_start"),
             models.Index(fields=["host_ip", "start_time"], name="execlog_host_start"),
             models.Index(fields=["end_time"], name="execlog_end_time"),
