@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from executionlogs.export import csv_response
 from executionlogs.models import ExecutionLog
+from rpa_workbench.admin_site import ReadOnlyAdminMixin
 
 
 def _truncate(moment: datetime, kind: str) -> datetime:
@@ -81,7 +82,7 @@ class CalendarQuerySet(models.QuerySet):
 
 
 @admin.register(ExecutionLog)
-class ExecutionLogAdmin(admin.ModelAdmin):
+class ExecutionLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "start_time",
         "app_name",
@@ -105,15 +106,6 @@ class ExecutionLogAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         return CalendarQuerySet(model=queryset.model, query=queryset.query.chain(), using=queryset.db)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Export selected logs as CSV", permissions=["view"])
     def export_selected(self, request, queryset):

@@ -21,6 +21,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from rpa_workbench.admin_site import ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -138,7 +139,7 @@ READ_ONLY_REQUEST_FIELDS = [
 ]
 
 
-class ControlRequestInline(admin.TabularInline):
+class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ControlRequest
     formset = RecentFormSet
     fields = READ_ONLY_REQUEST_FIELDS
@@ -151,15 +152,6 @@ class ControlRequestInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("requested_by")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Task)
@@ -307,7 +299,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(ControlRequest)
-class ControlRequestAdmin(admin.ModelAdmin):
+class ControlRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "action",
@@ -339,12 +331,3 @@ class ControlRequestAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
