@@ -10,6 +10,8 @@ from django import forms
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from executionlogs.models import ExecutionLog, ExecutionStatus
 
@@ -92,10 +94,12 @@ class ExecutionLogFilter(django_filters.FilterSet):
             pass
         return queryset.filter(match)
 
+    @extend_schema_field(OpenApiTypes.STR)  # a date or a date-time
     def filter_start_date(self, queryset, name, value):
         bound = value if isinstance(value, datetime) else start_of_day(value)
         return queryset.filter(start_time__gte=bound)
 
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_end_date(self, queryset, name, value):
         if isinstance(value, datetime):
             return queryset.filter(start_time__lte=value)

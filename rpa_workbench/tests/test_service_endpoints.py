@@ -89,3 +89,11 @@ def test_secret_key_is_generated_once_and_reused(tmp_path):
     assert first.stdout.strip() == second.stdout.strip()
     assert len(first.stdout.strip()) >= 50
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    schema = (tmp_path / "schema.yaml").read_text()
+    assert "/api/v1/tasks/{id}/start" in schema and "/api/v1/tasks/{id}/control-requests" in schema
