@@ -6,9 +6,6 @@ import pytest
 
 from tasks.models import ControlOutcome, ControlRequest, ControlSource
 
-# The relay client and `send_raw_control` come from the tasks issue; skip until they are in main.
-pytest.importorskip("tasks.services", reason="tasks.services.send_raw_control is not in main yet")
-
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/resources/proxy/intranet"
