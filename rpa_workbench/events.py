@@ -140,14 +140,21 @@ class ChannelManager(DefaultChannelManager):
 
 
 class RetainedStorage(DjangoModelStorage):
-    """`DjangoModelStorage` with a bounded, configurable retention.
+    """django-eventstream's `DjangoModelStorage` (same tables, same per-channel sequential ids,
+    read back by the library's `get_events`), cheaper to append to and with a bounded retention.
 
-    An event is kept for `RPA_SSE_RETENTION_HOURS` (default 24) and each channel keeps at most
-    its last `RPA_SSE_RETENTION_EVENTS` (default 10000) events, whichever is smaller. The library
-    trims by age on every append, one row at a time; here the age trim is one bulk DELETE at most
-    once a minute per process and the count trim runs every 100th event of a channel.
-    A client whose Last-Event-ID points at a trimmed event gets a `stream-reset` event instead of
-    a replay (it should reload its data)."""
+    Appending takes the channel's next id with one `UPDATE … RETURNING` on its counter row (which
+    also holds the row lock until commit, so ids commit in order on PostgreSQL; SQLite has one
+    writer anyway) and inserts the event: two statements, where the library's `Event.save` runs
+    six (get-or-create, savepoint, `SELECT … FOR UPDATE`, insert, full counter save, release)
+    and trims by age one row at a time on every append. A channel's first event still goes
+    through the library (it creates the counter and the id-0 placeholder replay reads need).
+
+    Retention: an event is kept for `RPA_SSE_RETENTION_HOURS` (default 24) and each channel keeps
+    at most its last `RPA_SSE_RETENTION_EVENTS` (default 10000) events, whichever is smaller.
+    The age trim is one bulk DELETE at most once a minute per process; the count trim runs every
+    100th event of a channel. A client whose Last-Event-ID points at a trimmed event gets a
+    `stream-reset` event instead of a replay (it should reload its data)."""
 
     AGE_TRIM_INTERVAL = 60.0
     COUNT_TRIM_EVERY = 100
@@ -155,13 +162,49 @@ class RetainedStorage(DjangoModelStorage):
     _trim_lock = threading.Lock()
 
     def append_event(self, channel, event_type, data):
-        event = super().append_event(channel, event_type, data)
-        keep = int(getattr(settings, "RPA_SSE_RETENTION_EVENTS", 10000))
-        if event.id and event.id % self.COUNT_TRIM_EVERY == 0 and event.id > keep:
-            from django_eventstream.models import Event as StoredEvent
+        from django_eventstream.models import Event as StoredEvent
 
-            StoredEvent.objects.filter(channel=channel, eid__lte=event.id - keep).delete()
+        with transaction.atomic(savepoint=False):
+            event_id = self._take_next_id(channel)
+            if event_id is None:  # the channel's first event: the library sets the channel up
+                event = super().append_event(channel, event_type, data)
+                event_id = event.id
+            else:
+                StoredEvent.objects.bulk_create(
+                    [
+                        StoredEvent(
+                            channel=channel,
+                            type=event_type,
+                            data=json.dumps(data, cls=DjangoJSONEncoder),
+                            eid=event_id,
+                            created=timezone.now(),
+                        )
+                    ]
+                )
+                event = Event(channel, event_type, data, id=event_id)
+                self.trim_event_log()
+        keep = int(getattr(settings, "RPA_SSE_RETENTION_EVENTS", 10000))
+        if event_id % self.COUNT_TRIM_EVERY == 0 and event_id > keep:
+            StoredEvent.objects.filter(channel=channel, eid__lte=event_id - keep).delete()
         return event
+
+    @staticmethod
+    def _take_next_id(channel: str) -> int | None:
+        """Increment the channel's counter and return the new value; None if it has none yet (or
+        one the library created but never used, whose id-0 placeholder may be missing)."""
+        from django_eventstream.models import EventCounter
+
+        connection = transaction.get_connection()
+        quote = connection.ops.quote_name
+        sql = (
+            f"UPDATE {quote(EventCounter._meta.db_table)} SET {quote('value')} = {quote('value')} + 1, "
+            f"{quote('updated')} = %s WHERE {quote('name')} = %s AND {quote('value')} > 0 "
+            f"RETURNING {quote('value')}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(timezone.now()), channel])
+            row = cursor.fetchone()
+        return int(row[0]) if row else None
 
     def trim_event_log(self):
         with self._trim_lock:

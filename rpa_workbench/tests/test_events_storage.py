@@ -1,0 +1,131 @@
+"""The event store behind replay (`events.RetainedStorage`): per-channel sequential ids, replay
+reads, retention, and ids that stay unique and gap-free under concurrent publishers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections, transaction
+from django_eventstream.models import Event as StoredEvent
+from django_eventstream.models import EventCounter
+from django_eventstream.storage import EventDoesNotExist
+
+from rpa_workbench import events
+
+
+@pytest.fixture
+def storage():
+    return events.RetainedStorage()
+
+
+@pytest.mark.django_db
+def test_each_channel_numbers_its_events_from_one(storage):
+    ids = [storage.append_event(channel, "t", {"n": n}).id for n, channel in enumerate("aabab")]
+    assert ids == [1, 2, 1, 3, 2]
+    assert EventCounter.objects.get(name="a").value == 3
+    assert EventCounter.objects.get(name="b").value == 2
+
+
+@pytest.mark.django_db
+def test_replay_returns_the_events_after_an_id_in_order(storage):
+    for n in range(5):
+        storage.append_event("rpa", "log_created", f'{{"n": {n}}}')
+    replay = storage.get_events("rpa", 2)
+    assert [(event.id, event.type, event.data) for event in replay] == [
+        (3, "log_created", '{"n": 2}'),
+        (4, "log_created", '{"n": 3}'),
+        (5, "log_created", '{"n": 4}'),
+    ]
+    assert storage.get_events("rpa", 0)[0].data == '{"n": 0}'  # from the very start
+    assert storage.get_current_id("rpa") == 5
+
+
+@pytest.mark.django_db
+def test_a_counter_left_at_zero_still_gets_its_placeholder(storage):
+    EventCounter.objects.create(name="rpa", value=0)  # the library made it, then failed
+    assert storage.append_event("rpa", "t", "{}").id == 1
+    assert storage.get_events("rpa", 0)[0].id == 1
+
+
+@pytest.mark.django_db
+def test_a_channel_keeps_only_its_last_events(storage, settings):
+    settings.RPA_SSE_RETENTION_EVENTS = 150
+    for _ in range(300):
+        storage.append_event("busy", "t", "{}")
+    storage.append_event("quiet", "t", "{}")
+    kept = sorted(StoredEvent.objects.filter(channel="busy", eid__gt=0).values_list("eid", flat=True))
+    assert kept == list(range(151, 301))
+    with pytest.raises(EventDoesNotExist):
+        storage.get_events("busy", 100)  # trimmed: the stream answers with stream-reset
+    assert [event.id for event in storage.get_events("busy", 299)] == [300]
+    assert StoredEvent.objects.filter(channel="quiet", eid=1).exists()
+
+
+@pytest.mark.django_db
+def test_events_older_than_the_retention_are_trimmed(storage, settings):
+    settings.RPA_SSE_RETENTION_HOURS = 1
+    old = storage.append_event("rpa", "t", "{}")
+    StoredEvent.objects.filter(channel="rpa", eid=old.id).update(created="2020-01-01T00:00:00Z")
+    events.RetainedStorage._last_age_trim = 0.0  # the age trim runs at most once a minute
+    storage.append_event("rpa", "t", "{}")
+    assert not StoredEvent.objects.filter(channel="rpa", eid=old.id).exists()
+    assert StoredEvent.objects.filter(channel="rpa", eid=old.id + 1).exists()
+
+
+@pytest.mark.django_db
+def test_a_failed_store_writes_no_row_on_any_channel(monkeypatch):
+    events.store(["rpa"], "t", "{}")  # both channels exist
+    before = StoredEvent.objects.count()
+    real_take = events.RetainedStorage._take_next_id
+
+    def fail_on_account_channel(channel):
+        if channel.startswith(events.ACCOUNT_CHANNEL_PREFIX):
+            raise RuntimeError("storage down")
+        return real_take(channel)
+
+    monkeypatch.setattr(events.RetainedStorage, "_take_next_id", staticmethod(fail_on_account_channel))
+    assert events.store(["rpa", events.account_channel("x")], "t", "{}") == [None, None]
+    assert StoredEvent.objects.count() == before
+    assert EventCounter.objects.get(name="rpa").value == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_publishers_get_unique_gap_free_ids(storage):
+    """Eight threads (eight connections) store 25 two-channel events each at once."""
+    storage.append_event("rpa", "t", "{}")
+    storage.append_event("account-1", "t", "{}")
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                ids = events.store(["rpa", "account-1"], "t", "{}")
+                assert None not in ids
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=publish) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    for channel in ("rpa", "account-1"):
+        ids = sorted(StoredEvent.objects.filter(channel=channel, eid__gt=0).values_list("eid", flat=True))
+        assert ids == list(range(1, 202))
+        assert EventCounter.objects.get(name=channel).value == 201
+
+
+@pytest.mark.django_db
+def test_storing_inside_an_outer_transaction_rolls_back_with_it(storage):
+    storage.append_event("rpa", "t", "{}")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        storage.append_event("rpa", "t", "{}")
+        raise RuntimeError
+    assert storage.get_current_id("rpa") == 1
+    assert storage.append_event("rpa", "t", "{}").id == 2
