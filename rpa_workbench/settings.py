@@ -148,6 +148,8 @@ except Exception as exc:  # dj-database-url raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend plus a per-process queue for writers (see rpa_workbench/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "rpa_workbench.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE: writers take the lock when the transaction begins, so concurrent writers
         # queue on the busy timeout instead of failing with "database is locked".

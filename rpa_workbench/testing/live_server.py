@@ -27,7 +27,7 @@ def free_port() -> int:
 def test_database_url() -> str:
     """The URL of the database the tests are using, for a server in another process."""
     db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     user = quote(db.get("USER") or "")
     password = quote(db.get("PASSWORD") or "")

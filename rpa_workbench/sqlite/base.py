@@ -1,0 +1,66 @@
+"""Django's SQLite backend, with the writers of one process queued on a lock.
+
+Under Daphne every request runs in its own thread with its own connection. SQLite lets one
+writer in at a time and makes the others retry on its busy handler, which sleeps with growing
+back-off (up to 100 ms a try) and serves nobody in order: under a burst of webhooks some writers
+lose again and again and wait seconds while the database is mostly idle. Here a write
+transaction (`BEGIN IMMEDIATE`, i.e. every `atomic` block) first takes a process-wide lock per
+database file, released at commit, rollback or close, so the threads of one server take turns at
+once and in order. Writers in other processes (a second server, a management command) still meet
+on SQLite's busy timeout, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import OperationalError
+from django.db.backends.sqlite3 import base
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def writer_lock(name: str) -> threading.Lock:
+    """The lock shared by every connection of this process to database file `name`."""
+    with _locks_guard:
+        return _locks.setdefault(str(name), threading.Lock())
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    _held_writer_lock: threading.Lock | None = None
+
+    def _start_transaction_under_autocommit(self):
+        lock = writer_lock(self.settings_dict["NAME"])
+        timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+        if not lock.acquire(timeout=timeout):
+            raise OperationalError(f"database is locked (another writer of this process held it for {timeout:g} s)")
+        self._held_writer_lock = lock
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            self._release_writer_lock()
+            raise
+
+    def _release_writer_lock(self) -> None:
+        lock, self._held_writer_lock = self._held_writer_lock, None
+        if lock is not None:
+            lock.release()
+
+    def _commit(self):
+        try:
+            return super()._commit()
+        finally:
+            self._release_writer_lock()
+
+    def _rollback(self):
+        try:
+            return super()._rollback()
+        finally:
+            self._release_writer_lock()
+
+    def _close(self):
+        try:
+            return super()._close()
+        finally:
+            self._release_writer_lock()

@@ -1,0 +1,120 @@
+"""The SQLite backend queues the write transactions of one process on a lock
+(`rpa_workbench/sqlite/base.py`) instead of leaving them to SQLite's busy handler."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import OperationalError, connection, connections, transaction
+
+from accounts.models import Account
+from rpa_workbench.sqlite.base import writer_lock
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="the writer queue is part of the SQLite backend"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def lock():
+    return writer_lock(connection.settings_dict["NAME"])
+
+
+def test_a_transaction_holds_the_lock_until_it_commits():
+    with transaction.atomic():
+        Account.objects.create(shadow_bot_account="a", host_ip="10.0.0.1", port=8000)
+        assert lock().locked()
+    assert not lock().locked()
+    assert Account.objects.count() == 1
+
+
+def test_a_rolled_back_transaction_releases_the_lock():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Account.objects.create(shadow_bot_account="a", host_ip="10.0.0.1", port=8000)
+        raise RuntimeError
+    assert not lock().locked()
+    assert Account.objects.count() == 0
+
+
+def test_closing_a_connection_mid_transaction_releases_the_lock():
+    def abandon() -> None:
+        transaction.atomic().__enter__()  # never left: the connection goes away inside it
+        Account.objects.create(shadow_bot_account="a", host_ip="10.0.0.1", port=8000)
+        assert lock().locked()
+        connection.close()
+
+    thread = threading.Thread(target=abandon)
+    thread.start()
+    thread.join(timeout=10)
+    assert not lock().locked()
+    assert Account.objects.count() == 0
+
+
+def test_writers_of_one_process_take_turns_in_full_transactions():
+    """Each thread's transaction runs from BEGIN to COMMIT without another one in between."""
+    spans: list[tuple[float, float]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def write(n: int) -> None:
+        try:
+            start.wait()
+            for k in range(5):
+                with transaction.atomic():
+                    began = time.monotonic()
+                    Account.objects.create(shadow_bot_account=f"bot{n}-{k}", host_ip="10.0.0.1", port=8000)
+                    time.sleep(0.002)
+                    Account.objects.filter(shadow_bot_account=f"bot{n}-{k}").update(port=9000)
+                    spans.append((began, time.monotonic()))
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert Account.objects.filter(port=9000).count() == 30
+    spans.sort()
+    assert all(end <= next_began for (_, end), (next_began, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked():
+    outcome: list[BaseException | None] = []
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            Account.objects.create(shadow_bot_account="holder", host_ip="10.0.0.1", port=8000)
+            held.set()
+            release.wait(10)
+        connections.close_all()
+
+    def wait_briefly() -> None:
+        connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "timeout": 0.2}
+        try:
+            with transaction.atomic():
+                Account.objects.create(shadow_bot_account="late", host_ip="10.0.0.1", port=8000)
+            outcome.append(None)
+        except OperationalError as exc:
+            outcome.append(exc)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    waiter = threading.Thread(target=wait_briefly)
+    waiter.start()
+    waiter.join(10)
+    release.set()
+    holder.join(10)
+    assert len(outcome) == 1 and "database is locked" in str(outcome[0])
+    assert not lock().locked()
+    assert list(Account.objects.values_list("shadow_bot_account", flat=True)) == ["holder"]
