@@ -123,7 +123,7 @@ def record_execution(
         duration = (end_time - start_time).total_seconds()
 
     try:
-        with transaction.atomic():
+        with transaction.atomic(), events.batch():
             log = _write(
                 shadow_bot_account=shadow_bot_account,
                 app_name=app_name,

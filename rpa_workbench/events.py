@@ -3,7 +3,8 @@
 Every state change calls one `publish_*` function here. Publishing waits for the surrounding
 transaction to commit (`transaction.on_commit`), so a rolled-back change sends nothing, and a
 broken event backend (database storage, Redis) is logged, never allowed to fail the request that
-caused the change.
+caused the change. The events of one workflow (a webhook's account, task and log events) are
+published inside `with events.batch():` and stored together, in one transaction.
 
 Delivery path of one event (see `rpa_workbench.sse` for the reading side):
 1. the payload `{"type", "data"}` is JSON-encoded once;
@@ -20,6 +21,8 @@ Delivery path of one event (see `rpa_workbench.sse` for the reading side):
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import datetime
 import json
 import logging
@@ -28,6 +31,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
@@ -426,16 +430,24 @@ def connected_clients() -> int:
 
 
 def store(channels: list[str], event_type: str, encoded: str) -> list[int | None]:
-    """Append the event to each channel's storage in one transaction; its id per channel, or
-    None everywhere when storing failed (the event is still worth delivering live; it just
-    cannot be replayed)."""
+    """Append one event to each channel's storage; its id per channel (see `store_all`)."""
+    return store_all([(event_type, encoded, channels)])[0]
+
+
+def store_all(events_to_store: list[tuple[str, str, list[str]]]) -> list[list[int | None]]:
+    """Append each (event type, encoded event, channels) to its channels' storage, all in one
+    transaction; the ids per event and channel, or None everywhere when storing failed (the
+    events are still worth delivering live; they just cannot be replayed)."""
     storage = get_storage()
     try:
         with transaction.atomic():
-            return [storage.append_event(channel, event_type, encoded).id for channel in channels]
+            return [
+                [storage.append_event(channel, event_type, encoded).id for channel in channels]
+                for event_type, encoded, channels in events_to_store
+            ]
     except Exception:
-        logger.exception("could not store %s event on %s", event_type, ", ".join(channels))
-        return [None] * len(channels)
+        logger.exception("could not store %s", ", ".join(event_type for event_type, _, _ in events_to_store))
+        return [[None] * len(channels) for _, _, channels in events_to_store]
 
 
 def hand_over(channel: str, event_type: str, encoded: str, event_id: int | None) -> None:
@@ -452,32 +464,57 @@ def hand_over(channel: str, event_type: str, encoded: str, event_id: int | None)
     hub.add_to_queues(channel, Event(channel, event_type, encoded, id=event_id))
 
 
-def deliver(channel: str, event_type: str, encoded: str) -> None:
-    """Store one encoded event on `channel` and hand it to every subscriber (see module doc)."""
-    hand_over(channel, event_type, encoded, store([channel], event_type, encoded)[0])
+def channels_for(account_id: Any | None) -> list[str]:
+    return [ALL_CHANNEL] if account_id is None else [ALL_CHANNEL, account_channel(account_id)]
 
 
-def _send(event_type: str, body: dict[str, Any], account_id: Any | None) -> None:
-    try:
-        encoded = encode(body)
-    except Exception:
-        logger.exception("could not encode %s event", event_type)
-        return
-    channels = [ALL_CHANNEL]
-    if account_id is not None:
-        channels.append(account_channel(account_id))
-    # Stored first, in one transaction, and handed over only once committed: a stream that reads
-    # storage on a gap must find the event there.
-    for channel, event_id in zip(channels, store(channels, event_type, encoded), strict=True):
+def _send(items: list[tuple[str, dict[str, Any], Any | None]]) -> None:
+    """Store `items` (event type, payload, account id) in one transaction, then hand each over.
+
+    Stored first and handed over only once committed: a stream that reads storage on a gap must
+    find the event there."""
+    encoded: list[tuple[str, str, list[str]]] = []
+    for event_type, body, account_id in items:
         try:
-            hand_over(channel, event_type, encoded, event_id)
+            encoded.append((event_type, encode(body), channels_for(account_id)))
         except Exception:
-            logger.exception("could not publish %s on %s", event_type, channel)
+            logger.exception("could not encode %s event", event_type)
+    ids = store_all([(event_type, data, channels) for event_type, data, channels in encoded])
+    for (event_type, data, channels), event_ids in zip(encoded, ids, strict=True):
+        for channel, event_id in zip(channels, event_ids, strict=True):
+            try:
+                hand_over(channel, event_type, data, event_id)
+            except Exception:
+                logger.exception("could not publish %s on %s", event_type, channel)
+
+
+_batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("rpa_event_batch", default=None)
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Publish the events of the enclosed block together: one storage transaction after commit
+    instead of one per event (a webhook's three events). Nothing is sent if the block raises."""
+    if _batch.get() is not None:  # already batching: join the outer batch
+        yield
+        return
+    items: list[tuple[str, dict[str, Any], Any | None]] = []
+    token = _batch.set(items)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if items:
+        transaction.on_commit(lambda: _send(items), robust=True)
 
 
 def _publish_after_commit(event_type: str, body: dict[str, Any], account_id: Any | None) -> None:
     """Send once the surrounding transaction commits (at once outside one); never on rollback."""
-    transaction.on_commit(lambda: _send(event_type, body, account_id), robust=True)
+    pending = _batch.get()
+    if pending is not None:
+        pending.append((event_type, body, account_id))
+        return
+    transaction.on_commit(lambda: _send([(event_type, body, account_id)]), robust=True)
 
 
 def publish_account_updated(account, changes: dict[str, Any]) -> None:

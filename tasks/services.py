@@ -261,8 +261,9 @@ def _mark_pending(locked: Task, ask: _Ask) -> ControlRequest:
     account.save(update_fields=["status", "updated_at"])
     locked.account = account
     request = ask.record(task=locked)
-    events.publish_task_updated(locked, events.changed(task_before, locked))
-    events.publish_account_updated(account, events.changed(account_before, account))
+    with events.batch():
+        events.publish_task_updated(locked, events.changed(task_before, locked))
+        events.publish_account_updated(account, events.changed(account_before, account))
     return request
 
 
@@ -320,8 +321,9 @@ def confirm(
         if latest is not None:
             latest.confirmed_at = now
             latest.save(update_fields=["confirmed_at"])
-        events.publish_task_updated(task, events.changed(task_before, task))
-        events.publish_account_updated(account, events.changed(account_before, account))
+        with events.batch():
+            events.publish_task_updated(task, events.changed(task_before, task))
+            events.publish_account_updated(account, events.changed(account_before, account))
     return task
 
 

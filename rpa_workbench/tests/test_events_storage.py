@@ -4,6 +4,7 @@ reads, retention, and ids that stay unique and gap-free under concurrent publish
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 from django.db import connections, transaction
@@ -129,3 +130,85 @@ def test_storing_inside_an_outer_transaction_rolls_back_with_it(storage):
         raise RuntimeError
     assert storage.get_current_id("rpa") == 1
     assert storage.append_event("rpa", "t", "{}").id == 2
+
+
+# --- publishing together --------------------------------------------------------------------
+
+
+@pytest.fixture
+def store_calls(monkeypatch):
+    calls: list[list[str]] = []
+    real = events.store_all
+
+    def spy(items):
+        calls.append([event_type for event_type, _, _ in items])
+        return real(items)
+
+    monkeypatch.setattr(events, "store_all", spy)
+    return calls
+
+
+def stored_types(channel: str = events.ALL_CHANNEL) -> list[str]:
+    return list(
+        StoredEvent.objects.filter(channel=channel, eid__gt=0).order_by("eid").values_list("type", flat=True)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_stored_once_after_commit_in_publishing_order(store_calls, make_account):
+    account = make_account()
+    store_calls.clear()
+    with transaction.atomic():
+        with events.batch():
+            events.publish_account_updated(account, {"status": "failed"})
+            events.publish_log_created(
+                SimpleNamespace(
+                    pk="l1", shadow_bot_account="a", app_name="x", status="failed", account_id=account.pk
+                )
+            )
+        assert store_calls == []  # nothing before the commit
+    assert store_calls == [["account_updated", "log_created"]]
+    assert stored_types()[-2:] == ["account_updated", "log_created"]
+    assert stored_types(events.account_channel(account.pk))[-2:] == ["account_updated", "log_created"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_sends_nothing_when_its_block_raises_or_its_transaction_rolls_back(store_calls, make_account):
+    account = make_account()
+    store_calls.clear()
+    with pytest.raises(RuntimeError), transaction.atomic(), events.batch():
+        events.publish_account_updated(account, {"status": "failed"})
+        raise RuntimeError
+    with transaction.atomic():
+        with events.batch():
+            events.publish_account_updated(account, {"status": "running"})
+        transaction.set_rollback(True)
+    assert store_calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_nested_batch_joins_the_outer_one(store_calls, make_account):
+    account = make_account()
+    store_calls.clear()
+    with transaction.atomic(), events.batch():
+        events.publish_account_updated(account, {"port": 1})
+        with events.batch():
+            events.publish_account_updated(account, {"port": 2})
+    assert store_calls == [["account_updated", "account_updated"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_execution_stores_its_three_events_in_one_transaction(store_calls, make_task):
+    from datetime import UTC, datetime
+
+    from executionlogs.services import record_execution
+
+    task = make_task(status="running")
+    store_calls.clear()
+    record_execution(
+        shadow_bot_account=task.account.shadow_bot_account,
+        app_name=task.app_name,
+        status="completed",
+        start_time=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert store_calls == [["account_updated", "task_updated", "log_created"]]

@@ -20,7 +20,9 @@ from tasks.models import ControlRequest, ControlSource, TaskStatus
 def published(monkeypatch):
     """Events as they would be sent after commit: (type, data)."""
     sent = []
-    monkeypatch.setattr(events, "_send", lambda event_type, data, account_id: sent.append((event_type, data["data"])))
+    monkeypatch.setattr(
+        events, "_send", lambda items: sent.extend((event_type, body["data"]) for event_type, body, _ in items)
+    )
     return sent
 
 

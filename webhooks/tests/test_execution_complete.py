@@ -342,7 +342,7 @@ def sent(monkeypatch):
 
     calls: list[tuple[str, dict]] = []
     monkeypatch.setattr(
-        events, "_send", lambda event_type, body, account_id: calls.append((event_type, body["data"]))
+        events, "_send", lambda items: calls.extend((event_type, body["data"]) for event_type, body, _ in items)
     )
     return calls
 
