@@ -274,14 +274,18 @@ class Hub(ListenerManager):
         self._wake_pending: set[Any] = set()
         self._woken: dict[Any, set[Listener]] = {}
         self._tasks: list[asyncio.Task] = []
+        self._heartbeat_timers: dict[Any, asyncio.TimerHandle] = {}
         self._count_changed: asyncio.Event | None = None
         self.process_key = f"{CLIENTS_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def add_listener(self, listener: Listener) -> None:
         """Called from a stream, on the server's event loop."""
+        listener.heartbeat_due = False
         super().add_listener(listener)
         with self.lock:
             self.connected += 1
+        if listener.loop not in self._heartbeat_timers:
+            self._schedule_heartbeat(listener.loop)
         if redis_options() is not None:
             self._start_redis_tasks()
             self._count_changed.set()
@@ -325,6 +329,29 @@ class Hub(ListenerManager):
             listeners = self._woken.pop(loop, ())
         for listener in listeners:
             listener.aevent.set()
+
+    def _schedule_heartbeat(self, loop: Any) -> None:
+        interval = float(getattr(settings, "RPA_SSE_HEARTBEAT_SECONDS", 30))
+        self._heartbeat_timers[loop] = loop.call_later(interval, self._heartbeat, loop)
+
+    def _heartbeat(self, loop: Any) -> None:
+        """On `loop`, every `RPA_SSE_HEARTBEAT_SECONDS`: mark each of its streams due for a
+        heartbeat and wake it. One timer per event loop, instead of a timeout armed by every
+        stream on every wake-up."""
+        with self.lock:
+            listeners = [
+                listener
+                for listener in set().union(*self.listeners_by_channel.values())
+                if listener.loop is loop
+            ]
+            for listener in listeners:
+                listener.heartbeat_due = True
+        for listener in listeners:
+            listener.aevent.set()
+        if listeners:
+            self._schedule_heartbeat(loop)
+        else:
+            del self._heartbeat_timers[loop]
 
     def resync(self) -> None:
         """Make every stream re-read storage from its last id (events may have been missed)."""

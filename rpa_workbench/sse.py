@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django_eventstream.eventrequest import EventRequest
@@ -165,13 +163,15 @@ def read_storage(event_request: EventRequest) -> tuple[str, dict[str, int]]:
 read_storage_async = without_pinned_connection(read_storage)
 
 
-def take_queued(listener: Listener) -> tuple[dict[str, list], bool]:
+def take_queued(listener: Listener) -> tuple[dict[str, list], bool, bool]:
+    """What woke the stream: queued events, whether it must re-read storage, a heartbeat due."""
     with events.hub.lock:
-        items, overflow = listener.channel_items, listener.overflow
+        items, overflow, heartbeat = listener.channel_items, listener.overflow, listener.heartbeat_due
         listener.channel_items = {}
         listener.overflow = False
+        listener.heartbeat_due = False
         listener.aevent.clear()
-    return items, overflow
+    return items, overflow, heartbeat
 
 
 def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> tuple[str, bool]:
@@ -206,39 +206,35 @@ def encoded_once(item) -> str:
     return block
 
 
-async def event_stream(event_request: EventRequest, heartbeat_seconds: float) -> AsyncIterator[str]:
+async def event_stream(event_request: EventRequest) -> AsyncIterator[bytes]:
+    """The stream's body. It yields bytes (a str would make Django look up the response's
+    charset on every write) and waits on its listener's event alone: new events, a storage
+    re-read and the heartbeat (`events.hub`'s per-loop timer) all arrive as wake-ups."""
     listener = Listener()
     listener.user_id = event_request.user.pk
     listener.channels = set(event_request.channels)
     listener.assign_loop()
-    loop = asyncio.get_running_loop()
     # Subscribe before the first storage read so nothing committed in between is lost.
     events.hub.add_listener(listener)
     try:
         # First bytes at once: Daphne sends the status and headers with them (EventSource "open").
-        yield ": stream open\n\n"
+        yield b": stream open\n\n"
         body, last_ids = await read_storage_async(event_request)
         # A bare `id:` sets the client's Last-Event-ID without dispatching an event, so even a
         # client that disconnects before its first event resumes from here.
-        yield body or f"id: {make_id(last_ids)}\n\n"
-        next_heartbeat = time.monotonic() + heartbeat_seconds
+        yield (body or f"id: {make_id(last_ids)}\n\n").encode()
         while True:
-            try:
-                # timeout_at reuses this task (wait_for would start a new task on every wake-up).
-                async with asyncio.timeout_at(loop.time() + max(0.0, next_heartbeat - time.monotonic())):
-                    await listener.aevent.wait()
-            except TimeoutError:
-                next_heartbeat += heartbeat_seconds
-                yield encoded_event(events.HEARTBEAT, events.encode(events.heartbeat_payload()), last_ids)
-                continue
-            queued, must_read = take_queued(listener)
+            await listener.aevent.wait()
+            queued, must_read, heartbeat = take_queued(listener)
             body, gap = encode_live(queued, last_ids)
             if must_read or gap:
                 event_request.channel_last_ids = dict(last_ids)
                 more, last_ids = await read_storage_async(event_request)
                 body += more
+            if heartbeat:
+                body += encoded_event(events.HEARTBEAT, events.encode(events.heartbeat_payload()), last_ids)
             if body:
-                yield body
+                yield body.encode()
     except (asyncio.CancelledError, GeneratorExit):
         raise
     except Exception:
@@ -246,10 +242,6 @@ async def event_stream(event_request: EventRequest, heartbeat_seconds: float) ->
         logger.exception("SSE stream failed; closing it")
     finally:
         events.hub.remove_listener(listener)
-
-
-def heartbeat_seconds() -> float:
-    return float(getattr(settings, "RPA_SSE_HEARTBEAT_SECONDS", 30))
 
 
 async def events_view(request: HttpRequest) -> HttpResponse:
@@ -266,7 +258,7 @@ async def events_view(request: HttpRequest) -> HttpResponse:
             **({"details": exc.details} if exc.details is not None else {}),
         )
     response = StreamingHttpResponse(
-        event_stream(event_request, heartbeat_seconds()), content_type="text/event-stream"
+        event_stream(event_request), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
