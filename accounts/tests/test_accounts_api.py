@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.models import Account
+from rpa_workbench.testing.threads import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -163,25 +161,9 @@ def test_concurrent_duplicate_creates_give_one_201_and_409s(operator_user):
     from rest_framework_simplejwt.tokens import AccessToken
 
     token = str(AccessToken.for_user(operator_user))
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def worker():
-        client = APIClient()
+    clients = [APIClient() for _ in range(8)]
+    for client in clients:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        barrier.wait()
-        try:
-            status = create(client).status_code
-        finally:
-            connection.close()
-        with lock:
-            statuses.append(status)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together([lambda client=client: create(client).status_code for client in clients])
     assert sorted(statuses) == [201] + [409] * 7
     assert Account.objects.count() == 1

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from executionlogs.models import ExecutionLog
 from executionlogs.services import match_account, record_execution, summarise
+from rpa_workbench.testing.threads import run_together
 
 START = datetime(2026, 1, 21, 6, 30, tzinfo=UTC)
 
@@ -85,25 +85,8 @@ def test_account_match_without_host_prefers_running_then_latest_heartbeat_then_o
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_records_of_one_execution_make_one_log():
     """Real threads, each with its own database connection."""
-    barrier = threading.Barrier(6)
-    results: list[tuple[str, bool]] = []
-    lock = threading.Lock()
-
-    def worker():
-        barrier.wait()
-        try:
-            log, created = record()
-        finally:
-            connection.close()
-        with lock:
-            results.append((str(log.pk), created))
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len({log_id for log_id, _ in results}) == 1
+    results = run_together([record] * 6)
+    assert len({log.pk for log, _ in results}) == 1
     assert sorted(created for _, created in results) == [False] * 5 + [True]
     assert ExecutionLog.objects.count() == 1
 

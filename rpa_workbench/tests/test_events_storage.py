@@ -3,16 +3,16 @@ reads, retention, and ids that stay unique and gap-free under concurrent publish
 
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django_eventstream.models import Event as StoredEvent
 from django_eventstream.models import EventCounter
 from django_eventstream.storage import EventDoesNotExist
 
 from rpa_workbench import events
+from rpa_workbench.testing.threads import run_together
 
 
 @pytest.fixture
@@ -96,26 +96,13 @@ def test_concurrent_publishers_get_unique_gap_free_ids(storage):
     """Eight threads (eight connections) store 25 two-channel events each at once."""
     storage.append_event("rpa", "t", "{}")
     storage.append_event("account-1", "t", "{}")
-    start = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def publish() -> None:
-        try:
-            start.wait()
-            for _ in range(25):
-                ids = events.store(["rpa", "account-1"], "t", "{}")
-                assert None not in ids
-        except BaseException as exc:  # noqa: BLE001 — reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for _ in range(25):
+            ids = events.store(["rpa", "account-1"], "t", "{}")
+            assert None not in ids
 
-    threads = [threading.Thread(target=publish) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    run_together([publish] * 8)
     for channel in ("rpa", "account-1"):
         ids = sorted(StoredEvent.objects.filter(channel=channel, eid__gt=0).values_list("eid", flat=True))
         assert ids == list(range(1, 202))

@@ -11,6 +11,7 @@ from django.db import OperationalError, connection, connections, transaction
 
 from accounts.models import Account
 from rpa_workbench.sqlite.base import writer_lock
+from rpa_workbench.testing.threads import run_together
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "sqlite", reason="the writer queue is part of the SQLite backend"),
@@ -55,30 +56,17 @@ def test_closing_a_connection_mid_transaction_releases_the_lock():
 def test_writers_of_one_process_take_turns_in_full_transactions():
     """Each thread's transaction runs from BEGIN to COMMIT without another one in between."""
     spans: list[tuple[float, float]] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
 
     def write(n: int) -> None:
-        try:
-            start.wait()
-            for k in range(5):
-                with transaction.atomic():
-                    began = time.monotonic()
-                    Account.objects.create(shadow_bot_account=f"bot{n}-{k}", host_ip="10.0.0.1", port=8000)
-                    time.sleep(0.002)
-                    Account.objects.filter(shadow_bot_account=f"bot{n}-{k}").update(port=9000)
-                    spans.append((began, time.monotonic()))
-        except BaseException as exc:  # noqa: BLE001 — reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for k in range(5):
+            with transaction.atomic():
+                began = time.monotonic()
+                Account.objects.create(shadow_bot_account=f"bot{n}-{k}", host_ip="10.0.0.1", port=8000)
+                time.sleep(0.002)
+                Account.objects.filter(shadow_bot_account=f"bot{n}-{k}").update(port=9000)
+                spans.append((began, time.monotonic()))
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    run_together([lambda n=n: write(n) for n in range(6)])
     assert Account.objects.filter(port=9000).count() == 30
     spans.sort()
     assert all(end <= next_began for (_, end), (next_began, _) in zip(spans, spans[1:], strict=False))

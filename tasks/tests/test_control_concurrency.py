@@ -3,15 +3,14 @@ is claimed atomically before the relay is called, so simultaneous starts send on
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from accounts.models import AccountStatus
 from rpa_workbench.errors import ApiError
+from rpa_workbench.testing.threads import run_together
 from tasks import services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
@@ -20,31 +19,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def race(calls: list[Callable[[], object]]) -> list[str]:
     """Run the calls in threads released together; returns each one's outcome ("ok" or the error code)."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def run(call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            call()
-            outcome = "ok"
-        except ApiError as exc:
-            outcome = exc.error_code
-        except Exception as exc:  # surfaced in the assertion instead of dying silently in a thread
-            outcome = f"{type(exc).__name__}: {exc}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(outcome)
+    def outcome_of(call: Callable[[], object]) -> Callable[[], str]:
+        def run() -> str:
+            try:
+                call()
+            except ApiError as exc:
+                return exc.error_code
+            except Exception as exc:  # surfaced in the assertion instead of dying silently in a thread
+                return f"{type(exc).__name__}: {exc}"
+            return "ok"
 
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
+        return run
+
+    return run_together([outcome_of(call) for call in calls])
 
 
 # One race interleaves badly only sometimes; several rounds make a lost claim show up reliably.

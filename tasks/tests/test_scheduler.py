@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from rpa_workbench.testing.threads import run_together
 from tasks import scheduler
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, TaskStatus
 
@@ -44,21 +45,7 @@ def test_future_one_shot_is_not_started(make_task, fake_relay):
 def test_due_one_shot_starts_exactly_once_with_two_schedulers_racing(make_task, fake_relay):
     tasks = [make_task(trigger_time=timezone.now() - timedelta(seconds=1)) for _ in range(5)]
     fake_relay.delay = 0.05
-    barrier = threading.Barrier(2)
-    summaries = []
-
-    def scheduler_process():
-        barrier.wait()
-        try:
-            summaries.append(scheduler.run_once())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=scheduler_process) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    summaries = run_together([scheduler.run_once] * 2)
 
     started = sorted(pk for summary in summaries for pk in summary.started)
     assert started == sorted(str(t.pk) for t in tasks)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AccountStatus
 from executionlogs.models import ExecutionLog
 from rpa_workbench import events
+from rpa_workbench.testing.threads import run_together
 from tasks import scheduler, watchdog
 from tasks.models import ControlRequest, ControlSource, TaskStatus
 
@@ -103,21 +102,7 @@ def test_heartbeat_arriving_before_the_claim_wins(make_task, make_account, setti
 def test_two_watchdogs_mark_a_task_lost_once(make_task, make_account, settings):
     settings.RPA_HEARTBEAT_TIMEOUT = 600
     task = _running(make_task, make_account, seen_minutes_ago=30)
-    barrier = threading.Barrier(2)
-    results = []
-
-    def watchdog_process():
-        barrier.wait()
-        try:
-            results.append(watchdog.check_lost())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=watchdog_process) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = run_together([watchdog.check_lost] * 2)
 
     assert sorted(results) == [[], [str(task.pk)]]
     assert ExecutionLog.objects.filter(task=task).count() == 1
