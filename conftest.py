@@ -96,6 +96,18 @@ def make_log(db):
 
 
 @pytest.fixture
+def published_events(monkeypatch):
+    """What `rpa_workbench.events` hands to the event backend after commit: (type, data) pairs."""
+    from rpa_workbench import events
+
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(
+        events, "_send", lambda items: sent.extend((event_type, body["data"]) for event_type, body, _ in items)
+    )
+    return sent
+
+
+@pytest.fixture
 def fake_relay(settings):
     """A local HTTP relay; settings.RPA_RELAY_URL points at it."""
     relay, server = start_fake_relay()

@@ -334,16 +334,16 @@ class Hub(ListenerManager):
         interval = float(getattr(settings, "RPA_SSE_HEARTBEAT_SECONDS", 30))
         self._heartbeat_timers[loop] = loop.call_later(interval, self._heartbeat, loop)
 
+    def _listeners(self) -> set[Listener]:
+        """Every stream of this process (the caller holds `self.lock`)."""
+        return set().union(*self.listeners_by_channel.values())
+
     def _heartbeat(self, loop: Any) -> None:
         """On `loop`, every `RPA_SSE_HEARTBEAT_SECONDS`: mark each of its streams due for a
         heartbeat and wake it. One timer per event loop, instead of a timeout armed by every
         stream on every wake-up."""
         with self.lock:
-            listeners = [
-                listener
-                for listener in set().union(*self.listeners_by_channel.values())
-                if listener.loop is loop
-            ]
+            listeners = [listener for listener in self._listeners() if listener.loop is loop]
             for listener in listeners:
                 listener.heartbeat_due = True
         for listener in listeners:
@@ -356,10 +356,7 @@ class Hub(ListenerManager):
     def resync(self) -> None:
         """Make every stream re-read storage from its last id (events may have been missed)."""
         with self.lock:
-            listeners = (
-                set().union(*self.listeners_by_channel.values()) if self.listeners_by_channel else set()
-            )
-            for listener in listeners:
+            for listener in self._listeners():
                 listener.overflow = True
                 listener.wake_threadsafe()
 
@@ -456,11 +453,6 @@ def connected_clients() -> int:
 # --- sending -------------------------------------------------------------------------------
 
 
-def store(channels: list[str], event_type: str, encoded: str) -> list[int | None]:
-    """Append one event to each channel's storage; its id per channel (see `store_all`)."""
-    return store_all([(event_type, encoded, channels)])[0]
-
-
 def store_all(events_to_store: list[tuple[str, str, list[str]]]) -> list[list[int | None]]:
     """Append each (event type, encoded event, channels) to its channels' storage, all in one
     transaction; the ids per event and channel, or None everywhere when storing failed (the
@@ -506,8 +498,7 @@ def _send(items: list[tuple[str, dict[str, Any], Any | None]]) -> None:
             encoded.append((event_type, encode(body), channels_for(account_id)))
         except Exception:
             logger.exception("could not encode %s event", event_type)
-    ids = store_all([(event_type, data, channels) for event_type, data, channels in encoded])
-    for (event_type, data, channels), event_ids in zip(encoded, ids, strict=True):
+    for (event_type, data, channels), event_ids in zip(encoded, store_all(encoded), strict=True):
         for channel, event_id in zip(channels, event_ids, strict=True):
             try:
                 hand_over(channel, event_type, data, event_id)

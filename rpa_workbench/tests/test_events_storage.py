@@ -76,7 +76,7 @@ def test_events_older_than_the_retention_are_trimmed(storage, settings):
 
 @pytest.mark.django_db
 def test_a_failed_store_writes_no_row_on_any_channel(monkeypatch):
-    events.store(["rpa"], "t", "{}")  # both channels exist
+    events.store_all([("t", "{}", ["rpa"])])  # the global channel exists
     before = StoredEvent.objects.count()
     real_take = events.RetainedStorage._take_next_id
 
@@ -86,7 +86,7 @@ def test_a_failed_store_writes_no_row_on_any_channel(monkeypatch):
         return real_take(channel)
 
     monkeypatch.setattr(events.RetainedStorage, "_take_next_id", staticmethod(fail_on_account_channel))
-    assert events.store(["rpa", events.account_channel("x")], "t", "{}") == [None, None]
+    assert events.store_all([("t", "{}", ["rpa", events.account_channel("x")])]) == [[None, None]]
     assert StoredEvent.objects.count() == before
     assert EventCounter.objects.get(name="rpa").value == 1
 
@@ -99,7 +99,7 @@ def test_concurrent_publishers_get_unique_gap_free_ids(storage):
 
     def publish() -> None:
         for _ in range(25):
-            ids = events.store(["rpa", "account-1"], "t", "{}")
+            [ids] = events.store_all([("t", "{}", ["rpa", "account-1"])])
             assert None not in ids
 
     run_together([publish] * 8)

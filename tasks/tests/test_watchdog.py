@@ -9,20 +9,9 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus
 from executionlogs.models import ExecutionLog
-from rpa_workbench import events
 from rpa_workbench.testing.threads import run_together
 from tasks import scheduler, watchdog
 from tasks.models import ControlRequest, ControlSource, TaskStatus
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """Events as they would be sent after commit: (type, data)."""
-    sent = []
-    monkeypatch.setattr(
-        events, "_send", lambda items: sent.extend((event_type, body["data"]) for event_type, body, _ in items)
-    )
-    return sent
 
 
 def _running(make_task, make_account, seen_minutes_ago: float, **fields):
@@ -34,7 +23,7 @@ def _running(make_task, make_account, seen_minutes_ago: float, **fields):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_silent_running_task_is_marked_lost(make_task, make_account, settings, published):
+def test_silent_running_task_is_marked_lost(make_task, make_account, settings, published_events):
     settings.RPA_HEARTBEAT_TIMEOUT = 600
     task = _running(make_task, make_account, seen_minutes_ago=11)
 
@@ -52,9 +41,9 @@ def test_silent_running_task_is_marked_lost(make_task, make_account, settings, p
     )
     assert log.end_time >= log.start_time
     assert ControlRequest.objects.get(task=task).source == ControlSource.WATCHDOG
-    types = [event_type for event_type, _ in published]
+    types = [event_type for event_type, _ in published_events]
     assert sorted(types) == ["account_updated", "log_created", "task_updated"]
-    task_event = next(data for event_type, data in published if event_type == "task_updated")
+    task_event = next(data for event_type, data in published_events if event_type == "task_updated")
     assert task_event["changes"] == {"status": "pending"}
 
 

@@ -335,24 +335,12 @@ def test_failure_in_the_task_update_rolls_back_log_and_account(robot_client, run
 
 
 # -- events ----------------------------------------------------------------------------------
-@pytest.fixture
-def sent(monkeypatch):
-    """What `rpa_workbench.events` hands to the event backend (after commit)."""
-    from rpa_workbench import events
-
-    calls: list[tuple[str, dict]] = []
-    monkeypatch.setattr(
-        events, "_send", lambda items: calls.extend((event_type, body["data"]) for event_type, body, _ in items)
-    )
-    return calls
-
-
 def test_events_are_published_after_commit(
-    robot_client, running_task, sent, django_capture_on_commit_callbacks
+    robot_client, running_task, published_events, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         log_id = post(robot_client).json()["log_id"]
-    kinds = {event_type: data for event_type, data in sent}
+    kinds = {event_type: data for event_type, data in published_events}
     assert kinds["log_created"]["log_id"] == log_id
     assert kinds["log_created"]["status"] == "completed"
     assert kinds["account_updated"]["changes"]["status"] == "completed"
@@ -363,18 +351,18 @@ def test_events_are_published_after_commit(
 
 
 def test_repeat_delivery_publishes_nothing(
-    robot_client, running_task, sent, django_capture_on_commit_callbacks
+    robot_client, running_task, published_events, django_capture_on_commit_callbacks
 ):
     post(robot_client)
     with django_capture_on_commit_callbacks(execute=True):
         post(robot_client)
-    assert sent == []
+    assert published_events == []
 
 
 def test_failed_delivery_publishes_nothing(
-    robot_client, running_task, sent, monkeypatch, django_capture_on_commit_callbacks
+    robot_client, running_task, published_events, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(Task, "save", lambda self, *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with django_capture_on_commit_callbacks(execute=True):
         assert post(robot_client).status_code == 500
-    assert sent == []
+    assert published_events == []
