@@ -1,7 +1,7 @@
 """ASGI entry point served by Daphne: `daphne rpa_workbench.asgi:application`."""
 import os
 
-from django.core.asgi import get_asgi_application
+from rpa_workbench.handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rpa_workbench.settings")
 application = get_asgi_application()

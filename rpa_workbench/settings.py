@@ -107,17 +107,17 @@ INSTALLED_APPS = [
     "resources",
 ]
 
-# The usual stack, declared sync-only so that Daphne enters it once per request (see the module).
+# Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
 MIDDLEWARE = [
-    "rpa_workbench.middleware.CorsMiddleware",
-    "rpa_workbench.middleware.SecurityMiddleware",
-    "rpa_workbench.middleware.WhiteNoiseMiddleware",
-    "rpa_workbench.middleware.SessionMiddleware",
-    "rpa_workbench.middleware.CommonMiddleware",
-    "rpa_workbench.middleware.CsrfViewMiddleware",
-    "rpa_workbench.middleware.AuthenticationMiddleware",
-    "rpa_workbench.middleware.MessageMiddleware",
-    "rpa_workbench.middleware.XFrameOptionsMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "rpa_workbench.urls"

@@ -1,0 +1,35 @@
+"""Django's ASGI handler, with the middleware stack and the view run in one worker-thread call.
+
+Django's ASGI handler runs an async middleware chain. With this project's synchronous middleware
+and views, each request then crosses between the event loop and its worker thread eight times:
+into the stack, back out to resolve the URL, into the view, and back again. Here the whole
+synchronous chain (Django's WSGI code path, `BaseHandler.get_response`) runs in one call on the
+request's thread, so a request enters its thread once. Async views (the SSE stream) still work:
+Django's synchronous path calls them with `async_to_sync`, which runs them on the server's event
+loop, and their streamed bodies are sent from the loop as before.
+"""
+
+from __future__ import annotations
+
+import django
+from asgiref.sync import sync_to_async
+from django.core.handlers import asgi
+from django.http import FileResponse
+
+
+class ASGIHandler(asgi.ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.load_middleware(is_async=False)
+
+    async def run_get_response(self, request):
+        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):  # the ASGI server chunks files itself
+            response.block_size = self.chunk_size
+        return response
+
+
+def get_asgi_application() -> ASGIHandler:
+    django.setup(set_prefix=False)
+    return ASGIHandler()

@@ -1,0 +1,110 @@
+"""Under Daphne a request runs its middleware stack and a synchronous view in one worker-thread
+call (`rpa_workbench/handler.py`), without returning to the event loop in between."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref import sync
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+
+from rpa_workbench.handler import ASGIHandler
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def http_scope(path: str, method: str = "GET", headers: dict[str, str] | None = None) -> dict:
+    raw_headers = [(b"host", b"127.0.0.1")] + [
+        (name.lower().encode(), value.encode()) for name, value in (headers or {}).items()
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+class Crossings:
+    """Counts the hand-overs between the event loop and worker threads while a request runs."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.to_thread = 0
+        self.to_loop = 0
+        to_thread, to_loop = sync.SyncToAsync.__call__, sync.AsyncToSync.__call__
+
+        def counting_to_thread(this, *args, **kwargs):
+            self.to_thread += 1
+            return to_thread(this, *args, **kwargs)
+
+        def counting_to_loop(this, *args, **kwargs):
+            self.to_loop += 1
+            return to_loop(this, *args, **kwargs)
+
+        monkeypatch.setattr(sync.SyncToAsync, "__call__", counting_to_thread)
+        monkeypatch.setattr(sync.AsyncToSync, "__call__", counting_to_loop)
+
+
+def call(handler: ASGIHandler, scope: dict, body: bytes = b"", on_start=None) -> tuple[dict, dict, bytes]:
+    """One request through `handler`: the response start message, its headers and its body."""
+
+    async def run():
+        communicator = ApplicationCommunicator(handler, scope)
+        if on_start:
+            on_start()
+        await communicator.send_input({"type": "http.request", "body": body})
+        start = await communicator.receive_output(10)
+        chunks = []
+        while True:
+            message = await communicator.receive_output(10)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await communicator.wait(10)
+        return start, b"".join(chunks)
+
+    start, content = async_to_sync(run)()
+    headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    return start, headers, content
+
+
+def test_a_synchronous_request_enters_a_worker_thread_once(monkeypatch):
+    """Three hand-overs in all: Django's request_started signal, the stack with the view, and
+    closing the response (Django's own handler makes one or more per middleware)."""
+    crossings: list[Crossings] = []
+    start, _, content = call(
+        ASGIHandler(), http_scope("/health"), on_start=lambda: crossings.append(Crossings(monkeypatch))
+    )
+    assert start["status"] == 200
+    assert json.loads(content)["database"] == "connected"
+    assert (crossings[0].to_thread, crossings[0].to_loop) == (3, 0)
+
+
+def test_a_request_through_the_handler_keeps_every_middlewares_effect():
+    _, headers, _ = call(ASGIHandler(), http_scope("/health"))
+    assert "origin" in headers["vary"].lower()  # CORS (its headers are tested on the live server)
+    assert headers["x-frame-options"] == "DENY"  # clickjacking
+    assert headers["x-content-type-options"] == "nosniff"  # security
+
+
+def test_errors_keep_the_api_error_shape():
+    start, _, content = call(ASGIHandler(), http_scope("/api/v1/no-such-thing"))
+    assert start["status"] == 404
+    assert json.loads(content)["code"] == "NOT_FOUND"
+
+
+def test_an_async_view_is_still_served():
+    """The SSE view is a coroutine: the synchronous stack calls it on the event loop."""
+    start, _, content = call(ASGIHandler(), http_scope("/api/v1/sse/events"))
+    assert start["status"] == 401
+    assert json.loads(content)["code"] == "NOT_AUTHENTICATED"
