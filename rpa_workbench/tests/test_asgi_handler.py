@@ -4,13 +4,18 @@ call (`rpa_workbench/handler.py`), without returning to the event loop in betwee
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from asgiref import sync
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from django.conf import settings
 
-from rpa_workbench.handler import ASGIHandler
+from rpa_workbench.handler import GC_THRESHOLDS, ASGIHandler
+from rpa_workbench.testing import live_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,3 +113,26 @@ def test_an_async_view_is_still_served():
     start, _, content = call(ASGIHandler(), http_scope("/api/v1/sse/events"))
     assert start["status"] == 401
     assert json.loads(content)["code"] == "NOT_AUTHENTICATED"
+
+
+def test_the_server_entry_point_freezes_the_startup_heap_and_raises_gc_thresholds(tmp_path):
+    """Full collections over a thousand open streams stalled them all for 150–250 ms."""
+    probe = (
+        "import gc, json, rpa_workbench.asgi; "
+        "print(json.dumps([gc.get_threshold(), gc.get_freeze_count()]))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "rpa_workbench.settings",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "RPA_EMBEDDED_SCHEDULER": "false",
+        "RPA_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": live_server.test_database_url(),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    thresholds, frozen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert tuple(thresholds) == GC_THRESHOLDS
+    assert frozen > 50_000  # Django, the apps and every view
