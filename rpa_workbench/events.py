@@ -298,29 +298,39 @@ class Hub(ListenerManager):
             self._count_changed.set()
 
     def add_to_queues(self, channel: str, event: Event) -> None:
-        """Queue `event` for every listener of `channel` and wake them.
+        """Queue one event arriving on its own (from Redis, one message per event and channel).
+
+        The wake-up waits `RPA_SSE_BATCH_SECONDS` so that the other events of the same burst,
+        arriving as further messages, join it and reach each stream as one write."""
+        self.queue([(channel, event)], delay=float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01)))
+
+    def queue(self, channel_events: list[tuple[str, Event]], delay: float = 0.0) -> None:
+        """Queue each (channel, event) for every listener of its channel, then wake the streams:
+        one wake-up per event loop, after `delay` (events queued while one is pending join it).
 
         The library schedules one thread-safe callback (a self-pipe write) per listener and per
-        event. Here one wake-up per event loop is scheduled per burst: events queued while a
-        wake-up is pending join it, after at most `RPA_SSE_BATCH_SECONDS`, so the three events of
-        one webhook usually reach a stream as one write."""
+        event. Here the events of one workflow (a webhook's three) are all queued before any
+        stream wakes, so each stream sends them in one write, at once."""
         max_pending = 100  # beyond it the stream re-reads storage (the library's MAX_PENDING is 10)
         schedule: list[Any] = []
         with self.lock:
-            for listener in self.listeners_by_channel.get(channel, ()):
-                items = listener.channel_items.setdefault(channel, [])
-                if len(items) < max_pending:
-                    items.append(event)
-                else:
-                    listener.overflow = True
-                self._woken.setdefault(listener.loop, set()).add(listener)
-                if listener.loop not in self._wake_pending:
-                    self._wake_pending.add(listener.loop)
-                    schedule.append(listener.loop)
-        delay = float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01))
+            for channel, event in channel_events:
+                for listener in self.listeners_by_channel.get(channel, ()):
+                    items = listener.channel_items.setdefault(channel, [])
+                    if len(items) < max_pending:
+                        items.append(event)
+                    else:
+                        listener.overflow = True
+                    self._woken.setdefault(listener.loop, set()).add(listener)
+                    if listener.loop not in self._wake_pending:
+                        self._wake_pending.add(listener.loop)
+                        schedule.append(listener.loop)
         for loop in schedule:
             with suppress(RuntimeError):  # a closed loop: its streams are gone
-                loop.call_soon_threadsafe(loop.call_later, delay, self._wake, loop)
+                if delay > 0:
+                    loop.call_soon_threadsafe(loop.call_later, delay, self._wake, loop)
+                else:
+                    loop.call_soon_threadsafe(self._wake, loop)
 
     def _wake(self, loop: Any) -> None:
         """On `loop`: wake every stream with queued events."""
@@ -469,18 +479,23 @@ def store_all(events_to_store: list[tuple[str, str, list[str]]]) -> list[list[in
         return [[None] * len(channels) for _, _, channels in events_to_store]
 
 
-def hand_over(channel: str, event_type: str, encoded: str, event_id: int | None) -> None:
-    """Give a stored event to every subscriber: through Redis to every process when configured,
-    else (or when Redis fails) to this process's streams."""
+def hand_over(stored: list[tuple[str, str, str, int | None]]) -> None:
+    """Give stored events (channel, type, encoded data, id) to every subscriber: through Redis to
+    every process when configured, else (or when Redis fails) to this process's streams, all
+    queued before any of them wakes."""
     publisher = redis_publisher()
-    if publisher is not None:
-        message = {"channel": channel, "event_type": event_type, "data": encoded, "pub_id": event_id}
-        try:
-            publisher.publish(REDIS_CHANNEL, json.dumps(message))
-            return
-        except Exception:
-            logger.exception("could not publish %s on Redis; delivering to this process only", event_type)
-    hub.add_to_queues(channel, Event(channel, event_type, encoded, id=event_id))
+    local: list[tuple[str, Event]] = []
+    for channel, event_type, encoded, event_id in stored:
+        if publisher is not None:
+            message = {"channel": channel, "event_type": event_type, "data": encoded, "pub_id": event_id}
+            try:
+                publisher.publish(REDIS_CHANNEL, json.dumps(message))
+                continue
+            except Exception:
+                logger.exception("could not publish %s on Redis; delivering to this process only", event_type)
+        local.append((channel, Event(channel, event_type, encoded, id=event_id)))
+    if local:
+        hub.queue(local, delay=float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01)))
 
 
 def channels_for(account_id: Any | None) -> list[str]:
@@ -498,12 +513,15 @@ def _send(items: list[tuple[str, dict[str, Any], Any | None]]) -> None:
             encoded.append((event_type, encode(body), channels_for(account_id)))
         except Exception:
             logger.exception("could not encode %s event", event_type)
-    for (event_type, data, channels), event_ids in zip(encoded, store_all(encoded), strict=True):
-        for channel, event_id in zip(channels, event_ids, strict=True):
-            try:
-                hand_over(channel, event_type, data, event_id)
-            except Exception:
-                logger.exception("could not publish %s on %s", event_type, channel)
+    stored = [
+        (channel, event_type, data, event_id)
+        for (event_type, data, channels), event_ids in zip(encoded, store_all(encoded), strict=True)
+        for channel, event_id in zip(channels, event_ids, strict=True)
+    ]
+    try:
+        hand_over(stored)
+    except Exception:
+        logger.exception("could not publish %s", ", ".join(event_type for _, event_type, _, _ in stored))
 
 
 _batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("rpa_event_batch", default=None)

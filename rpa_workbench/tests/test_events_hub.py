@@ -1,8 +1,11 @@
-"""This process's subscribers (`events.hub`): one heartbeat timer per event loop."""
+"""This process's subscribers (`events.hub`): one heartbeat timer per event loop, and the events of
+one workflow queued together and delivered at once."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 from django_eventstream.views import Listener
 
@@ -33,3 +36,56 @@ def test_one_timer_per_loop_marks_every_stream_due_and_stops_with_the_last(setti
     assert due == [True, True]
     assert one_timer
     assert stopped
+
+
+def listening(hub: events.Hub, channel: str) -> Listener:
+    listener = Listener()
+    listener.channels = {channel}
+    listener.assign_loop()
+    hub.add_listener(listener)
+    return listener
+
+
+def test_a_workflows_events_wake_a_stream_once_and_without_the_batch_delay(settings):
+    settings.RPA_SSE_BATCH_SECONDS = 5  # would show as a five-second wait
+    hub = events.Hub()
+    burst = [
+        ("rpa", events.Event("rpa", event_type, "{}", id=n))
+        for n, event_type in enumerate((events.ACCOUNT_UPDATED, events.TASK_UPDATED, events.LOG_CREATED), 1)
+    ]
+
+    async def scenario() -> tuple[float, list[str]]:
+        listener = listening(hub, "rpa")
+        began = time.monotonic()
+        # Published from a request's worker thread, as after a webhook's commit.
+        threading.Thread(target=hub.queue, args=(burst,)).start()
+        await asyncio.wait_for(listener.aevent.wait(), 2)
+        woken_after = time.monotonic() - began
+        queued = [event.type for event in listener.channel_items["rpa"]]
+        hub.remove_listener(listener)
+        return woken_after, queued
+
+    woken_after, queued = asyncio.run(scenario())
+    assert woken_after < 1
+    assert queued == [events.ACCOUNT_UPDATED, events.TASK_UPDATED, events.LOG_CREATED]
+
+
+def test_an_event_arriving_alone_waits_for_the_rest_of_its_burst(settings):
+    """From Redis each event is its own message: the wake-up waits RPA_SSE_BATCH_SECONDS so the
+    others of the burst join the same write."""
+    settings.RPA_SSE_BATCH_SECONDS = 0.2
+    hub = events.Hub()
+
+    async def scenario() -> list[str]:
+        listener = listening(hub, "rpa")
+        loop = asyncio.get_running_loop()
+        for n, event_type in enumerate((events.ACCOUNT_UPDATED, events.LOG_CREATED), 1):
+            await loop.run_in_executor(None, hub.add_to_queues, "rpa", events.Event("rpa", event_type, "{}", id=n))
+            await asyncio.sleep(0.05)
+            assert not listener.aevent.is_set()
+        await asyncio.wait_for(listener.aevent.wait(), 2)
+        queued = [event.type for event in listener.channel_items["rpa"]]
+        hub.remove_listener(listener)
+        return queued
+
+    assert asyncio.run(scenario()) == [events.ACCOUNT_UPDATED, events.LOG_CREATED]
