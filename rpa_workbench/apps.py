@@ -6,9 +6,12 @@ class RpaWorkbenchConfig(AppConfig):
     verbose_name = "RPA Workbench"
 
     def ready(self) -> None:
+        from django.core.signals import request_finished
         from django.db.models.signals import post_migrate
 
-        from rpa_workbench import roles
+        from rpa_workbench import events, roles
 
         # Keep the role groups' permissions in step with the models after every migrate.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="rpa_sync_roles")
+        # A request's events are all queued once it has sent its response: deliver them now.
+        request_finished.connect(events.wake_streams_after_request, dispatch_uid="rpa_wake_streams")

@@ -332,6 +332,14 @@ class Hub(ListenerManager):
                 else:
                     loop.call_soon_threadsafe(self._wake, loop)
 
+    def wake_now(self) -> None:
+        """Run the pending wake-ups at once instead of after their delay."""
+        with self.lock:
+            loops = list(self._wake_pending)
+        for loop in loops:
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._wake, loop)
+
     def _wake(self, loop: Any) -> None:
         """On `loop`: wake every stream with queued events."""
         with self.lock:
@@ -496,6 +504,16 @@ def hand_over(stored: list[tuple[str, str, str, int | None]]) -> None:
         local.append((channel, Event(channel, event_type, encoded, id=event_id)))
     if local:
         hub.queue(local, delay=float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01)))
+
+
+def wake_streams_after_request(**kwargs: Any) -> None:
+    """`request_finished` receiver. A request's events wait `RPA_SSE_BATCH_SECONDS` to be joined
+    by the rest of their burst; once the request has sent its response they all are, so the
+    streams wake now. Not sooner: fanning out on the event loop while the request's thread is
+    still working makes both wait for each other (the webhook's response, and so every
+    delivery, came later)."""
+    if hub._wake_pending:
+        hub.wake_now()
 
 
 def channels_for(account_id: Any | None) -> list[str]:
