@@ -269,11 +269,13 @@ async def client_main(port: int, token: str, count: int, conn) -> None:
     conn.send(("ready", count))
     # Wait (without blocking the loop) for the parent to say the webhooks are all in.
     loop = asyncio.get_running_loop()
+    cpu_before = time.process_time()
     expected, wait = await loop.run_in_executor(None, conn.recv)
+    cpu_used = time.process_time() - cpu_before
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and not all(expected <= got.keys() for got, _ in streams):
         await asyncio.sleep(0.1)
-    conn.send(("received", [got for got, _ in streams]))
+    conn.send(("received", ([got for got, _ in streams], cpu_used)))
     for task in tasks:
         task.cancel()
 
@@ -376,9 +378,11 @@ def main() -> None:
         for pipe in pipes:
             pipe.send((set(sent), args.wait))  # each client reports once it has all, or at the deadline
         streams: list[dict[str, float]] = []
+        clients_cpu = 0.0
         for pipe in pipes:
-            kind, value = pipe.recv()
-            streams.extend(value)
+            kind, (received, cpu_used) = pipe.recv()
+            streams.extend(received)
+            clients_cpu += cpu_used
     finally:
         for process in reversed(started):
             stop(process)
@@ -402,6 +406,7 @@ def main() -> None:
         f"server: RSS {after['rss_mb']:.0f} MB (peak {after['peak_rss_mb']:.0f} MB), {after['threads']:.0f} threads, "
         f"{after['fds']:.0f} fds, CPU {after['cpu_s'] - cpu_before:.1f} s during the webhooks"
     )
+    print(f"clients: CPU {clients_cpu:.1f} s while the webhooks were sent (they share the machine with the server)")
     if args.subscribers >= 1000:
         goal = bool(latencies) and percentile(latencies, 0.99) <= 100 and missed == 0
         print(f"goal (1000 subscribers, p99 ≤ 100 ms, 0 missed): {'met' if goal else 'NOT met'}")
