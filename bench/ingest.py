@@ -7,6 +7,7 @@ p50/p99/max latency, errors, and the number of logs in the database afterwards (
 
     .venv/bin/python bench/ingest.py                   # 20000 webhooks, 16 at a time
     .venv/bin/python bench/ingest.py --n 2000 --concurrency 4
+    .venv/bin/python bench/ingest.py --n 2000 --health 4000   # and the ceiling: GET /health
 
 The client is a small asyncio HTTP/1.1 client (one keep-alive connection per worker) so that
 the load generator costs as little CPU as possible on a small machine; its cost still counts
@@ -182,6 +183,30 @@ async def run(
     return time.perf_counter() - started, latencies, errors
 
 
+async def health_worker(url: str, count: int, latencies: list[float]) -> None:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    request = f"GET /health HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            writer.write(request)
+            status, _ = await read_response(reader)
+            if status != 200:
+                raise RuntimeError(f"/health answered {status}")
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+async def run_health(url: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+    """The ceiling of the server itself: `n` GET /health (no auth, one `SELECT 1`) at `concurrency`."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(health_worker(url, n // concurrency, latencies) for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
@@ -193,6 +218,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="connections at once (default 16)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed webhooks first (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--health",
+        type=int,
+        default=0,
+        help="also time N GET /health at the same concurrency: the ceiling of a trivial Django view "
+        "on this server and machine (default 0: skip)",
+    )
     parser.add_argument(
         "--no-event-store",
         action="store_true",
@@ -213,6 +245,8 @@ def main() -> None:
         elapsed, latencies, errors = asyncio.run(
             run(server.url, token, args.warmup, args.n, args.concurrency)
         )
+        if args.health:
+            health_elapsed, health_latencies = asyncio.run(run_health(server.url, args.health, args.concurrency))
     finally:
         server.stop()
     with sqlite3.connect(db_path) as db:
@@ -229,6 +263,13 @@ def main() -> None:
         print(f"    {line}")
     print(f"  logs in DB : {timed_logs} (+{args.warmup} warm-up) — expected {args.n}")
     print(f"  load after : {load()}")
+    if args.health:
+        count = len(health_latencies)
+        print(
+            f"GET /health ×{count} at concurrency {args.concurrency}: {count / health_elapsed:.1f}/s, "
+            f"p50 {percentile(health_latencies, 0.50) * 1000:.1f} ms, "
+            f"p99 {percentile(health_latencies, 0.99) * 1000:.1f} ms (the ceiling of any Django view here)"
+        )
     if args.keep:
         print(f"kept {work_dir}")
     else:
