@@ -302,11 +302,12 @@ class Hub(ListenerManager):
 
         The wake-up waits `RPA_SSE_BATCH_SECONDS` so that the other events of the same burst,
         arriving as further messages, join it and reach each stream as one write."""
-        self.queue([(channel, event)], delay=float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01)))
+        self.queue([(channel, event)])
 
-    def queue(self, channel_events: list[tuple[str, Event]], delay: float = 0.0) -> None:
+    def queue(self, channel_events: list[tuple[str, Event]], delay: float | None = None) -> None:
         """Queue each (channel, event) for every listener of its channel, then wake the streams:
-        one wake-up per event loop, after `delay` (events queued while one is pending join it).
+        one wake-up per event loop, after `delay` (default `RPA_SSE_BATCH_SECONDS`; events queued
+        while one is pending join it; `wake_now` brings it forward).
 
         The library schedules one thread-safe callback (a self-pipe write) per listener and per
         event. Here the events of one workflow (a webhook's three) are all queued before any
@@ -325,6 +326,8 @@ class Hub(ListenerManager):
                     if listener.loop not in self._wake_pending:
                         self._wake_pending.add(listener.loop)
                         schedule.append(listener.loop)
+        if delay is None:
+            delay = float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01))
         for loop in schedule:
             with suppress(RuntimeError):  # a closed loop: its streams are gone
                 if delay > 0:
@@ -334,6 +337,8 @@ class Hub(ListenerManager):
 
     def wake_now(self) -> None:
         """Run the pending wake-ups at once instead of after their delay."""
+        if not self._wake_pending:  # the usual case, read without the lock
+            return
         with self.lock:
             loops = list(self._wake_pending)
         for loop in loops:
@@ -503,7 +508,7 @@ def hand_over(stored: list[tuple[str, str, str, int | None]]) -> None:
                 logger.exception("could not publish %s on Redis; delivering to this process only", event_type)
         local.append((channel, Event(channel, event_type, encoded, id=event_id)))
     if local:
-        hub.queue(local, delay=float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01)))
+        hub.queue(local)
 
 
 def wake_streams_after_request(**kwargs: Any) -> None:
@@ -512,8 +517,7 @@ def wake_streams_after_request(**kwargs: Any) -> None:
     streams wake now. Not sooner: fanning out on the event loop while the request's thread is
     still working makes both wait for each other (the webhook's response, and so every
     delivery, came later)."""
-    if hub._wake_pending:
-        hub.wake_now()
+    hub.wake_now()
 
 
 def channels_for(account_id: Any | None) -> list[str]:

@@ -1,10 +1,11 @@
 """Django's ASGI handler, with the middleware stack and the view run in one worker-thread call.
 
-Django's ASGI handler runs an async middleware chain. With this project's synchronous middleware
-and views, each request then crosses between the event loop and its worker thread eight times:
-into the stack, back out to resolve the URL, into the view, and back again. Here the whole
-synchronous chain (Django's WSGI code path, `BaseHandler.get_response`) runs in one call on the
-request's thread, so a request enters its thread once. Async views (the SSE stream) still work:
+Django's ASGI handler runs an async middleware chain: each of Django's middleware hands its
+`process_request`/`process_response` to a worker thread and back, and the view is one more trip:
+for this project's stack, sixteen hand-overs between the event loop and a thread per request.
+Here the whole synchronous chain (Django's WSGI code path, `BaseHandler.get_response`) runs in
+one call on the request's thread; with Django's request-started signal and the closing of the
+response, three hand-overs in all. Async views (the SSE stream) still work:
 Django's synchronous path calls them with `async_to_sync`, which runs them on the server's event
 loop, and their streamed bodies are sent from the loop as before.
 """

@@ -60,7 +60,7 @@ def test_a_workflows_events_wake_a_stream_once_with_all_of_them():
     async def scenario() -> list[str]:
         listener = listening(hub, "rpa")
         # Published from a request's worker thread, as after a webhook's commit.
-        threading.Thread(target=hub.queue, args=(workflow_burst(),)).start()
+        threading.Thread(target=hub.queue, args=(workflow_burst(), 0)).start()
         await asyncio.wait_for(listener.aevent.wait(), 2)
         queued = [event.type for event in listener.channel_items["rpa"]]
         hub.remove_listener(listener)
@@ -75,7 +75,7 @@ def test_the_end_of_a_request_wakes_the_streams_without_waiting_for_the_batch_de
     monkeypatch.setattr(events, "hub", hub)
 
     def request_that_publishes() -> None:
-        hub.queue(workflow_burst(), delay=settings.RPA_SSE_BATCH_SECONDS)
+        hub.queue(workflow_burst())  # waits RPA_SSE_BATCH_SECONDS unless woken sooner
         request_finished.send(sender=None)  # Django sends it once the response is out
 
     async def scenario() -> float:
