@@ -8,6 +8,7 @@ p50/p99/max latency, errors, and the number of logs in the database afterwards (
     .venv/bin/python bench/ingest.py                   # 20000 webhooks, 16 at a time
     .venv/bin/python bench/ingest.py --n 2000 --concurrency 4
     .venv/bin/python bench/ingest.py --n 2000 --health 4000   # and the ceiling: GET /health
+    .venv/bin/python bench/ingest.py --n 5000 --floor         # Daphne alone: bench/floor_app.py
 
 The client is a small asyncio HTTP/1.1 client (one keep-alive connection per worker) so that
 the load generator costs as little CPU as possible on a small machine; its cost still counts
@@ -82,16 +83,20 @@ CommandLineInterface.entrypoint()
 """
 
 
-def start_server(work_dir: Path, token: str, store_events: bool):
-    """The app under Daphne on the bench database, as the live tests start it."""
+def start_server(work_dir: Path, token: str, store_events: bool, floor: bool = False):
+    """The app under Daphne on the bench database, as the live tests start it (or, with `floor`,
+    bench/floor_app.py: a bare ASGI app answering the same webhooks with no Django at all)."""
     from rpa_workbench.testing import live_server
 
     env = {"RPA_WEBHOOK_TOKEN": token, "RPA_LOG_LEVEL": "WARNING"}
-    if store_events:
+    if store_events and not floor:
         return live_server.start_daphne(work_dir, env)
     real_popen = live_server.subprocess.Popen
 
-    def popen(command, **kwargs):  # `python -m daphne ...` → `python -c NO_EVENT_STORE ...`
+    def popen(command, **kwargs):
+        if floor:  # `... rpa_workbench.asgi:application` → `... bench.floor_app:application`
+            return real_popen([*command[:-1], "bench.floor_app:application"], **kwargs)
+        # `python -m daphne ...` → `python -c NO_EVENT_STORE ...`
         return real_popen([command[0], "-c", NO_EVENT_STORE, *command[3:]], **kwargs)
 
     live_server.subprocess.Popen = popen
@@ -219,6 +224,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="untimed webhooks first (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="measure the floor instead of the product: bench/floor_app.py, a bare ASGI app on Daphne "
+        "answering the same webhooks (no Django, no database; logs in DB will be 0)",
+    )
+    parser.add_argument(
         "--health",
         type=int,
         default=0,
@@ -235,8 +246,10 @@ def main() -> None:
     work_dir = Path(tempfile.mkdtemp(prefix="rpa_bench_ingest_"))
     token = secrets.token_urlsafe(32)
     db_path = prepare(work_dir, token)
-    server = start_server(work_dir, token, store_events=not args.no_event_store)
+    server = start_server(work_dir, token, store_events=not args.no_event_store, floor=args.floor)
     events_note = " (SSE event store OFF: diagnostic)" if args.no_event_store else ""
+    if args.floor:
+        events_note = " (the bare floor app bench/floor_app.py, not the product)"
     print(f"Daphne at {server.url}{events_note}, SQLite {db_path}; load before: {load()}")
     try:
         if args.warmup:
@@ -261,7 +274,10 @@ def main() -> None:
     print(f"  errors     : {len(errors)}")
     for line in errors[:5]:
         print(f"    {line}")
-    print(f"  logs in DB : {timed_logs} (+{args.warmup} warm-up) — expected {args.n}")
+    if args.floor:
+        print("  logs in DB : none (the floor app stores nothing)")
+    else:
+        print(f"  logs in DB : {timed_logs} (+{args.warmup} warm-up) — expected {args.n}")
     print(f"  load after : {load()}")
     if args.health:
         count = len(health_latencies)
