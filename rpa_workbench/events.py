@@ -301,7 +301,9 @@ class Hub(ListenerManager):
         """Queue one event arriving on its own (from Redis, one message per event and channel).
 
         The wake-up waits `RPA_SSE_BATCH_SECONDS` so that the other events of the same burst,
-        arriving as further messages, join it and reach each stream as one write."""
+        arriving as further messages, join it and reach each stream as one write. A request of
+        this process finishing meanwhile brings the wake-up forward (`wake_now`): the rest of the
+        burst then follows in a second write, in order; nothing is lost."""
         self.queue([(channel, event)])
 
     def queue(self, channel_events: list[tuple[str, Event]], delay: float | None = None) -> None:
@@ -310,8 +312,8 @@ class Hub(ListenerManager):
         while one is pending join it; `wake_now` brings it forward).
 
         The library schedules one thread-safe callback (a self-pipe write) per listener and per
-        event. Here the events of one workflow (a webhook's three) are all queued before any
-        stream wakes, so each stream sends them in one write, at once."""
+        event. Here the events of one workflow (a webhook's three, handed over together) are all
+        queued before any stream wakes, so each stream sends them in one write."""
         max_pending = 100  # beyond it the stream re-reads storage (the library's MAX_PENDING is 10)
         schedule: list[Any] = []
         with self.lock:
