@@ -208,7 +208,8 @@ async def run_health(url: str, n: int, concurrency: int) -> tuple[float, list[fl
     """The ceiling of the server itself: `n` GET /health (no auth, one `SELECT 1`) at `concurrency`."""
     latencies: list[float] = []
     started = time.perf_counter()
-    await asyncio.gather(*(health_worker(url, n // concurrency, latencies) for _ in range(concurrency)))
+    shares = [n // concurrency + (1 if k < n % concurrency else 0) for k in range(concurrency)]
+    await asyncio.gather(*(health_worker(url, share, latencies) for share in shares if share))
     return time.perf_counter() - started, latencies
 
 
@@ -246,6 +247,8 @@ def main() -> None:
     work_dir = Path(tempfile.mkdtemp(prefix="rpa_bench_ingest_"))
     token = secrets.token_urlsafe(32)
     db_path = prepare(work_dir, token)
+    if args.floor and args.no_event_store:
+        raise SystemExit("--floor and --no-event-store exclude each other (the floor app stores nothing)")
     server = start_server(work_dir, token, store_events=not args.no_event_store, floor=args.floor)
     events_note = " (SSE event store OFF: diagnostic)" if args.no_event_store else ""
     if args.floor:
@@ -284,7 +287,8 @@ def main() -> None:
         print(
             f"GET /health ×{count} at concurrency {args.concurrency}: {count / health_elapsed:.1f}/s, "
             f"p50 {percentile(health_latencies, 0.50) * 1000:.1f} ms, "
-            f"p99 {percentile(health_latencies, 0.99) * 1000:.1f} ms (the ceiling of any Django view here)"
+            f"p99 {percentile(health_latencies, 0.99) * 1000:.1f} ms "
+            + ("(the floor app: Daphne alone)" if args.floor else "(the ceiling of any Django view here)")
         )
     if args.keep:
         print(f"kept {work_dir}")
