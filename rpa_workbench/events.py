@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import contextvars
 import datetime
+import gc
 import json
 import logging
 import os
@@ -271,6 +272,7 @@ class Hub(ListenerManager):
         self.redis_listener = None
         self.redis_listener_started = False
         self.connected = 0
+        self._closed_since_collect = 0
         self._wake_pending: set[Any] = set()
         self._woken: dict[Any, set[Listener]] = {}
         self._tasks: list[asyncio.Task] = []
@@ -290,12 +292,25 @@ class Hub(ListenerManager):
             self._start_redis_tasks()
             self._count_changed.set()
 
+    # A full garbage collection after this many streams have closed (see remove_listener).
+    COLLECT_AFTER_CLOSED_STREAMS = 200
+
     def remove_listener(self, listener: Listener) -> None:
         super().remove_listener(listener)
         with self.lock:
             self.connected -= 1
+            self._closed_since_collect += 1
+            collect = self._closed_since_collect >= self.COLLECT_AFTER_CLOSED_STREAMS
+            if collect:
+                self._closed_since_collect = 0
         if self._count_changed is not None:
             self._count_changed.set()
+        if collect:
+            # Each closed stream leaves its request, tasks and tracebacks in a reference cycle
+            # (Django's ASGI handler ends a disconnected request through exceptions), which only
+            # a full collection frees, and the server makes those rare on purpose
+            # (`rpa_workbench.handler.tune_garbage_collector`). Without churn, none runs here.
+            gc.collect()
 
     def add_to_queues(self, channel: str, event: Event) -> None:
         """Queue one event arriving on its own (from Redis, one message per event and channel).

@@ -118,3 +118,23 @@ def test_an_event_arriving_alone_waits_for_the_rest_of_its_burst(settings):
         return queued
 
     assert asyncio.run(scenario()) == [events.ACCOUNT_UPDATED, events.LOG_CREATED]
+
+
+def test_a_full_collection_runs_after_every_200_closed_streams_and_not_before(monkeypatch):
+    """Closed streams leave reference cycles that only a full collection frees, and the server
+    makes those rare; churn triggers them, an idle or steady server does not."""
+    hub = events.Hub()
+    collections: list[int] = []
+    monkeypatch.setattr(events.gc, "collect", lambda *args: collections.append(len(collections)))
+
+    async def open_and_close(count: int) -> None:
+        listeners = [listening(hub, "rpa") for _ in range(count)]
+        for listener in listeners:
+            hub.remove_listener(listener)
+
+    asyncio.run(open_and_close(events.Hub.COLLECT_AFTER_CLOSED_STREAMS - 1))
+    assert collections == []
+    asyncio.run(open_and_close(1))
+    assert len(collections) == 1
+    asyncio.run(open_and_close(events.Hub.COLLECT_AFTER_CLOSED_STREAMS - 1))
+    assert len(collections) == 1
