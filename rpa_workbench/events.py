@@ -321,10 +321,10 @@ class Hub(ListenerManager):
         burst then follows in a second write, in order; nothing is lost."""
         self.queue([(channel, event)])
 
-    def queue(self, channel_events: list[tuple[str, Event]], delay: float | None = None) -> None:
+    def queue(self, channel_events: list[tuple[str, Event]]) -> None:
         """Queue each (channel, event) for every listener of its channel, then wake the streams:
-        one wake-up per event loop, after `delay` (default `RPA_SSE_BATCH_SECONDS`; events queued
-        while one is pending join it; `wake_now` brings it forward).
+        one wake-up per event loop, after `RPA_SSE_BATCH_SECONDS` (events queued while one is
+        pending join it; `wake_now` brings it forward).
 
         The library schedules one thread-safe callback (a self-pipe write) per listener and per
         event. Here the events of one workflow (a webhook's three, handed over together) are all
@@ -343,14 +343,10 @@ class Hub(ListenerManager):
                     if listener.loop not in self._wake_pending:
                         self._wake_pending.add(listener.loop)
                         schedule.append(listener.loop)
-        if delay is None:
-            delay = float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01))
+        delay = float(getattr(settings, "RPA_SSE_BATCH_SECONDS", 0.01))
         for loop in schedule:
             with suppress(RuntimeError):  # a closed loop: its streams are gone
-                if delay > 0:
-                    loop.call_soon_threadsafe(loop.call_later, delay, self._wake, loop)
-                else:
-                    loop.call_soon_threadsafe(self._wake, loop)
+                loop.call_soon_threadsafe(loop.call_later, delay, self._wake, loop)
 
     def wake_now(self) -> None:
         """Run the pending wake-ups at once instead of after their delay."""
