@@ -20,21 +20,18 @@ from rpa_workbench.testing import live_server
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def http_scope(path: str, method: str = "GET", headers: dict[str, str] | None = None) -> dict:
-    raw_headers = [(b"host", b"127.0.0.1")] + [
-        (name.lower().encode(), value.encode()) for name, value in (headers or {}).items()
-    ]
+def http_scope(path: str) -> dict:
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": method,
+        "method": "GET",
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": raw_headers,
+        "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 80),
     }
@@ -60,14 +57,14 @@ class Crossings:
         monkeypatch.setattr(sync.AsyncToSync, "__call__", counting_to_loop)
 
 
-def call(handler: ASGIHandler, scope: dict, body: bytes = b"", on_start=None) -> tuple[dict, dict, bytes]:
+def call(handler: ASGIHandler, scope: dict, on_start=None) -> tuple[dict, dict, bytes]:
     """One request through `handler`: the response start message, its headers and its body."""
 
     async def run():
         communicator = ApplicationCommunicator(handler, scope)
         if on_start:
             on_start()
-        await communicator.send_input({"type": "http.request", "body": body})
+        await communicator.send_input({"type": "http.request", "body": b""})
         start = await communicator.receive_output(10)
         chunks = []
         while True:

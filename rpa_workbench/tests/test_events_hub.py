@@ -13,18 +13,20 @@ from django_eventstream.views import Listener
 from rpa_workbench import events
 
 
+def listening(hub: events.Hub, channel: str) -> Listener:
+    listener = Listener()
+    listener.channels = {channel}
+    listener.assign_loop()
+    hub.add_listener(listener)
+    return listener
+
+
 def test_one_timer_per_loop_marks_every_stream_due_and_stops_with_the_last(settings):
     settings.RPA_SSE_HEARTBEAT_SECONDS = 0.05
     hub = events.Hub()
 
     async def scenario() -> tuple[list[bool], bool, bool]:
-        listeners = []
-        for channel in ("rpa", "account-1"):
-            listener = Listener()
-            listener.channels = {channel}
-            listener.assign_loop()
-            hub.add_listener(listener)
-            listeners.append(listener)
+        listeners = [listening(hub, channel) for channel in ("rpa", "account-1")]
         one_timer = len(hub._heartbeat_timers) == 1
         await asyncio.wait_for(asyncio.gather(*(listener.aevent.wait() for listener in listeners)), 2)
         due = [listener.heartbeat_due for listener in listeners]
@@ -37,14 +39,6 @@ def test_one_timer_per_loop_marks_every_stream_due_and_stops_with_the_last(setti
     assert due == [True, True]
     assert one_timer
     assert stopped
-
-
-def listening(hub: events.Hub, channel: str) -> Listener:
-    listener = Listener()
-    listener.channels = {channel}
-    listener.assign_loop()
-    hub.add_listener(listener)
-    return listener
 
 
 def workflow_burst() -> list[tuple[str, events.Event]]:
