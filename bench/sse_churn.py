@@ -37,29 +37,13 @@ async def open_streams(port: int, token: str, count: int) -> list[tuple[asyncio.
     return await asyncio.gather(*(one() for _ in range(count)))
 
 
-def post_webhook(url: str, n: int) -> None:
-    body = {
-        "shadow_bot_account": fanout.ROBOT,
-        "app_name": fanout.APP,
-        "status": "completed",
-        "start_time": f"2026-02-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}+08:00",
-        "execution_id": f"churn-{n}",
-    }
-    response = requests.post(
-        f"{url}/api/v1/webhook/execution-complete",
-        json=body,
-        headers={"X-Webhook-Token": fanout.WEBHOOK_TOKEN},
-        timeout=30,
-    )
-    response.raise_for_status()
-
-
 async def cycle(url: str, token: str, subscribers: int, first_webhook: int, settle: float) -> None:
     port = int(url.rsplit(":", 1)[1])
     streams = await open_streams(port, token, subscribers)
     loop = asyncio.get_running_loop()
+    session = requests.Session()
     for n in range(first_webhook, first_webhook + 5):
-        await loop.run_in_executor(None, post_webhook, url, n)
+        await loop.run_in_executor(None, fanout.post_webhook, session, url, n)
         await asyncio.sleep(0.1)
     for _, writer in streams:
         writer.close()

@@ -298,6 +298,25 @@ def client_process(port: int, token: str, count: int, conn) -> None:
 # --- the run -------------------------------------------------------------------------------
 
 
+def post_webhook(session: requests.Session, url: str, n: int) -> requests.Response:
+    """Post execution `n` (its own start time and execution id); raise on an error status."""
+    body = {
+        "shadow_bot_account": ROBOT,
+        "app_name": APP,
+        "status": "completed",
+        "start_time": f"2026-01-21T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}+08:00",
+        "execution_id": f"bench-{n}",
+    }
+    response = session.post(
+        f"{url}/api/v1/webhook/execution-complete",
+        json=body,
+        headers={"X-Webhook-Token": WEBHOOK_TOKEN},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response
+
+
 def post_webhooks(url: str, count: int, interval: float) -> tuple[dict[str, float], list[float]]:
     """Post the webhooks one by one; return log_id → monotonic time just before its request, and
     each request's response time (ms)."""
@@ -305,21 +324,8 @@ def post_webhooks(url: str, count: int, interval: float) -> tuple[dict[str, floa
     sent: dict[str, float] = {}
     answered: list[float] = []
     for n in range(count):
-        body = {
-            "shadow_bot_account": ROBOT,
-            "app_name": APP,
-            "status": "completed",
-            "start_time": f"2026-01-21T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}+08:00",
-            "execution_id": f"bench-{n}",
-        }
         began = time.monotonic()
-        response = session.post(
-            f"{url}/api/v1/webhook/execution-complete",
-            json=body,
-            headers={"X-Webhook-Token": WEBHOOK_TOKEN},
-            timeout=30,
-        )
-        response.raise_for_status()
+        response = post_webhook(session, url, n)
         answered.append((time.monotonic() - began) * 1000)
         sent[response.json()["log_id"]] = began
         time.sleep(interval)
