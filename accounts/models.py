@@ -23,6 +23,13 @@ class AccountStatus(models.TextChoices):
     RUNNING = "running", "Running"
 
 
+class DispatchBackend(models.TextChoices):
+    """How a job reaches the robot (API.md §9.3)."""
+
+    RELAY = "relay", "Relay"
+    YINGDAO = "yingdao", "Yingdao Open API"
+
+
 def task_control_of(shadow_bot_account: str, host_ip: str, port: int) -> str:
     return f"{shadow_bot_account}-{host_ip}:{port}"
 
@@ -38,6 +45,13 @@ class Account(models.Model):
     # Derived from name, IP and port (see save); unique, so duplicates fail in the database.
     task_control = models.CharField(max_length=200, unique=True, editable=False)
     last_heartbeat_at = models.DateTimeField(blank=True, null=True)
+    # The robot's last contact of any kind (heartbeat, confirm, report, the backend's robot list).
+    last_seen_at = models.DateTimeField(blank=True, null=True)
+    max_concurrent_jobs = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    dispatch_backend = models.CharField(max_length=16, choices=DispatchBackend.choices, default=DispatchBackend.RELAY)
+    yingdao_account_name = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +61,7 @@ class Account(models.Model):
             models.Index(fields=["shadow_bot_account"]),
             models.Index(fields=["status"]),
             models.Index(fields=["host_ip"]),
+            models.Index(fields=["last_seen_at"]),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -19,6 +20,14 @@ class TaskStatus(models.TextChoices):
 
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
+
+
+class TaskPriority(models.TextChoices):
+    """Queue order of a task's jobs on its robot (API.md §9): high first, then by age."""
+
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
 
 
 class TaskQuerySet(models.QuerySet):
@@ -63,6 +72,18 @@ class Task(models.Model):
     start_requested_at = models.DateTimeField(blank=True, null=True)
     # Last sign of life from the robot running this task (confirm or heartbeat), for the watchdog.
     last_seen_at = models.DateTimeField(blank=True, null=True)
+    # Job settings (API.md §2/§9); null timeouts fall back to the settings' defaults.
+    priority = models.CharField(max_length=8, choices=TaskPriority.choices, default=TaskPriority.NORMAL)
+    max_retries = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
+    retry_delay_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(86400)])
+    run_timeout_seconds = models.PositiveIntegerField(
+        blank=True, null=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 86400)]
+    )
+    wait_timeout_seconds = models.PositiveIntegerField(
+        blank=True, null=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 86400)]
+    )
+    # The Yingdao app's UUID, for tasks of accounts on the `yingdao` dispatch backend.
+    yingdao_robot_uuid = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
