@@ -40,17 +40,45 @@ def create_account(**fields: Any) -> Account:
     return account
 
 
+# Columns robots, the scheduler and the dispatcher own: set on create, never by an edit (a
+# stale copy would undo a heartbeat, a confirm or a finished run).
+OWNED_FIELDS = frozenset(
+    {"status", "recent_app", "end_time", "last_heartbeat_at", "last_seen_at", "task_control"}
+)
+
+
 def update_account(account: Account, **fields: Any) -> Account:
-    before = events.snapshot(account, TRACKED_FIELDS)
-    for name, value in fields.items():
-        setattr(account, name, value)
+    """Apply the edited `fields` and return the account as saved.
+
+    Only what the client changed (a value differing from `account`, the copy the caller loaded)
+    is written, on the row re-read under a lock, with `update_fields`; the owned columns never.
+    """
+    fields = {
+        name: value
+        for name, value in fields.items()
+        if name not in OWNED_FIELDS and value != getattr(account, name)
+    }
     try:
         with transaction.atomic():
-            account.save()
-            events.publish_account_updated(account, events.changed(before, account))
+            current = Account.objects.select_for_update().get(pk=account.pk)
+            if not fields:
+                return _with_annotations(current, account)
+            before = events.snapshot(current, TRACKED_FIELDS)
+            for name, value in fields.items():
+                setattr(current, name, value)
+            current.save(update_fields=[*fields, "updated_at"])
+            events.publish_account_updated(current, events.changed(before, current))
     except IntegrityError:
-        raise _duplicate(account) from None
-    return account
+        name, host_ip, port = (fields.get(f, getattr(account, f)) for f in ("shadow_bot_account", "host_ip", "port"))
+        raise Conflict("ACCOUNT_EXISTS", f"account {task_control_of(name, host_ip, port)} already exists") from None
+    return _with_annotations(current, account)
+
+
+def _with_annotations(current: Account, loaded: Account) -> Account:
+    """Keep what the view's queryset annotated (`task_count`) on the re-read row."""
+    if hasattr(loaded, "task_count"):
+        current.task_count = loaded.task_count
+    return current
 
 
 def delete_account(account: Account) -> None:

@@ -59,6 +59,13 @@ class TaskForm(forms.ModelForm):
         fields = EDITABLE_FIELDS
         widgets = {"config_json": forms.Textarea(attrs={"rows": 6, "cols": 80})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The scheduler clears a fired trigger_time. Whether the user changed it is judged against
+        # the value the page showed (a hidden copy), not the row now, so an untouched field
+        # never re-arms a one-shot that fired while the form was open.
+        self.fields["trigger_time"].show_hidden_initial = True
+
     def clean_config_json(self) -> str | None:
         text = self.cleaned_data.get("config_json")
         if text is None or not text.strip():
