@@ -64,7 +64,8 @@ class TaskForm(forms.ModelForm):
         # The scheduler clears a fired trigger_time. Whether the user changed it is judged against
         # the value the page showed (a hidden copy), not the row now, so an untouched field
         # never re-arms a one-shot that fired while the form was open.
-        self.fields["trigger_time"].show_hidden_initial = True
+        if "trigger_time" in self.fields:  # not for users who may only view
+            self.fields["trigger_time"].show_hidden_initial = True
 
     def clean_config_json(self) -> str | None:
         text = self.cleaned_data.get("config_json")
