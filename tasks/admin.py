@@ -21,6 +21,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from resources.signing import link_problem
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from rpa_workbench.parsers import JSONValueError, loads_json_text
@@ -80,6 +81,13 @@ class TaskForm(forms.ModelForm):
         except JSONValueError as exc:
             raise forms.ValidationError(f"Must be storable JSON: {exc}.") from None
         return text
+
+    def clean_config_file_path(self) -> str | None:
+        value = self.cleaned_data.get("config_file_path")
+        problem = link_problem(value) if value else None
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+        return value
 
     def clean_trigger_time(self):
         value = self.cleaned_data.get("trigger_time")

@@ -162,6 +162,13 @@ def test_a_dangerous_link_stored_earlier_is_served_as_null(robot_client, admin_c
     assert listed["screenshot_path"] is None
 
 
+def test_a_robot_local_path_stored_earlier_is_still_shown_as_text(admin_client_api, make_log):
+    log = make_log()
+    ExecutionLog.objects.filter(pk=log.pk).update(screenshot_path="C:\\shots\\1.png")
+    item = admin_client_api.get(f"/api/v1/logs/{log.pk}").json()
+    assert item["screenshot_path"] == "C:\\shots\\1.png" and item["screenshot_url"] is None
+
+
 def test_a_repeat_delivery_never_echoes_a_dangerous_stored_link(robot_client):
     first = post(robot_client)
     ExecutionLog.objects.filter(pk=first.json()["log_id"]).update(screenshot_path="javascript:alert(1)")
