@@ -249,7 +249,19 @@ SIMPLE_JWT = {
         days=env_number("RPA_JWT_REFRESH_DAYS", 7, minimum=1, cast=int)
     ),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_OBTAIN_SERIALIZER": "rpa_workbench.login.ThrottledTokenObtainPairSerializer",
 }
+
+# --- Sign-in and webhook-secret throttling (rpa_workbench/throttling.py, docs/security.md) -----
+# Failures counted within this window; a key reaching its limit is locked for the lockout time.
+RPA_AUTH_FAILURE_WINDOW_SECONDS = env_number("RPA_AUTH_FAILURE_WINDOW_SECONDS", 900, minimum=1, cast=int)
+RPA_AUTH_LOCKOUT_SECONDS = env_number("RPA_AUTH_LOCKOUT_SECONDS", 900, minimum=1, cast=int)
+RPA_LOGIN_MAX_FAILURES_PER_USERNAME = env_number("RPA_LOGIN_MAX_FAILURES_PER_USERNAME", 5, minimum=1, cast=int)
+RPA_LOGIN_MAX_FAILURES_PER_ADDRESS = env_number("RPA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, cast=int)
+RPA_WEBHOOK_MAX_FAILURES_PER_ADDRESS = env_number("RPA_WEBHOOK_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, cast=int)
+# Password hashes computed at once per process, and how long a sign-in waits for a slot (503).
+RPA_PASSWORD_CHECKS_CONCURRENCY = env_number("RPA_PASSWORD_CHECKS_CONCURRENCY", 2, minimum=1, cast=int)
+RPA_PASSWORD_CHECK_WAIT_SECONDS = env_number("RPA_PASSWORD_CHECK_WAIT_SECONDS", 5.0, minimum=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "RPA Workbench API",
