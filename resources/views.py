@@ -49,7 +49,11 @@ class StoredFileView(APIView):
     def signed_value(self, request) -> str:
         return self.clean_name
 
-    @extend_schema(responses=BINARY, parameters=[OpenApiParameter("sig", str, required=False)])
+    @extend_schema(
+        operation_id="resources_file",
+        responses=BINARY,
+        parameters=[OpenApiParameter("sig", str, required=False, description="signature of a signed URL")],
+    )
     def get(self, request, path: str):
         try:
             stored = find_stored(self.clean_name)
