@@ -1,4 +1,4 @@
-"""The scheduler embedded in the server process (the single-process default).
+"""The scheduler and the presence sweep embedded in the server process (the single-process default).
 
 Started from asgi.py in a daemon thread, so scheduled starts and watchdog transitions publish
 their events in the same process as the SSE connections that must see them. Off when
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_presence_thread: threading.Thread | None = None
 _stop = threading.Event()
 
 
@@ -37,9 +38,18 @@ def _run() -> None:
         connection.close()
 
 
+def _run_presence() -> None:
+    from accounts import presence
+
+    try:
+        presence.run_forever(stop=_stop)
+    finally:
+        connection.close()
+
+
 def start() -> threading.Thread | None:
-    """Start the scheduler thread once per process (idempotent); None when disabled."""
-    global _thread
+    """Start the scheduler and presence threads once per process (idempotent); None when disabled."""
+    global _thread, _presence_thread
     if not should_start():
         return None
     with _lock:
@@ -49,12 +59,15 @@ def start() -> threading.Thread | None:
             _thread.start()
             atexit.register(stop)
             logger.info("embedded scheduler started (RPA_EMBEDDED_SCHEDULER=false turns it off)")
+        if _presence_thread is None or not _presence_thread.is_alive():
+            _presence_thread = threading.Thread(target=_run_presence, name="rpa-presence", daemon=True)
+            _presence_thread.start()
     return _thread
 
 
 def stop(timeout: float = 10) -> None:
     """Ask the loop to finish its pass and wait for it (called at interpreter exit)."""
     _stop.set()
-    thread = _thread
-    if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-        thread.join(timeout)
+    for thread in (_thread, _presence_thread):
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)

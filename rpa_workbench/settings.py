@@ -298,6 +298,8 @@ RPA_START_PENDING_SECONDS = env_number("RPA_START_PENDING_SECONDS", 60, minimum=
 RPA_ROBOT_TIMEZONE = env_timezone("RPA_ROBOT_TIMEZONE", "Asia/Shanghai")
 # Watchdog: a running task silent for this many seconds is marked lost.
 RPA_HEARTBEAT_TIMEOUT = env_number("RPA_HEARTBEAT_TIMEOUT", 600, minimum=1, cast=int)
+# Presence: a robot with no contact of any kind for this many seconds is `offline` (UiPath's 120 s).
+RPA_PRESENCE_TIMEOUT = env_number("RPA_PRESENCE_TIMEOUT", 120, minimum=1, cast=int)
 # Resources
 RPA_PROXY_ALLOWED_HOSTS = env_list("RPA_PROXY_ALLOWED_HOSTS", "")
 RPA_PROXY_MAX_BYTES = env_number("RPA_PROXY_MAX_BYTES", 50 * 1024 * 1024, minimum=1, cast=int)
