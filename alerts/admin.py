@@ -59,6 +59,14 @@ class ChannelAdmin(admin.ModelAdmin):
     filter_horizontal = ["accounts"]
     fields = ["name", "kind", "target", "secret", "clear_secret", "enabled", "events", "accounts"]
     actions = ["send_test"]
+    WRITE_ONLY = ("secret", "clear_secret")
+
+    def get_fields(self, request, obj=None):
+        """Read-only viewers get the page without the form fields, so the secret is never
+        rendered as a read-only value."""
+        if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
+            return self.fields
+        return [name for name in self.fields if name not in self.WRITE_ONLY]
 
     @admin.display(description="events")
     def event_list(self, obj: Channel) -> str:
