@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "dashboard",
     "webhooks",
     "resources",
+    "alerts",
 ]
 
 # Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
@@ -379,3 +380,35 @@ LOGGING = {
 RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
 # Seconds between scheduler passes.
 RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)
+
+# --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
+# Base URL of this server as operators reach it, for links in alert messages; empty = no link.
+RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
+# Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
+RPA_EMBEDDED_ALERTS = env_bool("RPA_EMBEDDED_ALERTS", True)
+# Seconds between the worker's looks for due deliveries.
+RPA_ALERT_INTERVAL = env_number("RPA_ALERT_INTERVAL", 2.0, minimum=0.05)
+# Sends in flight at once per worker process (one per channel at a time).
+RPA_ALERT_THREADS = env_number("RPA_ALERT_THREADS", 4, minimum=1, cast=int)
+# Time limits of one send (seconds): connect, and each read of the answer.
+RPA_ALERT_CONNECT_TIMEOUT = env_number("RPA_ALERT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_ALERT_TIMEOUT = env_number("RPA_ALERT_TIMEOUT", 10.0, minimum=0.1)
+
+
+def env_either(name: str, default: str = "") -> str:
+    """RPA_EMAIL_X, else DJANGO_EMAIL_X, else the default."""
+    return env_str(f"RPA_{name}") or env_str(f"DJANGO_{name}") or default
+
+
+# Email channels send through Django's email backend (SMTP by default).
+EMAIL_BACKEND = env_either("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_either("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env_either("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env_either("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_either("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("RPA_EMAIL_USE_TLS", env_bool("DJANGO_EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = env_bool("RPA_EMAIL_USE_SSL", env_bool("DJANGO_EMAIL_USE_SSL", False))
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("RPA_EMAIL_USE_TLS and RPA_EMAIL_USE_SSL are mutually exclusive")
+EMAIL_TIMEOUT = float(env_either("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env_either("EMAIL_FROM", "rpa-workbench@localhost")
