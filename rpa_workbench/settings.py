@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "webhooks",
     "resources",
     "alerts",
+    "yingdao",
 ]
 
 # Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
@@ -293,6 +294,24 @@ RPA_WEBHOOK_TOKEN = env_str("RPA_WEBHOOK_TOKEN")
 RPA_RELAY_URL = env_str("RPA_RELAY_URL")
 RPA_RELAY_CONNECT_TIMEOUT = env_number("RPA_RELAY_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_RELAY_TIMEOUT = env_number("RPA_RELAY_TIMEOUT", 10.0, minimum=0.1)
+# --- Yingdao Open API dispatch backend (yingdao/, docs/yingdao.md) --------------------------
+# Access key of the tenant; both empty = the `yingdao` backend answers 503 BACKEND_NOT_CONFIGURED.
+RPA_YINGDAO_API_URL = env_str("RPA_YINGDAO_API_URL", "https://api.yingdao.com").rstrip("/")
+RPA_YINGDAO_ACCESS_KEY_ID = env_str("RPA_YINGDAO_ACCESS_KEY_ID")
+RPA_YINGDAO_ACCESS_KEY_SECRET = env_str("RPA_YINGDAO_ACCESS_KEY_SECRET")
+# Seconds: connecting, and one whole call (connect + answer).
+RPA_YINGDAO_CONNECT_TIMEOUT = env_number("RPA_YINGDAO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_YINGDAO_TIMEOUT = env_number("RPA_YINGDAO_TIMEOUT", 10.0, minimum=0.1)
+# A call refused by the rate limit is retried after a backoff for at most this many seconds.
+RPA_YINGDAO_RATE_LIMIT_WAIT = env_number("RPA_YINGDAO_RATE_LIMIT_WAIT", 5.0, minimum=0)
+# Renew the access token this many seconds before Yingdao says it expires.
+RPA_YINGDAO_TOKEN_MARGIN_SECONDS = env_number("RPA_YINGDAO_TOKEN_MARGIN_SECONDS", 300, minimum=0, cast=int)
+# client/list sync period (robot presence); 0 = never.
+RPA_YINGDAO_CLIENT_SYNC_SECONDS = env_number("RPA_YINGDAO_CLIENT_SYNC_SECONDS", 60, minimum=0)
+# A dispatched/running Yingdao job not heard from for this long is checked with job/query.
+RPA_YINGDAO_RECONCILE_SECONDS = env_number("RPA_YINGDAO_RECONCILE_SECONDS", 120, minimum=1)
+# This server's address as Yingdao reaches it (the callbackUrl base), e.g. https://rpa.example.com.
+RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
 # A second start within this many seconds of an unconfirmed one is refused (409 START_PENDING).
 RPA_START_PENDING_SECONDS = env_number("RPA_START_PENDING_SECONDS", 60, minimum=0, cast=int)
 # Naive times in webhooks are read in this zone.
