@@ -43,7 +43,7 @@ def create_account(**fields: Any) -> Account:
 # Columns robots, the scheduler and the dispatcher own: set on create, never by an edit (a
 # stale copy would undo a heartbeat, a confirm or a finished run).
 OWNED_FIELDS = frozenset(
-    {"status", "recent_app", "end_time", "last_heartbeat_at", "last_seen_at", "task_control"}
+    {"status", "recent_app", "end_time", "last_heartbeat_at", "last_seen_at", "presence_state", "task_control"}
 )
 
 
@@ -74,10 +74,15 @@ def update_account(account: Account, **fields: Any) -> Account:
     return _with_annotations(current, account)
 
 
+# What the API's queryset annotates on an account (accounts.views, accounts.presence).
+ANNOTATIONS = ("task_count", "presence")
+
+
 def _with_annotations(current: Account, loaded: Account) -> Account:
-    """Keep what the view's queryset annotated (`task_count`) on the re-read row."""
-    if hasattr(loaded, "task_count"):
-        current.task_count = loaded.task_count
+    """Keep what the view's queryset annotated on the re-read row."""
+    for name in ANNOTATIONS:
+        if hasattr(loaded, name):
+            setattr(current, name, getattr(loaded, name))
     return current
 
 

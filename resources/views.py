@@ -26,6 +26,7 @@ from rpa_workbench.errors import ApiError
 from rpa_workbench.parsers import JSONParser as SafeJSONParser
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.robot_auth import RobotEndpointMixin
+from rpa_workbench.same_origin import SessionNeedsSameOrigin
 
 BINARY = {(200, "*/*"): OpenApiTypes.BINARY}
 CONDITIONAL_HEADERS = ("If-None-Match", "If-Modified-Since")
@@ -48,7 +49,11 @@ class StoredFileView(APIView):
     def signed_value(self, request) -> str:
         return self.clean_name
 
-    @extend_schema(responses=BINARY, parameters=[OpenApiParameter("sig", str, required=False)])
+    @extend_schema(
+        operation_id="resources_file",
+        responses=BINARY,
+        parameters=[OpenApiParameter("sig", str, required=False, description="signature of a signed URL")],
+    )
     def get(self, request, path: str):
         try:
             stored = find_stored(self.clean_name)
@@ -89,9 +94,11 @@ class ProxyDownloadView(ProxyView):
 
 
 class IntranetControlView(APIView):
-    """The SPA's start/stop: a raw relay request, audited like every control request."""
+    """The SPA's start/stop: a raw relay request, audited like every control request.
 
-    permission_classes = [require_perms("tasks.control_task")]
+    A GET that starts robots: with a session cookie it must also come from our own origin."""
+
+    permission_classes = [require_perms("tasks.control_task"), SessionNeedsSameOrigin]
 
     @extend_schema(parameters=[IntranetQuerySerializer], responses=IntranetResponseSerializer)
     def get(self, request):

@@ -29,6 +29,7 @@ class ApiError(exceptions.APIException):
         self.message = message
         self.details = details
         self.extra = extra
+        self.headers: dict[str, str] | None = None  # e.g. Retry-After on a 429
         super().__init__(detail=message, code=code)
 
 
@@ -47,7 +48,7 @@ STATUS_CODES = {
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "THROTTLED",
+    429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_ERROR",
     502: "BAD_GATEWAY",
     503: "SERVICE_UNAVAILABLE",
@@ -93,7 +94,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
 
     if isinstance(exc, ApiError):
         body = error_body(exc.status_code, exc.message, exc.error_code, exc.details, **exc.extra)
-        return Response(body, status=exc.status_code)
+        return Response(body, status=exc.status_code, headers=exc.headers)
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
