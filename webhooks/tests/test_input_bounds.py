@@ -109,6 +109,11 @@ def test_nul_characters_are_refused_where_postgresql_could_not_store_them(robot_
     refused(post(robot_client, app_name="daily\x00report"), "app_name")
 
 
+def test_unpaired_surrogates_are_refused_where_no_database_could_store_them(robot_client):
+    text = json.dumps({**BASE, "result_summary": {"note": "\ud800"}})  # sent as the escape \ud800
+    refused(post_raw(robot_client, text), "result_summary.note")
+
+
 def test_an_error_message_over_ten_thousand_characters_is_refused(robot_client):
     summary = {**BASE["result_summary"], "error_message": "e" * 10_001}
     refused(post(robot_client, result_summary=summary), "result_summary.error_message")
