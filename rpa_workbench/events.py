@@ -37,7 +37,6 @@ from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 from django_eventstream.channelmanager import DefaultChannelManager
@@ -45,6 +44,8 @@ from django_eventstream.event import Event
 from django_eventstream.storage import DjangoModelStorage
 from django_eventstream.utils import get_storage
 from django_eventstream.views import Listener, ListenerManager
+
+from rpa_workbench.finite_json import finite_dumps
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def heartbeat_payload(now: datetime.datetime | None = None) -> dict[str, Any]:
 
 
 def encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder)
+    return finite_dumps(data)
 
 
 # --- channels and storage ------------------------------------------------------------------
@@ -196,7 +197,7 @@ class RetainedStorage(DjangoModelStorage):
                         StoredEvent(
                             channel=channel,
                             type=event_type,
-                            data=json.dumps(data, cls=DjangoJSONEncoder),
+                            data=finite_dumps(data),
                             eid=event_id,
                             created=timezone.now(),
                         )
