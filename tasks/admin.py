@@ -21,7 +21,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
-from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -155,7 +155,7 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
     list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
