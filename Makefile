@@ -47,7 +47,7 @@ run: migrate messages
 	@echo "  API docs:  http://$(HOST):$(PORT)/docs"
 	@echo "  health:    http://$(HOST):$(PORT)/health"
 	@echo ""
-	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -73,4 +73,4 @@ demo: migrate messages
 	echo "RPA Workbench demo on http://$(HOST):$(PORT)  (dashboard: /dashboard/, admin: /admin/)"; \
 	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
 	echo ""; \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application

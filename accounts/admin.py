@@ -6,6 +6,7 @@ from django.db.models import Count
 
 from accounts import services
 from accounts.models import Account
+from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.errors import ApiError
 
 
@@ -26,7 +27,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = [
         "shadow_bot_account",

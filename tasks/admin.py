@@ -22,7 +22,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from resources.signing import link_problem
-from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
@@ -174,7 +174,7 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
     list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
