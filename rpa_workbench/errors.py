@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -79,6 +80,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, SuspiciousOperation) and not isinstance(exc, exceptions.APIException):
+        # Raised while DRF parses the body (too many fields or files, a malformed multipart):
+        # the client's fault, as Django's own handler400 says for requests outside DRF.
+        return Response(error_body(400, f"malformed request: {exc}"), status=400)
 
     if isinstance(exc, ApiError):
         body = error_body(exc.status_code, exc.message, exc.error_code, exc.details, **exc.extra)

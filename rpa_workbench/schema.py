@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 
 from rpa_workbench import schema_docs
 from rpa_workbench.robot_auth import RobotTokenRequired
@@ -86,6 +87,18 @@ def error_response(status: int, when: str = "") -> dict[str, Any]:
     return response
 
 
+def nullable_relation(field: serializers.Field) -> bool:
+    """A related field over a nullable foreign key (e.g. `requested_by` of a control request the
+    scheduler made) answers null, whether or not the serializer said `allow_null`."""
+    if not isinstance(field, serializers.RelatedField) or "." in (field.source or ""):
+        return False
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    try:
+        return bool(model and model._meta.get_field(field.source).null)
+    except FieldDoesNotExist:
+        return False
+
+
 class ApiAutoSchema(AutoSchema):
     def _handler_methods(self) -> list[str]:
         return [m for m in self.view.allowed_methods if m not in ("OPTIONS", "HEAD")]
@@ -97,6 +110,12 @@ class ApiAutoSchema(AutoSchema):
             return operation_id
         # One operation on this path: its name is the path (`tasks_start`, `webhook_confirm`).
         return operation_id.rsplit("_", 1)[0]
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "response" and nullable_relation(field):
+            schema["nullable"] = True
+        return schema
 
     def get_tags(self) -> list[str]:
         first = (self._tokenize_path() or ["service"])[0]

@@ -77,6 +77,8 @@ PARAMETER_DESCRIPTIONS = {
     "shadow_bot_account": "exact robot account name",
     "account_id": "the robot account's id",
     "task_id": "the task's id",
+    "start_date": "started at or after: a date (YYYY-MM-DD, server time zone) or an ISO 8601 date-time",
+    "end_date": "started at or before: a date-time, or a date meaning that whole day",
 }
 
 TAG_OF_PATH = {"webhook": "webhooks", "sse": "events", "health": "service"}
