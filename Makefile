@@ -68,7 +68,7 @@ $(FUZZ_VENV)/.installed: requirements-fuzz.txt
 	$(FUZZ_VENV)/bin/pip install --quiet -r requirements-fuzz.txt
 	touch $@
 
-fuzz: install-dev $(FUZZ_VENV)/.installed
+fuzz: install $(FUZZ_VENV)/.installed
 	$(BIN)/python scripts/fuzz_api.py --seconds $(FUZZ_SECONDS) --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and

@@ -38,7 +38,7 @@ ERROR_DESCRIPTIONS = {
     413: "Request body larger than the server accepts (PAYLOAD_TOO_LARGE)",
     415: "Request body in a media type this operation does not read (UNSUPPORTED_MEDIA_TYPE)",
     416: "The Range header cannot be satisfied",
-    429: "Too many attempts (THROTTLED); retry after `Retry-After` seconds",
+    429: "Locked out after too many failed attempts (TOO_MANY_REQUESTS); retry after `Retry-After` seconds",
     502: "The upstream (relay or cloud host) failed or answered an error",
     503: "A required backend is not configured or unreachable",
 }
@@ -70,6 +70,10 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     "resources_proxy": {502: "UPSTREAM_*: the cloud host failed, timed out or sent too much"},
     "resources_proxy_download": {502: "UPSTREAM_*: the cloud host failed, timed out or sent too much"},
     "resources_file": {416: "The Range header cannot be satisfied"},
+    "auth_token": {
+        429: "TOO_MANY_REQUESTS: too many wrong passwords for this username or address; see Retry-After",
+        503: "LOGIN_BUSY: every password-check slot is busy; retry after `Retry-After` (1 s)",
+    },
     "resources_config_get": {404: "TASK_NOT_FOUND: no task for this account and app"},
     "resources_upload_config": {404: "TASK_NOT_FOUND: no task for this account and app"},
 }
@@ -80,7 +84,7 @@ def error_response(status: int, when: str = "") -> dict[str, Any]:
         "description": when or ERROR_DESCRIPTIONS.get(status, "Error"),
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
-    if status == 429:
+    if status == 429 or "Retry-After" in when:
         response["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
         }
@@ -155,6 +159,7 @@ class ApiAutoSchema(AutoSchema):
             errors[404] = ""
         if self.is_robot_endpoint():
             errors[503] = "WEBHOOK_NOT_CONFIGURED: RPA_WEBHOOK_TOKEN is not set"
+            errors[429] = "TOO_MANY_REQUESTS: this address sent too many wrong secrets; see Retry-After"
         elif not self._is_anonymous() and not all(
             isinstance(p, permissions.IsAuthenticated) for p in self.view.get_permissions()
         ):
