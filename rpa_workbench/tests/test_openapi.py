@@ -153,7 +153,7 @@ def conforms(spec: dict, operation_id: str, status: int, body) -> None:
 
 
 @pytest.mark.django_db
-def test_real_responses_with_nulls_conform_to_the_document(spec, admin_client_api):
+def test_real_responses_with_nulls_conform_to_the_document(spec, admin_client_api, robot_client):
     account = make_account()
     task = make_task(account)
     log = make_log(screenshot_path=None, log_content=None)
@@ -170,6 +170,9 @@ def test_real_responses_with_nulls_conform_to_the_document(spec, admin_client_ap
         "logs_list": "/api/v1/logs",
         "auth_me": "/api/v1/auth/me",
         "sse_status": "/api/v1/sse/status",
+        "dashboard_stats": "/api/v1/dashboard/stats",
+        "dashboard_performance": "/api/v1/dashboard/performance?days=365",
+        "dashboard_execution_rank": "/api/v1/dashboard/execution-rank",
     }
     for operation_id, url in reads.items():
         response = admin_client_api.get(url)
@@ -177,6 +180,15 @@ def test_real_responses_with_nulls_conform_to_the_document(spec, admin_client_ap
         conforms(spec, operation_id, 200, response.json())
     audit = admin_client_api.get(f"/api/v1/tasks/{task.pk}/control-requests").json()["items"]
     assert audit[0]["requested_by"] is None
+
+    robot_answers = {
+        "webhook_confirm": ("confirm", {"shadow_bot_account": "nobody", "app_name": "x", "action": "START"}),
+        "webhook_heartbeat": ("heartbeat", {"shadow_bot_account": "nobody", "app_name": "x"}),
+    }
+    for operation_id, (name, body) in robot_answers.items():
+        response = robot_client.post(f"/api/v1/webhook/{name}", body, format="json")
+        assert response.status_code == 200, response.content
+        conforms(spec, operation_id, 200, response.json())
 
     deleted = admin_client_api.delete(f"/api/v1/tasks/{task.pk}")
     conforms(spec, "tasks_destroy", 200, deleted.json())
