@@ -92,9 +92,29 @@ def wait_until_healthy(base: str, server: subprocess.Popen, timeout: float = 60)
     raise RuntimeError("daphne did not become healthy")
 
 
-def seed(base: str, password: str, webhook_token: str, sink_url: str) -> str:
-    """The admin's access JWT, after creating through the API one account, its task, one
-    execution log (reported by the "robot") and one alert channel posting to the local sink."""
+def upload_config(base: str, token: str) -> str:
+    """Store a config file for the seeded task; its path, for the stored-file operation."""
+    boundary = secrets.token_hex(16)
+    fields = {"shadow_bot_account": "fuzz_bot", "app_name": "fuzz_app"}
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="fuzz.json"\r\n'
+        f'Content-Type: application/json\r\n\r\n{{"shop": "A", "pad": "{"x" * 2000}"}}\r\n--{boundary}--\r\n'
+    )
+    request = urllib.request.Request(
+        base + "/api/v1/resources/upload/config",
+        data="".join(parts).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["config_file_path"]
+
+
+def seed(base: str, password: str, webhook_token: str, sink_url: str) -> tuple[str, str]:
+    """The admin's access JWT and a stored file's path, after creating through the API one
+    account, its task and its config file, one execution log (reported by the "robot") and one
+    alert channel posting to the local sink."""
     token = call(base, "POST", "/api/v1/auth/token", {"username": ADMIN, "password": password})["access"]
     account = {"shadow_bot_account": "fuzz_bot", "host_ip": "192.0.2.10", "port": 8000}
     call(base, "POST", "/api/v1/accounts", account, token)
@@ -117,7 +137,7 @@ def seed(base: str, password: str, webhook_token: str, sink_url: str) -> str:
     urllib.request.urlopen(robot, timeout=10).close()
     channel = {"name": "fuzz sink", "kind": "webhook", "target": sink_url, "events": ["job_failed"]}
     call(base, "POST", "/api/v1/alerts/channels", channel, token)
-    return token
+    return token, upload_config(base, token)
 
 
 def without_proxies(environ) -> dict[str, str]:
@@ -170,7 +190,7 @@ def run(seconds: int, schemathesis: str, extra: list[str]) -> int:
             server = subprocess.Popen(daphne, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
             try:
                 wait_until_healthy(base, server)
-                token = seed(base, password, webhook_token, f"{relay_base}/alerts")
+                token, stored_path = seed(base, password, webhook_token, f"{relay_base}/alerts")
                 command = [
                     schemathesis,
                     "--config-file",
@@ -190,6 +210,7 @@ def run(seconds: int, schemathesis: str, extra: list[str]) -> int:
                     **without_proxies(os.environ),
                     "RPA_FUZZ_JWT": token,
                     "RPA_FUZZ_WEBHOOK_TOKEN": webhook_token,
+                    "RPA_FUZZ_STORED_PATH": stored_path,
                     "SCHEMATHESIS_HOOKS": "fuzz_hooks",
                     "PYTHONPATH": str(ROOT / "scripts"),
                 }
