@@ -66,6 +66,7 @@ SUMMARIES = {
     "resources_upload_config": "Upload a task's config file",
     "resources_config_get": "Robot asks for its task's config",
     "sse_status": "How many event streams are open",
+    "alerts_channels_test": "Send a test message through a channel now",
 }
 
 # Query parameters whose filter does not describe itself.

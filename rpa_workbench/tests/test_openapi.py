@@ -13,6 +13,7 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from rpa_workbench.schema import DOMAIN_ERRORS
 from rpa_workbench.schema_docs import SSE_EVENTS, TAGS
 from rpa_workbench.testing.factories import make_account, make_log, make_task
 from tasks.models import ControlAction, ControlRequest, ControlSource
@@ -82,6 +83,13 @@ def test_domain_statuses_are_documented(spec):
     assert {"403", "502", "503"} <= statuses("resources_proxy_intranet")
     assert "404" in statuses("resources_config_get")
     assert "500" not in {status for _, _, op in operations(spec) for status in op["responses"]}
+
+
+@pytest.mark.django_db
+def test_every_domain_error_entry_names_an_existing_operation(spec):
+    """A renamed or removed operation must not leave its statuses behind in the table."""
+    ids = {op["operationId"] for _, _, op in operations(spec)}
+    assert set(DOMAIN_ERRORS) <= ids, set(DOMAIN_ERRORS) - ids
 
 
 @pytest.mark.django_db
