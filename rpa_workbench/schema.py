@@ -119,6 +119,9 @@ class ApiAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if direction == "response" and nullable_relation(field):
             schema["nullable"] = True
+        if isinstance(field, serializers.IPAddressField) and "format" not in schema:
+            # IPv4 or IPv6 (OpenAPI 3.0 has no single format for "either").
+            schema["anyOf"] = [{"format": "ipv4"}, {"format": "ipv6"}]
         return schema
 
     def get_tags(self) -> list[str]:
