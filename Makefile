@@ -7,7 +7,7 @@ PORT ?= 8888
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install install-dev migrate messages demo clean
+.PHONY: run test lint install install-dev migrate messages demo clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,20 @@ test: lint messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+	rm -rf $(VENV) $(FUZZ_VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+
+# `make fuzz`: schemathesis against a live Daphne on a fresh SQLite database, every operation of
+# the OpenAPI document, for FUZZ_SECONDS (docs/api-schema.md). schemathesis lives in its own
+# virtualenv so its dependencies never mix with the application's.
+FUZZ_VENV := .venv-fuzz
+FUZZ_SECONDS ?= 100
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet -r requirements-fuzz.txt
+	touch $@
+
+fuzz: install $(FUZZ_VENV)/.installed
+	$(BIN)/python scripts/fuzz_api.py --seconds $(FUZZ_SECONDS) --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
 # tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.

@@ -183,7 +183,9 @@ class TaskSerializer(serializers.ModelSerializer):
 class ControlRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_id = serializers.SerializerMethodField()
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="who asked (username); null when no user did (scheduler)"
+    )
 
     class Meta:
         model = ControlRequest
