@@ -1,0 +1,68 @@
+"""Where today's code raises alerts: one function per source, each called with one line from the
+transaction of the change it reports (the change itself is already a compare-and-set there, so
+each alert is raised once per change of state).
+
+Stand-ins until the Jobs and presence work is in main (docs/alerts.md says what moves where):
+- `execution_failed`: a robot's failed/timeout execution report (the log insert is idempotent);
+- `robot_lost`: the watchdog marking a silent running task lost;
+- `dispatch_failed`: a START the relay did not accept;
+- `schedule_skipped`: the first of a streak of skipped scheduled starts (a task busy for an hour
+  on a per-minute schedule alerts once, not sixty times).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from alerts.models import AlertEvent
+from alerts.services import raise_alert
+
+
+def execution_failed(log, robot_status: str) -> None:
+    """In `record_execution`'s transaction, after the log is inserted."""
+    if log.status != "failed":
+        return
+    reason = "robot_reported_timeout" if robot_status == "timeout" else "robot_reported_failure"
+    raise_alert(
+        event=AlertEvent.JOB_FAILED,
+        account=log.account,
+        task=log.task,
+        details={
+            "reason": reason,
+            "log_id": str(log.pk),
+            "shadow_bot_account": log.shadow_bot_account,
+            "app_name": log.app_name,
+        },
+    )
+
+
+def robot_lost(task, log) -> None:
+    """In the watchdog's transaction, after its claim marked the task lost."""
+    raise_alert(event=AlertEvent.ROBOT_LOST, task=task, details={"reason": "lost_contact", "log_id": str(log.pk)})
+
+
+def dispatch_failed(task, request, reason: str) -> None:
+    """After the relay refused a START (recorded on `request`); its own small transaction,
+    since the start itself runs outside one (no network call inside a transaction)."""
+    with transaction.atomic():
+        raise_alert(
+            event=AlertEvent.DISPATCH_FAILED,
+            task=task,
+            details={"reason": f"dispatch_failed: {reason}", "control_request_id": str(request.pk)},
+        )
+
+
+def schedule_skipped(task, request) -> None:
+    """In the transaction recording the skip (`request`); only the first skip in a row alerts."""
+    from tasks.models import ControlOutcome, ControlSource
+
+    previous = (
+        task.control_requests.filter(source=ControlSource.SCHEDULER)
+        .exclude(pk=request.pk)
+        .order_by("-created_at")
+        .values_list("outcome", flat=True)
+        .first()
+    )
+    if previous == ControlOutcome.SKIPPED:
+        return
+    raise_alert(event=AlertEvent.SCHEDULE_SKIPPED, task=task, details={"reason": request.error})
