@@ -2,8 +2,8 @@
 
 Started from asgi.py in daemon threads, so scheduled starts, watchdog transitions and alert
 deliveries happen in the same process as the SSE connections that must see their events:
-- the scheduler (tasks/scheduler.py), off when RPA_EMBEDDED_SCHEDULER=false (a separate
-  `manage.py run_scheduler` runs instead);
+- the scheduler (tasks/scheduler.py) and the presence sweep (accounts/presence.py), off when
+  RPA_EMBEDDED_SCHEDULER=false (a separate `manage.py run_scheduler` runs both instead);
 - the alert delivery worker (alerts/worker.py), off when RPA_EMBEDDED_ALERTS=false
   (`manage.py run_alerts` runs instead).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
@@ -39,6 +39,12 @@ def _run_scheduler() -> None:
     scheduler.run_forever(stop=_stop)
 
 
+def _run_presence() -> None:
+    from accounts import presence
+
+    presence.run_forever(stop=_stop)
+
+
 def _run_alerts() -> None:
     from alerts.worker import Worker
 
@@ -47,6 +53,8 @@ def _run_alerts() -> None:
 
 LOOPS: dict[str, tuple[str, Callable[[], None]]] = {
     "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", _run_scheduler),
+    # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
+    "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", _run_presence),
     "rpa-alerts": ("RPA_EMBEDDED_ALERTS", _run_alerts),
 }
 
