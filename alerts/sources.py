@@ -2,10 +2,11 @@
 transaction of the change it reports (the change itself is already a compare-and-set there, so
 each alert is raised once per change of state).
 
-Stand-ins until the Jobs and presence work is in main (docs/alerts.md says what moves where):
+Stand-ins until the Jobs work is in main (docs/alerts.md says what moves where):
 - `execution_failed`: a robot's failed/timeout execution report (the log insert is idempotent);
 - `robot_lost`: the watchdog marking a silent running task lost;
 - `dispatch_failed`: a START the relay did not accept;
+- `presence_flipped`: robot_offline / robot_online from accounts/presence.py's flips;
 - `schedule_skipped`: the first of a streak of skipped scheduled starts (a task busy for an hour
   on a per-minute schedule alerts once, not sixty times).
 """
@@ -66,3 +67,16 @@ def schedule_skipped(task, request) -> None:
     if previous == ControlOutcome.SKIPPED:
         return
     raise_alert(event=AlertEvent.SCHEDULE_SKIPPED, task=task, details={"reason": request.error})
+
+
+def presence_flipped(account, *, before: str, after: str, now) -> None:
+    """In the transaction of a presence flip (accounts.presence.announce): online → offline is
+    `robot_offline`; offline → online (or busy) is `robot_online`. A robot's first sighting
+    (unknown → online) is not an alert."""
+    if after == "offline" and before != "offline":
+        event = AlertEvent.ROBOT_OFFLINE
+    elif before == "offline" and after in ("online", "busy"):
+        event = AlertEvent.ROBOT_ONLINE
+    else:
+        return
+    raise_alert(event=event, account=account, details={"presence": after}, now=now)
