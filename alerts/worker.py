@@ -43,7 +43,15 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = timedelta(minutes=2)
 
 
+def lease() -> timedelta:
+    """LEASE, or more when the send time limits allow a longer send."""
+    longest = 4 * (settings.RPA_ALERT_CONNECT_TIMEOUT + settings.RPA_ALERT_TIMEOUT)
+    return max(LEASE, timedelta(seconds=longest))
+
+
 def _available(now: datetime) -> Q:
+    """Due and not leased: columns of the row itself only, so the claim's UPDATE is a plain
+    compare-and-set (PostgreSQL re-checks it on the row a concurrent claim just changed)."""
     return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & (
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
@@ -51,8 +59,8 @@ def _available(now: datetime) -> Q:
 
 def claim(delivery_id, now: datetime) -> Delivery | None:
     """Lease one delivery; None when another worker has it (or it is no longer due)."""
-    lease = now + LEASE
-    if not Delivery.objects.filter(_available(now), pk=delivery_id).update(claimed_until=lease):
+    lease_end = now + lease()
+    if not Delivery.objects.filter(_available(now), pk=delivery_id).update(claimed_until=lease_end):
         return None
     delivery = Delivery.objects.select_related("channel", "alert").filter(pk=delivery_id).first()
     return delivery
@@ -63,7 +71,8 @@ def claim_due(now: datetime, limit: int, busy_channels: frozenset = frozenset())
     channel in `busy_channels` (one this worker is still sending to)."""
     claimed: list[Delivery] = []
     seen = set(busy_channels)
-    due = Delivery.objects.filter(_available(now)).order_by("next_attempt_at", "created_at")
+    # A disabled channel's deliveries wait (they go out if it is enabled again).
+    due = Delivery.objects.filter(_available(now), channel__enabled=True).order_by("next_attempt_at", "created_at")
     for delivery_id, channel_id in due.values_list("pk", "channel_id")[: limit * 10]:
         if len(claimed) >= limit:
             break

@@ -119,3 +119,20 @@ def test_a_hanging_channel_does_not_delay_another(transactional_db, settings, re
         stop.set()
         thread.join(10)
         loop.pool.shutdown(wait=True)  # let the hanging send finish before the database goes
+
+
+@pytest.mark.django_db
+def test_a_disabled_channel_is_not_sent_to(receiver, make_channel, make_task):
+    hook = receiver()
+    channel = make_channel(target=hook.url)
+    raise_alert(event="job_failed", task=make_task())
+    channel.enabled = False
+    channel.save(update_fields=["enabled"])
+    assert worker.run_once() == [] and hook.requests == []
+
+
+def test_the_lease_outlasts_the_longest_send(settings):
+    settings.RPA_ALERT_CONNECT_TIMEOUT, settings.RPA_ALERT_TIMEOUT = 10, 50
+    assert worker.lease() == timedelta(seconds=240)
+    settings.RPA_ALERT_CONNECT_TIMEOUT, settings.RPA_ALERT_TIMEOUT = 3, 10
+    assert worker.lease() == worker.LEASE
