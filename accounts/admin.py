@@ -45,6 +45,12 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     fields = ["id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *readonly_fields[1:]]
     ordering = ["-created_at"]
 
+    def get_readonly_fields(self, request, obj=None):
+        """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "status", "recent_app"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(task_count=Count("tasks"))
 
