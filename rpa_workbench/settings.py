@@ -166,6 +166,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's ModelBackend, with a user's permissions read in one query (rpa_workbench/auth_backend.py).
+AUTHENTICATION_BACKENDS = ["rpa_workbench.auth_backend.OneQueryModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -316,9 +319,10 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
-# DjangoModelStorage with bounded retention (rpa_workbench.events.RetainedStorage): events are
-# replayable for RPA_SSE_RETENTION_HOURS and at most the last RPA_SSE_RETENTION_EVENTS per channel.
-EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.events.RetainedStorage"
+# The event outbox (rpa_workbench.event_store): each event stored once, in its change's
+# transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
+# Also behind django-eventstream's own send_event().
+EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.event_store.OutboxStorage"
 RPA_SSE_RETENTION_HOURS = env_number("RPA_SSE_RETENTION_HOURS", 24, minimum=0.01)
 RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum=100, cast=int)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "rpa_workbench.events.ChannelManager"
@@ -328,6 +332,9 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+# Pushpin's publish endpoint (e.g. http://127.0.0.1:5561) when Pushpin holds the streams in
+# front of several server processes (docs/production.md); empty = streams served in-process.
+RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")
 _redis_url = env_str("EVENTSTREAM_REDIS_URL")
 if _redis_url:
     from urllib.parse import urlparse
