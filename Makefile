@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8888
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate demo clean
+.PHONY: run test lint install migrate demo clean scaleout
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,9 @@ demo: migrate
 	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
 	echo ""; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+
+# `make scaleout`: Pushpin on :7999 in front of two Daphne processes (docs/production.md).
+# Needs `apt-get install pushpin` and DATABASE_URL=postgres://… (several processes, one database).
+scaleout: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m rpa_workbench.scaleout --servers $${SERVERS:-2} --port $${PUSHPIN_PORT:-7999}
