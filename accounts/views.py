@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from accounts import services
+from accounts import presence, services
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.serializers import AccountSerializer
@@ -25,6 +25,9 @@ class AccountViewSet(ModelViewSet):
     queryset = Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
+
+    def get_queryset(self):
+        return presence.with_presence(super().get_queryset())
 
     def perform_destroy(self, instance):
         services.delete_account(instance)
