@@ -148,7 +148,14 @@ ASGI_APPLICATION = "rpa_workbench.asgi.application"
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'rpa_app.db'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # RPA_DB_CONN_MAX_AGE: seconds a connection is kept for reuse (0 = one per request, the
+    # default: Daphne runs each request in a thread of its own, so nothing would reuse it;
+    # bench/README.md "Connections").
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_number("RPA_DB_CONN_MAX_AGE", 0, minimum=0, cast=int)
+        )
+    }
 except Exception as exc:  # dj-database-url raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 
