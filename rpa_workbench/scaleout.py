@@ -153,7 +153,7 @@ def start(
             log = open(work_dir / f"daphne_{server_port}.log", "wb")  # noqa: SIM115 — closed with the process
             layout.processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(server_port),
+                    [sys.executable, "-m", "rpa_workbench.serve", "-b", "127.0.0.1", "-p", str(server_port),
                      "rpa_workbench.asgi:application"],
                     cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
                 )

@@ -119,6 +119,45 @@ def test_an_execution_is_one_short_transaction_with_its_events(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_batch_drops_the_events_of_a_savepoint_that_rolled_back(make_account, handed_over):
+    """Issue 13 item 9: the same rule as outside a batch (Django's on_commit and savepoints);
+    here the rolled-back event is not even stored."""
+    account = make_account()
+    with transaction.atomic(), events.batch():
+        events.publish_account_updated(account, {"port": 1})
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.publish_account_updated(account, {"port": 2})
+            raise RuntimeError
+        with transaction.atomic():
+            events.publish_log_created(log(account.pk))
+    assert [[kind for _, kind in call] for call in handed_over] == [["account_updated", "log_created"]]
+    stored = [json.loads(data)["data"] for data in StoredEvent.objects.values_list("data", flat=True)]
+    assert [data.get("changes") for data in stored] == [{"port": 1}, None]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_inside_a_savepoint_that_rolls_back_sends_nothing(make_account, handed_over):
+    account = make_account()
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            with events.batch():
+                events.publish_account_updated(account, {"port": 3})
+            raise RuntimeError
+        events.publish_account_updated(account, {"port": 4})
+    assert [[kind for _, kind in call] for call in handed_over] == [["account_updated"]]
+    assert StoredEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_outside_a_transaction_sends_at_once(make_account, handed_over):
+    account = make_account()
+    with events.batch():
+        events.publish_account_updated(account, {"port": 5})
+        events.publish_account_updated(account, {"port": 6})
+    assert [len(call) for call in handed_over] == [2]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_publishers_commit_unique_ids_in_order(make_account):
     """Eight threads store 25 events each at once; every id is unique, and each thread's
     events come out in its publishing order."""
