@@ -6,6 +6,7 @@ from django.db.models import Count
 
 from accounts import services
 from accounts.models import Account
+from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.errors import ApiError
 
 
@@ -26,7 +27,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = [
         "shadow_bot_account",
@@ -43,6 +44,12 @@ class AccountAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "task_control", "end_time", "last_heartbeat_at", "created_at", "updated_at"]
     fields = ["id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *readonly_fields[1:]]
     ordering = ["-created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "status", "recent_app"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(task_count=Count("tasks"))
