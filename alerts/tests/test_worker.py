@@ -216,3 +216,12 @@ def test_the_worker_is_embedded_in_the_server_unless_switched_off(settings, monk
     settings.RPA_EMBEDDED_ALERTS = True
     assert embedded.should_start("RPA_EMBEDDED_ALERTS") is True
     assert embedded.LOOPS["rpa-alerts"][0] == "RPA_EMBEDDED_ALERTS"
+
+
+@pytest.mark.django_db
+def test_run_once_sends_every_due_delivery_of_a_channel(receiver, make_channel, make_task):
+    hook = receiver()
+    make_channel(target=hook.url)
+    for _ in range(3):
+        raise_alert(event="job_failed", task=make_task())
+    assert worker.run_once() == [DeliveryStatus.SENT] * 3 and len(hook.requests) == 3
