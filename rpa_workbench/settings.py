@@ -433,8 +433,7 @@ RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
 RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)
 
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
-# Base URL of this server as operators reach it, for links in alert messages; empty = no link.
-RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
+# Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
 # Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
 RPA_EMBEDDED_ALERTS = env_bool("RPA_EMBEDDED_ALERTS", True)
 # Seconds between the worker's looks for due deliveries.
