@@ -5,25 +5,41 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8888
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install migrate demo clean
+.PHONY: run test lint install install-dev migrate messages demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# `make run` installs the runtime dependencies only; `make test` adds the dev ones (tests, lint,
+# Playwright) from requirements-dev.txt, with its own stamp.
 $(STAMP): requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(DEV_STAMP): requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP) $(DEV_STAMP)
+
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+# The Chinese admin: compile locale/*/LC_MESSAGES/django.po (the .mo files are not committed).
+# Needs GNU gettext (Debian: apt-get install gettext).
+messages: install
+	@command -v msgfmt >/dev/null 2>&1 || { echo "msgfmt not found: apt-get install gettext (the admin stays in English)"; exit 0; }; \
+	$(BIN)/python manage.py compilemessages --verbosity 0 --ignore '.venv'
+
+run: migrate messages
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py setup_notes
 	@echo ""
 	@echo "RPA Workbench on http://$(HOST):$(PORT)"
 	@echo "  admin:     http://$(HOST):$(PORT)/admin/"
@@ -33,10 +49,10 @@ run: migrate
 	@echo ""
 	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 
-test: lint
+test: lint messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
@@ -45,7 +61,7 @@ clean:
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
 # tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
 SIM_PORT ?= 18899
-demo: migrate
+demo: migrate messages
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py seed_demo

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts import services
 from accounts.models import Account, AccountStatus
+from accounts.presence import PRESENCE_CHOICES, UNKNOWN
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -22,6 +23,7 @@ class AccountSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
     recent_app = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     task_count = serializers.IntegerField(read_only=True, default=0)
+    presence = serializers.ChoiceField(choices=PRESENCE_CHOICES, read_only=True, default=UNKNOWN)
 
     class Meta:
         model = Account
@@ -36,10 +38,12 @@ class AccountSerializer(serializers.ModelSerializer):
             "task_control",
             "task_count",
             "last_heartbeat_at",
+            "last_seen_at",
+            "presence",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["end_time", "task_control", "last_heartbeat_at", "created_at", "updated_at"]
+        read_only_fields = ["end_time", "task_control", "last_heartbeat_at", "last_seen_at", "created_at", "updated_at"]
 
     def validate(self, attrs):
         instance = self.instance

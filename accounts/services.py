@@ -44,9 +44,12 @@ def update_account(account: Account, **fields: Any) -> Account:
     before = events.snapshot(account, TRACKED_FIELDS)
     for name, value in fields.items():
         setattr(account, name, value)
+    if not fields:
+        return account
     try:
         with transaction.atomic():
-            account.save()
+            # Only what was edited: robots own last_seen_at, presence_state, last_heartbeat_at.
+            account.save(update_fields=[*fields, "updated_at"])
             events.publish_account_updated(account, events.changed(before, account))
     except IntegrityError:
         raise _duplicate(account) from None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count
 
-from accounts import services
+from accounts import presence, services
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.serializers import AccountSerializer
@@ -13,6 +13,9 @@ class AccountViewSet(ModelViewSet):
     queryset = Account.objects.annotate(task_count=Count("tasks")).order_by("-created_at")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
+
+    def get_queryset(self):
+        return presence.with_presence(super().get_queryset())
 
     def perform_destroy(self, instance):
         services.delete_account(instance)

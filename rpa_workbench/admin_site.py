@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 
 from rpa_workbench import roles
+from rpa_workbench.login import ThrottledLoginFormMixin, throttled_login_response
 
 
 def may_use_admin(user) -> bool:
@@ -18,7 +19,7 @@ def may_use_admin(user) -> bool:
     )
 
 
-class RoleAuthenticationForm(AdminAuthenticationForm):
+class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "invalid_login": "Please enter the correct username and password of an admin, operator or viewer.",
@@ -43,6 +44,10 @@ class WorkbenchAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request.user)
+
+    def login(self, request, extra_context=None):
+        """Django's login view; a sign-in refused by the throttle answers 429/503 with Retry-After."""
+        return throttled_login_response(super().login(request, extra_context))
 
 
 class ReadOnlyAdminMixin:

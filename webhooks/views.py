@@ -10,7 +10,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.presence import record_contact
 from executionlogs.services import record_execution
+from resources.signing import safe_link
 from rpa_workbench.robot_auth import RobotEndpointMixin
 from tasks import services as task_services
 from webhooks.serializers import ConfirmSerializer, ExecutionCompleteSerializer, HeartbeatSerializer
@@ -32,6 +34,8 @@ class ConfirmView(WebhookView):
             action=data["action"],
             host_ip=data.get("host_ip"),
         )
+        if task is not None:
+            record_contact(account_id=task.account_id)
         if task is None:
             return Response(
                 {
@@ -59,6 +63,8 @@ class ExecutionCompleteView(WebhookView):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         log, created = record_execution(**serializer.service_kwargs())
+        if log.account_id is not None:
+            record_contact(account_id=log.account_id)
         message = (
             "execution recorded" if created else "execution already recorded; returning the original log"
         )
@@ -68,8 +74,8 @@ class ExecutionCompleteView(WebhookView):
                 "message": message,
                 "log_id": str(log.pk),
                 "duplicate": not created,
-                "screenshot_url": log.screenshot_path,
-                "log_url": log.log_content,
+                "screenshot_url": safe_link(log.screenshot_path),
+                "log_url": safe_link(log.log_content),
             }
         )
 
@@ -88,6 +94,8 @@ class HeartbeatView(WebhookView):
             app_name=data["app_name"],
             host_ip=data.get("host_ip"),
         )
+        if account is not None:
+            record_contact(account_id=account.pk)
         if account is None:
             return Response(
                 {
