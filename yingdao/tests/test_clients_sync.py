@@ -39,6 +39,7 @@ def test_every_page_is_read_and_listed_robots_update_their_accounts(fake_yingdao
     offline.refresh_from_db()
     relay_namesake.refresh_from_db()
     assert online.last_seen_at == now
+    assert online.presence_state == "online"  # presence announced the robot coming online
     assert offline.last_seen_at is None  # listed as offline: no contact
     assert relay_namesake.last_seen_at is None  # a relay account is not this backend's robot
     assert RobotClient.objects.count() == 120
@@ -50,10 +51,9 @@ def test_last_seen_never_moves_backwards(fake_yingdao, make_account):
     fake_yingdao.add_client("bot@corp", status="running")
     later = timezone.now() + timedelta(minutes=5)
     account = yingdao_account(make_account, "bot@corp", last_seen_at=later)  # e.g. a callback just came
-    summary = clients_sync.sync_clients(now=timezone.now())
+    clients_sync.sync_clients(now=timezone.now())
     account.refresh_from_db()
     assert account.last_seen_at == later
-    assert summary.seen == []
     assert RobotClient.objects.get().presence == "busy"
 
 
