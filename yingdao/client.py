@@ -103,9 +103,11 @@ def scrub(text: str) -> str:
     """`text` with the key secret and every token this process has seen masked, in any encoding."""
     with _secrets_lock:
         secrets = sorted(_known_secrets, key=len, reverse=True)
-    configured = getattr(settings, "RPA_YINGDAO_ACCESS_KEY_SECRET", "")
-    if configured and len(configured) >= MIN_SCRUBBED_CHARS:
-        secrets.insert(0, configured)
+    # The key secret, and the webhook secret our callbackUrl carries (Yingdao may echo it).
+    for name in ("RPA_YINGDAO_ACCESS_KEY_SECRET", "RPA_WEBHOOK_TOKEN"):
+        configured = getattr(settings, name, "")
+        if configured and len(configured) >= MIN_SCRUBBED_CHARS:
+            secrets.insert(0, configured)
     for secret in secrets:
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             text = text.replace(form, "***")
