@@ -9,13 +9,21 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import Account
+from accounts.models import Account, DispatchBackend
 from tasks.models import Task
 
 ROBOTS = [
     ("demo_bot_01", "192.168.50.11", 8001),
     ("demo_bot_02", "192.168.50.12", 8002),
     ("demo_bot_03", "192.168.50.13", 8003),
+]
+
+# Robots on the Yingdao Open API backend (the fake tenant `manage.py fake_yingdao` in make demo):
+# (name, host IP, port, Yingdao account name), and their tasks (robot, task, app, Yingdao app UUID, cron).
+YINGDAO_ROBOTS = [("demo_yd_01", "192.168.50.21", 8021, "demo_yd_01@demo")]
+YINGDAO_TASKS = [
+    (0, "Export Taobao orders (Yingdao)", "export_orders", "5e0c2a3e-demo-4f00-9d1a-000000000001", "*/2 * * * *"),
+    (0, "Customer follow-up (Yingdao)", "customer_followup", "5e0c2a3e-demo-4f00-9d1a-000000000002", ""),
 ]
 
 # (robot index, task name, app, cron or "")
@@ -52,4 +60,34 @@ class Command(BaseCommand):
                 },
             )
             created += was_created
-        self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(TASKS)} in all)")
+        created += self._seed_yingdao()
+        robots, tasks = len(accounts) + len(YINGDAO_ROBOTS), len(TASKS) + len(YINGDAO_TASKS)
+        self.stdout.write(f"demo data: {robots} robots, {created} new task(s) ({tasks} in all)")
+
+    def _seed_yingdao(self) -> int:
+        accounts = []
+        for name, host_ip, port, yingdao_name in YINGDAO_ROBOTS:
+            account, _ = Account.objects.get_or_create(
+                shadow_bot_account=name,
+                host_ip=host_ip,
+                port=port,
+                defaults={"dispatch_backend": DispatchBackend.YINGDAO, "yingdao_account_name": yingdao_name},
+            )
+            accounts.append(account)
+        created = 0
+        for index, task_name, app_name, robot_uuid, cron in YINGDAO_TASKS:
+            _, was_created = Task.objects.get_or_create(
+                account=accounts[index],
+                app_name=app_name,
+                defaults={
+                    "task_name": task_name,
+                    "yingdao_robot_uuid": robot_uuid,
+                    "schedule": cron,
+                    "schedule_timezone": "Asia/Shanghai" if cron else "",
+                    "config_info": True,
+                    "config_json": '{"shop": "demo", "days": 1}',
+                    "remark": "demo task on the Yingdao backend (make demo)",
+                },
+            )
+            created += was_created
+        return created
