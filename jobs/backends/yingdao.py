@@ -99,6 +99,17 @@ def _failed(action: str, exc: YingdaoError) -> DispatchOutcome:
     )
 
 
+def _accepted(message: str, job_uuid: str, answer) -> DispatchOutcome:
+    return DispatchOutcome(
+        ok=True,
+        message=message,
+        external_id=job_uuid,
+        response_status=answer.http_status,
+        latency_ms=answer.latency_ms,
+        url=answer.url,
+    )
+
+
 class YingdaoBackend:
     name = "yingdao"
 
@@ -140,14 +151,7 @@ class YingdaoBackend:
 
         updates.adopt(job, job_uuid)
         again = " (already started: idempotent repeat)" if answer.data.get("idempotentFlag") else ""
-        return DispatchOutcome(
-            ok=True,
-            message=f"job/start accepted by Yingdao: job {job_uuid}{again}",
-            external_id=job_uuid,
-            response_status=answer.http_status,
-            latency_ms=answer.latency_ms,
-            url=answer.url,
-        )
+        return _accepted(f"job/start accepted by Yingdao: job {job_uuid}{again}", job_uuid, answer)
 
     def stop(self, job) -> DispatchOutcome:
         ensure_outside_transaction()
@@ -159,14 +163,7 @@ class YingdaoBackend:
             answer = yingdao_client.client().stop_job(job.external_id)
         except YingdaoError as exc:
             return _failed("job/stop", exc)
-        return DispatchOutcome(
-            ok=True,
-            message=f"job/stop accepted by Yingdao for job {job.external_id}",
-            external_id=job.external_id,
-            response_status=answer.http_status,
-            latency_ms=answer.latency_ms,
-            url=answer.url,
-        )
+        return _accepted(f"job/stop accepted by Yingdao for job {job.external_id}", job.external_id, answer)
 
     def query(self, job) -> JobReport:
         """What Yingdao knows of the job now (raises YingdaoError)."""

@@ -3,7 +3,6 @@ as the relay (a `manage.py simulate_robots` subprocess), the webhooks, the SSE s
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import subprocess
@@ -23,6 +22,7 @@ import conftest
 from executionlogs.models import ExecutionLog
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.live_server import test_database_url as database_url
+from rpa_workbench.testing.sse import listen
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -113,19 +113,7 @@ def test_api_start_is_seen_on_the_sse_stream(live_server_factory, robots, make_t
     token = str(AccessToken.for_user(admin_user))
     events: queue.Queue = queue.Queue()
 
-    def listen():
-        try:
-            with requests.get(
-                f"{server.url}/api/v1/sse/events", params={"token": token}, stream=True, timeout=60
-            ) as resp:
-                events.put(("open", resp.status_code))
-                for line in resp.iter_lines(decode_unicode=True):
-                    if line and line.startswith("data:"):
-                        events.put(("data", json.loads(line[5:])))
-        except requests.RequestException:
-            pass  # the server stopped at the end of the test
-
-    threading.Thread(target=listen, daemon=True).start()
+    threading.Thread(target=listen, args=(server.url, token, events), daemon=True).start()
     assert events.get(timeout=10) == ("open", 200)
 
     response = requests.post(

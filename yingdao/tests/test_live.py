@@ -3,7 +3,6 @@ and the event stream: an API start of a `yingdao` task ends `completed`."""
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -16,21 +15,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 pytest.importorskip("jobs.transitions", reason="needs the jobs app")
 
 from jobs.models import Job  # noqa: E402
+from rpa_workbench.testing.sse import listen  # noqa: E402
 from yingdao.testing import http_deliver, start_fake_yingdao  # noqa: E402
 from yingdao.tests.conftest import KEY_ID, KEY_SECRET  # noqa: E402
 
 PUBLIC_URL = "http://rpa.example.test"  # what Yingdao is told; the fake reaches Daphne behind it
-
-
-def listen(url: str, token: str, events: queue.Queue) -> None:
-    try:
-        with requests.get(f"{url}/api/v1/sse/events", params={"token": token}, stream=True, timeout=60) as resp:
-            events.put(("open", resp.status_code))
-            for line in resp.iter_lines(decode_unicode=True):
-                if line and line.startswith("data:"):
-                    events.put(("data", json.loads(line[5:])))
-    except requests.RequestException:
-        pass  # the server stopped at the end of the test
 
 
 def test_an_api_start_of_a_yingdao_task_ends_completed_and_is_seen_on_the_stream(

@@ -36,58 +36,49 @@ TASKS = [
 ]
 
 
+def _task_defaults(task_name: str, cron: str, **extra) -> dict:
+    return {
+        "task_name": task_name,
+        "schedule": cron,
+        "schedule_timezone": "Asia/Shanghai" if cron else "",
+        "config_info": True,
+        "config_json": '{"shop": "demo"}',
+        "remark": "demo task (make demo)",
+        **extra,
+    }
+
+
+def demo_robots() -> list[tuple[str, str, int, dict]]:
+    """(name, host IP, port, other account fields) of every demo robot, relay ones first."""
+    yingdao = {"dispatch_backend": DispatchBackend.YINGDAO}
+    return [(*robot, {}) for robot in ROBOTS] + [
+        (name, host_ip, port, {**yingdao, "yingdao_account_name": yingdao_name})
+        for name, host_ip, port, yingdao_name in YINGDAO_ROBOTS
+    ]
+
+
+def demo_tasks() -> list[tuple[int, str, str, dict]]:
+    """(index into demo_robots(), app, task fields) of every demo task."""
+    offset = len(ROBOTS)
+    return [(index, app, _task_defaults(name, cron)) for index, name, app, cron in TASKS] + [
+        (offset + index, app, _task_defaults(name, cron, yingdao_robot_uuid=robot_uuid,
+                                             remark="demo task on the Yingdao backend (make demo)"))
+        for index, name, app, robot_uuid, cron in YINGDAO_TASKS
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Create demo robot accounts and tasks (some on a schedule); safe to run again."
 
     @transaction.atomic
     def handle(self, *args, **options):
-        accounts = []
-        for name, host_ip, port in ROBOTS:
-            account, _ = Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port)
-            accounts.append(account)
+        accounts = [
+            Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port, defaults=extra)[0]
+            for name, host_ip, port, extra in demo_robots()
+        ]
         created = 0
-        for index, task_name, app_name, cron in TASKS:
-            _, was_created = Task.objects.get_or_create(
-                account=accounts[index],
-                app_name=app_name,
-                defaults={
-                    "task_name": task_name,
-                    "schedule": cron,
-                    "schedule_timezone": "Asia/Shanghai" if cron else "",
-                    "config_info": True,
-                    "config_json": '{"shop": "demo"}',
-                    "remark": "demo task (make demo)",
-                },
-            )
+        tasks = demo_tasks()
+        for index, app_name, defaults in tasks:
+            _, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
             created += was_created
-        created += self._seed_yingdao()
-        robots, tasks = len(accounts) + len(YINGDAO_ROBOTS), len(TASKS) + len(YINGDAO_TASKS)
-        self.stdout.write(f"demo data: {robots} robots, {created} new task(s) ({tasks} in all)")
-
-    def _seed_yingdao(self) -> int:
-        accounts = []
-        for name, host_ip, port, yingdao_name in YINGDAO_ROBOTS:
-            account, _ = Account.objects.get_or_create(
-                shadow_bot_account=name,
-                host_ip=host_ip,
-                port=port,
-                defaults={"dispatch_backend": DispatchBackend.YINGDAO, "yingdao_account_name": yingdao_name},
-            )
-            accounts.append(account)
-        created = 0
-        for index, task_name, app_name, robot_uuid, cron in YINGDAO_TASKS:
-            _, was_created = Task.objects.get_or_create(
-                account=accounts[index],
-                app_name=app_name,
-                defaults={
-                    "task_name": task_name,
-                    "yingdao_robot_uuid": robot_uuid,
-                    "schedule": cron,
-                    "schedule_timezone": "Asia/Shanghai" if cron else "",
-                    "config_info": True,
-                    "config_json": '{"shop": "demo", "days": 1}',
-                    "remark": "demo task on the Yingdao backend (make demo)",
-                },
-            )
-            created += was_created
-        return created
+        self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
