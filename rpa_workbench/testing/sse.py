@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 
 import requests
 
@@ -18,3 +19,13 @@ def listen(base_url: str, token: str, events: queue.Queue) -> None:
                     events.put(("data", json.loads(line[5:])))
     except requests.RequestException:
         pass  # the server stopped at the end of the test
+
+
+def open_stream(base_url: str, token: str, timeout: float = 10) -> queue.Queue:
+    """Start listening in a daemon thread once the stream answered 200; the queue of its events."""
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=listen, args=(base_url, token, events), daemon=True).start()
+    opened = events.get(timeout=timeout)
+    if opened != ("open", 200):
+        raise AssertionError(f"the event stream did not open: {opened}")
+    return events

@@ -7,7 +7,6 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ import conftest
 from executionlogs.models import ExecutionLog
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.live_server import test_database_url as database_url
-from rpa_workbench.testing.sse import listen
+from rpa_workbench.testing.sse import open_stream
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -111,10 +110,7 @@ def test_api_start_is_seen_on_the_sse_stream(live_server_factory, robots, make_t
     server = _system(live_server_factory, robots)
     task = make_task(account=make_account(host_ip="10.20.0.2", port=8101))
     token = str(AccessToken.for_user(admin_user))
-    events: queue.Queue = queue.Queue()
-
-    threading.Thread(target=listen, args=(server.url, token, events), daemon=True).start()
-    assert events.get(timeout=10) == ("open", 200)
+    events = open_stream(server.url, token)
 
     response = requests.post(
         f"{server.url}/api/v1/tasks/{task.pk}/start", headers={"Authorization": f"Bearer {token}"}, timeout=15

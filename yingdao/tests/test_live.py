@@ -4,7 +4,6 @@ and the event stream: an API start of a `yingdao` task ends `completed`."""
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -15,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 pytest.importorskip("jobs.transitions", reason="needs the jobs app")
 
 from jobs.models import Job  # noqa: E402
-from rpa_workbench.testing.sse import listen  # noqa: E402
+from rpa_workbench.testing.sse import open_stream  # noqa: E402
 from yingdao.testing import http_deliver, start_fake_yingdao  # noqa: E402
 from yingdao.tests.conftest import KEY_ID, KEY_SECRET  # noqa: E402
 
@@ -46,9 +45,7 @@ def test_an_api_start_of_a_yingdao_task_ends_completed_and_is_seen_on_the_stream
         account = make_account(dispatch_backend="yingdao", yingdao_account_name="bot@corp")
         task = make_task(account=account, yingdao_robot_uuid="app-uuid-live")
         token = str(AccessToken.for_user(admin_user))
-        events: queue.Queue = queue.Queue()
-        threading.Thread(target=listen, args=(server.url, token, events), daemon=True).start()
-        assert events.get(timeout=10) == ("open", 200)
+        events = open_stream(server.url, token)
 
         response = requests.post(
             f"{server.url}/api/v1/tasks/{task.pk}/start", headers={"Authorization": f"Bearer {token}"}, timeout=15
