@@ -90,3 +90,16 @@ def test_no_sync_without_credentials_or_when_turned_off(fake_yingdao, settings):
     settings.RPA_YINGDAO_ACCESS_KEY_ID = ""
     assert clients_sync.run_due() is None
     assert fake_yingdao.requests == []
+
+
+def test_run_yingdao_once_runs_the_due_sync(fake_yingdao, make_account, settings):
+    from django.core.management import call_command
+
+    settings.RPA_YINGDAO_CLIENT_SYNC_SECONDS = 60
+    fake_yingdao.add_client("bot@corp")
+    account = yingdao_account(make_account, "bot@corp")
+    call_command("run_yingdao", "--once")
+    call_command("run_yingdao", "--once")  # within the period: claimed already, nothing sent
+    assert len(fake_yingdao.calls("client/list")) == 1
+    account.refresh_from_db()
+    assert account.last_seen_at is not None
