@@ -7,7 +7,7 @@ PORT ?= 8888
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install install-dev migrate messages demo clean
+.PHONY: run test lint install install-dev migrate messages demo clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ run: migrate messages
 	@echo "  API docs:  http://$(HOST):$(PORT)/docs"
 	@echo "  health:    http://$(HOST):$(PORT)/health"
 	@echo ""
-	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -56,7 +56,20 @@ test: lint messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+	rm -rf $(VENV) $(FUZZ_VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+
+# `make fuzz`: schemathesis against a live Daphne on a fresh SQLite database, every operation of
+# the OpenAPI document, for FUZZ_SECONDS (docs/api-schema.md). schemathesis lives in its own
+# virtualenv so its dependencies never mix with the application's.
+FUZZ_VENV := .venv-fuzz
+FUZZ_SECONDS ?= 100
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet -r requirements-fuzz.txt
+	touch $@
+
+fuzz: install $(FUZZ_VENV)/.installed
+	$(BIN)/python scripts/fuzz_api.py --seconds $(FUZZ_SECONDS) --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
 # tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
@@ -79,4 +92,4 @@ demo: migrate messages
 	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
 	echo "  demo_yd_01 runs on the Yingdao backend: a fake Open API on $$RPA_YINGDAO_API_URL"; \
 	echo ""; \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application

@@ -7,6 +7,7 @@ from django.utils.timezone import localtime
 
 from accounts import services
 from accounts.models import Account, DispatchBackend
+from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.errors import ApiError
 from yingdao import rules
 
@@ -45,7 +46,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = [
         "shadow_bot_account",
@@ -65,6 +66,12 @@ class AccountAdmin(admin.ModelAdmin):
         "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS, *readonly_fields[1:]
     ]  # fmt: skip
     ordering = ["-created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "status", "recent_app"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(task_count=Count("tasks"))

@@ -371,24 +371,40 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+def parse_redis_url(url: str) -> dict:
+    """`redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) as redis-py keyword
+    arguments, keeping the username, the (percent-decoded) password and TLS."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"EVENTSTREAM_REDIS_URL must start with redis:// or rediss://, got {parsed.scheme!r}")
+    try:
+        port = parsed.port or 6379
+        db = int((parsed.path or "/0").lstrip("/") or 0)
+    except ValueError:
+        raise ImproperlyConfigured("EVENTSTREAM_REDIS_URL has a bad port or database number") from None
+    options: dict = {"host": parsed.hostname or "localhost", "port": port, "db": db}
+    if parsed.username:
+        options["username"] = unquote(parsed.username)
+    if parsed.password:
+        options["password"] = unquote(parsed.password)
+    if parsed.scheme == "rediss":
+        options["ssl"] = True
+    return options
+
+
 _redis_url = env_str("EVENTSTREAM_REDIS_URL")
 if _redis_url:
-    from urllib.parse import urlparse
-
-    _parsed = urlparse(_redis_url)
-    EVENTSTREAM_REDIS = {
-        "host": _parsed.hostname or "localhost",
-        "port": _parsed.port or 6379,
-        "db": int((_parsed.path or "/0").lstrip("/") or 0),
-    }
-    if _parsed.password:
-        EVENTSTREAM_REDIS["password"] = _parsed.password
+    EVENTSTREAM_REDIS = parse_redis_url(_redis_url)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line we write goes through RedactingFilter: no JWT, signature or secret in the logs.
+    "filters": {"redact": {"()": "rpa_workbench.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

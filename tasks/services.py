@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Q, When
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from rest_framework import status as http
 
@@ -338,7 +338,10 @@ def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | N
         if host_ip:
             candidates = candidates.filter(host_ip=host_ip)
         account_id = (
-            candidates.order_by("-last_heartbeat_at", "created_at").values_list("pk", flat=True).first()
+            # Never-heard accounts last on every database (PostgreSQL sorts NULLs first when descending).
+            candidates.order_by(F("last_heartbeat_at").desc(nulls_last=True), "created_at")
+            .values_list("pk", flat=True)
+            .first()
         )
         if account_id is None:
             return None

@@ -16,6 +16,7 @@ from resources.signing import safe_link
 from rpa_workbench.errors import ApiError
 from rpa_workbench.robot_auth import RobotEndpointMixin, RobotQueryTokenRequired
 from tasks import services as task_services
+from webhooks import responses
 from webhooks.serializers import (
     ConfirmSerializer,
     ExecutionCompleteSerializer,
@@ -29,7 +30,7 @@ class WebhookView(RobotEndpointMixin, APIView):
 
 
 class ConfirmView(WebhookView):
-    @extend_schema(request=ConfirmSerializer, responses={200: dict}, summary="Robot confirms a start or stop")
+    @extend_schema(request=ConfirmSerializer, responses=responses.ConfirmAnswer)
     def post(self, request):
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -62,9 +63,7 @@ class ConfirmView(WebhookView):
 
 
 class ExecutionCompleteView(WebhookView):
-    @extend_schema(
-        request=ExecutionCompleteSerializer, responses={200: dict}, summary="Robot reports a finished run"
-    )
+    @extend_schema(request=ExecutionCompleteSerializer, responses=responses.ExecutionCompleteAnswer)
     def post(self, request):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -87,7 +86,7 @@ class ExecutionCompleteView(WebhookView):
 
 
 class HeartbeatView(WebhookView):
-    @extend_schema(request=HeartbeatSerializer, responses={200: dict}, summary="Robot says it is alive")
+    @extend_schema(request=HeartbeatSerializer, responses=responses.HeartbeatAnswer)
     def post(self, request):
         # The body, or — for robots that cannot send one — the query string.
         body = request.data if isinstance(request.data, dict) else {}
@@ -126,7 +125,7 @@ class YingdaoCallbackView(WebhookView):
 
     permission_classes = [RobotQueryTokenRequired]
 
-    @extend_schema(request=YingdaoCallbackSerializer, responses={200: dict}, summary="Yingdao reports a job's status")
+    @extend_schema(request=YingdaoCallbackSerializer, responses=responses.YingdaoCallbackAnswer)
     def post(self, request):
         from yingdao.callbacks import CallbackError
         from yingdao.updates import receive

@@ -78,7 +78,7 @@ def start_daphne(tmp_path: Path, extra_env: dict[str, str] | None = None, timeou
     log_path = tmp_path / f"daphne_{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 — closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "rpa_workbench.asgi:application"],
+        [sys.executable, "-m", "rpa_workbench.serve", "-b", "127.0.0.1", "-p", str(port), "rpa_workbench.asgi:application"],
         cwd=BASE_DIR,
         env=env,
         stdout=log_file,
