@@ -256,9 +256,9 @@ class Client:
     def _paced(self, endpoint: str, send: Callable[[], Answer]) -> Answer:
         waited, backoff = 0.0, FIRST_BACKOFF
         while True:
-            self.limiter.wait(endpoint)
             try:
-                return send()
+                with self.limiter.slot(endpoint):
+                    return send()
             except _RateLimited as refused:
                 if waited + backoff > settings.RPA_YINGDAO_RATE_LIMIT_WAIT:
                     raise refused.error from None
