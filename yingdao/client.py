@@ -241,7 +241,10 @@ class Client:
             "accessKeyId": settings.RPA_YINGDAO_ACCESS_KEY_ID,
             "accessKeySecret": settings.RPA_YINGDAO_ACCESS_KEY_SECRET,
         }
-        answer = self._paced("token", lambda: self._send("token", "GET", TOKEN_PATH, params=params))
+        try:
+            answer = self._paced("token", lambda: self._send("token", "GET", TOKEN_PATH, params=params))
+        except _Unauthorized as refused:  # a wrong or disabled access key
+            raise refused.error from None
         data = answer.data if isinstance(answer.data, dict) else {}
         token = str(data.get("accessToken") or "")
         if not token:
