@@ -25,6 +25,7 @@ from accounts import presence
 from executionlogs.services import record_execution
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, Job, JobStatus
+from tasks.models import Task
 from yingdao.callbacks import CallbackError, JobReport, parse_callback, summarise_outputs
 from yingdao.client import YingdaoError
 from yingdao.models import PendingCallback
@@ -88,6 +89,10 @@ def apply_report(job: Job, report: JobReport, *, details: bool = True) -> Applie
     if report.status == JobStatus.RUNNING:
         with transaction.atomic():
             moved = transitions.confirm_running(job, now=now)
+        if moved is None and job.task_id and job.status in BUSY:
+            # Yingdao robots send no heartbeats: Yingdao saying "still running" is the sign of life
+            # the lost-contact watchdog reads (reconciliation asks at least every few minutes).
+            Task.objects.filter(pk=job.task_id).update(last_seen_at=now)
         return _applied(job, report, "running" if moved else f"already {job.status}: nothing changed")
     if report.status == JobStatus.STOPPED:
         with transaction.atomic():

@@ -45,6 +45,19 @@ def test_lost_callbacks_are_reconciled_with_job_query(operator_client, yingdao_t
     assert len(fake_yingdao.calls("job/query")) == 2  # the query's answer had the details already
 
 
+def test_yingdao_saying_still_running_keeps_the_lost_contact_watchdog_away(operator_client, yingdao_task, fake_yingdao):
+    job = Job.objects.get(pk=start(operator_client, yingdao_task)["job_id"])
+    fake_yingdao.set_status(job.external_id, "running")
+    fake_yingdao.flush()
+    yingdao_task.refresh_from_db()
+    first_seen = yingdao_task.last_seen_at
+    reconcile.reconcile(now=later(300))  # no heartbeat ever comes from a Yingdao robot
+    yingdao_task.refresh_from_db()
+    assert yingdao_task.last_seen_at > first_seen
+    job.refresh_from_db()
+    assert job.status == "running"
+
+
 def test_nothing_new_at_yingdao_changes_nothing(operator_client, yingdao_task, fake_yingdao):
     job = Job.objects.get(pk=start(operator_client, yingdao_task)["job_id"])
     summary = reconcile.reconcile(now=later(3600))
