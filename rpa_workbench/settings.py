@@ -438,12 +438,23 @@ def env_either(name: str, default: str = "") -> str:
 # Email channels send through Django's email backend (SMTP by default).
 EMAIL_BACKEND = env_either("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_either("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(env_either("EMAIL_PORT", "25"))
+def env_either_number(name: str, default: float, cast: type = float):
+    raw = env_either(name, str(default))
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be > 0, got {raw!r}")
+    return value
+
+
+EMAIL_PORT = env_either_number("EMAIL_PORT", 25, int)
 EMAIL_HOST_USER = env_either("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_either("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("RPA_EMAIL_USE_TLS", env_bool("DJANGO_EMAIL_USE_TLS", False))
 EMAIL_USE_SSL = env_bool("RPA_EMAIL_USE_SSL", env_bool("DJANGO_EMAIL_USE_SSL", False))
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("RPA_EMAIL_USE_TLS and RPA_EMAIL_USE_SSL are mutually exclusive")
-EMAIL_TIMEOUT = float(env_either("EMAIL_TIMEOUT", "10"))
+EMAIL_TIMEOUT = env_either_number("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = env_either("EMAIL_FROM", "rpa-workbench@localhost")

@@ -26,6 +26,7 @@ from rest_framework import status as http
 
 from accounts.models import Account
 from accounts.services import TRACKED_FIELDS as ACCOUNT_TRACKED_FIELDS
+from alerts import sources as alert_sources
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError, Conflict
 from tasks import relay
@@ -209,6 +210,8 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest:
         # Release only our own claim, so the next start is not refused for a request that never went out.
         Task.objects.filter(pk=task.pk, start_requested_at=now).update(start_requested_at=None)
         task.start_requested_at = None
+        if error.configured:
+            alert_sources.dispatch_failed(task, request, error.reason)
         raise _failed(error, request)
     return request
 

@@ -73,6 +73,7 @@ def start_daphne(tmp_path: Path, extra_env: dict[str, str] | None = None, timeou
         "PYTHONUNBUFFERED": "1",
         # A scheduler pass touches the shared test database; tests that want one ask for it.
         "RPA_EMBEDDED_SCHEDULER": "false",
+        "RPA_EMBEDDED_ALERTS": "false",
     }
     env.update(extra_env or {})
     log_path = tmp_path / f"daphne_{port}.log"

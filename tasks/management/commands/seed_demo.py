@@ -6,10 +6,13 @@ dashboard and the admin come alive within a minute; the rest wait for a manual s
 
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Account, DispatchBackend
+from alerts.models import AlertEvent, Channel
 from tasks.models import Task
 
 ROBOTS = [
@@ -34,6 +37,8 @@ TASKS = [
     (0, "Invoice download", "invoice_download", ""),
     (1, "Price monitor", "price_monitor", ""),
 ]
+
+DEMO_CHANNEL = "Demo webhook receiver"
 
 
 def _task_defaults(task_name: str, cron: str, **extra) -> dict:
@@ -82,3 +87,20 @@ class Command(BaseCommand):
             _, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
             created += was_created
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
+        self.seed_alert_channel()
+
+    def seed_alert_channel(self) -> None:
+        """A webhook channel posting every alert to `manage.py alert_receiver` (make demo starts
+        it on RPA_DEMO_ALERT_PORT, signed with RPA_DEMO_ALERT_SECRET)."""
+        port = os.environ.get("RPA_DEMO_ALERT_PORT", "18900")
+        channel, _ = Channel.objects.update_or_create(
+            name=DEMO_CHANNEL,
+            defaults={
+                "kind": "webhook",
+                "target": f"http://127.0.0.1:{port}/alerts",
+                "secret": os.environ.get("RPA_DEMO_ALERT_SECRET", ""),
+                "enabled": True,
+                "events": list(AlertEvent.values),
+            },
+        )
+        self.stdout.write(f"demo alert channel: {channel.name} → {channel.target}")
