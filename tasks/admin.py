@@ -29,6 +29,7 @@ from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
+from yingdao import rules
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many control requests a task's page shows inline (newest first); the rest are in their list.
@@ -46,6 +47,7 @@ EDITABLE_FIELDS = [
     "schedule",
     "schedule_timezone",
     "remark",
+    "yingdao_robot_uuid",
 ]
 
 
@@ -100,6 +102,10 @@ class TaskForm(forms.ModelForm):
         data = super().clean()
         self._clean_schedule(data)
         self._clean_binding(data)
+        if "account" in data and "yingdao_robot_uuid" in data:
+            errors = rules.task_errors(account=data["account"], yingdao_robot_uuid=data["yingdao_robot_uuid"])
+            for field, message in errors.items():
+                self.add_error(field, message)
         return data
 
     def _clean_schedule(self, data: dict) -> None:
@@ -195,6 +201,7 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
         ("Configuration", {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
         ("Scheduling", {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        ("Yingdao backend (accounts on the Yingdao Open API)", {"fields": ["yingdao_robot_uuid"]}),
         (
             "State (changes only through control and the robot)",
             {
