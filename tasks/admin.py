@@ -24,6 +24,7 @@ from django.utils import timezone
 from resources.signing import link_problem
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
+from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -93,6 +94,9 @@ class TaskForm(forms.ModelForm):
 
     def clean_trigger_time(self):
         value = self.cleaned_data.get("trigger_time")
+        problem = year_problem(value)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         unchanged = not self.instance._state.adding and value == self.instance.trigger_time
         if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
             raise forms.ValidationError("Must be in the future (leave it empty to start the task by hand).")

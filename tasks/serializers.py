@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from resources.signing import link_problem, safe_link
+from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
 from tasks.models import ControlRequest, Task
@@ -71,6 +72,7 @@ class TaskSerializer(serializers.ModelSerializer):
         },
     )
     config_json = ConfigJsonField(required=False, allow_null=True)
+    trigger_time = BoundedDateTimeField(required=False, allow_null=True)
     config_file_path = serializers.CharField(
         max_length=500, required=False, allow_null=True, allow_blank=True
     )  # an http(s) URL or a stored file's path (validate_config_file_path)
