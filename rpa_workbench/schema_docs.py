@@ -59,6 +59,7 @@ SUMMARIES = {
     "webhook_confirm": "Robot confirms a start or a stop",
     "webhook_execution_complete": "Robot reports a finished run",
     "webhook_heartbeat": "Robot says it is alive",
+    "webhook_yingdao": "Yingdao's job or task callback (the secret as `?token=`)",
     "resources_file": "Download a file this server stored",
     "resources_proxy": "Fetch an allow-listed cloud object (inline)",
     "resources_proxy_download": "Fetch an allow-listed cloud object as an attachment",
@@ -66,6 +67,7 @@ SUMMARIES = {
     "resources_upload_config": "Upload a task's config file",
     "resources_config_get": "Robot asks for its task's config",
     "sse_status": "How many event streams are open",
+    "alerts_channels_test": "Send a test message through a channel now",
 }
 
 # Query parameters whose filter does not describe itself.
@@ -77,6 +79,8 @@ PARAMETER_DESCRIPTIONS = {
     "shadow_bot_account": "exact robot account name",
     "account_id": "the robot account's id",
     "task_id": "the task's id",
+    "start_date": "started at or after: a date (YYYY-MM-DD, server time zone) or an ISO 8601 date-time",
+    "end_date": "started at or before: a date-time, or a date meaning that whole day",
 }
 
 TAG_OF_PATH = {"webhook": "webhooks", "sse": "events", "health": "service"}
@@ -145,6 +149,13 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "type": "http",
         "scheme": "bearer",
         "description": "The same shared secret as `Authorization: Bearer <secret>`.",
+    },
+    "webhookQueryToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "The same shared secret as `?token=`, only where a caller cannot set headers "
+        "(Yingdao's callbackUrl).",
     },
     "sseQueryToken": {
         "type": "apiKey",

@@ -148,7 +148,14 @@ ASGI_APPLICATION = "rpa_workbench.asgi.application"
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'rpa_app.db'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # RPA_DB_CONN_MAX_AGE: seconds a connection is kept for reuse (0 = one per request, the
+    # default: Daphne runs each request in a thread of its own, so nothing would reuse it;
+    # bench/README.md "Connections").
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_number("RPA_DB_CONN_MAX_AGE", 0, minimum=0, cast=int)
+        )
+    }
 except Exception as exc:  # dj-database-url raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 
@@ -169,6 +176,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's ModelBackend, with a user's permissions read in one query (rpa_workbench/auth_backend.py).
+AUTHENTICATION_BACKENDS = ["rpa_workbench.auth_backend.OneQueryModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -359,9 +369,10 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
-# DjangoModelStorage with bounded retention (rpa_workbench.events.RetainedStorage): events are
-# replayable for RPA_SSE_RETENTION_HOURS and at most the last RPA_SSE_RETENTION_EVENTS per channel.
-EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.events.RetainedStorage"
+# The event outbox (rpa_workbench.event_store): each event stored once, in its change's
+# transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
+# Also behind django-eventstream's own send_event().
+EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.event_store.OutboxStorage"
 RPA_SSE_RETENTION_HOURS = env_number("RPA_SSE_RETENTION_HOURS", 24, minimum=0.01)
 RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum=100, cast=int)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "rpa_workbench.events.ChannelManager"
@@ -371,24 +382,45 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+# Pushpin's publish endpoint (e.g. http://127.0.0.1:5561) when Pushpin holds the streams in
+# front of several server processes (docs/production.md); empty = streams served in-process.
+RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")
+
+
+def parse_redis_url(url: str) -> dict:
+    """`redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) as redis-py keyword
+    arguments, keeping the username, the (percent-decoded) password and TLS."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"EVENTSTREAM_REDIS_URL must start with redis:// or rediss://, got {parsed.scheme!r}")
+    try:
+        port = parsed.port or 6379
+        db = int((parsed.path or "/0").lstrip("/") or 0)
+    except ValueError:
+        raise ImproperlyConfigured("EVENTSTREAM_REDIS_URL has a bad port or database number") from None
+    options: dict = {"host": parsed.hostname or "localhost", "port": port, "db": db}
+    if parsed.username:
+        options["username"] = unquote(parsed.username)
+    if parsed.password:
+        options["password"] = unquote(parsed.password)
+    if parsed.scheme == "rediss":
+        options["ssl"] = True
+    return options
+
+
 _redis_url = env_str("EVENTSTREAM_REDIS_URL")
 if _redis_url:
-    from urllib.parse import urlparse
-
-    _parsed = urlparse(_redis_url)
-    EVENTSTREAM_REDIS = {
-        "host": _parsed.hostname or "localhost",
-        "port": _parsed.port or 6379,
-        "db": int((_parsed.path or "/0").lstrip("/") or 0),
-    }
-    if _parsed.password:
-        EVENTSTREAM_REDIS["password"] = _parsed.password
+    EVENTSTREAM_REDIS = parse_redis_url(_redis_url)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line we write goes through RedactingFilter: no JWT, signature or secret in the logs.
+    "filters": {"redact": {"()": "rpa_workbench.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -401,8 +433,7 @@ RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
 RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)
 
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
-# Base URL of this server as operators reach it, for links in alert messages; empty = no link.
-RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
+# Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
 # Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
 RPA_EMBEDDED_ALERTS = env_bool("RPA_EMBEDDED_ALERTS", True)
 # Seconds between the worker's looks for due deliveries.
@@ -422,12 +453,23 @@ def env_either(name: str, default: str = "") -> str:
 # Email channels send through Django's email backend (SMTP by default).
 EMAIL_BACKEND = env_either("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_either("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(env_either("EMAIL_PORT", "25"))
+def env_either_number(name: str, default: float, cast: type = float):
+    raw = env_either(name, str(default))
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be > 0, got {raw!r}")
+    return value
+
+
+EMAIL_PORT = env_either_number("EMAIL_PORT", 25, int)
 EMAIL_HOST_USER = env_either("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_either("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("RPA_EMAIL_USE_TLS", env_bool("DJANGO_EMAIL_USE_TLS", False))
 EMAIL_USE_SSL = env_bool("RPA_EMAIL_USE_SSL", env_bool("DJANGO_EMAIL_USE_SSL", False))
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("RPA_EMAIL_USE_TLS and RPA_EMAIL_USE_SSL are mutually exclusive")
-EMAIL_TIMEOUT = float(env_either("EMAIL_TIMEOUT", "10"))
+EMAIL_TIMEOUT = env_either_number("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = env_either("EMAIL_FROM", "rpa-workbench@localhost")

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from resources.signing import link_problem
-from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
 from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
@@ -30,6 +29,7 @@ from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
+from yingdao import rules
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many control requests a task's page shows inline (newest first); the rest are in their list.
@@ -47,6 +47,7 @@ EDITABLE_FIELDS = [
     "schedule",
     "schedule_timezone",
     "remark",
+    "yingdao_robot_uuid",
 ]
 
 
@@ -104,6 +105,10 @@ class TaskForm(forms.ModelForm):
         data = super().clean()
         self._clean_schedule(data)
         self._clean_binding(data)
+        if "account" in data and "yingdao_robot_uuid" in data:
+            errors = rules.task_errors(account=data["account"], yingdao_robot_uuid=data["yingdao_robot_uuid"])
+            for field, message in errors.items():
+                self.add_error(field, message)
         return data
 
     def _clean_schedule(self, data: dict) -> None:
@@ -139,15 +144,6 @@ class TaskForm(forms.ModelForm):
             self.add_error("app_name", exc.message)
 
 
-class RecentFormSet(BaseInlineFormSet):
-    """Only the newest requests: the inline's queryset is filtered by task first, then cut."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_recent"):
-            self._recent = super().get_queryset().order_by("-created_at")[:INLINE_CONTROL_REQUESTS]
-        return self._recent
-
-
 READ_ONLY_REQUEST_FIELDS = [
     "created_at",
     "action",
@@ -164,7 +160,7 @@ READ_ONLY_REQUEST_FIELDS = [
 
 class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ControlRequest
-    formset = RecentFormSet
+    formset = recent_formset(INLINE_CONTROL_REQUESTS)
     fields = READ_ONLY_REQUEST_FIELDS
     readonly_fields = READ_ONLY_REQUEST_FIELDS
     extra = 0
@@ -178,7 +174,7 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
     list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
@@ -199,6 +195,7 @@ class TaskAdmin(admin.ModelAdmin):
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
         ("Configuration", {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
         ("Scheduling", {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        ("Yingdao backend (accounts on the Yingdao Open API)", {"fields": ["yingdao_robot_uuid"]}),
         (
             "State (changes only through control and the robot)",
             {

@@ -21,6 +21,7 @@ from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
 from tasks.models import ControlRequest, Task
 from tasks.schedules import ScheduleError, validate_schedule
+from yingdao import rules
 
 # A trigger time this far in the past is still accepted (clock skew between browser and server).
 TRIGGER_TIME_SLACK = timedelta(minutes=1)
@@ -80,6 +81,8 @@ class TaskSerializer(serializers.ModelSerializer):
     schedule_timezone = serializers.CharField(
         max_length=64, required=False, allow_blank=True, allow_null=True
     )
+    # The Yingdao app's UUID, required on a `yingdao` account's tasks (yingdao/rules.py).
+    yingdao_robot_uuid = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
     class Meta:
         model = Task
@@ -102,6 +105,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "schedule",
             "schedule_timezone",
             "next_run_at",
+            "yingdao_robot_uuid",
             "created_at",
             "updated_at",
         ]
@@ -151,7 +155,16 @@ class TaskSerializer(serializers.ModelSerializer):
         account = attrs.get("account", getattr(instance, "account", None))
         app_name = attrs.get("app_name", getattr(instance, "app_name", None))
         editing.ensure_unique_app(account, app_name, exclude_pk=getattr(instance, "pk", None))
+        self._validate_backend(attrs, account)
         return attrs
+
+    def _validate_backend(self, attrs, account) -> None:
+        if self.instance is not None and "account" not in attrs and "yingdao_robot_uuid" not in attrs:
+            return
+        uuid = attrs.get("yingdao_robot_uuid", getattr(self.instance, "yingdao_robot_uuid", ""))
+        errors = rules.task_errors(account=account, yingdao_robot_uuid=uuid)
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
 
     def _account(self, keys: dict):
         """The account named by the request; on update, unnamed parts default to the current one."""
@@ -185,7 +198,9 @@ class TaskSerializer(serializers.ModelSerializer):
 class ControlRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_id = serializers.SerializerMethodField()
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="who asked (username); null when no user did (scheduler)"
+    )
 
     class Meta:
         model = ControlRequest

@@ -188,3 +188,12 @@ class ExecutionCompleteSerializer(RobotIdentitySerializer):
             "log_url": log_url,
             "execution_id": data.get("execution_id") or None,
         }
+
+
+class YingdaoCallbackSerializer(serializers.Serializer):
+    """Yingdao's callback body as it comes (`dataType` job or task); yingdao.callbacks reads it."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"body": ["expected a JSON object"]})
+        return {"body": dict(data)}
