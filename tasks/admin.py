@@ -1,8 +1,9 @@
 """Tasks and their control requests in the admin.
 
 Tasks are created, changed and deleted through `tasks.editing` (the functions the API uses, so
-the same events go out) and started/stopped through `tasks.services` with source `admin`, one
-call per selected task, each reporting its own outcome as an admin message. `status` is never
+the same events go out) and started/stopped through the job functions with source `admin`, one
+call per selected task, each reporting its own outcome as an admin message (starts are queued
+jobs the dispatcher sends). `status` is never
 editable here: it changes only through control and the robot's webhooks.
 
 Control requests are an audit trail: read-only for everyone, shown inline on a task's page
@@ -21,6 +22,9 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from jobs import dispatcher
+from jobs import services as job_services
+from jobs.models import Job
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from tasks import editing, services
@@ -45,6 +49,10 @@ EDITABLE_FIELDS = [
     "schedule_timezone",
     "remark",
 ]
+
+
+def _queue_start(*, task: Task, source: str, user) -> Job:
+    return job_services.start_job(task=task, source=source, user=user, inline=False).job
 
 
 def account_label(task: Task) -> str:
@@ -250,7 +258,10 @@ class TaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Start selected tasks", permissions=["control"])
     def start_selected(self, request, queryset):
-        self._control(request, queryset, services.start_task, "start", self._sent_message)
+        """Each start is a queued job; the dispatcher sends them (in its pool, not one after
+        another here), so fifty tasks return at once whatever the relay does."""
+        self._control(request, queryset, _queue_start, "start", self._queued_message)
+        dispatcher.dispatch_pending()
 
     @admin.action(description="Stop selected tasks", permissions=["control"])
     def stop_selected(self, request, queryset):
@@ -274,6 +285,12 @@ class TaskAdmin(admin.ModelAdmin):
                 continue
             level, text = report(sent, verb)
             self.message_user(request, f"{label}: {text}", level)
+
+    @staticmethod
+    def _queued_message(job: Job, verb: str) -> tuple[int, str]:
+        return messages.SUCCESS, (
+            f"start request sent to the dispatcher (job {job.pk}); waiting for the robot to confirm."
+        )
 
     @staticmethod
     def _sent_message(sent: ControlRequest, verb: str) -> tuple[int, str]:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.models import Account
 from executionlogs.models import ExecutionLog
-from executionlogs.services import match_account, record_execution, summarise
+from executionlogs.services import record_execution, summarise
 from rpa_workbench.testing.threads import run_together
 
 START = datetime(2026, 1, 21, 6, 30, tzinfo=UTC)
@@ -68,18 +69,18 @@ def test_account_match_without_host_prefers_running_then_latest_heartbeat_then_o
     now = datetime(2026, 1, 1, tzinfo=UTC)
     oldest = make_account(shadow_bot_account="dup", host_ip="10.0.0.1")
     make_account(shadow_bot_account="dup", host_ip="10.0.0.2")
-    assert match_account("dup") == oldest
+    assert Account.objects.match_robot("dup") == oldest
     heard = make_account(shadow_bot_account="dup", host_ip="10.0.0.3", last_heartbeat_at=now)
-    assert match_account("dup") == heard
+    assert Account.objects.match_robot("dup") == heard
     running = make_account(
         shadow_bot_account="dup",
         host_ip="10.0.0.4",
         status="running",
         last_heartbeat_at=now - timedelta(days=1),
     )
-    assert match_account("dup") == running
-    assert match_account("dup", host_ip="10.0.0.2").host_ip == "10.0.0.2"
-    assert match_account("nobody") is None
+    assert Account.objects.match_robot("dup") == running
+    assert Account.objects.match_robot("dup", host_ip="10.0.0.2").host_ip == "10.0.0.2"
+    assert Account.objects.match_robot("nobody") is None
 
 
 @pytest.mark.django_db(transaction=True)
