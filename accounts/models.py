@@ -6,6 +6,7 @@ import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountStatus(models.TextChoices):
@@ -47,6 +48,17 @@ class AccountQuerySet(models.QuerySet):
 
     def match_robot(self, shadow_bot_account: str, host_ip: str | None = None):
         return self.for_robot(shadow_bot_account, host_ip).first()
+class PresenceState(models.TextChoices):
+    """The presence last announced for a robot (stored, so each flip is announced once).
+
+    unknown → online (first contact); online → offline (silent for RPA_PRESENCE_TIMEOUT,
+    accounts.presence.sweep_presence); offline → online (a contact, accounts.presence.record_contact).
+    Written only by accounts/presence.py, each change a compare-and-set.
+    """
+
+    ONLINE = "online", _("Online")
+    OFFLINE = "offline", _("Offline")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 def task_control_of(shadow_bot_account: str, host_ip: str, port: int) -> str:
@@ -66,6 +78,9 @@ class Account(models.Model):
     last_heartbeat_at = models.DateTimeField(blank=True, null=True)
     # The robot's last contact of any kind (heartbeat, confirm, report, the backend's robot list).
     last_seen_at = models.DateTimeField(blank=True, null=True)
+    presence_state = models.CharField(
+        max_length=16, choices=PresenceState.choices, default=PresenceState.UNKNOWN, editable=False
+    )
     max_concurrent_jobs = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
@@ -83,6 +98,7 @@ class Account(models.Model):
             models.Index(fields=["status"]),
             models.Index(fields=["host_ip"]),
             models.Index(fields=["last_seen_at"]),
+            models.Index(fields=["presence_state", "last_seen_at"]),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from accounts import services
 from accounts.models import Account, AccountStatus, DispatchBackend
+from accounts.presence import PRESENCE_CHOICES, UNKNOWN
+from yingdao import rules
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -28,8 +30,10 @@ class AccountSerializer(serializers.ModelSerializer):
         required=False,
         error_messages={"min_value": "must be between 1 and 10", "max_value": "must be between 1 and 10"},
     )
+    presence = serializers.ChoiceField(choices=PRESENCE_CHOICES, read_only=True, default=UNKNOWN)
+    # Yingdao backend (API.md §9.3); the rule lives in yingdao/rules.py.
     dispatch_backend = serializers.ChoiceField(choices=DispatchBackend.choices, required=False)
-    yingdao_account_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    yingdao_account_name = serializers.CharField(max_length=200, required=False, allow_blank=True, trim_whitespace=True)
 
     class Meta:
         model = Account
@@ -46,6 +50,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "last_heartbeat_at",
             "last_seen_at",
             "max_concurrent_jobs",
+            "presence",
             "dispatch_backend",
             "yingdao_account_name",
             "created_at",
@@ -72,7 +77,20 @@ class AccountSerializer(serializers.ModelSerializer):
                     ]
                 }
             )
+        self._validate_backend(attrs)
         return attrs
+
+    def _validate_backend(self, attrs) -> None:
+        instance = self.instance
+        if instance is not None and not {"dispatch_backend", "yingdao_account_name"} & attrs.keys():
+            return
+        errors = rules.account_errors(
+            dispatch_backend=attrs.get("dispatch_backend", getattr(instance, "dispatch_backend", DispatchBackend.RELAY)),
+            yingdao_account_name=attrs.get("yingdao_account_name", getattr(instance, "yingdao_account_name", "")),
+            account=instance,
+        )
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
 
     def create(self, validated_data):
         return services.create_account(**validated_data)

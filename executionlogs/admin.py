@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from executionlogs.export import csv_response
 from executionlogs.models import ExecutionLog
-from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 
 
 def _truncate(moment: datetime, kind: str) -> datetime:
@@ -82,7 +82,7 @@ class CalendarQuerySet(models.QuerySet):
 
 
 @admin.register(ExecutionLog)
-class ExecutionLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "start_time",
         "app_name",

@@ -108,11 +108,11 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
             Job.objects.filter(pk=exact.pk).update(execution_log=log)
         return exact
     if task is None:
-        return transitions.record_report_without_job(log=log, task=None, account=account, now=now)
+        return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
     task = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
     job = transitions.active_job(task, now=now)
     if job is None:
-        return transitions.record_report_without_job(log=log, task=task, account=account, now=now)
+        return transitions.record_report_without_job(log=log, task=task, account=account, now=now, robot_status=robot_status)
     if is_stale(job, log):
         return None  # history only: the log is kept, nothing moves
     transitions.finish_reported(job, now=now, log=log, robot_status=robot_status)

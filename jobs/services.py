@@ -83,7 +83,7 @@ def control_failed(request: ControlRequest, outcome, **extra) -> ApiError:
 def _start_refusal(task: Task, now: datetime) -> tuple[str, str] | None:
     """Inside the transaction: why `task` cannot get a new job now, or None. An unconfirmed
     dispatch older than RPA_START_PENDING_SECONDS ends never_confirmed and no longer blocks."""
-    job = transitions.active_job(task, now=now)
+    job = transitions.active_job(task, now=now, adopt=False)
     if task.status == TaskStatus.RUNNING or (job is not None and job.status in TASK_RUNNING):
         return "TASK_ALREADY_RUNNING", f"task {task.task_name} is already running"
     window_start = now - timedelta(seconds=settings.RPA_START_PENDING_SECONDS)

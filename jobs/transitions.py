@@ -347,14 +347,15 @@ def fail(job: Job, *, now: datetime, reason: str, expected, log=None, message: s
     return move(job, JobStatus.FAILED, now=now, expected=expected, reason=reason, **fields)
 
 
+def _report_reason(log, robot_status: str) -> str | None:
+    if log.status == JobStatus.COMPLETED:
+        return None
+    return JobReason.ROBOT_REPORTED_TIMEOUT if robot_status == "timeout" else JobReason.ROBOT_REPORTED_FAILURE
+
+
 def finish_reported(job: Job, *, now: datetime, log, robot_status: str) -> Transition | None:
     """The robot's execution report ends the job: completed, or failed with the robot's reason."""
-    if log.status == JobStatus.COMPLETED:
-        new, reason = JobStatus.COMPLETED, None
-    elif robot_status == "timeout":
-        new, reason = JobStatus.FAILED, JobReason.ROBOT_REPORTED_TIMEOUT
-    else:
-        new, reason = JobStatus.FAILED, JobReason.ROBOT_REPORTED_FAILURE
+    new, reason = log.status, _report_reason(log, robot_status)
     last_run = _not_earlier(job.task.last_run_time if job.task_id else None, log.start_time)
     return move(
         job,
@@ -369,7 +370,9 @@ def finish_reported(job: Job, *, now: datetime, log, robot_status: str) -> Trans
     )
 
 
-def record_report_without_job(*, log, task: Task | None, account: Account | None, now: datetime) -> Job | None:
+def record_report_without_job(
+    *, log, task: Task | None, account: Account | None, now: datetime, robot_status: str = "completed"
+) -> Job | None:
     """A report no active job was waiting for (a run started on the robot itself, or a late
     report): history as a finished `robot` job; the account's result only if it is the latest."""
     _require_transaction()
@@ -380,7 +383,7 @@ def record_report_without_job(*, log, task: Task | None, account: Account | None
             source=JobSource.ROBOT,
             now=now,
             status=log.status,
-            reason=None if log.status == JobStatus.COMPLETED else JobReason.ROBOT_REPORTED_FAILURE,
+            reason=_report_reason(log, robot_status),
             execution_log=log,
             created_at=log.start_time,
             started_at=log.start_time,

@@ -8,8 +8,12 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import F
 
 from rpa_workbench import roles
+from rpa_workbench.login import ThrottledLoginFormMixin, throttled_login_response
 
 
 def may_use_admin(user) -> bool:
@@ -18,7 +22,7 @@ def may_use_admin(user) -> bool:
     )
 
 
-class RoleAuthenticationForm(AdminAuthenticationForm):
+class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "invalid_login": "Please enter the correct username and password of an admin, operator or viewer.",
@@ -44,6 +48,10 @@ class WorkbenchAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         return may_use_admin(request.user)
 
+    def login(self, request, extra_context=None):
+        """Django's login view; a sign-in refused by the throttle answers 429/503 with Retry-After."""
+        return throttled_login_response(super().login(request, extra_context))
+
 
 class ReadOnlyAdminMixin:
     """For records nobody edits by hand (execution history, control audit): view only."""
@@ -56,3 +64,28 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class NullsLastChangeList(ChangeList):
+    """A change list whose sort on a nullable column puts the empty values last, both ways and
+    on every database (PostgreSQL puts NULLs first when descending), as the API's sort_by does."""
+
+    def get_ordering(self, request, queryset):
+        return [self._nulls_last(item) for item in super().get_ordering(request, queryset)]
+
+    def _nulls_last(self, item):
+        if not isinstance(item, str):
+            return item
+        name = item.removeprefix("-")
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return item
+        if not field.null or field.is_relation:
+            return item
+        return F(name).desc(nulls_last=True) if item.startswith("-") else F(name).asc(nulls_last=True)
+
+
+class NullsLastAdminMixin:
+    def get_changelist(self, request, **kwargs):
+        return NullsLastChangeList

@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rpa_workbench.schema_docs import TAGS as API_TAGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RPA_VAR_DIR", BASE_DIR / "var"))
 
@@ -106,6 +108,8 @@ INSTALLED_APPS = [
     "webhooks",
     "resources",
     "jobs",
+    "alerts",
+    "yingdao",
 ]
 
 # Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
@@ -145,7 +149,14 @@ ASGI_APPLICATION = "rpa_workbench.asgi.application"
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'rpa_app.db'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # RPA_DB_CONN_MAX_AGE: seconds a connection is kept for reuse (0 = one per request, the
+    # default: Daphne runs each request in a thread of its own, so nothing would reuse it;
+    # bench/README.md "Connections").
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_number("RPA_DB_CONN_MAX_AGE", 0, minimum=0, cast=int)
+        )
+    }
 except Exception as exc:  # dj-database-url raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 
@@ -166,6 +177,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's ModelBackend, with a user's permissions read in one query (rpa_workbench/auth_backend.py).
+AUTHENTICATION_BACKENDS = ["rpa_workbench.auth_backend.OneQueryModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -229,14 +243,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rpa_workbench.pagination.EnvelopePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["rpa_workbench.renderers.FiniteJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "rpa_workbench.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "rpa_workbench.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "rpa_workbench.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -250,7 +264,19 @@ SIMPLE_JWT = {
         days=env_number("RPA_JWT_REFRESH_DAYS", 7, minimum=1, cast=int)
     ),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_OBTAIN_SERIALIZER": "rpa_workbench.login.ThrottledTokenObtainPairSerializer",
 }
+
+# --- Sign-in and webhook-secret throttling (rpa_workbench/throttling.py, docs/security.md) -----
+# Failures counted within this window; a key reaching its limit is locked for the lockout time.
+RPA_AUTH_FAILURE_WINDOW_SECONDS = env_number("RPA_AUTH_FAILURE_WINDOW_SECONDS", 900, minimum=1, cast=int)
+RPA_AUTH_LOCKOUT_SECONDS = env_number("RPA_AUTH_LOCKOUT_SECONDS", 900, minimum=1, cast=int)
+RPA_LOGIN_MAX_FAILURES_PER_USERNAME = env_number("RPA_LOGIN_MAX_FAILURES_PER_USERNAME", 5, minimum=1, cast=int)
+RPA_LOGIN_MAX_FAILURES_PER_ADDRESS = env_number("RPA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, cast=int)
+RPA_WEBHOOK_MAX_FAILURES_PER_ADDRESS = env_number("RPA_WEBHOOK_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, cast=int)
+# Password hashes computed at once per process, and how long a sign-in waits for a slot (503).
+RPA_PASSWORD_CHECKS_CONCURRENCY = env_number("RPA_PASSWORD_CHECKS_CONCURRENCY", 2, minimum=1, cast=int)
+RPA_PASSWORD_CHECK_WAIT_SECONDS = env_number("RPA_PASSWORD_CHECK_WAIT_SECONDS", 5.0, minimum=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "RPA Workbench API",
@@ -261,6 +287,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Readable operation ids, tags, summaries, every error status: see rpa_workbench/schema.py.
+    "TAGS": API_TAGS,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "rpa_workbench.schema.postprocess",
+    ],
 }
 
 APP_VERSION = "0.1.0"
@@ -272,12 +305,32 @@ RPA_WEBHOOK_TOKEN = env_str("RPA_WEBHOOK_TOKEN")
 RPA_RELAY_URL = env_str("RPA_RELAY_URL")
 RPA_RELAY_CONNECT_TIMEOUT = env_number("RPA_RELAY_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_RELAY_TIMEOUT = env_number("RPA_RELAY_TIMEOUT", 10.0, minimum=0.1)
+# --- Yingdao Open API dispatch backend (yingdao/, docs/yingdao.md) --------------------------
+# Access key of the tenant; both empty = the `yingdao` backend answers 503 BACKEND_NOT_CONFIGURED.
+RPA_YINGDAO_API_URL = env_str("RPA_YINGDAO_API_URL", "https://api.yingdao.com").rstrip("/")
+RPA_YINGDAO_ACCESS_KEY_ID = env_str("RPA_YINGDAO_ACCESS_KEY_ID")
+RPA_YINGDAO_ACCESS_KEY_SECRET = env_str("RPA_YINGDAO_ACCESS_KEY_SECRET")
+# Seconds: connecting, and one whole call (connect + answer).
+RPA_YINGDAO_CONNECT_TIMEOUT = env_number("RPA_YINGDAO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_YINGDAO_TIMEOUT = env_number("RPA_YINGDAO_TIMEOUT", 10.0, minimum=0.1)
+# A call refused by the rate limit is retried after a backoff for at most this many seconds.
+RPA_YINGDAO_RATE_LIMIT_WAIT = env_number("RPA_YINGDAO_RATE_LIMIT_WAIT", 5.0, minimum=0)
+# Renew the access token this many seconds before Yingdao says it expires.
+RPA_YINGDAO_TOKEN_MARGIN_SECONDS = env_number("RPA_YINGDAO_TOKEN_MARGIN_SECONDS", 300, minimum=0, cast=int)
+# client/list sync period (robot presence); 0 = never.
+RPA_YINGDAO_CLIENT_SYNC_SECONDS = env_number("RPA_YINGDAO_CLIENT_SYNC_SECONDS", 60, minimum=0)
+# A dispatched/running Yingdao job not heard from for this long is checked with job/query.
+RPA_YINGDAO_RECONCILE_SECONDS = env_number("RPA_YINGDAO_RECONCILE_SECONDS", 120, minimum=1)
+# This server's address as Yingdao reaches it (the callbackUrl base), e.g. https://rpa.example.com.
+RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
 # A second start within this many seconds of an unconfirmed one is refused (409 START_PENDING).
 RPA_START_PENDING_SECONDS = env_number("RPA_START_PENDING_SECONDS", 60, minimum=0, cast=int)
 # Naive times in webhooks are read in this zone.
 RPA_ROBOT_TIMEZONE = env_timezone("RPA_ROBOT_TIMEZONE", "Asia/Shanghai")
 # Watchdog: a running task silent for this many seconds is marked lost.
 RPA_HEARTBEAT_TIMEOUT = env_number("RPA_HEARTBEAT_TIMEOUT", 600, minimum=1, cast=int)
+# Presence: a robot with no contact of any kind for this many seconds is `offline` (UiPath's 120 s).
+RPA_PRESENCE_TIMEOUT = env_number("RPA_PRESENCE_TIMEOUT", 120, minimum=1, cast=int)
 # Resources
 RPA_PROXY_ALLOWED_HOSTS = env_list("RPA_PROXY_ALLOWED_HOSTS", "")
 RPA_PROXY_MAX_BYTES = env_number("RPA_PROXY_MAX_BYTES", 50 * 1024 * 1024, minimum=1, cast=int)
@@ -317,9 +370,10 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
-# DjangoModelStorage with bounded retention (rpa_workbench.events.RetainedStorage): events are
-# replayable for RPA_SSE_RETENTION_HOURS and at most the last RPA_SSE_RETENTION_EVENTS per channel.
-EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.events.RetainedStorage"
+# The event outbox (rpa_workbench.event_store): each event stored once, in its change's
+# transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
+# Also behind django-eventstream's own send_event().
+EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.event_store.OutboxStorage"
 RPA_SSE_RETENTION_HOURS = env_number("RPA_SSE_RETENTION_HOURS", 24, minimum=0.01)
 RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum=100, cast=int)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "rpa_workbench.events.ChannelManager"
@@ -329,24 +383,45 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+# Pushpin's publish endpoint (e.g. http://127.0.0.1:5561) when Pushpin holds the streams in
+# front of several server processes (docs/production.md); empty = streams served in-process.
+RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")
+
+
+def parse_redis_url(url: str) -> dict:
+    """`redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) as redis-py keyword
+    arguments, keeping the username, the (percent-decoded) password and TLS."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"EVENTSTREAM_REDIS_URL must start with redis:// or rediss://, got {parsed.scheme!r}")
+    try:
+        port = parsed.port or 6379
+        db = int((parsed.path or "/0").lstrip("/") or 0)
+    except ValueError:
+        raise ImproperlyConfigured("EVENTSTREAM_REDIS_URL has a bad port or database number") from None
+    options: dict = {"host": parsed.hostname or "localhost", "port": port, "db": db}
+    if parsed.username:
+        options["username"] = unquote(parsed.username)
+    if parsed.password:
+        options["password"] = unquote(parsed.password)
+    if parsed.scheme == "rediss":
+        options["ssl"] = True
+    return options
+
+
 _redis_url = env_str("EVENTSTREAM_REDIS_URL")
 if _redis_url:
-    from urllib.parse import urlparse
-
-    _parsed = urlparse(_redis_url)
-    EVENTSTREAM_REDIS = {
-        "host": _parsed.hostname or "localhost",
-        "port": _parsed.port or 6379,
-        "db": int((_parsed.path or "/0").lstrip("/") or 0),
-    }
-    if _parsed.password:
-        EVENTSTREAM_REDIS["password"] = _parsed.password
+    EVENTSTREAM_REDIS = parse_redis_url(_redis_url)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line we write goes through RedactingFilter: no JWT, signature or secret in the logs.
+    "filters": {"redact": {"()": "rpa_workbench.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -373,3 +448,44 @@ RPA_DISPATCHER_INTERVAL = env_number("RPA_DISPATCHER_INTERVAL", 1.0, minimum=0.0
 # Backend calls in flight at once (one slow robot never holds up the others); 0 sends in the
 # dispatcher's own thread, one after another (the tests' setting).
 RPA_DISPATCHER_THREADS = env_number("RPA_DISPATCHER_THREADS", 8, minimum=0, cast=int)
+# --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
+# Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
+# Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
+RPA_EMBEDDED_ALERTS = env_bool("RPA_EMBEDDED_ALERTS", True)
+# Seconds between the worker's looks for due deliveries.
+RPA_ALERT_INTERVAL = env_number("RPA_ALERT_INTERVAL", 2.0, minimum=0.05)
+# Sends in flight at once per worker process (one per channel at a time).
+RPA_ALERT_THREADS = env_number("RPA_ALERT_THREADS", 4, minimum=1, cast=int)
+# Time limits of one send (seconds): connect, and each read of the answer.
+RPA_ALERT_CONNECT_TIMEOUT = env_number("RPA_ALERT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_ALERT_TIMEOUT = env_number("RPA_ALERT_TIMEOUT", 10.0, minimum=0.1)
+
+
+def env_either(name: str, default: str = "") -> str:
+    """RPA_EMAIL_X, else DJANGO_EMAIL_X, else the default."""
+    return env_str(f"RPA_{name}") or env_str(f"DJANGO_{name}") or default
+
+
+# Email channels send through Django's email backend (SMTP by default).
+EMAIL_BACKEND = env_either("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_either("EMAIL_HOST", "localhost")
+def env_either_number(name: str, default: float, cast: type = float):
+    raw = env_either(name, str(default))
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be > 0, got {raw!r}")
+    return value
+
+
+EMAIL_PORT = env_either_number("EMAIL_PORT", 25, int)
+EMAIL_HOST_USER = env_either("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_either("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("RPA_EMAIL_USE_TLS", env_bool("DJANGO_EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = env_bool("RPA_EMAIL_USE_SSL", env_bool("DJANGO_EMAIL_USE_SSL", False))
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("RPA_EMAIL_USE_TLS and RPA_EMAIL_USE_SSL are mutually exclusive")
+EMAIL_TIMEOUT = env_either_number("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = env_either("EMAIL_FROM", "rpa-workbench@localhost")

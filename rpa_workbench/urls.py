@@ -23,6 +23,7 @@ api_v1 = [
     path("", include("webhooks.urls")),
     path("", include("resources.urls")),
     path("", include("jobs.urls")),
+    path("", include("alerts.urls")),
 ]
 
 urlpatterns = [

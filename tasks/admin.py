@@ -25,12 +25,16 @@ from django.utils import timezone
 from jobs import dispatcher
 from jobs import services as job_services
 from jobs.models import Job
-from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from resources.signing import link_problem
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
+from rpa_workbench.fields import year_problem
+from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
+from yingdao import rules
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many control requests a task's page shows inline (newest first); the rest are in their list.
@@ -48,6 +52,7 @@ EDITABLE_FIELDS = [
     "schedule",
     "schedule_timezone",
     "remark",
+    "yingdao_robot_uuid",
 ]
 
 
@@ -66,20 +71,40 @@ class TaskForm(forms.ModelForm):
         fields = EDITABLE_FIELDS
         widgets = {"config_json": forms.Textarea(attrs={"rows": 6, "cols": 80})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The scheduler clears a fired trigger_time. Whether the user changed it is judged against
+        # the value the page showed (a hidden copy), not the row now, so an untouched field
+        # never re-arms a one-shot that fired while the form was open.
+        if "trigger_time" in self.fields:  # not for users who may only view
+            self.fields["trigger_time"].show_hidden_initial = True
+
     def clean_config_json(self) -> str | None:
         text = self.cleaned_data.get("config_json")
         if text is None or not text.strip():
             return None
         try:
-            json.loads(text)
+            loads_json_text(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"Must be valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
             ) from None
+        except JSONValueError as exc:
+            raise forms.ValidationError(f"Must be storable JSON: {exc}.") from None
         return text
+
+    def clean_config_file_path(self) -> str | None:
+        value = self.cleaned_data.get("config_file_path")
+        problem = link_problem(value) if value else None
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+        return value
 
     def clean_trigger_time(self):
         value = self.cleaned_data.get("trigger_time")
+        problem = year_problem(value)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         unchanged = not self.instance._state.adding and value == self.instance.trigger_time
         if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
             raise forms.ValidationError("Must be in the future (leave it empty to start the task by hand).")
@@ -89,6 +114,10 @@ class TaskForm(forms.ModelForm):
         data = super().clean()
         self._clean_schedule(data)
         self._clean_binding(data)
+        if "account" in data and "yingdao_robot_uuid" in data:
+            errors = rules.task_errors(account=data["account"], yingdao_robot_uuid=data["yingdao_robot_uuid"])
+            for field, message in errors.items():
+                self.add_error(field, message)
         return data
 
     def _clean_schedule(self, data: dict) -> None:
@@ -163,7 +192,7 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
     list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
@@ -184,6 +213,7 @@ class TaskAdmin(admin.ModelAdmin):
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
         ("Configuration", {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
         ("Scheduling", {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        ("Yingdao backend (accounts on the Yingdao Open API)", {"fields": ["yingdao_robot_uuid"]}),
         (
             "State (changes only through control and the robot)",
             {

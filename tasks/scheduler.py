@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from alerts import sources as alert_sources
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from tasks import schedules, watchdog
-from tasks.models import ControlSource, Task
+from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,19 @@ class Summary:
         )
 
 
+def _alert_skip(task: Task) -> None:
+    """The skip was recorded by the refused start; the alerts app decides whether it alerts
+    (only the first of a streak does)."""
+    recorded = (
+        ControlRequest.objects.filter(task=task, source=ControlSource.SCHEDULER, outcome=ControlOutcome.SKIPPED)
+        .order_by("-created_at")
+        .first()
+    )
+    if recorded is not None:
+        with transaction.atomic():
+            alert_sources.schedule_skipped(task, recorded)
+
+
 def _start(task_id, summary: Summary, why: str) -> None:
     """Start a task this scheduler has claimed: a job with source `scheduler`, queued for the
     dispatcher (never sent from here: a slow robot must not hold up the scheduler). A task with
@@ -69,6 +83,7 @@ def _start(task_id, summary: Summary, why: str) -> None:
         job_services.start_job(task=task, source=ControlSource.SCHEDULER, inline=False)
     except ApiError as exc:
         if exc.error_code in SKIP_CODES:
+            _alert_skip(task)
             summary.skipped.append(str(task.pk))
             logger.info("scheduler: %s skipped (%s: %s)", task, exc.error_code, why)
         else:
@@ -92,10 +107,13 @@ def fire_one_shots(now: datetime, summary: Summary) -> None:
 
 
 def _next_slot(task_id, expr: str, tz: str, after: datetime) -> datetime | None:
+    """The task's next slot, or None for a stored schedule that has none (saved before the API
+    refused such schedules, or written to the database by hand): the task is then never started,
+    and each pass says so in one log line, without a traceback."""
     try:
         return schedules.next_run_after(expr, tz, after)
-    except Exception:
-        logger.exception("scheduler: task %s has an unusable schedule %r (%s); not scheduling it", task_id, expr, tz)
+    except schedules.ScheduleError as exc:
+        logger.warning("scheduler: task %s is not scheduled: %s (time zone %r)", task_id, exc.message, tz)
         return None
 
 

@@ -15,9 +15,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from resources.signing import link_problem, safe_link
+from rpa_workbench.fields import BoundedDateTimeField
+from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
 from tasks.models import ControlRequest, Task, TaskPriority
 from tasks.schedules import ScheduleError, validate_schedule
+from yingdao import rules
 
 # A trigger time this far in the past is still accepted (clock skew between browser and server).
 TRIGGER_TIME_SLACK = timedelta(minutes=1)
@@ -36,10 +40,12 @@ class ConfigJsonField(serializers.Field):
         if not isinstance(data, str):
             raise serializers.ValidationError("must be JSON text")
         try:
-            json.loads(data)
+            loads_json_text(data)
         except json.JSONDecodeError as exc:
             where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
             raise serializers.ValidationError(f"must be valid JSON ({where})") from None
+        except JSONValueError as exc:
+            raise serializers.ValidationError(f"must be storable JSON: {exc}") from None
         return data
 
     def to_representation(self, value):
@@ -66,9 +72,10 @@ class TaskSerializer(serializers.ModelSerializer):
         },
     )
     config_json = ConfigJsonField(required=False, allow_null=True)
+    trigger_time = BoundedDateTimeField(required=False, allow_null=True)
     config_file_path = serializers.CharField(
         max_length=500, required=False, allow_null=True, allow_blank=True
-    )
+    )  # an http(s) URL or a stored file's path (validate_config_file_path)
     remark = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     schedule = serializers.CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
     schedule_timezone = serializers.CharField(
@@ -91,6 +98,7 @@ class TaskSerializer(serializers.ModelSerializer):
         min_value=1, max_value=30 * 86400, required=False, allow_null=True,
         error_messages={"min_value": "must be at least 1 second", "max_value": "must be at most 30 days"},
     )
+    # The Yingdao app's UUID, required on a `yingdao` account's tasks (yingdao/rules.py).
     yingdao_robot_uuid = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
     class Meta:
@@ -129,12 +137,19 @@ class TaskSerializer(serializers.ModelSerializer):
         data = super().to_representation(task)
         account = task.account
         data.update(
+            config_file_path=safe_link(task.config_file_path),
             shadow_bot_account=account.shadow_bot_account,
             host_ip=account.host_ip,
             account_port=account.port,
             account_id=str(account.pk),
         )
         return data
+
+    def validate_config_file_path(self, value):
+        problem = link_problem(value) if value else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_trigger_time(self, value):
         unchanged = self.instance is not None and value == self.instance.trigger_time
@@ -162,7 +177,16 @@ class TaskSerializer(serializers.ModelSerializer):
         account = attrs.get("account", getattr(instance, "account", None))
         app_name = attrs.get("app_name", getattr(instance, "app_name", None))
         editing.ensure_unique_app(account, app_name, exclude_pk=getattr(instance, "pk", None))
+        self._validate_backend(attrs, account)
         return attrs
+
+    def _validate_backend(self, attrs, account) -> None:
+        if self.instance is not None and "account" not in attrs and "yingdao_robot_uuid" not in attrs:
+            return
+        uuid = attrs.get("yingdao_robot_uuid", getattr(self.instance, "yingdao_robot_uuid", ""))
+        errors = rules.task_errors(account=account, yingdao_robot_uuid=uuid)
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
 
     def _account(self, keys: dict):
         """The account named by the request; on update, unnamed parts default to the current one."""
@@ -196,7 +220,9 @@ class TaskSerializer(serializers.ModelSerializer):
 class ControlRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_id = serializers.SerializerMethodField()
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="who asked (username); null when no user did (scheduler)"
+    )
 
     class Meta:
         model = ControlRequest

@@ -10,10 +10,19 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.presence import record_contact
 from executionlogs.services import record_execution
-from rpa_workbench.robot_auth import RobotEndpointMixin
+from resources.signing import safe_link
+from rpa_workbench.errors import ApiError
+from rpa_workbench.robot_auth import RobotEndpointMixin, RobotQueryTokenRequired
 from tasks import services as task_services
-from webhooks.serializers import ConfirmSerializer, ExecutionCompleteSerializer, HeartbeatSerializer
+from webhooks import responses
+from webhooks.serializers import (
+    ConfirmSerializer,
+    ExecutionCompleteSerializer,
+    HeartbeatSerializer,
+    YingdaoCallbackSerializer,
+)
 
 
 class WebhookView(RobotEndpointMixin, APIView):
@@ -21,7 +30,7 @@ class WebhookView(RobotEndpointMixin, APIView):
 
 
 class ConfirmView(WebhookView):
-    @extend_schema(request=ConfirmSerializer, responses={200: dict}, summary="Robot confirms a start or stop")
+    @extend_schema(request=ConfirmSerializer, responses=responses.ConfirmAnswer)
     def post(self, request):
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -32,6 +41,8 @@ class ConfirmView(WebhookView):
             action=data["action"],
             host_ip=data.get("host_ip"),
         )
+        if task is not None:
+            record_contact(account_id=task.account_id)
         if task is None:
             return Response(
                 {
@@ -52,13 +63,13 @@ class ConfirmView(WebhookView):
 
 
 class ExecutionCompleteView(WebhookView):
-    @extend_schema(
-        request=ExecutionCompleteSerializer, responses={200: dict}, summary="Robot reports a finished run"
-    )
+    @extend_schema(request=ExecutionCompleteSerializer, responses=responses.ExecutionCompleteAnswer)
     def post(self, request):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         log, created = record_execution(**serializer.service_kwargs())
+        if log.account_id is not None:
+            record_contact(account_id=log.account_id)
         message = (
             "execution recorded" if created else "execution already recorded; returning the original log"
         )
@@ -68,14 +79,14 @@ class ExecutionCompleteView(WebhookView):
                 "message": message,
                 "log_id": str(log.pk),
                 "duplicate": not created,
-                "screenshot_url": log.screenshot_path,
-                "log_url": log.log_content,
+                "screenshot_url": safe_link(log.screenshot_path),
+                "log_url": safe_link(log.log_content),
             }
         )
 
 
 class HeartbeatView(WebhookView):
-    @extend_schema(request=HeartbeatSerializer, responses={200: dict}, summary="Robot says it is alive")
+    @extend_schema(request=HeartbeatSerializer, responses=responses.HeartbeatAnswer)
     def post(self, request):
         # The body, or — for robots that cannot send one — the query string.
         body = request.data if isinstance(request.data, dict) else {}
@@ -88,6 +99,8 @@ class HeartbeatView(WebhookView):
             app_name=data["app_name"],
             host_ip=data.get("host_ip"),
         )
+        if account is not None:
+            record_contact(account_id=account.pk)
         if account is None:
             return Response(
                 {
@@ -102,5 +115,39 @@ class HeartbeatView(WebhookView):
                 "message": f"heartbeat recorded for {account.task_control}",
                 "account_id": str(account.pk),
                 "status": account.status,
+            }
+        )
+
+
+class YingdaoCallbackView(WebhookView):
+    """Yingdao's own callback (API.md §5, §9.3): the secret travels as `?token=` in the
+    callbackUrl we gave job/start. Applied by `yingdao.updates.receive`."""
+
+    permission_classes = [RobotQueryTokenRequired]
+
+    @extend_schema(request=YingdaoCallbackSerializer, responses=responses.YingdaoCallbackAnswer)
+    def post(self, request):
+        from yingdao.callbacks import CallbackError
+        from yingdao.updates import receive
+
+        serializer = YingdaoCallbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            results = receive(serializer.validated_data["body"])
+        except CallbackError as exc:
+            raise ApiError(400, "VALIDATION_ERROR", str(exc)) from None
+        matched = [result for result in results if result.job_id]
+        if not matched:
+            message = "no job matched " + (", ".join(r.job_uuid for r in results) or "this callback") + "; nothing changed"
+        else:
+            message = "; ".join(f"job {r.job_id}: {r.outcome}" for r in matched)
+        return Response(
+            {
+                "success": True,
+                "message": message,
+                "jobs": [
+                    {"job_uuid": r.job_uuid, "job_id": r.job_id, "status": r.status, "outcome": r.outcome}
+                    for r in results
+                ],
             }
         )

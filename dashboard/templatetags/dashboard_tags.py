@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django import template
 
 register = template.Library()
@@ -9,10 +11,12 @@ register = template.Library()
 
 @register.filter
 def duration(seconds) -> str:
-    """754 → "12m 34s", 86400 → "24h 0m", 42.5 → "42.5s", None → "—"."""
+    """754 → "12m 34s", 86400 → "24h 0m", 42.5 → "42.5s", None (or a non-finite bad row) → "—"."""
     if seconds is None or seconds == "":
         return "—"
     seconds = float(seconds)
+    if not math.isfinite(seconds):
+        return "—"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(round(seconds)), 60)

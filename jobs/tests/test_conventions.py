@@ -8,11 +8,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = ROOT / "jobs" / "transitions.py"
-APPS = ["accounts", "tasks", "executionlogs", "webhooks", "resources", "dashboard", "jobs", "rpa_workbench"]
+APPS = ["accounts", "tasks", "executionlogs", "webhooks", "resources", "dashboard", "jobs", "rpa_workbench", "alerts", "yingdao"]
 
 WRITERS = [
     re.compile(r"\.status\s*=\s*(TaskStatus|AccountStatus|JobStatus)\."),
-    re.compile(r"\.update\([^)]*\bstatus\s*="),
+    re.compile(r"(Task|Account|Job)\.objects\b.*\.update\([^)]*\bstatus\s*="),
     re.compile(r"update_fields\s*=\s*\[[^\]]*[\"']status[\"']"),
     re.compile(r"\.(mark_running|mark_pending|record_result)\("),
     re.compile(r"\{\s*[\"']status[\"']\s*:\s*(TaskStatus|AccountStatus)\."),
@@ -40,4 +40,5 @@ def test_only_jobs_transitions_writes_a_status():
 def test_the_scan_sees_a_writer():
     assert any(p.search("task.status = TaskStatus.RUNNING") for p in WRITERS)
     assert any(p.search('Task.objects.filter(pk=1).update(status="pending")') for p in WRITERS)
+    assert not any(p.search('fields.update(status=status)') for p in WRITERS)  # not a task or account
     assert any(p.search('account.save(update_fields=["status", "updated_at"])') for p in WRITERS)

@@ -76,7 +76,7 @@
       // EventSource reconnects by itself; say so meanwhile.
       setBadge(source.readyState === 2 ? "offline" : "connecting", source.readyState === 2 ? "离线 Offline" : "重连中 Reconnecting");
     });
-    ["log_created", "account_updated", "task_updated"].forEach(function (name) {
+    ["log_created", "account_updated", "task_updated", "alert"].forEach(function (name) {
       source.addEventListener(name, schedule);
     });
   } else {

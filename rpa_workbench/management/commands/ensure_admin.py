@@ -18,8 +18,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         User = get_user_model()
-        if User.objects.filter(is_superuser=True).exists():
-            self.stdout.write("An admin user already exists; log in with its credentials.")
+        existing = list(User.objects.filter(is_superuser=True).order_by("pk").values_list("username", flat=True)[:3])
+        if existing:
+            names = ", ".join(existing)
+            self.stdout.write(f"An admin user already exists ({names}); log in with its credentials.")
+            self.stdout.write(
+                f"  forgot the password? reset it with: .venv/bin/python manage.py changepassword {existing[0]}"
+            )
             return
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip() or "admin"
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "").strip() or "admin@example.com"

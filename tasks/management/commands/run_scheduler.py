@@ -12,6 +12,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from accounts import presence
 from tasks import scheduler
 
 
@@ -25,10 +26,13 @@ class Command(BaseCommand):
     def handle(self, *args, interval=None, once=False, **options):
         if once:
             self.stdout.write(f"scheduler pass: {scheduler.run_once()}")
+            self.stdout.write(f"presence sweep: {len(presence.sweep_presence())} robot(s) went offline")
             return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         interval = settings.RPA_SCHEDULER_INTERVAL if interval is None else interval
+        # The presence sweep too, as the embedded loop does (rpa_workbench/embedded.py).
+        threading.Thread(target=presence.run_forever, kwargs={"stop": stop, "interval": interval}, daemon=True).start()
         self.stdout.write(f"scheduler running every {interval}s; Ctrl-C to stop")
         scheduler.run_forever(interval=interval, stop=stop)

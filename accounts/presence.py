@@ -1,0 +1,149 @@
+"""Robot presence (API.md §1): online | busy | offline | unknown, from `last_seen_at`.
+
+- `record_contact` is called on every robot contact (heartbeat, confirm, execution report, a
+  backend's robot list): one conditional UPDATE moves `last_seen_at` forward.
+- `with_presence` derives the presence of every account of a queryset in the same query (an
+  annotation), so listing, filtering and counting robots never polls them one by one.
+- `presence_state` stores the presence last *announced* (online / offline / unknown). A robot
+  coming back (`record_contact`) or falling silent (`sweep_presence`, run by the embedded loop)
+  flips it with a compare-and-set, so of several processes exactly one announces each flip.
+  `announce` is the single place a flip is published (and where alerts hook in).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, PresenceState
+from alerts import sources as alert_sources
+from rpa_workbench import events
+
+logger = logging.getLogger(__name__)
+
+ONLINE, BUSY, OFFLINE, UNKNOWN = "online", "busy", "offline", "unknown"
+PRESENCE_CHOICES = [
+    (ONLINE, _("Online")),
+    (BUSY, _("Busy")),
+    (OFFLINE, _("Offline")),
+    (UNKNOWN, _("Unknown")),
+]
+PRESENCE_VALUES = [value for value, _label in PRESENCE_CHOICES]
+
+
+def clock() -> datetime:
+    """The presence clock (tests replace it to move time without sleeping)."""
+    return timezone.now()
+
+
+def timeout() -> timedelta:
+    return timedelta(seconds=settings.RPA_PRESENCE_TIMEOUT)
+
+
+def _running_work():
+    """Something of this account is running. Until jobs exist: a running task of the account."""
+    from tasks.models import Task, TaskStatus
+
+    return Exists(Task.objects.filter(account_id=OuterRef("pk"), status=TaskStatus.RUNNING))
+
+
+def presence_expression(now: datetime) -> Case:
+    """The SQL CASE deriving presence at `now`."""
+    cutoff = now - timeout()
+    return Case(
+        When(last_seen_at__isnull=True, then=Value(UNKNOWN)),
+        When(last_seen_at__lt=cutoff, then=Value(OFFLINE)),
+        When(_running_work(), then=Value(BUSY)),
+        default=Value(ONLINE),
+        output_field=CharField(),
+    )
+
+
+def with_presence(queryset: QuerySet | None = None, *, now: datetime | None = None) -> QuerySet:
+    """Annotate `presence` on each account (one query, whatever the number of robots)."""
+    queryset = Account.objects.all() if queryset is None else queryset
+    return queryset.annotate(presence=presence_expression(now or clock()))
+
+
+def filter_presence(queryset: QuerySet, value: str, *, now: datetime | None = None) -> QuerySet:
+    if "presence" not in queryset.query.annotations:
+        queryset = with_presence(queryset, now=now)
+    return queryset.filter(presence=value)
+
+
+@dataclass(frozen=True)
+class Flip:
+    """One announced change of a robot's presence."""
+
+    account: Account
+    before: str
+    after: str  # the derived presence now: online, busy or offline
+
+
+def record_contact(*, account_id, when: datetime | None = None) -> Flip | None:
+    """The robot was heard from at `when` (default now). Returns the flip when it came online."""
+    when = when or clock()
+    rows = Account.objects.filter(pk=account_id)
+    newer = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=when)
+    # The usual case: already announced online, one conditional UPDATE.
+    if rows.filter(newer, presence_state=PresenceState.ONLINE).update(last_seen_at=when):
+        return None
+    if clock() - when >= timeout():
+        rows.filter(newer).update(last_seen_at=when)  # an old sighting: history, not presence
+        return None
+    before = rows.exclude(presence_state=PresenceState.ONLINE).values_list("presence_state", flat=True).first()
+    if before is None:
+        rows.filter(newer).update(last_seen_at=when)  # missing, or another process just flipped it
+        return None
+    with transaction.atomic():  # the flip and its alert commit together
+        claimed = rows.filter(presence_state=before).update(
+            presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
+        )
+        if not claimed:
+            return None
+        return announce(account_id, before)
+
+
+def sweep_presence(now: datetime | None = None) -> list[Flip]:
+    """Flip robots announced online but silent past RPA_PRESENCE_TIMEOUT to offline, once each."""
+    now = now or clock()
+    cutoff = now - timeout()
+    silent = Account.objects.filter(presence_state=PresenceState.ONLINE, last_seen_at__lt=cutoff)
+    flips = []
+    for account_id in silent.values_list("pk", flat=True):
+        with transaction.atomic():  # the flip and its alert commit together
+            if silent.filter(pk=account_id).update(presence_state=PresenceState.OFFLINE):
+                flips.append(announce(account_id, PresenceState.ONLINE, now=now))
+    return flips
+
+
+def announce(account_id, before: str, *, now: datetime | None = None) -> Flip:
+    """Publish a flip this process won: `account_updated {presence}` (after commit)."""
+    account = with_presence(Account.objects.filter(pk=account_id), now=now).get()
+    flip = Flip(account=account, before=str(before), after=account.presence)
+    events.publish_account_updated(account, {"presence": account.presence})
+    alert_sources.presence_flipped(account, before=flip.before, after=flip.after, now=now or clock())
+    logger.info("robot %s is now %s (was %s)", account.task_control, flip.after, flip.before)
+    return flip
+
+
+def run_forever(*, stop: threading.Event, interval: float | None = None) -> None:
+    """The sweep loop the embedded thread runs (until `stop` is set; never raises)."""
+    interval = settings.RPA_SCHEDULER_INTERVAL if interval is None else interval
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            sweep_presence()
+        except Exception:
+            logger.exception("presence sweep failed")
+        finally:
+            close_old_connections()
+        stop.wait(interval)
