@@ -50,6 +50,7 @@ __all__ = [
 LOG_CREATED = "log_created"
 ACCOUNT_UPDATED = "account_updated"
 TASK_UPDATED = "task_updated"
+JOB_UPDATED = "job_updated"
 HEARTBEAT = "heartbeat"
 ALERT = "alert"
 STREAM_RESET = "stream-reset"
@@ -87,6 +88,21 @@ def task_updated_payload(task, changes: dict[str, Any]) -> dict[str, Any]:
             "task_id": str(task.pk),
             "shadow_bot_account": task.account.shadow_bot_account,
             "app_name": task.app_name,
+            "changes": changes,
+        },
+    )
+
+
+def job_updated_payload(job, changes: dict[str, Any]) -> dict[str, Any]:
+    return payload(
+        JOB_UPDATED,
+        {
+            "job_id": str(job.pk),
+            "task_id": str(job.task_id) if job.task_id else None,
+            "account_id": str(job.account_id) if job.account_id else None,
+            "shadow_bot_account": job.shadow_bot_account,
+            "app_name": job.app_name,
+            "status": job.status,
             "changes": changes,
         },
     )
@@ -247,3 +263,9 @@ def publish_log_created(log) -> None:
 
 def publish_alert(alert) -> None:
     publish(ALERT, alert_payload(alert), alert.account_id)
+
+
+def publish_job_updated(job, changes: dict[str, Any]) -> None:
+    if not changes:
+        return
+    publish(JOB_UPDATED, job_updated_payload(job, changes), job.account_id)
