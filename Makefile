@@ -7,7 +7,7 @@ PORT ?= 8888
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install install-dev migrate messages demo clean fuzz
+.PHONY: run test lint install install-dev migrate messages demo clean fuzz scaleout
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -97,3 +97,9 @@ demo: migrate messages
 	echo "  demo_yd_01 runs on the Yingdao backend: a fake Open API on $$RPA_YINGDAO_API_URL"; \
 	echo ""; \
 	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+
+# `make scaleout`: Pushpin on :7999 in front of two Daphne processes (docs/production.md).
+# Needs `apt-get install pushpin` and DATABASE_URL=postgres://… (several processes, one database).
+scaleout: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m rpa_workbench.scaleout --servers $${SERVERS:-2} --port $${PUSHPIN_PORT:-7999}

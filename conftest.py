@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
@@ -21,6 +23,8 @@ def _isolated_settings(settings, tmp_path):
     settings.RPA_WEBHOOK_TOKEN = WEBHOOK_TOKEN
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.RPA_RELAY_URL = ""
+    # The dispatcher sends in the calling thread: a test's transaction is invisible to others.
+    settings.RPA_DISPATCHER_THREADS = 0
 
 
 def _user(django_user_model, username: str, role: str | None = None, **extra):
@@ -102,7 +106,7 @@ def published_events(monkeypatch):
 
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(
-        events, "_send", lambda items: sent.extend((event_type, body["data"]) for event_type, body, _ in items)
+        events, "hand_over", lambda rows: sent.extend((row.type, json.loads(row.data)["data"]) for row in rows)
     )
     return sent
 

@@ -1,8 +1,9 @@
 """Tasks and their control requests in the admin.
 
 Tasks are created, changed and deleted through `tasks.editing` (the functions the API uses, so
-the same events go out) and started/stopped through `tasks.services` with source `admin`, one
-call per selected task, each reporting its own outcome as an admin message. `status` is never
+the same events go out) and started/stopped through the job functions with source `admin`, one
+call per selected task, each reporting its own outcome as an admin message (starts are queued
+jobs the dispatcher sends). `status` is never
 editable here: it changes only through control and the robot's webhooks.
 
 Control requests are an audit trail: read-only for everyone, shown inline on a task's page
@@ -17,13 +18,16 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from jobs import dispatcher
+from jobs import services as job_services
+from jobs.models import Job
 from resources.signing import link_problem
-from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
 from rpa_workbench.errors import ApiError
+from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -49,6 +53,10 @@ EDITABLE_FIELDS = [
     "remark",
     "yingdao_robot_uuid",
 ]
+
+
+def _queue_start(*, task: Task, source: str, user) -> Job:
+    return job_services.start_job(task=task, source=source, user=user, inline=False).job
 
 
 def account_label(task: Task) -> str:
@@ -93,6 +101,9 @@ class TaskForm(forms.ModelForm):
 
     def clean_trigger_time(self):
         value = self.cleaned_data.get("trigger_time")
+        problem = year_problem(value)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         unchanged = not self.instance._state.adding and value == self.instance.trigger_time
         if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
             raise forms.ValidationError("Must be in the future (leave it empty to start the task by hand).")
@@ -141,15 +152,6 @@ class TaskForm(forms.ModelForm):
             self.add_error("app_name", exc.message)
 
 
-class RecentFormSet(BaseInlineFormSet):
-    """Only the newest requests: the inline's queryset is filtered by task first, then cut."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_recent"):
-            self._recent = super().get_queryset().order_by("-created_at")[:INLINE_CONTROL_REQUESTS]
-        return self._recent
-
-
 READ_ONLY_REQUEST_FIELDS = [
     "created_at",
     "action",
@@ -166,7 +168,7 @@ READ_ONLY_REQUEST_FIELDS = [
 
 class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ControlRequest
-    formset = RecentFormSet
+    formset = recent_formset(INLINE_CONTROL_REQUESTS)
     fields = READ_ONLY_REQUEST_FIELDS
     readonly_fields = READ_ONLY_REQUEST_FIELDS
     extra = 0
@@ -276,7 +278,10 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Start selected tasks", permissions=["control"])
     def start_selected(self, request, queryset):
-        self._control(request, queryset, services.start_task, "start", self._sent_message)
+        """Each start is a queued job; the dispatcher sends them (in its pool, not one after
+        another here), so fifty tasks return at once whatever the relay does."""
+        self._control(request, queryset, _queue_start, "start", self._queued_message)
+        dispatcher.dispatch_pending()
 
     @admin.action(description="Stop selected tasks", permissions=["control"])
     def stop_selected(self, request, queryset):
@@ -300,6 +305,12 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
                 continue
             level, text = report(sent, verb)
             self.message_user(request, f"{label}: {text}", level)
+
+    @staticmethod
+    def _queued_message(job: Job, verb: str) -> tuple[int, str]:
+        return messages.SUCCESS, (
+            f"start request sent to the dispatcher (job {job.pk}); waiting for the robot to confirm."
+        )
 
     @staticmethod
     def _sent_message(sent: ControlRequest, verb: str) -> tuple[int, str]:

@@ -22,6 +22,25 @@ class TaskStatus(models.TextChoices):
     RUNNING = "running", "Running"
 
 
+# The task fields whose changes `task_updated` reports (API.md §6).
+TASK_TRACKED_FIELDS = (
+    "task_name",
+    "account_id",
+    "app_name",
+    "status",
+    "last_run_time",
+    "config_file",
+    "config_info",
+    "config_file_path",
+    "config_json",
+    "trigger_time",
+    "remark",
+    "schedule",
+    "schedule_timezone",
+    "next_run_at",
+)
+
+
 class TaskPriority(models.TextChoices):
     """Queue order of a task's jobs on its robot (API.md §9): high first, then by age."""
 
@@ -48,7 +67,23 @@ class TaskQuerySet(models.QuerySet):
         )
 
     def match_robot(self, shadow_bot_account: str, app_name: str, host_ip: str | None = None):
-        return self.for_robot(shadow_bot_account, app_name, host_ip).first()
+        """The best match of `for_robot`, in one simple indexed query (the account by name, the
+        task by `(account, lower(app_name))`, the constraint's index) with no ORDER BY to build:
+        a robot has one task per app and host, so the few candidates are ordered here, by
+        the same rule as `for_robot`."""
+        qs = self.filter(account__shadow_bot_account=shadow_bot_account, app_name__iexact=app_name)
+        if host_ip:
+            qs = qs.filter(account__host_ip=host_ip)
+        candidates = list(qs.select_related("account").order_by())
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        return min(candidates, key=robot_match_order)
+
+
+def robot_match_order(task) -> tuple:
+    """`for_robot`'s order as a sort key: running first, then most recently run, then oldest."""
+    last_run = task.last_run_time.timestamp() if task.last_run_time is not None else float("inf")
+    return (task.status != TaskStatus.RUNNING, -last_run if task.last_run_time else last_run, task.created_at)
 
 
 class Task(models.Model):
@@ -118,6 +153,8 @@ class ControlSource(models.TextChoices):
     SCHEDULER = "scheduler", "Scheduler"
     INTRANET = "intranet", "Intranet proxy"
     WATCHDOG = "watchdog", "Watchdog"
+    RETRY = "retry", "Retry"
+    DISPATCHER = "dispatcher", "Dispatcher"
 
 
 class ControlOutcome(models.TextChoices):
@@ -134,6 +171,10 @@ class ControlRequest(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests")
+    # The job this message was about (API.md §9: every message sent to a backend, linked to its job).
+    job = models.ForeignKey(
+        "jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests"
+    )
     # Snapshot of the target, so the row still says what it was about when the task is gone.
     shadow_bot_account = models.CharField(max_length=100, blank=True, default="")
     host_ip = models.CharField(max_length=64, blank=True, default="")
