@@ -1,8 +1,9 @@
 """Tasks and their control requests in the admin.
 
 Tasks are created, changed and deleted through `tasks.editing` (the functions the API uses, so
-the same events go out) and started/stopped through `tasks.services` with source `admin`, one
-call per selected task, each reporting its own outcome as an admin message. `status` is never
+the same events go out) and started/stopped through the job functions with source `admin`, one
+call per selected task, each reporting its own outcome as an admin message (starts are queued
+jobs the dispatcher sends). `status` is never
 editable here: it changes only through control and the robot's webhooks.
 
 Control requests are an audit trail: read-only for everyone, shown inline on a task's page
@@ -20,6 +21,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from jobs import dispatcher
+from jobs import services as job_services
+from jobs.models import Job
 from resources.signing import link_problem
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
 from rpa_workbench.errors import ApiError
@@ -49,6 +53,10 @@ EDITABLE_FIELDS = [
     "remark",
     "yingdao_robot_uuid",
 ]
+
+
+def _queue_start(*, task: Task, source: str, user) -> Job:
+    return job_services.start_job(task=task, source=source, user=user, inline=False).job
 
 
 def account_label(task: Task) -> str:
@@ -270,7 +278,10 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Start selected tasks", permissions=["control"])
     def start_selected(self, request, queryset):
-        self._control(request, queryset, services.start_task, "start", self._sent_message)
+        """Each start is a queued job; the dispatcher sends them (in its pool, not one after
+        another here), so fifty tasks return at once whatever the relay does."""
+        self._control(request, queryset, _queue_start, "start", self._queued_message)
+        dispatcher.dispatch_pending()
 
     @admin.action(description="Stop selected tasks", permissions=["control"])
     def stop_selected(self, request, queryset):
@@ -294,6 +305,12 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
                 continue
             level, text = report(sent, verb)
             self.message_user(request, f"{label}: {text}", level)
+
+    @staticmethod
+    def _queued_message(job: Job, verb: str) -> tuple[int, str]:
+        return messages.SUCCESS, (
+            f"start request sent to the dispatcher (job {job.pk}); waiting for the robot to confirm."
+        )
 
     @staticmethod
     def _sent_message(sent: ControlRequest, verb: str) -> tuple[int, str]:
