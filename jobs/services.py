@@ -65,7 +65,11 @@ def not_configured(task: Task) -> BackendNotConfigured | None:
         return exc
     if backend.is_configured():
         return None
-    message = RELAY_NOT_CONFIGURED_MESSAGE if name == "relay" else f"dispatch backend {name} is not configured"
+    if name == "relay":
+        message = RELAY_NOT_CONFIGURED_MESSAGE
+    else:  # a backend may say what to set (the Yingdao one names its missing variables)
+        describe = getattr(backend, "not_configured_message", None)
+        message = describe() if describe else f"dispatch backend {name} is not configured"
     return BackendNotConfigured(name, message)
 
 

@@ -70,6 +70,10 @@ def never_confirmed(now: datetime) -> list[str]:
     cutoff = now - timedelta(seconds=settings.RPA_START_CONFIRM_SECONDS)
     done = []
     for job in Job.objects.select_related("task", "account").filter(status=JobStatus.DISPATCHED, dispatched_at__lt=cutoff):
+        if job.backend == "yingdao" and job.dispatched_at + timedelta(seconds=job.wait_timeout_seconds) > cutoff:
+            # It may wait in Yingdao's own queue for waitTimeoutSeconds (Yingdao then ends it, and
+            # reconciliation asks meanwhile): failing it earlier would retry it beside that run.
+            continue
         message = f"the robot did not confirm the start within {_describe(settings.RPA_START_CONFIRM_SECONDS)}"
         with transaction.atomic():
             moved = transitions.fail(

@@ -11,6 +11,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F
+from django.forms.models import BaseInlineFormSet
 
 from rpa_workbench import roles
 from rpa_workbench.login import ThrottledLoginFormMixin, throttled_login_response
@@ -64,6 +65,18 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def recent_formset(limit: int) -> type[BaseInlineFormSet]:
+    """An inline formset showing only the newest `limit` rows: filtered by the parent first, then cut."""
+
+    class RecentFormSet(BaseInlineFormSet):
+        def get_queryset(self):
+            if not hasattr(self, "_recent"):
+                self._recent = super().get_queryset().order_by("-created_at")[:limit]
+            return self._recent
+
+    return RecentFormSet
 
 
 class NullsLastChangeList(ChangeList):

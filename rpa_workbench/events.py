@@ -21,12 +21,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 from django_eventstream.channelmanager import DefaultChannelManager
@@ -35,6 +33,7 @@ from django_eventstream.event import Event
 from rpa_workbench import event_store, pushpin
 from rpa_workbench.event_hub import REDIS_CHANNEL, Hub, connected_clients, encode_rows, hub, redis_publisher
 from rpa_workbench.event_store import ACCOUNT_CHANNEL_PREFIX, ALL_CHANNEL, StoredRow, account_channel
+from rpa_workbench.finite_json import finite_dumps
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +140,8 @@ def heartbeat_payload(now: datetime.datetime | None = None) -> dict[str, Any]:
 
 
 def encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder)
+    """The one encoding of event payloads (stored, fanned out, streamed): no NaN/Infinity."""
+    return finite_dumps(data)
 
 
 # --- channels (django-eventstream's interface) --------------------------------------------

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
@@ -26,7 +25,7 @@ from jobs import dispatcher
 from jobs import services as job_services
 from jobs.models import Job
 from resources.signing import link_problem
-from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
 from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
@@ -153,15 +152,6 @@ class TaskForm(forms.ModelForm):
             self.add_error("app_name", exc.message)
 
 
-class RecentFormSet(BaseInlineFormSet):
-    """Only the newest requests: the inline's queryset is filtered by task first, then cut."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_recent"):
-            self._recent = super().get_queryset().order_by("-created_at")[:INLINE_CONTROL_REQUESTS]
-        return self._recent
-
-
 READ_ONLY_REQUEST_FIELDS = [
     "created_at",
     "action",
@@ -178,7 +168,7 @@ READ_ONLY_REQUEST_FIELDS = [
 
 class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ControlRequest
-    formset = RecentFormSet
+    formset = recent_formset(INLINE_CONTROL_REQUESTS)
     fields = READ_ONLY_REQUEST_FIELDS
     readonly_fields = READ_ONLY_REQUEST_FIELDS
     extra = 0
