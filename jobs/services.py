@@ -124,7 +124,7 @@ def start_job(
         _refuse(**refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
     now = timezone.now()
     with transaction.atomic():
-        locked = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+        locked = transitions.lock_task(task.pk)
         refusal = _start_refusal(locked, now)
         job = None
         if refusal is None:
@@ -226,7 +226,7 @@ def retry_job(*, job: Job, user=None) -> Job:
         raise Conflict("TASK_NOT_FOUND", f"the task of job {job.pk} was deleted")
     now = timezone.now()
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("account").get(pk=job.task_id)
+        task = transitions.lock_task(job.task_id)
         refusal = _start_refusal(task, now)
         if refusal is not None:
             raise Conflict(*refusal)

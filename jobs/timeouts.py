@@ -127,9 +127,11 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
     execution log, or None when a heartbeat or another watchdog came first."""
     cutoff = now - timedelta(seconds=timeout)
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("account").filter(silent_since(cutoff), pk=task_id).first()
-        if task is None:
+        if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
             return None
+        task = transitions.lock_task(task_id)
+        if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
+            return None  # a heartbeat landed while we waited for the lock
         job = transitions.active_job(task, now=now)
         if job is None or job.status not in TASK_RUNNING:
             return None
