@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.forms.models import BaseInlineFormSet
 
 from rpa_workbench import roles
 
@@ -56,3 +57,18 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class RecentInlineFormSet(BaseInlineFormSet):
+    """Only the newest rows of an inline: filtered by the parent first, then ordered and cut.
+
+    Set `recent_limit` and `recent_order` on a subclass (or on the inline, which passes them on).
+    """
+
+    recent_limit = 10
+    recent_order = "-created_at"
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset().order_by(self.recent_order)[: self.recent_limit]
+        return self._recent

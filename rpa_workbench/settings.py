@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "rpa_workbench.locale.WorkbenchLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -173,8 +174,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_timezone("DJANGO_TIME_ZONE", "Asia/Shanghai")
+# The admin and the dashboard in English and Simplified Chinese, chosen from the browser's
+# Accept-Language (zh-CN, zh-SG… → zh-hans) or the language switcher (/i18n/setlang/).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One clock for people: every date a person reads (admin, dashboard, messages, log lines) and the
+# offsets the API writes are in this zone; by default the robots' zone. DJANGO_TIME_ZONE is the
+# older name of the same setting.
+RPA_DISPLAY_TIMEZONE = env_timezone(
+    "RPA_DISPLAY_TIMEZONE", env_str("DJANGO_TIME_ZONE") or env_str("RPA_ROBOT_TIMEZONE") or "Asia/Shanghai"
+)
+TIME_ZONE = RPA_DISPLAY_TIMEZONE
 USE_I18N = True
 USE_TZ = True
 
@@ -346,7 +357,9 @@ if _redis_url:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {  # log times in RPA_DISPLAY_TIMEZONE (Django sets the process TZ), offset named
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%Y-%m-%d %H:%M:%S%z"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},

@@ -21,9 +21,11 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from executionlogs.admin import RecentTaskExecutionsInline
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from tasks import editing, services
+from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
@@ -155,9 +157,12 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(TaskPageMixin, admin.ModelAdmin):
     form = TaskForm
-    list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
+    list_display = [
+        "task_name", "account_display", "app_name", "status_badge", "schedule", "next_run_at", "trigger_time",
+        "last_run_time",
+    ]
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
     search_fields = ["task_name", "app_name", "account__shadow_bot_account", "account__host_ip"]
     list_select_related = ["account"]
@@ -191,7 +196,7 @@ class TaskAdmin(admin.ModelAdmin):
         ),
     ]
     ordering = ["-created_at"]
-    inlines = [ControlRequestInline]
+    inlines = [RecentTaskExecutionsInline, ControlRequestInline]
     actions = ["start_selected", "stop_selected", "force_stop_selected"]
     show_facets = admin.ShowFacets.NEVER
 

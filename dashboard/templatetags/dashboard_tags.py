@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from django import template
 
+from rpa_workbench.timefmt import format_duration
+
 register = template.Library()
 
 
 @register.filter
 def duration(seconds) -> str:
-    """754 → "12m 34s", 86400 → "24h 0m", 42.5 → "42.5s", None → "—"."""
-    if seconds is None or seconds == "":
-        return "—"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:,}h {minutes}m"
+    """754 → "12m 34s" (rpa_workbench.timefmt.format_duration)."""
+    return format_duration(seconds)
 
 
 @register.filter
