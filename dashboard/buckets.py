@@ -22,6 +22,7 @@ from django.db import connections, router
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 
+from executionlogs.limits import MAX_DURATION_SECONDS, clamped_duration
 from executionlogs.models import ExecutionLog, ExecutionStatus
 
 DAY = "day"
@@ -102,12 +103,12 @@ def _sqlite_rows(connection, buckets: list[Bucket]) -> list[BucketRow]:
         start_stamp = stamp(bucket.start)
         labels[start_stamp] = bucket.label
         params += [start_stamp, stamp(bucket.end)]
-    params += [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED]
+    params += [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, MAX_DURATION_SECONDS]
     sql = (
         f"WITH bucket(range_start, range_end) AS (VALUES {values}) "
         f"SELECT range_start, (SELECT json_array(COUNT({status}), "
         f"COUNT({status}) FILTER (WHERE {status} = %s), COUNT({status}) FILTER (WHERE {status} = %s), "
-        f"TOTAL({duration}), COUNT({duration})) "
+        f"TOTAL(MIN(MAX({duration}, 0.0), %s)), COUNT({duration})) "
         f"FROM {table} WHERE {start} >= bucket.range_start AND {start} < bucket.range_end) "
         f"FROM bucket ORDER BY range_start"
     )
@@ -133,7 +134,7 @@ def _truncated_rows(buckets: list[Bucket], dimension: str, tz: zoneinfo.ZoneInfo
             total=Count("status"),
             completed=Count("status", filter=Q(status=ExecutionStatus.COMPLETED)),
             failed=Count("status", filter=Q(status=ExecutionStatus.FAILED)),
-            duration_sum=Sum("duration"),
+            duration_sum=Sum(clamped_duration()),
             duration_count=Count("duration"),
         )
         .order_by("bucket")

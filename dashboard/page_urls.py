@@ -1,10 +1,10 @@
 """Server-rendered pages, mounted at the site root."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
 from dashboard import pages
+from rpa_workbench.login import ThrottledLoginView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False), name="home"),
@@ -13,7 +13,7 @@ urlpatterns = [
     # Sign-in for every role: the admin login form only admits staff, viewers and operators are not.
     path(
         "dashboard/login/",
-        auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
+        ThrottledLoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True),
         name="dashboard-login",
     ),
 ]

@@ -8,9 +8,13 @@ from dashboard import services
 
 
 class PerformanceQuery(serializers.Serializer):
-    days = serializers.IntegerField(min_value=1, max_value=365, default=7)
-    dimension = serializers.ChoiceField(choices=services.DIMENSIONS, default=services.DAY)
-    timezone = serializers.CharField(default=services.DEFAULT_TIMEZONE)
+    days = serializers.IntegerField(min_value=1, max_value=365, default=7, help_text="the last N days")
+    dimension = serializers.ChoiceField(
+        choices=services.DIMENSIONS, default=services.DAY, help_text="buckets: calendar days or months"
+    )
+    timezone = serializers.CharField(
+        default=services.DEFAULT_TIMEZONE, help_text="IANA time zone of the buckets, e.g. Asia/Shanghai"
+    )
 
     def validate_timezone(self, value: str) -> str:
         if services.resolve_timezone(value) is None:
@@ -21,7 +25,7 @@ class PerformanceQuery(serializers.Serializer):
 
 
 class RankQuery(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=50, default=10)
+    limit = serializers.IntegerField(min_value=1, max_value=50, default=10, help_text="how many apps")
 
 
 def parse(serializer_class: type[serializers.Serializer], query) -> dict:

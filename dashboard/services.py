@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
 from dashboard import buckets
+from executionlogs.limits import clamped_duration
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from tasks.models import Task, TaskStatus
 
@@ -195,7 +196,7 @@ def execution_rank(*, limit: int, now: datetime | None = None) -> dict[str, Any]
         ExecutionLog.objects.filter(start_time__gte=previous_start, start_time__lte=now)
         .values("app_name")
         .annotate(
-            total_duration=Coalesce(Sum("duration", filter=in_current), 0.0),
+            total_duration=Coalesce(Sum(clamped_duration(), filter=in_current), 0.0),
             execution_count=Count("app_name", filter=in_current),
             previous_count=Count("app_name", filter=Q(start_time__lt=current_start)),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,14 +30,7 @@ class PerformanceView(APIView):
 
     permission_classes = [CanReadLogs]
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("days", int, description="1..365, default 7"),
-            OpenApiParameter("dimension", str, enum=list(services.DIMENSIONS), description="default day"),
-            OpenApiParameter("timezone", str, description="IANA zone, default Asia/Shanghai"),
-        ],
-        responses={200: dict},
-    )
+    @extend_schema(parameters=[serializers.PerformanceQuery], responses={200: dict})
     def get(self, request):
         query = serializers.parse(serializers.PerformanceQuery, request.query_params)
         body = services.performance(
@@ -52,9 +45,7 @@ class ExecutionRankView(APIView):
 
     permission_classes = [CanReadLogs]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="1..50, default 10")], responses={200: dict}
-    )
+    @extend_schema(parameters=[serializers.RankQuery], responses={200: dict})
     def get(self, request):
         query = serializers.parse(serializers.RankQuery, request.query_params)
         return Response(services.execution_rank(limit=query["limit"]))

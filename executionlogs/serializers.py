@@ -4,7 +4,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from executionlogs.models import ExecutionLog
-from resources.signing import signed_resource_url
+from resources.signing import safe_link, signed_resource_url
+
+
+class LinkField(serializers.CharField):
+    """A stored link as the SPA may show it: a value stored before links were checked that is
+    not an http(s) URL or a stored-file path (`javascript:…`) is written as null."""
+
+    def to_representation(self, value):
+        return safe_link(value)
 
 
 class ExecutionLogSerializer(serializers.ModelSerializer):
@@ -15,6 +23,8 @@ class ExecutionLogSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(read_only=True, allow_null=True)
     screenshot_url = serializers.SerializerMethodField()
     log_url = serializers.SerializerMethodField()
+    screenshot_path = LinkField(read_only=True, allow_null=True)
+    log_content = LinkField(read_only=True, allow_null=True)
 
     class Meta:
         model = ExecutionLog

@@ -21,7 +21,9 @@ class ExecutionLogViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ExecutionLogFilter
     lookup_value_regex = UUID_PATTERN
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, summary="Export matching logs as CSV")
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.BINARY}, summary="Export matching logs as CSV", filters=True
+    )
     @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
     def export(self, request):
         """Every row matching the list's filters (not one page), streamed as CSV."""

@@ -8,16 +8,13 @@ webhook secret). A signature that is present but expired or tampered with is nam
 
 from __future__ import annotations
 
-import hmac
-
-from django.conf import settings
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission
 
 from resources.signing import Kind, SignatureState, check_signature
 from rpa_workbench.errors import ApiError
 from rpa_workbench.permissions import is_admin
-from rpa_workbench.robot_auth import presented_token
+from rpa_workbench.robot_auth import robot_token_valid
 
 READ_PERMISSION = "executionlogs.view_executionlog"
 
@@ -35,19 +32,13 @@ class SignedOrPermitted(BasePermission):
         user = request.user
         if user and user.is_authenticated and (is_admin(user) or user.has_perm(READ_PERMISSION)):
             return True
-        if kind is Kind.FILE and value and value.startswith("configs/") and _robot_token_ok(request):
+        if kind is Kind.FILE and value and value.startswith("configs/") and robot_token_valid(request):
             return True
         if state is SignatureState.EXPIRED:
             raise ApiError(403, "SIGNATURE_EXPIRED", "this signed URL has expired; ask for a new one")
         if state is SignatureState.INVALID:
             raise ApiError(403, "SIGNATURE_INVALID", "this signed URL is not valid")
         return False
-
-
-def _robot_token_ok(request) -> bool:
-    expected = settings.RPA_WEBHOOK_TOKEN
-    token = presented_token(request)
-    return bool(expected and token and hmac.compare_digest(token.encode(), expected.encode()))
 
 
 class AlwaysFirstRenderer(DefaultContentNegotiation):

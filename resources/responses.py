@@ -106,6 +106,18 @@ def _read(handle: IO[bytes], length: int) -> Iterator[bytes]:
         handle.close()
 
 
+# Positions longer than this are past the end of any file; Python refuses to convert numbers of
+# more than 4,300 digits at all (a ValueError, once a 500).
+MAX_POSITION_DIGITS = 18
+PAST_ANY_FILE = 10**MAX_POSITION_DIGITS
+
+
+def _position(digits: str) -> int:
+    """A byte position from a Range header; an absurdly long one is a position past any file."""
+    stripped = digits.lstrip("0") or "0"
+    return PAST_ANY_FILE if len(stripped) > MAX_POSITION_DIGITS else int(stripped)
+
+
 def requested_range(request, stored: StoredFile) -> tuple[int, int] | None | bool:
     """(start, end inclusive) for one satisfiable byte range; None = whole file; False = 416.
 
@@ -123,12 +135,12 @@ def requested_range(request, stored: StoredFile) -> tuple[int, int] | None | boo
     size = stored.size
     first, last = match.groups()
     if first == "":
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             return False
         return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _position(first)
+    end = _position(last) if last else size - 1
     if last and end < start:
         return None
     if start >= size:

@@ -55,6 +55,39 @@ def is_cloud_url(value: str) -> bool:
     return urlsplit(value).scheme.lower() in {"http", "https"}
 
 
+LINK_RULE = "must be an http(s) URL or the path of a stored file"
+
+
+def link_problem(value: str) -> str | None:
+    """Why `value` may not be stored as a link the SPA shows (None when it may).
+
+    Only two kinds are links: an http(s) URL with a host, and the path of one of our stored
+    files (`configs/…`, optionally as `/api/v1/resources/configs/…`). Anything else —
+    `javascript:`, `data:`, `file:`, `//host`, robot-local or absolute paths — is refused.
+    """
+    from resources.files import InvalidPath, clean_path
+
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError:
+        return LINK_RULE
+    if parts.scheme.lower() in {"http", "https"}:
+        return None if parts.hostname else "must be an http(s) URL with a host"
+    if parts.scheme or parts.netloc:
+        return LINK_RULE
+    try:
+        clean_path(value.removeprefix(API_PREFIX))
+    except InvalidPath:
+        return LINK_RULE
+    return None
+
+
+def safe_link(value: str | None) -> str | None:
+    """`value` when it is a link the SPA may show (see `link_problem`), else None."""
+    return value if value and link_problem(value) is None else None
+
+
 def signed_proxy_url(url: str, *, download: bool = False, filename: str | None = None) -> str:
     params = {"url": url}
     if download:

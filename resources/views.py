@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,8 +23,10 @@ from resources.serializers import (
 )
 from resources.signing import Kind, url_filename
 from rpa_workbench.errors import ApiError
+from rpa_workbench.parsers import JSONParser as SafeJSONParser
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.robot_auth import RobotEndpointMixin
+from rpa_workbench.same_origin import SessionNeedsSameOrigin
 
 BINARY = {(200, "*/*"): OpenApiTypes.BINARY}
 CONDITIONAL_HEADERS = ("If-None-Match", "If-Modified-Since")
@@ -47,7 +49,11 @@ class StoredFileView(APIView):
     def signed_value(self, request) -> str:
         return self.clean_name
 
-    @extend_schema(responses=BINARY, parameters=[OpenApiParameter("sig", str, required=False)])
+    @extend_schema(
+        operation_id="resources_file",
+        responses=BINARY,
+        parameters=[OpenApiParameter("sig", str, required=False, description="signature of a signed URL")],
+    )
     def get(self, request, path: str):
         try:
             stored = find_stored(self.clean_name)
@@ -88,9 +94,11 @@ class ProxyDownloadView(ProxyView):
 
 
 class IntranetControlView(APIView):
-    """The SPA's start/stop: a raw relay request, audited like every control request."""
+    """The SPA's start/stop: a raw relay request, audited like every control request.
 
-    permission_classes = [require_perms("tasks.control_task")]
+    A GET that starts robots: with a session cookie it must also come from our own origin."""
+
+    permission_classes = [require_perms("tasks.control_task"), SessionNeedsSameOrigin]
 
     @extend_schema(parameters=[IntranetQuerySerializer], responses=IntranetResponseSerializer)
     def get(self, request):
@@ -153,7 +161,7 @@ class ConfigUploadView(APIView):
 class TaskConfigView(RobotEndpointMixin, APIView):
     """A robot asks for its task's config (webhook secret)."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(request=RobotTaskSerializer, responses=TaskConfigResponseSerializer)
     def post(self, request):

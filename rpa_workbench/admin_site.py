@@ -11,6 +11,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.forms.models import BaseInlineFormSet
 
 from rpa_workbench import roles
+from rpa_workbench.login import ThrottledLoginFormMixin, throttled_login_response
 
 
 def may_use_admin(user) -> bool:
@@ -19,7 +20,7 @@ def may_use_admin(user) -> bool:
     )
 
 
-class RoleAuthenticationForm(AdminAuthenticationForm):
+class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "invalid_login": "Please enter the correct username and password of an admin, operator or viewer.",
@@ -44,6 +45,10 @@ class WorkbenchAdminSite(admin.AdminSite):
 
     def has_permission(self, request) -> bool:
         return may_use_admin(request.user)
+
+    def login(self, request, extra_context=None):
+        """Django's login view; a sign-in refused by the throttle answers 429/503 with Retry-After."""
+        return throttled_login_response(super().login(request, extra_context))
 
 
 class ReadOnlyAdminMixin:

@@ -1,10 +1,14 @@
-"""The scheduler and the presence sweep embedded in the server process (the single-process default).
+"""Background loops embedded in the server process (the single-process default).
 
-Started from asgi.py in a daemon thread, so scheduled starts and watchdog transitions publish
-their events in the same process as the SSE connections that must see them. Off when
-RPA_EMBEDDED_SCHEDULER=false (a separate `manage.py run_scheduler` runs instead), and never under
-pytest or management commands (they do not import asgi.py; tests that do are detected). Several
-server processes each running one is safe: due work is claimed with conditional updates.
+Started from asgi.py in daemon threads, so scheduled starts, watchdog transitions and alert
+deliveries happen in the same process as the SSE connections that must see their events:
+- the scheduler (tasks/scheduler.py) and the presence sweep (accounts/presence.py), off when
+  RPA_EMBEDDED_SCHEDULER=false (a separate `manage.py run_scheduler` runs both instead);
+- the alert delivery worker (alerts/worker.py), off when RPA_EMBEDDED_ALERTS=false
+  (`manage.py run_alerts` runs instead).
+Never under pytest or management commands (they do not import asgi.py; tests that do are
+detected). Several server processes each running them is safe: due work is claimed with
+conditional updates.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import atexit
 import logging
 import sys
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -20,54 +25,68 @@ from django.db import connection
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_thread: threading.Thread | None = None
-_presence_thread: threading.Thread | None = None
+_threads: dict[str, threading.Thread] = {}
 _stop = threading.Event()
 
 
-def should_start() -> bool:
-    return bool(settings.RPA_EMBEDDED_SCHEDULER) and "pytest" not in sys.modules
+def should_start(setting: str = "RPA_EMBEDDED_SCHEDULER") -> bool:
+    return bool(getattr(settings, setting)) and "pytest" not in sys.modules
 
 
-def _run() -> None:
+def _run_scheduler() -> None:
     from tasks import scheduler
 
-    try:
-        scheduler.run_forever(stop=_stop)
-    finally:
-        connection.close()
+    scheduler.run_forever(stop=_stop)
 
 
 def _run_presence() -> None:
     from accounts import presence
 
+    presence.run_forever(stop=_stop)
+
+
+def _run_alerts() -> None:
+    from alerts.worker import Worker
+
+    Worker().run_forever(stop=_stop)
+
+
+LOOPS: dict[str, tuple[str, Callable[[], None]]] = {
+    "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", _run_scheduler),
+    # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
+    "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", _run_presence),
+    "rpa-alerts": ("RPA_EMBEDDED_ALERTS", _run_alerts),
+}
+
+
+def _run(target: Callable[[], None]) -> None:
     try:
-        presence.run_forever(stop=_stop)
+        target()
     finally:
         connection.close()
 
 
 def start() -> threading.Thread | None:
-    """Start the scheduler and presence threads once per process (idempotent); None when disabled."""
-    global _thread, _presence_thread
-    if not should_start():
-        return None
+    """Start each enabled loop's thread once per process (idempotent); returns the scheduler's
+    thread, None when it is disabled."""
     with _lock:
-        if _thread is None or not _thread.is_alive():
-            _stop.clear()
-            _thread = threading.Thread(target=_run, name="rpa-scheduler", daemon=True)
-            _thread.start()
-            atexit.register(stop)
-            logger.info("embedded scheduler started (RPA_EMBEDDED_SCHEDULER=false turns it off)")
-        if _presence_thread is None or not _presence_thread.is_alive():
-            _presence_thread = threading.Thread(target=_run_presence, name="rpa-presence", daemon=True)
-            _presence_thread.start()
-    return _thread
+        for name, (setting, target) in LOOPS.items():
+            if not should_start(setting):
+                continue
+            thread = _threads.get(name)
+            if thread is None or not thread.is_alive():
+                _stop.clear()
+                thread = threading.Thread(target=_run, args=(target,), name=name, daemon=True)
+                _threads[name] = thread
+                thread.start()
+                atexit.register(stop)
+                logger.info("embedded %s started (%s=false turns it off)", name, setting)
+    return _threads.get("rpa-scheduler") if should_start() else None
 
 
 def stop(timeout: float = 10) -> None:
-    """Ask the loop to finish its pass and wait for it (called at interpreter exit)."""
+    """Ask the loops to finish their pass and wait for them (called at interpreter exit)."""
     _stop.set()
-    for thread in (_thread, _presence_thread):
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+    for thread in list(_threads.values()):
+        if thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)

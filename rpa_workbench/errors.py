@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -27,6 +29,7 @@ class ApiError(exceptions.APIException):
         self.message = message
         self.details = details
         self.extra = extra
+        self.headers: dict[str, str] | None = None  # e.g. Retry-After on a 429
         super().__init__(detail=message, code=code)
 
 
@@ -45,7 +48,7 @@ STATUS_CODES = {
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "THROTTLED",
+    429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_ERROR",
     502: "BAD_GATEWAY",
     503: "SERVICE_UNAVAILABLE",
@@ -74,15 +77,24 @@ def first_validation_message(detail: Any, prefix: str = "") -> str:
     return f"{prefix}: {detail}" if prefix else str(detail)
 
 
+def payload_too_large_message() -> str:
+    return f"request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (files excepted)"
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body(413, payload_too_large_message(), "PAYLOAD_TOO_LARGE"), status=413)
+    if isinstance(exc, SuspiciousOperation):  # too many fields or files in a form, a bad header …
+        return Response(error_body(400, f"bad request: {exc}"), status=400)
+
     if isinstance(exc, ApiError):
         body = error_body(exc.status_code, exc.message, exc.error_code, exc.details, **exc.extra)
-        return Response(body, status=exc.status_code)
+        return Response(body, status=exc.status_code, headers=exc.headers)
 
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
@@ -136,6 +148,11 @@ def handler403(request, exception=None):
 
 
 def handler400(request, exception=None):
+    """Django's own 400s (a SuspiciousOperation outside DRF views); a too big body is a 413."""
+    if isinstance(exception, RequestDataTooBig):
+        if wants_json(request):
+            return json_error_response(413, payload_too_large_message(), "PAYLOAD_TOO_LARGE")
+        return HttpResponse("Request body too large", status=413, content_type="text/plain; charset=utf-8")
     if wants_json(request):
         return json_error_response(400, "bad request")
     return defaults.bad_request(request, exception)

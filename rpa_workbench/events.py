@@ -55,6 +55,7 @@ LOG_CREATED = "log_created"
 ACCOUNT_UPDATED = "account_updated"
 TASK_UPDATED = "task_updated"
 HEARTBEAT = "heartbeat"
+ALERT = "alert"
 STREAM_RESET = "stream-reset"
 
 # Pub/sub channel every server process subscribes to when EVENTSTREAM_REDIS is set. Same name and
@@ -111,6 +112,21 @@ def log_created_payload(log) -> dict[str, Any]:
             "shadow_bot_account": log.shadow_bot_account,
             "app_name": log.app_name,
             "status": log.status,
+        },
+    )
+
+
+def alert_payload(alert) -> dict[str, Any]:
+    return payload(
+        ALERT,
+        {
+            "alert_id": str(alert.pk),
+            "event": alert.event,
+            "severity": alert.severity,
+            "message": alert.message,
+            "account_id": str(alert.account_id) if alert.account_id else None,
+            "task_id": str(alert.task_id) if alert.task_id else None,
+            "job_id": str(alert.job_id) if alert.job_id else None,
         },
     )
 
@@ -602,3 +618,7 @@ def publish_task_updated(task, changes: dict[str, Any]) -> None:
 
 def publish_log_created(log) -> None:
     _publish_after_commit(LOG_CREATED, log_created_payload(log), log.account_id)
+
+
+def publish_alert(alert) -> None:
+    _publish_after_commit(ALERT, alert_payload(alert), alert.account_id)

@@ -1,4 +1,7 @@
-"""Robots authenticate with the shared webhook secret (API.md §0), compared in constant time."""
+"""Robots authenticate with the shared webhook secret (API.md §0), compared in constant time.
+
+Wrong secrets are counted per client address; an address with too many is locked out for a
+while (429 `TOO_MANY_REQUESTS`, `Retry-After`), whatever it sends meanwhile (throttling.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import hmac
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
+from rpa_workbench import throttling
 from rpa_workbench.errors import ApiError
 
 
@@ -19,6 +23,21 @@ def presented_token(request) -> str:
     if scheme.lower() == "bearer":
         return value.strip()
     return ""
+
+
+def robot_token_valid(request) -> bool:
+    """Whether the request carries the webhook secret. Raises 429 while its address is locked
+    out; a wrong secret (not a missing one) counts against the address."""
+    expected = settings.RPA_WEBHOOK_TOKEN
+    keys = throttling.robot_keys(request)
+    throttling.refuse_if_locked(keys, "webhook secrets")
+    token = presented_token(request)
+    if not token:
+        return False
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return True
+    throttling.record_failure(keys)
+    return False
 
 
 class RobotTokenRequired(BasePermission):
@@ -36,8 +55,7 @@ class RobotTokenRequired(BasePermission):
                 "robot endpoints are disabled: set the RPA_WEBHOOK_TOKEN environment variable "
                 "to a shared secret and configure the robots to send it",
             )
-        token = presented_token(request)
-        if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        if not robot_token_valid(request):
             raise ApiError(401, "NOT_AUTHENTICATED", "missing or wrong webhook token")
         return True
 

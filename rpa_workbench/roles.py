@@ -17,6 +17,9 @@ VIEW_ONLY = [
     "tasks.view_task",
     "tasks.view_controlrequest",
     "executionlogs.view_executionlog",
+    "alerts.view_channel",
+    "alerts.view_delivery",
+    "alerts.view_alert",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

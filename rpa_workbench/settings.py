@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from rpa_workbench.schema_docs import TAGS as API_TAGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RPA_VAR_DIR", BASE_DIR / "var"))
 
@@ -105,6 +107,8 @@ INSTALLED_APPS = [
     "dashboard",
     "webhooks",
     "resources",
+    "alerts",
+    "yingdao",
 ]
 
 # Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
@@ -239,14 +243,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rpa_workbench.pagination.EnvelopePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["rpa_workbench.renderers.FiniteJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "rpa_workbench.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "rpa_workbench.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "rpa_workbench.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -260,7 +264,19 @@ SIMPLE_JWT = {
         days=env_number("RPA_JWT_REFRESH_DAYS", 7, minimum=1, cast=int)
     ),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_OBTAIN_SERIALIZER": "rpa_workbench.login.ThrottledTokenObtainPairSerializer",
 }
+
+# --- Sign-in and webhook-secret throttling (rpa_workbench/throttling.py, docs/security.md) -----
+# Failures counted within this window; a key reaching its limit is locked for the lockout time.
+RPA_AUTH_FAILURE_WINDOW_SECONDS = env_number("RPA_AUTH_FAILURE_WINDOW_SECONDS", 900, minimum=1, cast=int)
+RPA_AUTH_LOCKOUT_SECONDS = env_number("RPA_AUTH_LOCKOUT_SECONDS", 900, minimum=1, cast=int)
+RPA_LOGIN_MAX_FAILURES_PER_USERNAME = env_number("RPA_LOGIN_MAX_FAILURES_PER_USERNAME", 5, minimum=1, cast=int)
+RPA_LOGIN_MAX_FAILURES_PER_ADDRESS = env_number("RPA_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, cast=int)
+RPA_WEBHOOK_MAX_FAILURES_PER_ADDRESS = env_number("RPA_WEBHOOK_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, cast=int)
+# Password hashes computed at once per process, and how long a sign-in waits for a slot (503).
+RPA_PASSWORD_CHECKS_CONCURRENCY = env_number("RPA_PASSWORD_CHECKS_CONCURRENCY", 2, minimum=1, cast=int)
+RPA_PASSWORD_CHECK_WAIT_SECONDS = env_number("RPA_PASSWORD_CHECK_WAIT_SECONDS", 5.0, minimum=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "RPA Workbench API",
@@ -271,6 +287,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Readable operation ids, tags, summaries, every error status: see rpa_workbench/schema.py.
+    "TAGS": API_TAGS,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "rpa_workbench.schema.postprocess",
+    ],
 }
 
 APP_VERSION = "0.1.0"
@@ -282,6 +305,24 @@ RPA_WEBHOOK_TOKEN = env_str("RPA_WEBHOOK_TOKEN")
 RPA_RELAY_URL = env_str("RPA_RELAY_URL")
 RPA_RELAY_CONNECT_TIMEOUT = env_number("RPA_RELAY_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_RELAY_TIMEOUT = env_number("RPA_RELAY_TIMEOUT", 10.0, minimum=0.1)
+# --- Yingdao Open API dispatch backend (yingdao/, docs/yingdao.md) --------------------------
+# Access key of the tenant; both empty = the `yingdao` backend answers 503 BACKEND_NOT_CONFIGURED.
+RPA_YINGDAO_API_URL = env_str("RPA_YINGDAO_API_URL", "https://api.yingdao.com").rstrip("/")
+RPA_YINGDAO_ACCESS_KEY_ID = env_str("RPA_YINGDAO_ACCESS_KEY_ID")
+RPA_YINGDAO_ACCESS_KEY_SECRET = env_str("RPA_YINGDAO_ACCESS_KEY_SECRET")
+# Seconds: connecting, and one whole call (connect + answer).
+RPA_YINGDAO_CONNECT_TIMEOUT = env_number("RPA_YINGDAO_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_YINGDAO_TIMEOUT = env_number("RPA_YINGDAO_TIMEOUT", 10.0, minimum=0.1)
+# A call refused by the rate limit is retried after a backoff for at most this many seconds.
+RPA_YINGDAO_RATE_LIMIT_WAIT = env_number("RPA_YINGDAO_RATE_LIMIT_WAIT", 5.0, minimum=0)
+# Renew the access token this many seconds before Yingdao says it expires.
+RPA_YINGDAO_TOKEN_MARGIN_SECONDS = env_number("RPA_YINGDAO_TOKEN_MARGIN_SECONDS", 300, minimum=0, cast=int)
+# client/list sync period (robot presence); 0 = never.
+RPA_YINGDAO_CLIENT_SYNC_SECONDS = env_number("RPA_YINGDAO_CLIENT_SYNC_SECONDS", 60, minimum=0)
+# A dispatched/running Yingdao job not heard from for this long is checked with job/query.
+RPA_YINGDAO_RECONCILE_SECONDS = env_number("RPA_YINGDAO_RECONCILE_SECONDS", 120, minimum=1)
+# This server's address as Yingdao reaches it (the callbackUrl base), e.g. https://rpa.example.com.
+RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
 # A second start within this many seconds of an unconfirmed one is refused (409 START_PENDING).
 RPA_START_PENDING_SECONDS = env_number("RPA_START_PENDING_SECONDS", 60, minimum=0, cast=int)
 # Naive times in webhooks are read in this zone.
@@ -371,3 +412,35 @@ LOGGING = {
 RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
 # Seconds between scheduler passes.
 RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)
+
+# --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
+# Base URL of this server as operators reach it, for links in alert messages; empty = no link.
+RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
+# Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
+RPA_EMBEDDED_ALERTS = env_bool("RPA_EMBEDDED_ALERTS", True)
+# Seconds between the worker's looks for due deliveries.
+RPA_ALERT_INTERVAL = env_number("RPA_ALERT_INTERVAL", 2.0, minimum=0.05)
+# Sends in flight at once per worker process (one per channel at a time).
+RPA_ALERT_THREADS = env_number("RPA_ALERT_THREADS", 4, minimum=1, cast=int)
+# Time limits of one send (seconds): connect, and each read of the answer.
+RPA_ALERT_CONNECT_TIMEOUT = env_number("RPA_ALERT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+RPA_ALERT_TIMEOUT = env_number("RPA_ALERT_TIMEOUT", 10.0, minimum=0.1)
+
+
+def env_either(name: str, default: str = "") -> str:
+    """RPA_EMAIL_X, else DJANGO_EMAIL_X, else the default."""
+    return env_str(f"RPA_{name}") or env_str(f"DJANGO_{name}") or default
+
+
+# Email channels send through Django's email backend (SMTP by default).
+EMAIL_BACKEND = env_either("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_either("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env_either("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env_either("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_either("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("RPA_EMAIL_USE_TLS", env_bool("DJANGO_EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = env_bool("RPA_EMAIL_USE_SSL", env_bool("DJANGO_EMAIL_USE_SSL", False))
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("RPA_EMAIL_USE_TLS and RPA_EMAIL_USE_SSL are mutually exclusive")
+EMAIL_TIMEOUT = float(env_either("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env_either("EMAIL_FROM", "rpa-workbench@localhost")

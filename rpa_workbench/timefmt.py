@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework import serializers
@@ -31,10 +32,12 @@ class ApiJSONEncoder(DjangoJSONEncoder):
 
 
 def format_duration(seconds) -> str:
-    """754 → "12m 34s", 86400 → "24h 0m", 42.5 → "42.5s", None → "—"."""
+    """754 → "12m 34s", 86400 → "24h 0m", 42.5 → "42.5s", None (or a non-finite bad row) → "—"."""
     if seconds is None or seconds == "":
         return "—"
     seconds = float(seconds)
+    if not math.isfinite(seconds):
+        return "—"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(round(seconds)), 60)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from executionlogs.admin import RecentTaskExecutionsInline
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
+from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
 from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -65,11 +66,13 @@ class TaskForm(forms.ModelForm):
         if text is None or not text.strip():
             return None
         try:
-            json.loads(text)
+            loads_json_text(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"Must be valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
             ) from None
+        except JSONValueError as exc:
+            raise forms.ValidationError(f"Must be storable JSON: {exc}.") from None
         return text
 
     def clean_trigger_time(self):

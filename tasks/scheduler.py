@@ -119,10 +119,13 @@ def fire_one_shots(now: datetime, summary: Summary) -> None:
 
 
 def _next_slot(task_id, expr: str, tz: str, after: datetime) -> datetime | None:
+    """The task's next slot, or None for a stored schedule that has none (saved before the API
+    refused such schedules, or written to the database by hand): the task is then never started,
+    and each pass says so in one log line, without a traceback."""
     try:
         return schedules.next_run_after(expr, tz, after)
-    except Exception:
-        logger.exception("scheduler: task %s has an unusable schedule %r (%s); not scheduling it", task_id, expr, tz)
+    except schedules.ScheduleError as exc:
+        logger.warning("scheduler: task %s is not scheduled: %s (time zone %r)", task_id, exc.message, tz)
         return None
 
 

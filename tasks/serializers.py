@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
 from tasks.models import ControlRequest, Task
 from tasks.schedules import ScheduleError, validate_schedule
@@ -36,10 +37,12 @@ class ConfigJsonField(serializers.Field):
         if not isinstance(data, str):
             raise serializers.ValidationError("must be JSON text")
         try:
-            json.loads(data)
+            loads_json_text(data)
         except json.JSONDecodeError as exc:
             where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
             raise serializers.ValidationError(f"must be valid JSON ({where})") from None
+        except JSONValueError as exc:
+            raise serializers.ValidationError(f"must be storable JSON: {exc}") from None
         return data
 
     def to_representation(self, value):

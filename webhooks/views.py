@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.presence import record_contact
 from executionlogs.services import record_execution
+from resources.signing import safe_link
 from rpa_workbench.robot_auth import RobotEndpointMixin
 from tasks import services as task_services
 from webhooks.serializers import ConfirmSerializer, ExecutionCompleteSerializer, HeartbeatSerializer
@@ -73,8 +74,8 @@ class ExecutionCompleteView(WebhookView):
                 "message": message,
                 "log_id": str(log.pk),
                 "duplicate": not created,
-                "screenshot_url": log.screenshot_path,
-                "log_url": log.log_content,
+                "screenshot_url": safe_link(log.screenshot_path),
+                "log_url": safe_link(log.log_content),
             }
         )
 

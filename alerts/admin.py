@@ -1,0 +1,111 @@
+"""Alert channels, deliveries and alerts in the admin.
+
+The channel form's secret is a password field that never shows the stored value: left blank it
+keeps the old one, "clear secret" removes it. Deliveries and alerts are records: read-only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from alerts import services
+from alerts.models import Alert, AlertEvent, Channel, Delivery
+from alerts.targets import TargetError, clean_target
+from rpa_workbench.admin_site import ReadOnlyAdminMixin
+
+
+class ChannelForm(forms.ModelForm):
+    secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: never shown. Leave blank to keep the current secret.",
+    )
+    clear_secret = forms.BooleanField(required=False, help_text="Remove the current secret.")
+    events = forms.MultipleChoiceField(
+        choices=AlertEvent.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "target", "secret", "enabled", "events", "accounts"]
+        widgets = {"target": forms.TextInput(attrs={"size": 80})}
+
+    def clean_target(self):
+        try:
+            return clean_target(self.data.get("kind") or self.instance.kind, self.cleaned_data.get("target", ""))
+        except TargetError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_events(self):
+        chosen = self.cleaned_data.get("events") or []
+        return [event for event in AlertEvent.values if event in chosen]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("clear_secret"):
+            data["secret"] = ""
+        elif not data.get("secret") and not self.instance._state.adding:
+            data["secret"] = Channel.objects.filter(pk=self.instance.pk).values_list("secret", flat=True).first() or ""
+        return data
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "enabled", "event_list", "created_at"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    filter_horizontal = ["accounts"]
+    fields = ["name", "kind", "target", "secret", "clear_secret", "enabled", "events", "accounts"]
+    actions = ["send_test"]
+    WRITE_ONLY = ("secret", "clear_secret")
+
+    def get_fields(self, request, obj=None):
+        """Read-only viewers get the page without the form fields, so the secret is never
+        rendered as a read-only value."""
+        if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
+            return self.fields
+        return [name for name in self.fields if name not in self.WRITE_ONLY]
+
+    @admin.display(description="events")
+    def event_list(self, obj: Channel) -> str:
+        return ", ".join(obj.events or []) or "-"
+
+    @admin.action(description="Send a test message to the selected channels", permissions=["change"])
+    def send_test(self, request, queryset):
+        for channel in queryset.order_by("name"):
+            result = services.send_test(channel)
+            level = messages.SUCCESS if result["success"] else messages.ERROR
+            self.message_user(request, f"{channel.name}: {result['message']}", level)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "event", "channel", "status", "attempts", "last_status", "next_attempt_at", "sent_at"]
+    list_filter = ["channel", "event", "status"]
+    search_fields = ["=id", "message", "last_error"]
+    list_select_related = ["channel"]
+    ordering = ["-created_at"]
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+
+
+class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Delivery
+    fields = ["channel", "status", "attempts", "last_status", "last_error", "sent_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["occurred_at", "event", "severity", "account", "task", "job_id"]
+    list_filter = ["event", "severity"]
+    search_fields = ["=id", "message", "account__shadow_bot_account", "task__app_name"]
+    list_select_related = ["account", "task"]
+    ordering = ["-occurred_at"]
+    inlines = [DeliveryInline]
+    show_facets = admin.ShowFacets.NEVER

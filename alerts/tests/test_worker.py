@@ -1,0 +1,121 @@
+"""The delivery worker: retries with backoff (driven by a controllable clock), `failed` after the
+last attempt, one claim per row among several workers, and a hanging channel delaying nobody."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alerts import worker
+from alerts.models import Delivery, DeliveryStatus
+from alerts.services import raise_alert
+from rpa_workbench.testing.threads import run_together
+
+BACKOFF_MINUTES = [1, 5, 30, 120, 360]
+
+
+@pytest.mark.django_db
+def test_failures_are_retried_with_backoff_then_marked_failed(receiver, make_channel, make_task):
+    hook = receiver()
+    hook.status = 503
+    hook.body = b'{"error": "down for maintenance"}'
+    channel = make_channel(target=hook.url)
+    now = timezone.now()
+    raise_alert(event="job_failed", task=make_task(), now=now)
+
+    for attempt, minutes in enumerate(BACKOFF_MINUTES, start=1):
+        assert worker.run_once(now=now) == [DeliveryStatus.PENDING]
+        delivery = Delivery.objects.get(channel=channel)
+        assert delivery.attempts == attempt
+        assert delivery.next_attempt_at == now + timedelta(minutes=minutes)
+        # Not due a second before the backoff ends; due at its end.
+        assert worker.run_once(now=delivery.next_attempt_at - timedelta(seconds=1)) == []
+        now = delivery.next_attempt_at
+
+    assert worker.run_once(now=now) == [DeliveryStatus.FAILED]
+    delivery = Delivery.objects.get(channel=channel)
+    assert delivery.attempts == 6 and delivery.status == DeliveryStatus.FAILED
+    assert delivery.last_status == 503 and "HTTP 503" in delivery.last_error and delivery.sent_at is None
+    assert worker.run_once(now=now + timedelta(days=1)) == []  # never again
+    # Every attempt carried the same delivery id.
+    assert {r.headers["X-RPA-Delivery"] for r in hook.requests} == {str(delivery.pk)}
+    assert len(hook.requests) == 6
+
+
+@pytest.mark.django_db
+def test_a_retry_that_succeeds_is_sent(receiver, make_channel, make_task):
+    hook = receiver()
+    hook.status = 500
+    channel = make_channel(target=hook.url)
+    now = timezone.now()
+    raise_alert(event="job_failed", task=make_task(), now=now)
+    worker.run_once(now=now)
+    hook.status = 200
+    later = now + timedelta(minutes=1)
+    assert worker.run_once(now=later) == [DeliveryStatus.SENT]
+    delivery = Delivery.objects.get(channel=channel)
+    assert (delivery.attempts, delivery.last_status, delivery.last_error, delivery.sent_at) == (2, 200, "", later)
+
+
+@pytest.mark.django_db
+def test_a_timeout_is_a_failed_attempt(settings, receiver, make_channel, make_task):
+    settings.RPA_ALERT_TIMEOUT = 0.2
+    hook = receiver()
+    hook.delay = 1.0
+    channel = make_channel(target=hook.url)
+    raise_alert(event="job_failed", task=make_task())
+    assert worker.run_once() == [DeliveryStatus.PENDING]
+    assert Delivery.objects.get(channel=channel).last_error.startswith("timed out")
+
+
+@pytest.mark.django_db
+def test_a_leased_delivery_is_not_claimed_again_until_its_lease_expires(make_channel, make_task):
+    make_channel()
+    now = timezone.now()
+    raise_alert(event="job_failed", task=make_task(), now=now)
+    [claimed] = worker.claim_due(now, 10)
+    assert worker.claim_due(now, 10) == []
+    # The worker died mid-send: after the lease, another worker takes the row.
+    assert [d.pk for d in worker.claim_due(now + worker.LEASE + timedelta(seconds=1), 10)] == [claimed.pk]
+
+
+def test_several_workers_claim_each_delivery_once(transactional_db, make_channel, make_task):
+    make_channel()
+    now = timezone.now()
+    for _ in range(5):
+        raise_alert(event="job_failed", task=make_task(), now=now)
+    ids = Delivery.objects.values_list("pk", flat=True)
+    results = run_together([lambda: [worker.claim(pk, now) for pk in ids] for _ in range(4)])
+    winners = [d.pk for claims in results for d in claims if d is not None]
+    assert sorted(winners) == sorted(ids)
+
+
+def test_a_hanging_channel_does_not_delay_another(transactional_db, settings, receiver, make_channel, make_task):
+    settings.RPA_ALERT_TIMEOUT = 5.0
+    hanging, healthy = receiver(), receiver()
+    hanging.delay = 3.0
+    make_channel(name="hangs", target=hanging.url)
+    make_channel(name="healthy", target=healthy.url)
+    for _ in range(2):
+        raise_alert(event="job_failed", task=make_task())
+
+    stop = threading.Event()
+    loop = worker.Worker(threads=2)
+    thread = threading.Thread(target=loop.run_forever, args=(stop, 0.05), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        while len(healthy.requests) < 2 and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        assert len(healthy.requests) == 2
+        assert elapsed < 1.5, f"the healthy channel waited {elapsed:.2f}s behind the hanging one"
+        assert len(hanging.requests) == 1  # one send at a time per channel
+    finally:
+        stop.set()
+        thread.join(10)
+        loop.pool.shutdown(wait=True)  # let the hanging send finish before the database goes

@@ -1,0 +1,171 @@
+"""The delivery worker (healthchecks' sendalerts): claim a due delivery, send it, record the result.
+
+- Claim: a conditional UPDATE that succeeds only while the row is still pending, due and not
+  leased (`claimed_until` empty or past), setting a lease. Of several workers (one embedded in
+  each server process, or `manage.py run_alerts`), exactly one wins each row; a worker that dies
+  mid-send leaves a lease that expires, and the row is claimed again.
+- Send: outside any transaction, in a small thread pool, one delivery per channel at a time, each
+  bounded by RPA_ALERT_CONNECT_TIMEOUT / RPA_ALERT_TIMEOUT: a hanging channel holds one thread,
+  never another channel's delivery and never a request.
+- Record: sent, or retried after BACKOFF[attempt] (1 min, 5 min, 30 min, 2 h, 6 h), then failed
+  with the last status and error; written only while our lease still holds.
+
+Every function takes `now`, so tests drive the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from alerts import channels
+from alerts.channels.base import SendResult
+from alerts.models import Delivery, DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+# How long a claim keeps other workers off a row: longer than any send can take.
+LEASE = timedelta(minutes=2)
+
+
+def _available(now: datetime) -> Q:
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & (
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+
+
+def claim(delivery_id, now: datetime) -> Delivery | None:
+    """Lease one delivery; None when another worker has it (or it is no longer due)."""
+    lease = now + LEASE
+    if not Delivery.objects.filter(_available(now), pk=delivery_id).update(claimed_until=lease):
+        return None
+    delivery = Delivery.objects.select_related("channel", "alert").filter(pk=delivery_id).first()
+    return delivery
+
+
+def claim_due(now: datetime, limit: int, busy_channels: frozenset = frozenset()) -> list[Delivery]:
+    """Claim up to `limit` due deliveries, the oldest first, at most one per channel, none for a
+    channel in `busy_channels` (one this worker is still sending to)."""
+    claimed: list[Delivery] = []
+    seen = set(busy_channels)
+    due = Delivery.objects.filter(_available(now)).order_by("next_attempt_at", "created_at")
+    for delivery_id, channel_id in due.values_list("pk", "channel_id")[: limit * 10]:
+        if len(claimed) >= limit:
+            break
+        if channel_id in seen:
+            continue
+        delivery = claim(delivery_id, now)
+        if delivery is not None:
+            seen.add(channel_id)
+            claimed.append(delivery)
+    return claimed
+
+
+def record(delivery: Delivery, result: SendResult, now: datetime) -> str:
+    """Store the outcome of one attempt under our lease; returns the new status."""
+    attempts = delivery.attempts + 1
+    fields: dict = {"attempts": F("attempts") + 1, "claimed_until": None, "last_status": result.status}
+    if result.ok:
+        status = DeliveryStatus.SENT
+        fields.update(status=status, sent_at=now, last_error="")
+    elif attempts >= MAX_ATTEMPTS:
+        status = DeliveryStatus.FAILED
+        fields.update(status=status, last_error=result.error)
+    else:
+        status = DeliveryStatus.PENDING
+        fields.update(next_attempt_at=now + BACKOFF[attempts - 1], last_error=result.error)
+    updated = Delivery.objects.filter(pk=delivery.pk, claimed_until=delivery.claimed_until).update(**fields)
+    if not updated:
+        logger.warning("alert delivery %s: lease lost before its result was recorded", delivery.pk)
+        return delivery.status
+    log = logger.info if result.ok else logger.warning
+    log(
+        "alert delivery %s (%s to channel %s) attempt %d: %s%s",
+        delivery.pk,
+        delivery.event,
+        delivery.channel.name,
+        attempts,
+        status,
+        f" ({result.error})" if result.error else "",
+    )
+    return status
+
+
+def deliver(delivery: Delivery, clock=timezone.now) -> str:
+    """Send one claimed delivery and record the result (in a pool thread, no transaction)."""
+    try:
+        result = channels.send(delivery)
+        return record(delivery, result, clock())
+    finally:
+        connection.close()  # pool threads are reused: never keep a connection between sends
+
+
+def run_once(now: datetime | None = None, limit: int = 100) -> list[str]:
+    """Claim and send every due delivery one after another, in this thread (tests, commands)."""
+    now = now or timezone.now()
+    statuses = []
+    for delivery in claim_due(now, limit):
+        statuses.append(record(delivery, channels.send(delivery), now))
+    return statuses
+
+
+class Worker:
+    """The loop: every RPA_ALERT_INTERVAL, claim what the pool can take and hand it over."""
+
+    def __init__(self, threads: int | None = None, clock=timezone.now) -> None:
+        self.threads = threads or settings.RPA_ALERT_THREADS
+        self.clock = clock
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rpa-alert-send")
+        self.in_flight: dict[Future, object] = {}
+        self._lock = threading.Lock()
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self.in_flight.pop(future, None)
+        if future.exception() is not None:
+            logger.error("alert delivery crashed", exc_info=future.exception())
+
+    def tick(self) -> int:
+        """One look for due deliveries; returns how many were handed to the pool."""
+        with self._lock:
+            free = self.threads - len(self.in_flight)
+            busy = frozenset(self.in_flight.values())
+        if free <= 0:
+            return 0
+        claimed = claim_due(self.clock(), free, busy)
+        for delivery in claimed:
+            future = self.pool.submit(deliver, delivery, self.clock)
+            with self._lock:
+                self.in_flight[future] = delivery.channel_id
+            future.add_done_callback(self._done)
+        return len(claimed)
+
+    def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
+        interval = settings.RPA_ALERT_INTERVAL if interval is None else interval
+        logger.info("alert worker running every %ss with %d send threads", interval, self.threads)
+        while not stop.is_set():
+            close_old_connections()
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("alert worker pass failed")
+            finally:
+                close_old_connections()
+            stop.wait(interval)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        logger.info("alert worker stopped")

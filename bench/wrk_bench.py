@@ -1,0 +1,199 @@
+"""HTTP throughput of the hot paths, loaded by wrk (not a test: it prints figures).
+
+wrk is a C load generator (Debian: `apt-get install wrk`); it costs the server's cores far less
+than a Python client, so what it measures is the server. This script:
+
+1. makes a fresh SQLite file in a temporary directory, migrates it, adds one robot account with
+   its task, 19 more accounts (20 in all: one page) and an admin user;
+2. starts the real app under Daphne on it (as the live tests do; `--floor` serves
+   bench/floor_app.py instead: Daphne with no Django and no database);
+3. runs `wrk -t2 -c16 -d<seconds>s` three times: distinct execution-complete webhooks
+   (bench/wrk_webhook.lua), then `GET /api/v1/accounts` with a JWT, then `GET /health`;
+4. prints req/s, p50/p99, errors, and the number of logs in the database afterwards, which must
+   equal the webhook run's 2xx count plus the webhooks still in flight when wrk stopped (at most
+   one per connection: wrk stops on the clock and drops their answers, the server still writes
+   them). The Lua script records the log id of every 2xx answer, and every one must be stored.
+
+    .venv/bin/python bench/wrk_bench.py                    # 10 s per path
+    .venv/bin/python bench/wrk_bench.py --seconds 5 --connections 8
+    .venv/bin/python bench/wrk_bench.py --floor            # the floor: bench/floor_app.py
+    DATABASE_URL=postgres://rpa@127.0.0.1:55432/bench .venv/bin/python bench/wrk_bench.py
+
+With DATABASE_URL set to PostgreSQL it uses that (empty) database instead of a temporary file.
+The load average is printed before and after: on a shared machine the figures are indicative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LUA_SCRIPT = Path(__file__).resolve().parent / "wrk_webhook.lua"
+ACCOUNT = "bench_bot"
+APP = "bench_app"
+ACCOUNTS = 20
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def prepare(work_dir: Path, token: str) -> str:
+    """Configure Django on a fresh database, migrate it, add the accounts, the robot's task and an
+    admin; return an access JWT for the admin."""
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        os.environ["DATABASE_URL"] = f"sqlite:///{work_dir / 'wrk.sqlite3'}"
+    os.environ["RPA_VAR_DIR"] = str(work_dir / "var")
+    os.environ["RPA_MEDIA_ROOT"] = str(work_dir / "media")
+    os.environ["RPA_WEBHOOK_TOKEN"] = token
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "rpa_workbench.settings"
+    os.environ.setdefault("RPA_LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import Account
+    from tasks.models import Task
+
+    call_command("migrate", verbosity=0)
+    robot = Account.objects.create(shadow_bot_account=ACCOUNT, host_ip="10.0.0.1", port=8000, status="running")
+    Task.objects.create(task_name="Bench", account=robot, app_name=APP, status="running")
+    for index in range(1, ACCOUNTS):
+        Account.objects.create(shadow_bot_account=f"bot_{index:02d}", host_ip=f"10.0.1.{index}", port=8000)
+    admin = get_user_model().objects.create_superuser("bench", "bench@example.com", secrets.token_urlsafe(16))
+    return str(AccessToken.for_user(admin))
+
+
+def start_server(work_dir: Path, token: str, floor: bool):
+    from rpa_workbench.testing import live_server
+
+    env = {"RPA_WEBHOOK_TOKEN": token, "RPA_LOG_LEVEL": "WARNING"}
+    if not floor:
+        return live_server.start_daphne(work_dir, env)
+    real_popen = live_server.subprocess.Popen
+
+    def popen(command, **kwargs):  # `... rpa_workbench.asgi:application` → the floor app
+        return real_popen([*command[:-1], "bench.floor_app:application"], **kwargs)
+
+    live_server.subprocess.Popen = popen
+    try:
+        return live_server.start_daphne(work_dir, env)
+    finally:
+        live_server.subprocess.Popen = real_popen
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse(output: str) -> dict[str, float]:
+    """The figures of `wrk --latency` output."""
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "requests": total,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": to_ms(re.search(r"\s50%\s+(\S+)", output).group(1)),
+        "p99": to_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(n) for n in sockets.groups()) if sockets else 0,
+    }
+
+
+def run_wrk(url: str, args: argparse.Namespace, extra: list[str], env: dict[str, str] | None = None) -> dict:
+    command = [
+        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "--timeout", "5s",
+        *extra, url,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True)
+    return parse(result.stdout)
+
+
+def check_logs(figures: dict, ids_file: Path, connections: int) -> None:
+    """Every acknowledged log is stored once; the only others are the ones wrk left in flight."""
+    import time
+
+    from executionlogs.models import ExecutionLog
+
+    time.sleep(1)  # the requests wrk dropped at its stop finish on the server
+    acknowledged = set(ids_file.read_text().split())
+    ok = figures["requests"] - figures["non2xx"]
+    logs = ExecutionLog.objects.count()
+    stored = sum(
+        ExecutionLog.objects.filter(pk__in=chunk).count()
+        for chunk in (sorted(acknowledged)[i : i + 500] for i in range(0, len(acknowledged), 500))
+    )
+    in_flight = logs - ok
+    verdict = "OK" if stored == ok == len(acknowledged) and 0 <= in_flight <= connections else "MISMATCH"
+    print(
+        f"{'':<28} logs in the database: {logs} = 2xx {ok} + {in_flight} in flight at wrk's stop;"
+        f" acknowledged logs stored: {stored}/{len(acknowledged)}  {verdict}"
+    )
+
+
+def report(name: str, figures: dict) -> None:
+    errors = figures["non2xx"] + figures["socket_errors"]
+    print(
+        f"{name:<28} {figures['rps']:8.0f} req/s   p50 {figures['p50']:7.1f} ms   p99 {figures['p99']:7.1f} ms"
+        f"   errors {errors} (non-2xx {figures['non2xx']}, socket {figures['socket_errors']})"
+        f"   requests {figures['requests']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--floor", action="store_true", help="serve bench/floor_app.py (no Django)")
+    parser.add_argument("--only", choices=["webhook", "accounts", "health"], action="append")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    only = set(args.only or ["webhook", "accounts", "health"])
+    work_dir = Path(tempfile.mkdtemp(prefix="rpa_wrk_"))
+    token = secrets.token_urlsafe(24)
+    server = None
+    try:
+        jwt = prepare(work_dir, token)
+        server = start_server(work_dir, token, args.floor)
+        print(f"load before: {load()}   wrk -t{args.threads} -c{args.connections} -d{args.seconds}s")
+        if "webhook" in only:
+            ids_file = work_dir / "acknowledged.txt"
+            env = {
+                "WRK_TOKEN": token, "WRK_RUN": secrets.token_hex(4), "WRK_ACCOUNT": ACCOUNT, "WRK_APP": APP,
+                "WRK_IDS_FILE": str(ids_file),
+            }
+            figures = run_wrk(server.url, args, ["-s", str(LUA_SCRIPT)], env)
+            report("POST execution-complete", figures)
+            if not args.floor:
+                check_logs(figures, ids_file, args.connections)
+        if "accounts" in only:
+            report("GET /api/v1/accounts", run_wrk(f"{server.url}/api/v1/accounts", args, ["-H", f"Authorization: Bearer {jwt}"]))
+        if "health" in only:
+            report("GET /health", run_wrk(f"{server.url}/health", args, []))
+        print(f"load after:  {load()}")
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

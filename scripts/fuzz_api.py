@@ -1,0 +1,182 @@
+"""Fuzz the live API with schemathesis against its own OpenAPI document (docs/api-schema.md).
+
+A fresh SQLite database in a temporary directory, an admin and one account and task, Daphne on a
+free port, then `schemathesis run` for a bounded time with the admin's JWT and the webhook
+secret. The exit status is schemathesis's: any server error, any response outside the document
+(status or body) fails the run. No outside network: the relay is
+a local fake that accepts every request, the proxy unconfigured (403 PROXY_DISABLED).
+
+    python scripts/fuzz_api.py [--seconds 100] [--schemathesis PATH] [-- extra schemathesis args]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+logger = logging.getLogger("fuzz_api")
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "scripts" / "schemathesis.toml"
+CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
+# The event stream never ends: a fuzzer waiting for its body would only time out.
+EXCLUDED_PATHS = ["/api/v1/sse/events"]
+ADMIN = "fuzz-admin"
+
+
+class FakeRelay(http.server.BaseHTTPRequestHandler):
+    """The relay's part (API.md §2): any GET is a delivered control request."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        """Quiet: the server's own control-request audit records every call."""
+
+
+def start_fake_relay() -> http.server.ThreadingHTTPServer:
+    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeRelay)
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    return relay
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body: dict | None = None, token: str = "") -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wait_until_healthy(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"daphne exited with {server.returncode}")
+        try:
+            call(base, "GET", "/health")
+            return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.3)
+    raise RuntimeError("daphne did not become healthy")
+
+
+def seed(base: str, password: str) -> str:
+    """The admin's access JWT, after creating one account and one task through the API."""
+    token = call(base, "POST", "/api/v1/auth/token", {"username": ADMIN, "password": password})["access"]
+    account = {"shadow_bot_account": "fuzz_bot", "host_ip": "192.0.2.10", "port": 8000}
+    call(base, "POST", "/api/v1/accounts", account, token)
+    task = {"task_name": "Fuzz task", "app_name": "fuzz_app", "shadow_bot_account": "fuzz_bot", "host_ip": "192.0.2.10"}
+    call(base, "POST", "/api/v1/tasks", task, token)
+    return token
+
+
+def server_env(workdir: Path, webhook_token: str, password: str, relay_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("RPA_", "DATABASE_URL"))}
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'fuzz.sqlite3'}",
+            "RPA_VAR_DIR": str(workdir / "var"),
+            "RPA_WEBHOOK_TOKEN": webhook_token,
+            "RPA_RELAY_URL": relay_url,
+            "DJANGO_SUPERUSER_USERNAME": ADMIN,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_DEBUG": "0",
+        }
+    )
+    return env
+
+
+def run(seconds: int, schemathesis: str, extra: list[str]) -> int:
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="rpa-fuzz-") as tmp:
+        workdir = Path(tmp)
+        webhook_token, password = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
+        relay = start_fake_relay()
+        env = server_env(workdir, webhook_token, password, f"http://127.0.0.1:{relay.server_address[1]}/yingdao")
+        manage = [python, str(ROOT / "manage.py")]
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
+        subprocess.run([*manage, "ensure_admin"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log_path = workdir / "daphne.log"
+        with log_path.open("wb") as log:
+            daphne = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "rpa_workbench.asgi:application"]
+            server = subprocess.Popen(daphne, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_until_healthy(base, server)
+                token = seed(base, password)
+                command = [
+                    schemathesis,
+                    "--config-file",
+                    str(CONFIG),
+                    "run",
+                    f"{base}/api/v1/openapi.json",
+                    "--checks",
+                    CHECKS,
+                    "--max-time",
+                    str(seconds),
+                    "--request-timeout",
+                    "15",
+                    *[arg for path in EXCLUDED_PATHS for arg in ("--exclude-path", path)],
+                    *extra,
+                ]
+                fuzz_env = {
+                    **os.environ,
+                    "RPA_FUZZ_JWT": token,
+                    "RPA_FUZZ_WEBHOOK_TOKEN": webhook_token,
+                    "SCHEMATHESIS_HOOKS": "fuzz_hooks",
+                    "PYTHONPATH": str(ROOT / "scripts"),
+                }
+                logger.info("schemathesis against %s for %ss", base, seconds)
+                status = subprocess.run(command, env=fuzz_env, cwd=ROOT).returncode
+            finally:
+                relay.shutdown()
+                server.terminate()
+                try:
+                    server.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+        if status != 0:
+            tail = log_path.read_text(errors="replace").splitlines()[-60:]
+            logger.error("server log (last lines):\n%s", "\n".join(tail))
+        return status
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=int, default=int(os.environ.get("RPA_FUZZ_SECONDS", "100")))
+    parser.add_argument("--schemathesis", default=os.environ.get("SCHEMATHESIS", "schemathesis"))
+    parser.add_argument("extra", nargs="*", help="passed on to `schemathesis run`")
+    args = parser.parse_args()
+    return run(args.seconds, args.schemathesis, args.extra)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
