@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -76,6 +76,14 @@ def filter_presence(queryset: QuerySet, value: str, *, now: datetime | None = No
     if "presence" not in queryset.query.annotations:
         queryset = with_presence(queryset, now=now)
     return queryset.filter(presence=value)
+
+
+def presence_counts(*, now: datetime | None = None) -> dict[str, int]:
+    """Robots per presence (every key present), one grouped query: the dashboard's card."""
+    rows = with_presence(Account.objects.order_by(), now=now).values("presence").annotate(count=Count("pk"))
+    counts = dict.fromkeys(PRESENCE_VALUES, 0)
+    counts.update({row["presence"]: row["count"] for row in rows})
+    return counts
 
 
 @dataclass(frozen=True)

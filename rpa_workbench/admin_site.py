@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
 
 from rpa_workbench import roles
 from rpa_workbench.login import ThrottledLoginFormMixin, throttled_login_response
@@ -23,7 +24,7 @@ def may_use_admin(user) -> bool:
 class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "invalid_login": "Please enter the correct username and password of an admin, operator or viewer.",
+        "invalid_login": _("Please enter the correct username and password of an admin, operator or viewer."),
     }
 
     def confirm_login_allowed(self, user):
@@ -38,9 +39,9 @@ class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
 
 
 class WorkbenchAdminSite(admin.AdminSite):
-    site_header = "RPA Workbench"
-    site_title = "RPA Workbench"
-    index_title = "Robots, tasks and executions"
+    site_header = _("RPA Workbench")
+    site_title = _("RPA Workbench")
+    index_title = _("Robots, tasks and executions")
     login_form = RoleAuthenticationForm
 
     def has_permission(self, request) -> bool:
