@@ -37,7 +37,6 @@ from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 from django_eventstream.channelmanager import DefaultChannelManager
@@ -45,6 +44,8 @@ from django_eventstream.event import Event
 from django_eventstream.storage import DjangoModelStorage
 from django_eventstream.utils import get_storage
 from django_eventstream.views import Listener, ListenerManager
+
+from rpa_workbench.timefmt import ApiJSONEncoder, api_values
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,9 @@ def changed(before: dict[str, Any], instance) -> dict[str, Any]:
 
 
 def payload(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The `data:` line of every event: the type repeated next to its data (API.md §6)."""
-    return {"type": event_type, "data": data}
+    """The `data:` line of every event: the type repeated next to its data (API.md §6), its
+    datetimes already written as the REST API writes them (one format on every stream)."""
+    return {"type": event_type, "data": api_values(data)}
 
 
 def account_updated_payload(account, changes: dict[str, Any]) -> dict[str, Any]:
@@ -132,11 +134,11 @@ def alert_payload(alert) -> dict[str, Any]:
 
 
 def heartbeat_payload(now: datetime.datetime | None = None) -> dict[str, Any]:
-    return payload(HEARTBEAT, {"timestamp": (now or timezone.now()).isoformat()})
+    return payload(HEARTBEAT, {"timestamp": now or timezone.now()})
 
 
 def encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder)
+    return json.dumps(data, cls=ApiJSONEncoder)
 
 
 # --- channels and storage ------------------------------------------------------------------
@@ -196,7 +198,7 @@ class RetainedStorage(DjangoModelStorage):
                         StoredEvent(
                             channel=channel,
                             type=event_type,
-                            data=json.dumps(data, cls=DjangoJSONEncoder),
+                            data=json.dumps(data, cls=ApiJSONEncoder),
                             eid=event_id,
                             created=timezone.now(),
                         )

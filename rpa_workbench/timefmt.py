@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from rest_framework import serializers
@@ -20,6 +21,17 @@ _API_DATETIME = serializers.DateTimeField()
 def format_datetime(value: dt.datetime) -> str:
     """The API's datetime text (naive values are taken as the display zone's)."""
     return _API_DATETIME.to_representation(value)
+
+
+def api_values(value: Any) -> Any:
+    """`value` with every datetime inside (dicts, lists) replaced by its API text."""
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dict):
+        return {key: api_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [api_values(item) for item in value]
+    return value
 
 
 class ApiJSONEncoder(DjangoJSONEncoder):

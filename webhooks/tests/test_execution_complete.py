@@ -348,7 +348,7 @@ def test_events_are_published_after_commit(
     assert kinds["account_updated"]["changes"]["status"] == "completed"
     assert kinds["task_updated"]["changes"] == {
         "status": "pending",
-        "last_run_time": datetime(2026, 1, 21, 6, 30, tzinfo=UTC),
+        "last_run_time": "2026-01-21T14:30:00+08:00",  # as the REST API writes it (rpa_workbench/timefmt.py)
     }
 
 
