@@ -7,7 +7,7 @@ PORT ?= 8888
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install install-dev migrate messages demo clean
+.PHONY: run test lint install install-dev migrate messages demo clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ run: migrate messages
 	@echo "  API docs:  http://$(HOST):$(PORT)/docs"
 	@echo "  health:    http://$(HOST):$(PORT)/health"
 	@echo ""
-	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -56,21 +56,38 @@ test: lint messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+	rm -rf $(VENV) $(FUZZ_VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
+
+# `make fuzz`: schemathesis against a live Daphne on a fresh SQLite database, every operation of
+# the OpenAPI document, for FUZZ_SECONDS (docs/api-schema.md). schemathesis lives in its own
+# virtualenv so its dependencies never mix with the application's.
+FUZZ_VENV := .venv-fuzz
+FUZZ_SECONDS ?= 100
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet -r requirements-fuzz.txt
+	touch $@
+
+fuzz: install $(FUZZ_VENV)/.installed
+	$(BIN)/python scripts/fuzz_api.py --seconds $(FUZZ_SECONDS) --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
 # tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
 SIM_PORT ?= 18899
+ALERT_PORT ?= 18900
 demo: migrate messages
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
-	$(BIN)/python manage.py seed_demo
 	@token="$${RPA_WEBHOOK_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	export RPA_WEBHOOK_TOKEN="$$token" RPA_RELAY_URL="http://127.0.0.1:$(SIM_PORT)/yingdao"; \
+	export RPA_DEMO_ALERT_PORT=$(ALERT_PORT) RPA_DEMO_ALERT_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
+	$(BIN)/python manage.py seed_demo; \
 	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py alert_receiver --port $(ALERT_PORT) & receiver=$$!; \
+	trap 'kill $$sim $$receiver 2>/dev/null; wait $$sim $$receiver 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "RPA Workbench demo on http://$(HOST):$(PORT)  (dashboard: /dashboard/, admin: /admin/)"; \
 	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
+	echo "  alerts (failed runs, ...) are printed by the receiver on http://127.0.0.1:$(ALERT_PORT)/alerts"; \
 	echo ""; \
-	$(BIN)/daphne -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import presence, services
 from accounts.models import Account, AccountStatus
 from executionlogs.admin import RecentAccountExecutionsInline
+from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.badges import badge, choice_badge
 from rpa_workbench.errors import ApiError
 
@@ -48,7 +49,7 @@ class PresenceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = AccountForm
     list_display = [
         "shadow_bot_account",
@@ -76,6 +77,12 @@ class AccountAdmin(admin.ModelAdmin):
     fields = ["id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *readonly_fields[1:]]
     ordering = ["-created_at"]
     inlines = [RecentAccountExecutionsInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "status", "recent_app"]
 
     def get_queryset(self, request):
         return presence.with_presence(super().get_queryset(request).annotate(task_count=Count("tasks")))

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, PresenceState
+from alerts import sources as alert_sources
 from rpa_workbench import events
 
 logger = logging.getLogger(__name__)
@@ -110,12 +111,13 @@ def record_contact(*, account_id, when: datetime | None = None) -> Flip | None:
     if before is None:
         rows.filter(newer).update(last_seen_at=when)  # missing, or another process just flipped it
         return None
-    claimed = rows.filter(presence_state=before).update(
-        presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
-    )
-    if not claimed:
-        return None
-    return announce(account_id, before)
+    with transaction.atomic():  # the flip and its alert commit together
+        claimed = rows.filter(presence_state=before).update(
+            presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
+        )
+        if not claimed:
+            return None
+        return announce(account_id, before)
 
 
 def sweep_presence(now: datetime | None = None) -> list[Flip]:
@@ -125,8 +127,9 @@ def sweep_presence(now: datetime | None = None) -> list[Flip]:
     silent = Account.objects.filter(presence_state=PresenceState.ONLINE, last_seen_at__lt=cutoff)
     flips = []
     for account_id in silent.values_list("pk", flat=True):
-        if silent.filter(pk=account_id).update(presence_state=PresenceState.OFFLINE):
-            flips.append(announce(account_id, PresenceState.ONLINE, now=now))
+        with transaction.atomic():  # the flip and its alert commit together
+            if silent.filter(pk=account_id).update(presence_state=PresenceState.OFFLINE):
+                flips.append(announce(account_id, PresenceState.ONLINE, now=now))
     return flips
 
 
@@ -135,6 +138,7 @@ def announce(account_id, before: str, *, now: datetime | None = None) -> Flip:
     account = with_presence(Account.objects.filter(pk=account_id), now=now).get()
     flip = Flip(account=account, before=str(before), after=account.presence)
     events.publish_account_updated(account, {"presence": account.presence})
+    alert_sources.presence_flipped(account, before=flip.before, after=flip.after, now=now or clock())
     logger.info("robot %s is now %s (was %s)", account.task_control, flip.after, flip.before)
     return flip
 

@@ -40,20 +40,50 @@ def create_account(**fields: Any) -> Account:
     return account
 
 
+# Columns robots, the scheduler and the dispatcher own: set on create, never by an edit (a
+# stale copy would undo a heartbeat, a confirm or a finished run).
+OWNED_FIELDS = frozenset(
+    {"status", "recent_app", "end_time", "last_heartbeat_at", "last_seen_at", "presence_state", "task_control"}
+)
+
+
 def update_account(account: Account, **fields: Any) -> Account:
-    before = events.snapshot(account, TRACKED_FIELDS)
-    for name, value in fields.items():
-        setattr(account, name, value)
-    if not fields:
-        return account
+    """Apply the edited `fields` and return the account as saved.
+
+    Only what the client changed (a value differing from `account`, the copy the caller loaded)
+    is written, on the row re-read under a lock, with `update_fields`; the owned columns never.
+    """
+    fields = {
+        name: value
+        for name, value in fields.items()
+        if name not in OWNED_FIELDS and value != getattr(account, name)
+    }
     try:
         with transaction.atomic():
-            # Only what was edited: robots own last_seen_at, presence_state, last_heartbeat_at.
-            account.save(update_fields=[*fields, "updated_at"])
-            events.publish_account_updated(account, events.changed(before, account))
+            current = Account.objects.select_for_update().get(pk=account.pk)
+            if not fields:
+                return _with_annotations(current, account)
+            before = events.snapshot(current, TRACKED_FIELDS)
+            for name, value in fields.items():
+                setattr(current, name, value)
+            current.save(update_fields=[*fields, "updated_at"])
+            events.publish_account_updated(current, events.changed(before, current))
     except IntegrityError:
-        raise _duplicate(account) from None
-    return account
+        name, host_ip, port = (fields.get(f, getattr(account, f)) for f in ("shadow_bot_account", "host_ip", "port"))
+        raise Conflict("ACCOUNT_EXISTS", f"account {task_control_of(name, host_ip, port)} already exists") from None
+    return _with_annotations(current, account)
+
+
+# What the API's queryset annotates on an account (accounts.views, accounts.presence).
+ANNOTATIONS = ("task_count", "presence")
+
+
+def _with_annotations(current: Account, loaded: Account) -> Account:
+    """Keep what the view's queryset annotated on the re-read row."""
+    for name in ANNOTATIONS:
+        if hasattr(loaded, name):
+            setattr(current, name, getattr(loaded, name))
+    return current
 
 
 def delete_account(account: Account) -> None:

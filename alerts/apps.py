@@ -1,7 +1,17 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class AlertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "alerts"
     verbose_name = "Alerts"
+
+    def ready(self) -> None:
+        # Job outcomes alert from inside each job transition's transaction (jobs/transitions.py).
+        if apps.is_installed("jobs"):
+            from jobs import transitions
+
+            from alerts.sources import job_transition
+
+            if job_transition not in transitions.HOOKS:
+                transitions.HOOKS.append(job_transition)

@@ -55,11 +55,11 @@ def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
     """Two lines (中文 then English), plus the link when there is one."""
     zh, en = title(event)
     robot = context.get("shadow_bot_account") or "-"
-    app = context.get("app_name") or "-"
+    app = context.get("app_name")
     when = robot_time(occurred_at)
     reason = context.get("reason") or ""
-    zh_line = f"【RPA】{zh}：机器人 {robot}，应用 {app}，时间 {when}"
-    en_line = f"[RPA] {en}: robot {robot}, app {app}, at {when}"
+    zh_line = f"【RPA】{zh}：机器人 {robot}" + (f"，应用 {app}" if app else "") + f"，时间 {when}"
+    en_line = f"[RPA] {en}: robot {robot}" + (f", app {app}" if app else "") + f", at {when}"
     if reason:
         zh_line += f"，原因 {reason}"
         en_line += f", reason: {reason}"

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from alerts import channels
@@ -43,7 +43,15 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 LEASE = timedelta(minutes=2)
 
 
+def lease() -> timedelta:
+    """LEASE, or more when the send time limits allow a longer send."""
+    longest = 4 * (settings.RPA_ALERT_CONNECT_TIMEOUT + settings.RPA_ALERT_TIMEOUT)
+    return max(LEASE, timedelta(seconds=longest))
+
+
 def _available(now: datetime) -> Q:
+    """Due and not leased: columns of the row itself only, so the claim's UPDATE is a plain
+    compare-and-set (PostgreSQL re-checks it on the row a concurrent claim just changed)."""
     return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & (
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
@@ -51,29 +59,40 @@ def _available(now: datetime) -> Q:
 
 def claim(delivery_id, now: datetime) -> Delivery | None:
     """Lease one delivery; None when another worker has it (or it is no longer due)."""
-    lease = now + LEASE
-    if not Delivery.objects.filter(_available(now), pk=delivery_id).update(claimed_until=lease):
+    lease_end = now + lease()
+    if not Delivery.objects.filter(_available(now), pk=delivery_id).update(claimed_until=lease_end):
         return None
     delivery = Delivery.objects.select_related("channel", "alert").filter(pk=delivery_id).first()
     return delivery
 
 
 def claim_due(now: datetime, limit: int, busy_channels: frozenset = frozenset()) -> list[Delivery]:
-    """Claim up to `limit` due deliveries, the oldest first, at most one per channel, none for a
-    channel in `busy_channels` (one this worker is still sending to)."""
-    claimed: list[Delivery] = []
-    seen = set(busy_channels)
-    due = Delivery.objects.filter(_available(now)).order_by("next_attempt_at", "created_at")
-    for delivery_id, channel_id in due.values_list("pk", "channel_id")[: limit * 10]:
-        if len(claimed) >= limit:
-            break
-        if channel_id in seen:
-            continue
+    """Claim the oldest due delivery of each of up to `limit` channels (the channels waiting
+    longest first), none for a channel in `busy_channels` (one this worker is still sending to).
+
+    Chosen per channel, so a channel with a long backlog (one that hangs) never fills the
+    choice and keeps the others waiting."""
+    # A disabled channel's deliveries wait (they go out if it is enabled again).
+    due = Delivery.objects.filter(_available(now), channel__enabled=True)
+    waiting = (
+        due.exclude(channel_id__in=busy_channels)
+        .values("channel_id")
+        .annotate(oldest=Min("next_attempt_at"))
+        .order_by("oldest")
+        .values_list("channel_id", flat=True)
+    )
+    claimed = [claim_next(channel_id, now) for channel_id in list(waiting[:limit])]
+    return [delivery for delivery in claimed if delivery is not None]
+
+
+def claim_next(channel_id, now: datetime) -> Delivery | None:
+    """Claim the oldest due delivery of one channel; None when it has none (left)."""
+    due = Delivery.objects.filter(_available(now), channel_id=channel_id, channel__enabled=True)
+    for delivery_id in due.order_by("next_attempt_at", "created_at").values_list("pk", flat=True)[:5]:
         delivery = claim(delivery_id, now)
-        if delivery is not None:
-            seen.add(channel_id)
-            claimed.append(delivery)
-    return claimed
+        if delivery is not None:  # else another worker took it: try the next one
+            return delivery
+    return None
 
 
 def record(delivery: Delivery, result: SendResult, now: datetime) -> str:
@@ -106,11 +125,27 @@ def record(delivery: Delivery, result: SendResult, now: datetime) -> str:
     return status
 
 
-def deliver(delivery: Delivery, clock=timezone.now) -> str:
-    """Send one claimed delivery and record the result (in a pool thread, no transaction)."""
+# A pool thread sends at most this many of one channel's due deliveries in a row, then gives
+# the thread back (the next pass claims the rest).
+BURST = 20
+
+
+def deliver(delivery: Delivery, clock=timezone.now, stopping: threading.Event | None = None) -> str:
+    """Send one claimed delivery and record the result, then the channel's next due ones (a
+    burst of alerts is not spaced by the worker's interval) until `stopping` is set; in a pool
+    thread, no transaction."""
     try:
-        result = channels.send(delivery)
-        return record(delivery, result, clock())
+        status = ""
+        for _ in range(BURST):
+            status = record(delivery, channels.send(delivery), clock())
+            if stopping is not None and stopping.is_set():
+                return status
+            delivery = claim_next(delivery.channel_id, clock())
+            if delivery is None:
+                break
+        else:
+            Delivery.objects.filter(pk=delivery.pk, claimed_until=delivery.claimed_until).update(claimed_until=None)
+        return status
     finally:
         connection.close()  # pool threads are reused: never keep a connection between sends
 
@@ -133,6 +168,7 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rpa-alert-send")
         self.in_flight: dict[Future, object] = {}
         self._lock = threading.Lock()
+        self.stopping = threading.Event()
 
     def _done(self, future: Future) -> None:
         with self._lock:
@@ -149,7 +185,7 @@ class Worker:
             return 0
         claimed = claim_due(self.clock(), free, busy)
         for delivery in claimed:
-            future = self.pool.submit(deliver, delivery, self.clock)
+            future = self.pool.submit(deliver, delivery, self.clock, self.stopping)
             with self._lock:
                 self.in_flight[future] = delivery.channel_id
             future.add_done_callback(self._done)
@@ -167,5 +203,6 @@ class Worker:
             finally:
                 close_old_connections()
             stop.wait(interval)
+        self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         logger.info("alert worker stopped")

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from accounts import presence
+from alerts import dashboard as alerts_dashboard
 from dashboard import charts, services
 from rpa_workbench.permissions import is_admin
 
@@ -56,6 +57,7 @@ def dashboard_context(days: int) -> dict[str, Any]:
         "running": services.running_robots(),
         "presence": presence.presence_counts(),
         "generated_at": stats["generated_at"],
+        "alerts": alerts_dashboard.card_context(),
     }
 
 

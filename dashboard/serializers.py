@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from accounts.models import AccountStatus
 from dashboard import services
+from executionlogs.models import ExecutionStatus
+from tasks.models import TaskStatus
 
 
 class PerformanceQuery(serializers.Serializer):
@@ -33,3 +37,64 @@ def parse(serializer_class: type[serializers.Serializer], query) -> dict:
     serializer = serializer_class(data=query)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+# --- response shapes (OpenAPI only: the services build the dicts) ---------------------------
+
+
+def counts(name: str, statuses) -> serializers.Serializer:
+    """`{status: count}` with every status present (API.md §4)."""
+    return inline_serializer(name, {value: serializers.IntegerField() for value in statuses})
+
+
+class StatsResponse(serializers.Serializer):
+    accounts = inline_serializer(
+        "StatsAccounts",
+        {"total": serializers.IntegerField(), "by_status": counts("AccountCounts", AccountStatus.values)},
+    )
+    tasks = inline_serializer(
+        "StatsTasks",
+        {
+            "total": serializers.IntegerField(),
+            "by_status": counts("TaskCounts", TaskStatus.values),
+            "completed_count": serializers.IntegerField(),
+            "failed_count": serializers.IntegerField(),
+        },
+    )
+    execution_logs = inline_serializer(
+        "StatsExecutionLogs",
+        {
+            "total": serializers.IntegerField(),
+            "by_status": counts("ExecutionLogCounts", ExecutionStatus.values),
+            "success_rate": serializers.FloatField(help_text="percentage, 2 decimals"),
+        },
+    )
+    generated_at = serializers.DateTimeField()
+
+
+class PerformanceBucket(serializers.Serializer):
+    date = serializers.CharField(help_text="YYYY-MM-DD, or YYYY-MM for dimension=month")
+    totalExecutions = serializers.IntegerField()  # noqa: N815 (the existing clients' camelCase)
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    avgDuration = serializers.FloatField(help_text="seconds, 1 decimal")  # noqa: N815
+
+
+class PerformanceResponse(serializers.Serializer):
+    period = serializers.CharField(help_text="last_<days>_days")
+    dailyStats = PerformanceBucket(many=True)  # noqa: N815
+    totalExecutions = serializers.IntegerField()  # noqa: N815
+    completionRate = serializers.FloatField(help_text="fraction 0..1, 2 decimals")  # noqa: N815
+    avgDuration = serializers.FloatField(help_text="seconds, 1 decimal")  # noqa: N815
+
+
+class RankItem(serializers.Serializer):
+    app_name = serializers.CharField()
+    total_duration = serializers.FloatField(help_text="seconds over the last 7 days")
+    execution_count = serializers.IntegerField()
+    trend_percent = serializers.FloatField(help_text="change in run count against the 7 days before")
+
+
+class RankResponse(serializers.Serializer):
+    items = RankItem(many=True)
+    generated_at = serializers.DateTimeField()

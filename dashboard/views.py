@@ -20,7 +20,7 @@ class StatsView(APIView):
 
     permission_classes = [CanReadEverything]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=serializers.StatsResponse)
     def get(self, request):
         return Response(services.dashboard_stats())
 
@@ -30,7 +30,7 @@ class PerformanceView(APIView):
 
     permission_classes = [CanReadLogs]
 
-    @extend_schema(parameters=[serializers.PerformanceQuery], responses={200: dict})
+    @extend_schema(parameters=[serializers.PerformanceQuery], responses=serializers.PerformanceResponse)
     def get(self, request):
         query = serializers.parse(serializers.PerformanceQuery, request.query_params)
         body = services.performance(
@@ -45,7 +45,7 @@ class ExecutionRankView(APIView):
 
     permission_classes = [CanReadLogs]
 
-    @extend_schema(parameters=[serializers.RankQuery], responses={200: dict})
+    @extend_schema(parameters=[serializers.RankQuery], responses=serializers.RankResponse)
     def get(self, request):
         query = serializers.parse(serializers.RankQuery, request.query_params)
         return Response(services.execution_rank(limit=query["limit"]))

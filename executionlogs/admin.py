@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from executionlogs.export import csv_response
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from resources.signing import signed_resource_url
-from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentInlineFormSet
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentInlineFormSet
 from rpa_workbench.badges import choice_badge
 from rpa_workbench.timefmt import format_duration
 
@@ -129,7 +129,7 @@ class RecentTaskExecutionsInline(RecentExecutionsInline):
 
 
 @admin.register(ExecutionLog)
-class ExecutionLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "start_time",
         "app_name",

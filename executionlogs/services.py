@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 
 from accounts.models import Account, AccountStatus
+from alerts import sources as alert_sources
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from rpa_workbench import events
 from tasks.models import Task, TaskStatus
@@ -216,4 +217,5 @@ def _write(
         task.save(update_fields=[*TASK_FIELDS, "updated_at"])
         events.publish_task_updated(task, events.changed(before, task))
     events.publish_log_created(log)
+    alert_sources.execution_failed(log, status)
     return log

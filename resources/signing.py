@@ -84,8 +84,24 @@ def link_problem(value: str) -> str | None:
 
 
 def safe_link(value: str | None) -> str | None:
-    """`value` when it is a link the SPA may show (see `link_problem`), else None."""
-    return value if value and link_problem(value) is None else None
+    """`value` as a link may be shown: None when it would be a dangerous one.
+
+    For values stored before `link_problem` was enforced. An http(s) URL or a scheme-less path
+    (robot-local or relative: inert in an `href`) is kept; any other scheme (`javascript:`,
+    `data:`, `vbscript:` …) or a scheme-relative `//host` link to another site is None.
+    """
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in {"http", "https"}:
+        return value
+    if len(scheme) > 1 or parts.netloc:  # one letter is a Windows drive (C:\…), not a scheme
+        return None
+    return value
 
 
 def signed_proxy_url(url: str, *, download: bool = False, filename: str | None = None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,8 +28,13 @@ from rpa_workbench.permissions import require_perms
 from rpa_workbench.robot_auth import RobotEndpointMixin
 from rpa_workbench.same_origin import SessionNeedsSameOrigin
 
-BINARY = {(200, "*/*"): OpenApiTypes.BINARY}
+# A file in its own content type (a JSON config is JSON): any body.
+BINARY = {(200, "*/*"): OpenApiTypes.ANY}
 CONDITIONAL_HEADERS = ("If-None-Match", "If-Modified-Since")
+NOT_MODIFIED = {304: OpenApiResponse(description="Not modified (If-None-Match / If-Modified-Since)")}
+CONDITIONAL_PARAMETERS = [
+    OpenApiParameter(name, str, OpenApiParameter.HEADER, required=False) for name in CONDITIONAL_HEADERS
+]
 
 
 class StoredFileView(APIView):
@@ -51,8 +56,12 @@ class StoredFileView(APIView):
 
     @extend_schema(
         operation_id="resources_file",
-        responses=BINARY,
-        parameters=[OpenApiParameter("sig", str, required=False, description="signature of a signed URL")],
+        responses={**BINARY, (206, "*/*"): OpenApiTypes.ANY, **NOT_MODIFIED},
+        parameters=[
+            OpenApiParameter("sig", str, required=False, description="signature of a signed URL"),
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER, required=False, description="bytes=<from>-<to>"),
+            *CONDITIONAL_PARAMETERS,
+        ],
     )
     def get(self, request, path: str):
         try:
@@ -75,7 +84,7 @@ class ProxyView(APIView):
     def signed_value(self, request) -> str:
         return request.query_params.get("url", "")
 
-    @extend_schema(parameters=[ProxyQuerySerializer], responses=BINARY)
+    @extend_schema(parameters=[ProxyQuerySerializer], responses={**BINARY, **NOT_MODIFIED})
     def get(self, request):
         query = ProxyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -8,6 +8,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import F
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
@@ -78,3 +81,28 @@ class RecentInlineFormSet(BaseInlineFormSet):
         if not hasattr(self, "_recent"):
             self._recent = super().get_queryset().order_by(self.recent_order)[: self.recent_limit]
         return self._recent
+
+
+class NullsLastChangeList(ChangeList):
+    """A change list whose sort on a nullable column puts the empty values last, both ways and
+    on every database (PostgreSQL puts NULLs first when descending), as the API's sort_by does."""
+
+    def get_ordering(self, request, queryset):
+        return [self._nulls_last(item) for item in super().get_ordering(request, queryset)]
+
+    def _nulls_last(self, item):
+        if not isinstance(item, str):
+            return item
+        name = item.removeprefix("-")
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return item
+        if not field.null or field.is_relation:
+            return item
+        return F(name).desc(nulls_last=True) if item.startswith("-") else F(name).asc(nulls_last=True)
+
+
+class NullsLastAdminMixin:
+    def get_changelist(self, request, **kwargs):
+        return NullsLastChangeList

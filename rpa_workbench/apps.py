@@ -7,11 +7,12 @@ class RpaWorkbenchConfig(AppConfig):
 
     def ready(self) -> None:
         from django.core.signals import request_finished
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_migrate, pre_migrate
 
         from rpa_workbench import events, roles
 
-        # Keep the role groups' permissions in step with the models after every migrate.
+        # Create missing role groups, and grant the permissions of newly added models, on migrate.
+        pre_migrate.connect(roles.remember_permissions_before_migrate, dispatch_uid="rpa_roles_before_migrate")
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="rpa_sync_roles")
         # A request's events are all queued once it has sent its response: deliver them now.
         request_finished.connect(events.wake_streams_after_request, dispatch_uid="rpa_wake_streams")

@@ -583,27 +583,33 @@ _batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("rpa_event_
 @contextlib.contextmanager
 def batch() -> Iterator[None]:
     """Publish the events of the enclosed block together: one storage transaction after commit
-    instead of one per event (a webhook's three events). Nothing is sent if the block raises."""
+    instead of one per event (a webhook's three). Nothing is sent if the block raises, and an
+    event published in a savepoint that rolls back is dropped, as outside a batch."""
     if _batch.get() is not None:  # already batching: join the outer batch
         yield
         return
-    items: list[tuple[str, dict[str, Any], Any | None]] = []
-    token = _batch.set(items)
+    kept: list[tuple[str, dict[str, Any], Any | None]] = []
+    token = _batch.set(kept)
     try:
         yield
     finally:
         _batch.reset(token)
-    if items:
-        transaction.on_commit(lambda: _send(items), robust=True)
+    # Registered after every event's own callback, so it runs once they have all run (or been
+    # discarded with their rolled-back savepoint).
+    transaction.on_commit(lambda: _send(kept) if kept else None, robust=True)
 
 
 def _publish_after_commit(event_type: str, body: dict[str, Any], account_id: Any | None) -> None:
-    """Send once the surrounding transaction commits (at once outside one); never on rollback."""
-    pending = _batch.get()
-    if pending is not None:
-        pending.append((event_type, body, account_id))
+    """Send once the surrounding transaction commits (at once outside one); never on rollback.
+
+    In a batch, the event joins it through its own `on_commit`, which Django discards when the
+    savepoint it was registered in rolls back."""
+    item = (event_type, body, account_id)
+    kept = _batch.get()
+    if kept is not None:
+        transaction.on_commit(lambda: kept.append(item), robust=True)
         return
-    transaction.on_commit(lambda: _send([(event_type, body, account_id)]), robust=True)
+    transaction.on_commit(lambda: _send([item]), robust=True)
 
 
 def publish_account_updated(account, changes: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 
 MAX_JSON_DEPTH = 32
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 class JSONValueError(ValueError):
@@ -48,16 +49,56 @@ def _check_text(text: str, path: str) -> None:
         raise JSONValueError(path, f"must not contain {what}")
 
 
-def check_json_value(value: Any, path: str = "", max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Raise JSONValueError for too deep nesting, non-finite numbers or unstorable text.
+def check_json_value(value: Any, path: str = "", max_depth: int = MAX_JSON_DEPTH, *, texts: bool = True) -> None:
+    """Raise JSONValueError for too deep nesting, non-finite numbers or (when `texts`)
+    unstorable text, naming where. Iterative, so never a RecursionError.
 
-    Iterative, so a value that is too deep is reported, never a RecursionError.
+    A fast pass over the containers only says whether something is wrong; the slower pass that
+    builds field paths runs only then (a 1.4 MB body costs a few times a bare parse, not ten).
     """
+    if _has_problem(value, max_depth, texts):
+        _report_problem(value, path, max_depth, texts)
+
+
+def _has_problem(value: Any, max_depth: int, texts: bool) -> bool:
+    if isinstance(value, str):
+        return texts and _UNSTORABLE.search(value) is not None
+    if isinstance(value, float):
+        return value - value != 0  # NaN and ±Infinity
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    search = _UNSTORABLE.search
+    while stack:
+        item, depth = stack.pop()
+        if depth >= max_depth:
+            return True
+        if isinstance(item, dict):
+            if texts and any(search(key) for key in item):
+                return True
+            children = item.values()
+        else:
+            children = item
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                if texts and search(child):
+                    return True
+            elif kind is float:
+                if child - child != 0:
+                    return True
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+    return False
+
+
+def _report_problem(value: Any, path: str, max_depth: int, texts: bool) -> None:
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
         if isinstance(item, str):
-            _check_text(item, where)
+            if texts:
+                _check_text(item, where)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise JSONValueError(where, "must be a finite number (NaN and Infinity are not JSON)")
@@ -66,19 +107,24 @@ def check_json_value(value: Any, path: str = "", max_depth: int = MAX_JSON_DEPTH
                 raise JSONValueError(where, f"is nested too deeply (at most {max_depth} levels)")
             entries = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in entries:
-                if isinstance(key, str):
+                if texts and isinstance(key, str):
                     _check_text(key, where)
                 stack.append((child, _child(where, key), depth + 1))
 
 
-def loads_json_text(text: str, path: str = "", max_depth: int = MAX_JSON_DEPTH) -> Any:
+def loads_json_text(
+    text: str, path: str = "", max_depth: int = MAX_JSON_DEPTH, *, from_utf8: bool = True
+) -> Any:
     """`json.loads` that raises only ValueError (JSONValueError for a refused value), never
     RecursionError, and reads NaN/Infinity only to refuse them by name."""
     try:
         value = json.loads(text, parse_constant=float)
     except RecursionError:
         raise JSONValueError(path, f"is nested too deeply (at most {max_depth} levels)") from None
-    check_json_value(value, path, max_depth)
+    # Decoded UTF-8 can hold NUL or a lone surrogate only through a \u escape (strict JSON refuses
+    # raw control characters, UTF-8 refuses encoded surrogates): look at strings only then.
+    texts = not from_utf8 or _UNSTORABLE_ESCAPE.search(text) is not None
+    check_json_value(value, path, max_depth, texts=texts)
     return value
 
 
@@ -92,7 +138,8 @@ class JSONParser(parsers.JSONParser):
         if limit is not None and len(raw) > limit:
             raise RequestDataTooBig(f"the request body is larger than {limit} bytes")
         try:
-            return loads_json_text(raw.decode(encoding))
+            from_utf8 = encoding.lower().replace("-", "").replace("_", "") == "utf8"
+            return loads_json_text(raw.decode(encoding), from_utf8=from_utf8)
         except JSONValueError as exc:
             if exc.path:
                 raise ValidationError({exc.path: [exc.message]}) from None

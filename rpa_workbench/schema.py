@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 
 from rpa_workbench import schema_docs
 from rpa_workbench.robot_auth import RobotTokenRequired
@@ -37,7 +38,7 @@ ERROR_DESCRIPTIONS = {
     413: "Request body larger than the server accepts (PAYLOAD_TOO_LARGE)",
     415: "Request body in a media type this operation does not read (UNSUPPORTED_MEDIA_TYPE)",
     416: "The Range header cannot be satisfied",
-    429: "Too many attempts (THROTTLED); retry after `Retry-After` seconds",
+    429: "Locked out after too many failed attempts (TOO_MANY_REQUESTS); retry after `Retry-After` seconds",
     502: "The upstream (relay or cloud host) failed or answered an error",
     503: "A required backend is not configured or unreachable",
 }
@@ -69,6 +70,10 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     "resources_proxy": {502: "UPSTREAM_*: the cloud host failed, timed out or sent too much"},
     "resources_proxy_download": {502: "UPSTREAM_*: the cloud host failed, timed out or sent too much"},
     "resources_file": {416: "The Range header cannot be satisfied"},
+    "auth_token": {
+        429: "TOO_MANY_REQUESTS: too many wrong passwords for this username or address; see Retry-After",
+        503: "LOGIN_BUSY: every password-check slot is busy; retry after `Retry-After` (1 s)",
+    },
     "resources_config_get": {404: "TASK_NOT_FOUND: no task for this account and app"},
     "resources_upload_config": {404: "TASK_NOT_FOUND: no task for this account and app"},
 }
@@ -79,11 +84,23 @@ def error_response(status: int, when: str = "") -> dict[str, Any]:
         "description": when or ERROR_DESCRIPTIONS.get(status, "Error"),
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
-    if status == 429:
+    if status == 429 or "Retry-After" in when:
         response["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}
         }
     return response
+
+
+def nullable_relation(field: serializers.Field) -> bool:
+    """A related field over a nullable foreign key (e.g. `requested_by` of a control request the
+    scheduler made) answers null, whether or not the serializer said `allow_null`."""
+    if not isinstance(field, serializers.RelatedField) or "." in (field.source or ""):
+        return False
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    try:
+        return bool(model and model._meta.get_field(field.source).null)
+    except FieldDoesNotExist:
+        return False
 
 
 class ApiAutoSchema(AutoSchema):
@@ -97,6 +114,18 @@ class ApiAutoSchema(AutoSchema):
             return operation_id
         # One operation on this path: its name is the path (`tasks_start`, `webhook_confirm`).
         return operation_id.rsplit("_", 1)[0]
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """drf-spectacular 0.30's (private) per-field mapping: no public hook sees a field with its
+        model field, which tells whether a relation can be null. Pinned by test_openapi's
+        conformance test (a control request with `requested_by` null)."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "response" and nullable_relation(field):
+            schema["nullable"] = True
+        if isinstance(field, serializers.IPAddressField) and "format" not in schema:
+            # IPv4 or IPv6 (OpenAPI 3.0 has no single format for "either").
+            schema["anyOf"] = [{"format": "ipv4"}, {"format": "ipv6"}]
+        return schema
 
     def get_tags(self) -> list[str]:
         first = (self._tokenize_path() or ["service"])[0]
@@ -136,6 +165,7 @@ class ApiAutoSchema(AutoSchema):
             errors[404] = ""
         if self.is_robot_endpoint():
             errors[503] = "WEBHOOK_NOT_CONFIGURED: RPA_WEBHOOK_TOKEN is not set"
+            errors[429] = "TOO_MANY_REQUESTS: this address sent too many wrong secrets; see Retry-After"
         elif not self._is_anonymous() and not all(
             isinstance(p, permissions.IsAuthenticated) for p in self.view.get_permissions()
         ):

@@ -66,6 +66,7 @@ SUMMARIES = {
     "resources_upload_config": "Upload a task's config file",
     "resources_config_get": "Robot asks for its task's config",
     "sse_status": "How many event streams are open",
+    "alerts_channels_test": "Send a test message through a channel now",
 }
 
 # Query parameters whose filter does not describe itself.
@@ -77,6 +78,8 @@ PARAMETER_DESCRIPTIONS = {
     "shadow_bot_account": "exact robot account name",
     "account_id": "the robot account's id",
     "task_id": "the task's id",
+    "start_date": "started at or after: a date (YYYY-MM-DD, server time zone) or an ISO 8601 date-time",
+    "end_date": "started at or before: a date-time, or a date meaning that whole day",
 }
 
 TAG_OF_PATH = {"webhook": "webhooks", "sse": "events", "health": "service"}

@@ -385,18 +385,32 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+def parse_redis_url(url: str) -> dict:
+    """`redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) as redis-py keyword
+    arguments, keeping the username, the (percent-decoded) password and TLS."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(f"EVENTSTREAM_REDIS_URL must start with redis:// or rediss://, got {parsed.scheme!r}")
+    try:
+        port = parsed.port or 6379
+        db = int((parsed.path or "/0").lstrip("/") or 0)
+    except ValueError:
+        raise ImproperlyConfigured("EVENTSTREAM_REDIS_URL has a bad port or database number") from None
+    options: dict = {"host": parsed.hostname or "localhost", "port": port, "db": db}
+    if parsed.username:
+        options["username"] = unquote(parsed.username)
+    if parsed.password:
+        options["password"] = unquote(parsed.password)
+    if parsed.scheme == "rediss":
+        options["ssl"] = True
+    return options
+
+
 _redis_url = env_str("EVENTSTREAM_REDIS_URL")
 if _redis_url:
-    from urllib.parse import urlparse
-
-    _parsed = urlparse(_redis_url)
-    EVENTSTREAM_REDIS = {
-        "host": _parsed.hostname or "localhost",
-        "port": _parsed.port or 6379,
-        "db": int((_parsed.path or "/0").lstrip("/") or 0),
-    }
-    if _parsed.password:
-        EVENTSTREAM_REDIS["password"] = _parsed.password
+    EVENTSTREAM_REDIS = parse_redis_url(_redis_url)
 
 LOGGING = {
     "version": 1,
@@ -404,7 +418,9 @@ LOGGING = {
     "formatters": {  # log times in RPA_DISPLAY_TIMEZONE (Django sets the process TZ), offset named
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%Y-%m-%d %H:%M:%S%z"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line we write goes through RedactingFilter: no JWT, signature or secret in the logs.
+    "filters": {"redact": {"()": "rpa_workbench.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -438,12 +454,23 @@ def env_either(name: str, default: str = "") -> str:
 # Email channels send through Django's email backend (SMTP by default).
 EMAIL_BACKEND = env_either("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_either("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(env_either("EMAIL_PORT", "25"))
+def env_either_number(name: str, default: float, cast: type = float):
+    raw = env_either(name, str(default))
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"RPA_{name} / DJANGO_{name} must be > 0, got {raw!r}")
+    return value
+
+
+EMAIL_PORT = env_either_number("EMAIL_PORT", 25, int)
 EMAIL_HOST_USER = env_either("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_either("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("RPA_EMAIL_USE_TLS", env_bool("DJANGO_EMAIL_USE_TLS", False))
 EMAIL_USE_SSL = env_bool("RPA_EMAIL_USE_SSL", env_bool("DJANGO_EMAIL_USE_SSL", False))
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("RPA_EMAIL_USE_TLS and RPA_EMAIL_USE_SSL are mutually exclusive")
-EMAIL_TIMEOUT = float(env_either("EMAIL_TIMEOUT", "10"))
+EMAIL_TIMEOUT = env_either_number("EMAIL_TIMEOUT", 10.0)
 DEFAULT_FROM_EMAIL = env_either("EMAIL_FROM", "rpa-workbench@localhost")

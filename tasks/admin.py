@@ -22,7 +22,8 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from executionlogs.admin import RecentTaskExecutionsInline
-from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from resources.signing import link_problem
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
@@ -61,6 +62,14 @@ class TaskForm(forms.ModelForm):
         fields = EDITABLE_FIELDS
         widgets = {"config_json": forms.Textarea(attrs={"rows": 6, "cols": 80})}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The scheduler clears a fired trigger_time. Whether the user changed it is judged against
+        # the value the page showed (a hidden copy), not the row now, so an untouched field
+        # never re-arms a one-shot that fired while the form was open.
+        if "trigger_time" in self.fields:  # not for users who may only view
+            self.fields["trigger_time"].show_hidden_initial = True
+
     def clean_config_json(self) -> str | None:
         text = self.cleaned_data.get("config_json")
         if text is None or not text.strip():
@@ -74,6 +83,13 @@ class TaskForm(forms.ModelForm):
         except JSONValueError as exc:
             raise forms.ValidationError(f"Must be storable JSON: {exc}.") from None
         return text
+
+    def clean_config_file_path(self) -> str | None:
+        value = self.cleaned_data.get("config_file_path")
+        problem = link_problem(value) if value else None
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
+        return value
 
     def clean_trigger_time(self):
         value = self.cleaned_data.get("trigger_time")
@@ -160,7 +176,7 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(TaskPageMixin, admin.ModelAdmin):
+class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
     list_display = [
         "task_name", "account_display", "app_name", "status_badge", "schedule", "next_run_at", "trigger_time",

@@ -23,6 +23,10 @@ from tasks.services import TASK_TRACKED_FIELDS
 # Fields that decide which robot runs what: not changeable while the robot is running the task.
 BINDING_FIELDS = ("account", "app_name")
 
+# Columns that control, the robots' webhooks, the scheduler and the dispatcher own: an edit
+# never writes them (a stale copy would undo a confirm, a heartbeat or a scheduler claim).
+OWNED_FIELDS = frozenset({"status", "last_run_time", "next_run_at", "start_requested_at", "last_seen_at"})
+
 
 class AccountNotFound(LookupError):
     """No single account matches; `field` names the request field to blame."""
@@ -86,7 +90,7 @@ def _plan_next_run(task: Task) -> None:
 
 
 def create_task(*, fields: dict[str, Any], user=None) -> Task:
-    fields = {k: v for k, v in fields.items() if k not in ("status", "next_run_at", "start_requested_at")}
+    fields = {k: v for k, v in fields.items() if k not in OWNED_FIELDS}
     task = Task(**fields)
     _plan_next_run(task)
     try:
@@ -99,32 +103,48 @@ def create_task(*, fields: dict[str, Any], user=None) -> Task:
 
 
 def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
-    """Apply `changes` (validated field values). Moving a running task to another account or app
-    is refused: the robot would go on running the old one unobserved."""
-    changes = {k: v for k, v in changes.items() if k not in ("status", "next_run_at", "start_requested_at")}
-    if task.status == TaskStatus.RUNNING:
-        moved = [
-            name
-            for name in BINDING_FIELDS
-            if name in changes and _key(changes[name]) != _key(getattr(task, name))
-        ]
-        if moved:
-            raise Conflict(
-                "TASK_ALREADY_RUNNING",
-                f"task {task.task_name} is running; stop it before changing its {' or '.join(moved)}",
-            )
-    before = events.snapshot(task, TASK_TRACKED_FIELDS)
-    for name, value in changes.items():
-        setattr(task, name, value)
-    if "schedule" in changes or "schedule_timezone" in changes:
-        _plan_next_run(task)
+    """Apply `changes` (validated field values) and return the task as saved.
+
+    Only what the client changed is written: a value equal to the one in `task` (the copy the
+    caller loaded and validated against) is left alone, so a `trigger_time` the scheduler fired
+    meanwhile is not re-armed. The row is re-read under a lock and saved with `update_fields`,
+    never the owned columns. Moving a running task to another account or app is refused: the
+    robot would go on running the old one unobserved.
+    """
+    changes = {
+        name: value
+        for name, value in changes.items()
+        if name not in OWNED_FIELDS and _identity(value) != _identity(getattr(task, name))
+    }
     try:
         with transaction.atomic():
-            task.save()
-            events.publish_task_updated(task, events.changed(before, task))
+            current = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+            _refuse_moving_a_running_task(current, changes)
+            if not changes:
+                return current
+            before = events.snapshot(current, TASK_TRACKED_FIELDS)
+            for name, value in changes.items():
+                setattr(current, name, value)
+            written = [Task._meta.get_field(name).name for name in changes]
+            if "schedule" in changes or "schedule_timezone" in changes:
+                _plan_next_run(current)
+                written.append("next_run_at")
+            current.save(update_fields=[*written, "updated_at"])
+            events.publish_task_updated(current, events.changed(before, current))
     except IntegrityError:
-        raise _duplicate(task.account, task.app_name) from None
-    return task
+        raise _duplicate(changes.get("account", task.account), changes.get("app_name", task.app_name)) from None
+    return current
+
+
+def _refuse_moving_a_running_task(current: Task, changes: dict[str, Any]) -> None:
+    if current.status != TaskStatus.RUNNING:
+        return
+    moved = [name for name in BINDING_FIELDS if name in changes and _key(changes[name]) != _key(getattr(current, name))]
+    if moved:
+        raise Conflict(
+            "TASK_ALREADY_RUNNING",
+            f"task {current.task_name} is running; stop it before changing its {' or '.join(moved)}",
+        )
 
 
 def delete_task(*, task: Task, user=None) -> None:
@@ -134,7 +154,11 @@ def delete_task(*, task: Task, user=None) -> None:
         task.delete()
 
 
-def _key(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.lower()
+def _identity(value: Any) -> Any:
+    """What makes two field values the same edit: a related object by its primary key."""
     return getattr(value, "pk", value)
+
+
+def _key(value: Any) -> Any:
+    """What makes two bindings the same: app names compare case-insensitively."""
+    return value.lower() if isinstance(value, str) else _identity(value)

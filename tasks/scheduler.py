@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from alerts import sources as alert_sources
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from rpa_workbench.timefmt import format_datetime
@@ -60,18 +61,21 @@ class Summary:
 def record_skip(task: Task, reason: str) -> ControlRequest:
     """Audit a due start that was not sent (the task was busy)."""
     account = task.account
-    return ControlRequest.objects.create(
-        task=task,
-        shadow_bot_account=account.shadow_bot_account,
-        host_ip=account.host_ip,
-        port=account.port,
-        app_name=task.app_name,
-        action=ControlAction.START,
-        target="START",
-        source=ControlSource.SCHEDULER,
-        outcome=ControlOutcome.SKIPPED,
-        error=reason,
-    )
+    with transaction.atomic():
+        request = ControlRequest.objects.create(
+            task=task,
+            shadow_bot_account=account.shadow_bot_account,
+            host_ip=account.host_ip,
+            port=account.port,
+            app_name=task.app_name,
+            action=ControlAction.START,
+            target="START",
+            source=ControlSource.SCHEDULER,
+            outcome=ControlOutcome.SKIPPED,
+            error=reason,
+        )
+        alert_sources.schedule_skipped(task, request)
+    return request
 
 
 def _start(task_id, summary: Summary, why: str) -> None:
@@ -91,11 +95,15 @@ def _start(task_id, summary: Summary, why: str) -> None:
         services.start_task(task=task, source=ControlSource.SCHEDULER)
     except ApiError as exc:
         if exc.error_code in SKIP_CODES:
-            # Record the skip unless the service already did.
-            if not ControlRequest.objects.filter(
+            # Record the skip unless the service already did (then only its alert is left to raise).
+            recorded = ControlRequest.objects.filter(
                 task=task, source=ControlSource.SCHEDULER, outcome=ControlOutcome.SKIPPED, created_at__gte=asked_at
-            ).exists():
+            ).first()
+            if recorded is None:
                 record_skip(task, f"{why} start skipped: {exc.message}")
+            else:
+                with transaction.atomic():
+                    alert_sources.schedule_skipped(task, recorded)
             summary.skipped.append(str(task.pk))
             logger.info("scheduler: %s skipped (%s)", task, exc.error_code)
         else:

@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from resources.signing import link_problem, safe_link
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
 from tasks.models import ControlRequest, Task
@@ -71,7 +72,7 @@ class TaskSerializer(serializers.ModelSerializer):
     config_json = ConfigJsonField(required=False, allow_null=True)
     config_file_path = serializers.CharField(
         max_length=500, required=False, allow_null=True, allow_blank=True
-    )
+    )  # an http(s) URL or a stored file's path (validate_config_file_path)
     remark = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     schedule = serializers.CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
     schedule_timezone = serializers.CharField(
@@ -108,12 +109,19 @@ class TaskSerializer(serializers.ModelSerializer):
         data = super().to_representation(task)
         account = task.account
         data.update(
+            config_file_path=safe_link(task.config_file_path),
             shadow_bot_account=account.shadow_bot_account,
             host_ip=account.host_ip,
             account_port=account.port,
             account_id=str(account.pk),
         )
         return data
+
+    def validate_config_file_path(self, value):
+        problem = link_problem(value) if value else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     def validate_trigger_time(self, value):
         unchanged = self.instance is not None and value == self.instance.trigger_time
@@ -175,7 +183,9 @@ class TaskSerializer(serializers.ModelSerializer):
 class ControlRequestSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_id = serializers.SerializerMethodField()
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="who asked (username); null when no user did (scheduler)"
+    )
 
     class Meta:
         model = ControlRequest

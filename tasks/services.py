@@ -20,12 +20,13 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Q, When
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from rest_framework import status as http
 
 from accounts.models import Account
 from accounts.services import TRACKED_FIELDS as ACCOUNT_TRACKED_FIELDS
+from alerts import sources as alert_sources
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError, Conflict
 from tasks import relay
@@ -209,6 +210,8 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest:
         # Release only our own claim, so the next start is not refused for a request that never went out.
         Task.objects.filter(pk=task.pk, start_requested_at=now).update(start_requested_at=None)
         task.start_requested_at = None
+        if error.configured:
+            alert_sources.dispatch_failed(task, request, error.reason)
         raise _failed(error, request)
     return request
 
@@ -338,7 +341,10 @@ def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | N
         if host_ip:
             candidates = candidates.filter(host_ip=host_ip)
         account_id = (
-            candidates.order_by("-last_heartbeat_at", "created_at").values_list("pk", flat=True).first()
+            # Never-heard accounts last on every database (PostgreSQL sorts NULLs first when descending).
+            candidates.order_by(F("last_heartbeat_at").desc(nulls_last=True), "created_at")
+            .values_list("pk", flat=True)
+            .first()
         )
         if account_id is None:
             return None

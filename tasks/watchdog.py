@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AccountStatus
+from alerts import sources as alert_sources
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from rpa_workbench import events
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -115,6 +116,7 @@ def mark_lost(*, task_id, now: datetime, timeout: int) -> ExecutionLog | None:
         events.publish_task_updated(task, {"status": TaskStatus.PENDING.value})
         events.publish_account_updated(account, events.changed(before, account))
         events.publish_log_created(log)
+        alert_sources.robot_lost(task, log)
     logger.warning("watchdog: %s", message)
     return log
 

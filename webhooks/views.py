@@ -15,6 +15,7 @@ from executionlogs.services import record_execution
 from resources.signing import safe_link
 from rpa_workbench.robot_auth import RobotEndpointMixin
 from tasks import services as task_services
+from webhooks import responses
 from webhooks.serializers import ConfirmSerializer, ExecutionCompleteSerializer, HeartbeatSerializer
 
 
@@ -23,7 +24,7 @@ class WebhookView(RobotEndpointMixin, APIView):
 
 
 class ConfirmView(WebhookView):
-    @extend_schema(request=ConfirmSerializer, responses={200: dict}, summary="Robot confirms a start or stop")
+    @extend_schema(request=ConfirmSerializer, responses=responses.ConfirmAnswer)
     def post(self, request):
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -56,9 +57,7 @@ class ConfirmView(WebhookView):
 
 
 class ExecutionCompleteView(WebhookView):
-    @extend_schema(
-        request=ExecutionCompleteSerializer, responses={200: dict}, summary="Robot reports a finished run"
-    )
+    @extend_schema(request=ExecutionCompleteSerializer, responses=responses.ExecutionCompleteAnswer)
     def post(self, request):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -81,7 +80,7 @@ class ExecutionCompleteView(WebhookView):
 
 
 class HeartbeatView(WebhookView):
-    @extend_schema(request=HeartbeatSerializer, responses={200: dict}, summary="Robot says it is alive")
+    @extend_schema(request=HeartbeatSerializer, responses=responses.HeartbeatAnswer)
     def post(self, request):
         # The body, or — for robots that cannot send one — the query string.
         body = request.data if isinstance(request.data, dict) else {}

@@ -1,4 +1,5 @@
-"""Create the operator and viewer role groups with their permissions."""
+"""Create the operator and viewer role groups with their default permissions (once: later edits
+made in the admin are kept; see rpa_workbench/roles.py)."""
 
 from django.db import migrations
 
@@ -7,7 +8,7 @@ def create_roles(apps, schema_editor):
     from rpa_workbench import roles
 
     roles.create_all_permissions(apps)
-    roles.sync_roles(apps)
+    roles.create_missing_roles(apps, schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):

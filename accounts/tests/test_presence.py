@@ -164,9 +164,9 @@ def test_an_edit_does_not_overwrite_a_contact_made_meanwhile(operator_client, ro
     presence.record_contact(account_id=robot.pk)
     from accounts import services
 
-    services.update_account(stale, recent_app="edited")
+    services.update_account(stale, port=stale.port + 1)
     robot.refresh_from_db()
-    assert robot.last_seen_at == clock.now and robot.recent_app == "edited"
+    assert robot.last_seen_at == clock.now and robot.port == stale.port + 1
 
 
 def test_listing_derives_presence_in_one_query_whatever_the_number_of_robots(

@@ -119,3 +119,75 @@ def test_a_hanging_channel_does_not_delay_another(transactional_db, settings, re
         stop.set()
         thread.join(10)
         loop.pool.shutdown(wait=True)  # let the hanging send finish before the database goes
+
+
+@pytest.mark.django_db
+def test_a_disabled_channel_is_not_sent_to(receiver, make_channel, make_task):
+    hook = receiver()
+    channel = make_channel(target=hook.url)
+    raise_alert(event="job_failed", task=make_task())
+    channel.enabled = False
+    channel.save(update_fields=["enabled"])
+    assert worker.run_once() == [] and hook.requests == []
+
+
+def test_the_lease_outlasts_the_longest_send(settings):
+    settings.RPA_ALERT_CONNECT_TIMEOUT, settings.RPA_ALERT_TIMEOUT = 10, 50
+    assert worker.lease() == timedelta(seconds=240)
+    settings.RPA_ALERT_CONNECT_TIMEOUT, settings.RPA_ALERT_TIMEOUT = 3, 10
+    assert worker.lease() == worker.LEASE
+
+
+def test_a_hanging_channel_with_a_backlog_does_not_delay_another(
+    transactional_db, settings, receiver, make_channel, make_task
+):
+    """The hanging channel's many older deliveries come first in time; the healthy channel's
+    still go out at once."""
+    settings.RPA_ALERT_TIMEOUT = 5.0
+    hanging, healthy = receiver(), receiver()
+    hanging.delay = 3.0
+    make_channel(name="hangs", target=hanging.url, events=["robot_lost"])
+    make_channel(name="healthy", target=healthy.url, events=["job_failed"])
+    task = make_task()
+    now = timezone.now()
+    for seconds in range(30):
+        raise_alert(event="robot_lost", task=task, now=now - timedelta(minutes=5, seconds=-seconds))
+    for _ in range(3):
+        raise_alert(event="job_failed", task=task, now=now)
+
+    stop = threading.Event()
+    loop = worker.Worker(threads=2)
+    thread = threading.Thread(target=loop.run_forever, args=(stop, 0.05), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        while len(healthy.requests) < 3 and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        assert len(healthy.requests) == 3
+        assert elapsed < 2.0, f"the healthy channel waited {elapsed:.2f}s behind the hanging one's backlog"
+    finally:
+        stop.set()
+        thread.join(10)
+        loop.pool.shutdown(wait=True)
+
+
+def test_a_burst_to_one_channel_is_sent_without_waiting_for_the_next_pass(transactional_db, receiver, make_channel, make_task):
+    hook = receiver()
+    make_channel(target=hook.url)
+    for _ in range(5):
+        raise_alert(event="job_failed", task=make_task())
+    stop = threading.Event()
+    loop = worker.Worker(threads=1)
+    thread = threading.Thread(target=loop.run_forever, args=(stop, 60), daemon=True)  # one pass a minute
+    started = time.monotonic()
+    thread.start()
+    try:
+        while len(hook.requests) < 5 and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        assert len(hook.requests) == 5 and time.monotonic() - started < 5
+    finally:
+        stop.set()
+        thread.join(10)
+        loop.pool.shutdown(wait=True)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}

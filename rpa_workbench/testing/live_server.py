@@ -73,12 +73,13 @@ def start_daphne(tmp_path: Path, extra_env: dict[str, str] | None = None, timeou
         "PYTHONUNBUFFERED": "1",
         # A scheduler pass touches the shared test database; tests that want one ask for it.
         "RPA_EMBEDDED_SCHEDULER": "false",
+        "RPA_EMBEDDED_ALERTS": "false",
     }
     env.update(extra_env or {})
     log_path = tmp_path / f"daphne_{port}.log"
     log_file = open(log_path, "wb")  # noqa: SIM115 — closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "rpa_workbench.asgi:application"],
+        [sys.executable, "-m", "rpa_workbench.serve", "-b", "127.0.0.1", "-p", str(port), "rpa_workbench.asgi:application"],
         cwd=BASE_DIR,
         env=env,
         stdout=log_file,

@@ -103,11 +103,11 @@ def test_malformed_json_is_400_not_500(admin_client_api):
 
 def test_put_is_partial(admin_client_api, make_account):
     account = make_account(shadow_bot_account="bot_x", host_ip="10.1.1.1", port=9000)
-    response = admin_client_api.put(f"/api/v1/accounts/{account.pk}", {"recent_app": "daily"}, format="json")
+    response = admin_client_api.put(f"/api/v1/accounts/{account.pk}", {"port": 9001}, format="json")
     assert response.status_code == 200
     body = response.json()
-    assert body["recent_app"] == "daily"
-    assert body["port"] == 9000
+    assert body["port"] == 9001
+    assert body["host_ip"] == "10.1.1.1"
     assert body["shadow_bot_account"] == "bot_x"
 
 

@@ -199,3 +199,55 @@ def test_an_execution_stores_its_three_events_in_one_transaction(store_calls, ma
         start_time=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert store_calls == [["account_updated", "task_updated", "log_created"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_drops_the_events_of_a_savepoint_that_rolled_back(store_calls, make_account):
+    """Issue 13 item 9: the same rule as outside a batch (Django's on_commit and savepoints)."""
+    account = make_account()
+    store_calls.clear()
+    with transaction.atomic(), events.batch():
+        events.publish_account_updated(account, {"port": 1})
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.publish_account_updated(account, {"port": 2})
+            raise RuntimeError
+        with transaction.atomic():
+            events.publish_log_created(
+                SimpleNamespace(pk="l2", shadow_bot_account="a", app_name="x", status="ok", account_id=account.pk)
+            )
+    assert store_calls == [["account_updated", "log_created"]]
+    assert [body["data"]["changes"] for body in _stored_bodies("account_updated")][-1:] == [{"port": 1}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_inside_a_savepoint_that_rolls_back_sends_nothing(store_calls, make_account):
+    account = make_account()
+    store_calls.clear()
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            with events.batch():
+                events.publish_account_updated(account, {"port": 3})
+            raise RuntimeError
+        events.publish_account_updated(account, {"port": 4})
+    assert store_calls == [["account_updated"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_outside_a_transaction_sends_at_once(store_calls, make_account):
+    account = make_account()
+    store_calls.clear()
+    with events.batch():
+        events.publish_account_updated(account, {"port": 5})
+        events.publish_account_updated(account, {"port": 6})
+    assert store_calls == [["account_updated", "account_updated"]]
+
+
+def _stored_bodies(event_type: str) -> list[dict]:
+    import json
+
+    return [
+        json.loads(json.loads(data))  # the encoded event, stored as a JSON string
+        for data in StoredEvent.objects.filter(channel=events.ALL_CHANNEL, type=event_type, eid__gt=0)
+        .order_by("eid")
+        .values_list("data", flat=True)
+    ]

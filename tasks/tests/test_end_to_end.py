@@ -4,25 +4,20 @@ as the relay (a `manage.py simulate_robots` subprocess), the webhooks, the SSE s
 from __future__ import annotations
 
 import json
-import os
 import queue
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 import conftest
 from executionlogs.models import ExecutionLog
 from rpa_workbench.testing.live_server import free_port
-from rpa_workbench.testing.live_server import test_database_url as database_url
+from rpa_workbench.testing.simulator import start_simulator, stop_simulator
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -34,41 +29,14 @@ def robots(tmp_path):
     processes = []
 
     def start(port: int, callback: str):
-        log = open(tmp_path / "simulator.log", "wb")  # noqa: SIM115 — closed with the process
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-            "RPA_VAR_DIR": str(tmp_path / "var"),
-            "RPA_WEBHOOK_TOKEN": conftest.WEBHOOK_TOKEN,
-            "PYTHONUNBUFFERED": "1",
-        }
-        args = ["--port", str(port), "--callback", callback, "--run-seconds", "1-1.5",
-                "--heartbeat-seconds", "0.5", "--failure-rate", "0"]
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "simulate_robots", *args],
-            cwd=Path(settings.BASE_DIR), env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        args = ["--run-seconds", "1-1.5", "--heartbeat-seconds", "0.5", "--failure-rate", "0"]
+        process, log = start_simulator(tmp_path, port, callback, conftest.WEBHOOK_TOKEN, *args)
         processes.append((process, log))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError((tmp_path / "simulator.log").read_text())
-            try:
-                requests.get(f"http://127.0.0.1:{port}/files/none", timeout=1)
-                return process
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise RuntimeError("simulator did not start")
+        return process
 
     yield start
     for process, log in processes:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop_simulator(process, log)
 
 
 def _system(live_server_factory, robots):

@@ -109,6 +109,11 @@ def test_nul_characters_are_refused_where_postgresql_could_not_store_them(robot_
     refused(post(robot_client, app_name="daily\x00report"), "app_name")
 
 
+def test_unpaired_surrogates_are_refused_where_no_database_could_store_them(robot_client):
+    text = json.dumps({**BASE, "result_summary": {"note": "\ud800"}})  # sent as the escape \ud800
+    refused(post_raw(robot_client, text), "result_summary.note")
+
+
 def test_an_error_message_over_ten_thousand_characters_is_refused(robot_client):
     summary = {**BASE["result_summary"], "error_message": "e" * 10_001}
     refused(post(robot_client, result_summary=summary), "result_summary.error_message")
@@ -160,6 +165,13 @@ def test_a_dangerous_link_stored_earlier_is_served_as_null(robot_client, admin_c
     assert item["screenshot_url"] is None and item["log_url"] is None
     listed = admin_client_api.get("/api/v1/logs").json()["items"][0]
     assert listed["screenshot_path"] is None
+
+
+def test_a_robot_local_path_stored_earlier_is_still_shown_as_text(admin_client_api, make_log):
+    log = make_log()
+    ExecutionLog.objects.filter(pk=log.pk).update(screenshot_path="C:\\shots\\1.png")
+    item = admin_client_api.get(f"/api/v1/logs/{log.pk}").json()
+    assert item["screenshot_path"] == "C:\\shots\\1.png" and item["screenshot_url"] is None
 
 
 def test_a_repeat_delivery_never_echoes_a_dangerous_stored_link(robot_client):

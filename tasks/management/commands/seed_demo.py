@@ -6,10 +6,13 @@ dashboard and the admin come alive within a minute; the rest wait for a manual s
 
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Account
+from alerts.models import AlertEvent, Channel
 from tasks.models import Task
 
 ROBOTS = [
@@ -26,6 +29,8 @@ TASKS = [
     (0, "Invoice download", "invoice_download", ""),
     (1, "Price monitor", "price_monitor", ""),
 ]
+
+DEMO_CHANNEL = "Demo webhook receiver"
 
 
 class Command(BaseCommand):
@@ -53,3 +58,20 @@ class Command(BaseCommand):
             )
             created += was_created
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(TASKS)} in all)")
+        self.seed_alert_channel()
+
+    def seed_alert_channel(self) -> None:
+        """A webhook channel posting every alert to `manage.py alert_receiver` (make demo starts
+        it on RPA_DEMO_ALERT_PORT, signed with RPA_DEMO_ALERT_SECRET)."""
+        port = os.environ.get("RPA_DEMO_ALERT_PORT", "18900")
+        channel, _ = Channel.objects.update_or_create(
+            name=DEMO_CHANNEL,
+            defaults={
+                "kind": "webhook",
+                "target": f"http://127.0.0.1:{port}/alerts",
+                "secret": os.environ.get("RPA_DEMO_ALERT_SECRET", ""),
+                "enabled": True,
+                "events": list(AlertEvent.values),
+            },
+        )
+        self.stdout.write(f"demo alert channel: {channel.name} → {channel.target}")

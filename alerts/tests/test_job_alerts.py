@@ -1,0 +1,79 @@
+"""Job outcomes (once the jobs app is in): the `jobs.transitions.HOOKS` hook maps each job end to
+its alert — failed by reason, run timeout, lost contact, dispatch failure, wait timeout.
+
+The jobs app is built in parallel; these tests feed the hook the transition it will receive
+(job, old and new status, reason) with a stand-in job carrying real task and account rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+from alerts.models import Alert
+from alerts.sources import job_transition
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class StandInJob:
+    task: object
+    account: object
+    reason: str | None
+    pk: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass
+class Transition:
+    job: StandInJob
+    old: str | None
+    new: str
+    reason: str | None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason", "event"),
+    [
+        ("running", "failed", "robot_reported_failure", "job_failed"),
+        ("running", "failed", "robot_reported_timeout", "job_failed"),
+        ("dispatched", "failed", "never_confirmed", "job_failed"),
+        (None, "failed", "robot_reported_failure", "job_failed"),
+        ("stopping", "failed", "run_timeout", "job_stopped_by_timeout"),
+        ("running", "failed", "lost_contact", "robot_lost"),
+        ("queued", "failed", "dispatch_failed", "dispatch_failed"),
+        ("queued", "cancelled", "wait_timeout", "queue_wait_exceeded"),
+    ],
+)
+def test_each_job_end_raises_its_alert(make_task, old, new, reason, event):
+    task = make_task()
+    job = StandInJob(task=task, account=task.account, reason=reason)
+    job_transition(Transition(job, old, new, reason))
+    alert = Alert.objects.get()
+    assert (alert.event, alert.job_id, alert.task_id, alert.account_id) == (event, job.pk, task.pk, task.account_id)
+    assert alert.context["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("running", "completed", None),
+        ("queued", "cancelled", "cancelled"),
+        ("running", "stopped", "force_stopped"),
+        ("queued", "dispatched", None),
+        ("failed", "failed", "lost_contact"),
+    ],
+)
+def test_other_transitions_raise_nothing(make_task, old, new, reason):
+    task = make_task()
+    job_transition(Transition(StandInJob(task=task, account=task.account, reason=reason), old, new, reason))
+    assert not Alert.objects.exists()
+
+
+def test_a_job_alert_links_to_the_job_page(settings, make_task):
+    settings.RPA_PUBLIC_URL = "https://rpa.example.com"
+    task = make_task()
+    job = StandInJob(task=task, account=task.account, reason="run_timeout")
+    job_transition(Transition(job, "stopping", "failed", "run_timeout"))
+    assert Alert.objects.get().message.endswith(f"https://rpa.example.com/admin/jobs/job/{job.pk}/change/")
