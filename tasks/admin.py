@@ -20,6 +20,8 @@ from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
 from resources.signing import link_problem
@@ -169,7 +171,7 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = True
-    verbose_name_plural = f"recent control requests (latest {INLINE_CONTROL_REQUESTS})"
+    verbose_name_plural = format_lazy(_("recent control requests (latest {count})"), count=INLINE_CONTROL_REQUESTS)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("requested_by")
@@ -198,10 +200,10 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
-        ("Configuration", {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
-        ("Scheduling", {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        (_("Configuration"), {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
+        (_("Scheduling"), {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
         (
-            "State (changes only through control and the robot)",
+            _("State (changes only through control and the robot)"),
             {
                 "fields": [
                     "status",
@@ -222,7 +224,7 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a new task has no control requests yet
 
-    @admin.display(ordering="account__shadow_bot_account", description="account")
+    @admin.display(ordering="account__shadow_bot_account", description=_("account"))
     def account_display(self, obj: Task) -> str:
         return account_label(obj)
 
@@ -272,15 +274,15 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Start selected tasks", permissions=["control"])
+    @admin.action(description=_("Start selected tasks"), permissions=["control"])
     def start_selected(self, request, queryset):
         self._control(request, queryset, services.start_task, "start", self._sent_message)
 
-    @admin.action(description="Stop selected tasks", permissions=["control"])
+    @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
         self._control(request, queryset, services.stop_task, "stop", self._sent_message)
 
-    @admin.action(description="Force stop selected tasks (mark pending now)", permissions=["control"])
+    @admin.action(description=_("Force stop selected tasks (mark pending now)"), permissions=["control"])
     def force_stop_selected(self, request, queryset):
         self._control(request, queryset, services.force_stop_task, "force stop", self._force_stop_message)
 

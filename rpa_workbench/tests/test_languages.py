@@ -47,8 +47,17 @@ def test_task_and_account_lists_in_chinese(root, make_task):
     make_task()
     tasks = page(root, "/admin/tasks/task/", **ZH)
     assert "状态" in tasks and "时区：" in tasks
+    for chinese in ("任务名称", "调度计划", "下次运行", "触发时间", "启动所选任务", "强制停止所选任务"):
+        assert chinese in tasks, chinese
     accounts = page(root, "/admin/accounts/account/", **ZH)
     assert "在线状态" in accounts and "账号名称" in accounts and "未知" in accounts
+
+
+def test_task_page_buttons_in_chinese(root, make_task):
+    task = make_task()
+    html = page(root, f"/admin/tasks/task/{task.pk}/change/", **ZH)
+    assert ">启动</button>" in html and ">停止</button>" in html and ">强制停止</button>" in html
+    assert "调度" in html and "最近的控制请求" in html
 
 
 def test_log_page_in_chinese(root, make_log):
