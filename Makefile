@@ -7,7 +7,7 @@ PORT ?= 8888
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint install install-dev migrate messages demo clean fuzz
+.PHONY: run test lint install install-dev migrate messages demo clean fuzz scaleout
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,19 +75,31 @@ fuzz: install $(FUZZ_VENV)/.installed
 # tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
 SIM_PORT ?= 18899
 ALERT_PORT ?= 18900
+# The fake Yingdao Open API the demo's `yingdao` robots are dispatched through (docs/yingdao.md).
+YD_PORT ?= 18898
 demo: migrate messages
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
 	@token="$${RPA_WEBHOOK_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	export RPA_WEBHOOK_TOKEN="$$token" RPA_RELAY_URL="http://127.0.0.1:$(SIM_PORT)/yingdao"; \
 	export RPA_DEMO_ALERT_PORT=$(ALERT_PORT) RPA_DEMO_ALERT_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
+	export RPA_YINGDAO_API_URL="http://127.0.0.1:$(YD_PORT)" RPA_PUBLIC_URL="http://$(HOST):$(PORT)"; \
+	export RPA_YINGDAO_ACCESS_KEY_ID="$${RPA_YINGDAO_ACCESS_KEY_ID:-demo-key}" RPA_YINGDAO_ACCESS_KEY_SECRET="$${RPA_YINGDAO_ACCESS_KEY_SECRET:-$$token}"; \
 	$(BIN)/python manage.py seed_demo; \
 	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) & sim=$$!; \
 	$(BIN)/python manage.py alert_receiver --port $(ALERT_PORT) & receiver=$$!; \
-	trap 'kill $$sim $$receiver 2>/dev/null; wait $$sim $$receiver 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py fake_yingdao --port $(YD_PORT) --run-seconds 30 & yd=$$!; \
+	trap 'kill $$sim $$receiver $$yd 2>/dev/null; wait $$sim $$receiver $$yd 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "RPA Workbench demo on http://$(HOST):$(PORT)  (dashboard: /dashboard/, admin: /admin/)"; \
 	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
 	echo "  alerts (failed runs, ...) are printed by the receiver on http://127.0.0.1:$(ALERT_PORT)/alerts"; \
+	echo "  demo_yd_01 runs on the Yingdao backend: a fake Open API on $$RPA_YINGDAO_API_URL"; \
 	echo ""; \
 	$(BIN)/python -m rpa_workbench.serve -b $(HOST) -p $(PORT) rpa_workbench.asgi:application
+
+# `make scaleout`: Pushpin on :7999 in front of two Daphne processes (docs/production.md).
+# Needs `apt-get install pushpin` and DATABASE_URL=postgres://… (several processes, one database).
+scaleout: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python -m rpa_workbench.scaleout --servers $${SERVERS:-2} --port $${PUSHPIN_PORT:-7999}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
@@ -106,7 +108,7 @@ def published_events(monkeypatch):
 
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(
-        events, "_send", lambda items: sent.extend((event_type, body["data"]) for event_type, body, _ in items)
+        events, "hand_over", lambda rows: sent.extend((row.type, json.loads(row.data)["data"]) for row in rows)
     )
     return sent
 

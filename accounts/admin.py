@@ -9,20 +9,32 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from accounts import presence, services
-from accounts.models import Account, AccountStatus
+from accounts.models import Account, AccountStatus, DispatchBackend
 from executionlogs.admin import RecentAccountExecutionsInline
 from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.badges import badge, choice_badge
 from rpa_workbench.errors import ApiError
+from yingdao import rules
+
+# The dispatch backend (API.md §9.3) and what the Yingdao one needs (yingdao/rules.py).
+BACKEND_FIELDS = ["dispatch_backend", "yingdao_account_name"]
 
 
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
-        fields = ["shadow_bot_account", "host_ip", "port", "status", "recent_app"]
+        fields = ["shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dispatch_backend"].required = False  # left out = relay, as before the field existed
+
+    def clean_dispatch_backend(self) -> str:
+        return self.cleaned_data.get("dispatch_backend") or DispatchBackend.RELAY
 
     def clean(self):
         data = super().clean()
@@ -32,6 +44,13 @@ class AccountForm(forms.ModelForm):
                 services.ensure_unique(data["shadow_bot_account"], data["host_ip"], data["port"], exclude_pk=existing_pk)
             except ApiError as exc:
                 raise forms.ValidationError(exc.message) from None
+            errors = rules.account_errors(
+                dispatch_backend=data.get("dispatch_backend") or DispatchBackend.RELAY,
+                yingdao_account_name=data.get("yingdao_account_name") or "",
+                account=None if self.instance._state.adding else self.instance,
+            )
+            for field, message in errors.items():
+                self.add_error(field, message)
         return data
 
 
@@ -61,8 +80,9 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         "recent_app",
         "last_seen_at",
         "end_time",
+        "dispatch_backend",
     ]
-    list_filter = [PresenceFilter, "status", "host_ip"]
+    list_filter = [PresenceFilter, "status", "dispatch_backend", "host_ip"]
     search_fields = ["shadow_bot_account", "host_ip", "recent_app", "task_control"]
     readonly_fields = [
         "id",
@@ -73,8 +93,11 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         "last_seen_at",
         "created_at",
         "updated_at",
+        "yingdao_sync",
     ]
-    fields = ["id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *readonly_fields[1:]]
+    fields = [
+        "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS, *readonly_fields[1:]
+    ]  # fmt: skip
     ordering = ["-created_at"]
     inlines = [RecentAccountExecutionsInline]
 
@@ -102,6 +125,16 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     def status_badge(self, obj: Account):
         return choice_badge(AccountStatus, obj.status)
 
+    @admin.display(description=_("Yingdao last sync"))
+    def yingdao_sync(self, obj: Account) -> str:
+        """What the last client/list sync saw of this robot (yingdao accounts only)."""
+        if obj.dispatch_backend != DispatchBackend.YINGDAO:
+            return "-"
+        robot = obj.yingdao_clients.order_by("-synced_at").first()
+        if robot is None:
+            return f"not listed by Yingdao under {obj.yingdao_account_name or '(no name)'} yet"
+        return f"{robot.status or 'unknown'} ({robot.presence}) at {localtime(robot.synced_at):%Y-%m-%d %H:%M:%S}"
+
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
         if change:
@@ -110,7 +143,10 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         else:
             created = services.create_account(
                 id=obj.id,
-                **{name: getattr(obj, name) for name in ("shadow_bot_account", "host_ip", "port", "status", "recent_app")},
+                **{
+                    name: getattr(obj, name)
+                    for name in ("shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS)
+                },
             )
             obj.task_control = created.task_control
 

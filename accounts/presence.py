@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
@@ -49,7 +50,12 @@ def timeout() -> timedelta:
 
 
 def _running_work():
-    """Something of this account is running. Until jobs exist: a running task of the account."""
+    """Something of this account is running: a job dispatched, running or stopping once the jobs
+    app is installed (API.md §1 `busy`), else a running task of the account."""
+    if apps.is_installed("jobs"):
+        from jobs.models import BUSY, Job
+
+        return Exists(Job.objects.filter(account_id=OuterRef("pk"), status__in=BUSY))
     from tasks.models import Task, TaskStatus
 
     return Exists(Task.objects.filter(account_id=OuterRef("pk"), status=TaskStatus.RUNNING))

@@ -3,8 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts import services
-from accounts.models import Account, AccountStatus
+from accounts.models import Account, AccountStatus, DispatchBackend
 from accounts.presence import PRESENCE_CHOICES, UNKNOWN
+from yingdao import rules
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -24,6 +25,9 @@ class AccountSerializer(serializers.ModelSerializer):
     recent_app = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     task_count = serializers.IntegerField(read_only=True, default=0)
     presence = serializers.ChoiceField(choices=PRESENCE_CHOICES, read_only=True, default=UNKNOWN)
+    # Yingdao backend (API.md §9.3); the rule lives in yingdao/rules.py.
+    dispatch_backend = serializers.ChoiceField(choices=DispatchBackend.choices, required=False)
+    yingdao_account_name = serializers.CharField(max_length=200, required=False, allow_blank=True, trim_whitespace=True)
 
     class Meta:
         model = Account
@@ -40,6 +44,8 @@ class AccountSerializer(serializers.ModelSerializer):
             "last_heartbeat_at",
             "last_seen_at",
             "presence",
+            "dispatch_backend",
+            "yingdao_account_name",
             "created_at",
             "updated_at",
         ]
@@ -51,7 +57,20 @@ class AccountSerializer(serializers.ModelSerializer):
         host_ip = attrs.get("host_ip", getattr(instance, "host_ip", None))
         port = attrs.get("port", getattr(instance, "port", None))
         services.ensure_unique(name, host_ip, port, exclude_pk=getattr(instance, "pk", None))
+        self._validate_backend(attrs)
         return attrs
+
+    def _validate_backend(self, attrs) -> None:
+        instance = self.instance
+        if instance is not None and not {"dispatch_backend", "yingdao_account_name"} & attrs.keys():
+            return
+        errors = rules.account_errors(
+            dispatch_backend=attrs.get("dispatch_backend", getattr(instance, "dispatch_backend", DispatchBackend.RELAY)),
+            yingdao_account_name=attrs.get("yingdao_account_name", getattr(instance, "yingdao_account_name", "")),
+            account=instance,
+        )
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
 
     def create(self, validated_data):
         return services.create_account(**validated_data)

@@ -1,16 +1,28 @@
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts import presence, services
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.serializers import AccountSerializer
 from rpa_workbench.viewsets import ModelViewSet
+from tasks.models import Task
+
+# Each account's number of tasks as a correlated subquery, not a JOIN + GROUP BY: the page's
+# count() then drops it (Django strips unused non-aggregate annotations) and is a plain COUNT.
+TASK_COUNT = Coalesce(
+    Subquery(
+        Task.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(n=Count("*")).values("n"),
+        output_field=IntegerField(),
+    ),
+    0,
+)
 
 
 class AccountViewSet(ModelViewSet):
-    queryset = Account.objects.annotate(task_count=Count("tasks")).order_by("-created_at")
+    queryset = Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
 

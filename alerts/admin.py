@@ -74,8 +74,8 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send a test message to the selected channels", permissions=["change"])
     def send_test(self, request, queryset):
-        for channel in queryset.order_by("name"):
-            result = services.send_test(channel)
+        selected = list(queryset.order_by("name"))
+        for channel, result in zip(selected, services.send_tests(selected), strict=True):
             level = messages.SUCCESS if result["success"] else messages.ERROR
             self.message_user(request, f"{channel.name}: {result['message']}", level)
 

@@ -9,9 +9,8 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         # Job outcomes alert from inside each job transition's transaction (jobs/transitions.py).
         if apps.is_installed("jobs"):
-            from jobs import transitions
-
             from alerts.sources import job_transition
+            from jobs import transitions
 
             if job_transition not in transitions.HOOKS:
                 transitions.HOOKS.append(job_transition)

@@ -150,12 +150,13 @@ def deliver(delivery: Delivery, clock=timezone.now, stopping: threading.Event | 
         connection.close()  # pool threads are reused: never keep a connection between sends
 
 
-def run_once(now: datetime | None = None, limit: int = 100) -> list[str]:
-    """Claim and send every due delivery one after another, in this thread (tests, commands)."""
+def run_once(now: datetime | None = None, limit: int = 1000) -> list[str]:
+    """Claim and send every delivery due at `now` (at most `limit`), one after another, in this
+    thread (tests, `run_alerts --once`). A failed attempt is due again only later, so this ends."""
     now = now or timezone.now()
-    statuses = []
-    for delivery in claim_due(now, limit):
-        statuses.append(record(delivery, channels.send(delivery), now))
+    statuses: list[str] = []
+    while len(statuses) < limit and (claimed := claim_due(now, limit - len(statuses))):
+        statuses.extend(record(delivery, channels.send(delivery), now) for delivery in claimed)
     return statuses
 
 

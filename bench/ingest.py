@@ -70,34 +70,18 @@ def prepare(work_dir: Path, token: str) -> Path:
     return db_path
 
 
-# Diagnostic only (--no-event-store): Daphne in a process whose SSE events are delivered live but
-# not stored for replay, to show what the event store costs per webhook.
-NO_EVENT_STORE = """
-import sys, django
-django.setup()
-from types import SimpleNamespace
-from rpa_workbench import events
-events.get_storage = lambda: SimpleNamespace(append_event=lambda *a: SimpleNamespace(id=None))
-from daphne.cli import CommandLineInterface
-CommandLineInterface.entrypoint()
-"""
-
-
-def start_server(work_dir: Path, token: str, store_events: bool, floor: bool = False):
+def start_server(work_dir: Path, token: str, floor: bool = False):
     """The app under Daphne on the bench database, as the live tests start it (or, with `floor`,
     bench/floor_app.py: a bare ASGI app answering the same webhooks with no Django at all)."""
     from rpa_workbench.testing import live_server
 
     env = {"RPA_WEBHOOK_TOKEN": token, "RPA_LOG_LEVEL": "WARNING"}
-    if store_events and not floor:
+    if not floor:
         return live_server.start_daphne(work_dir, env)
     real_popen = live_server.subprocess.Popen
 
-    def popen(command, **kwargs):
-        if floor:  # `... rpa_workbench.asgi:application` → `... bench.floor_app:application`
-            return real_popen([*command[:-1], "bench.floor_app:application"], **kwargs)
-        # `python -m daphne ...` → `python -c NO_EVENT_STORE ...`
-        return real_popen([command[0], "-c", NO_EVENT_STORE, *command[3:]], **kwargs)
+    def popen(command, **kwargs):  # `... rpa_workbench.asgi:application` → the floor app
+        return real_popen([*command[:-1], "bench.floor_app:application"], **kwargs)
 
     live_server.subprocess.Popen = popen
     try:
@@ -237,20 +221,13 @@ def main() -> None:
         help="also time N GET /health at the same concurrency: the ceiling of a trivial Django view "
         "on this server and machine (default 0: skip)",
     )
-    parser.add_argument(
-        "--no-event-store",
-        action="store_true",
-        help="diagnostic: do not store SSE events for replay (shows what storing them costs)",
-    )
     args = parser.parse_args()
 
     work_dir = Path(tempfile.mkdtemp(prefix="rpa_bench_ingest_"))
     token = secrets.token_urlsafe(32)
     db_path = prepare(work_dir, token)
-    if args.floor and args.no_event_store:
-        raise SystemExit("--floor and --no-event-store exclude each other (the floor app stores nothing)")
-    server = start_server(work_dir, token, store_events=not args.no_event_store, floor=args.floor)
-    events_note = " (SSE event store OFF: diagnostic)" if args.no_event_store else ""
+    server = start_server(work_dir, token, floor=args.floor)
+    events_note = ""
     if args.floor:
         events_note = " (the bare floor app bench/floor_app.py, not the product)"
     print(f"Daphne at {server.url}{events_note}, SQLite {db_path}; load before: {load()}")

@@ -15,6 +15,7 @@ Goal: 1000 subscribers, p99 ≤ 100 ms, 0 missed.
     .venv/bin/python bench/sse_fanout.py                        # 1000 subscribers, 50 webhooks
     .venv/bin/python bench/sse_fanout.py --subscribers 200 --webhooks 20
     .venv/bin/python bench/sse_fanout.py --floor      # the same against bench/floor_app.py
+    .venv/bin/python bench/sse_fanout.py --pushpin --subscribers 5000 --client-procs 4   # Pushpin + 2 Daphne
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def parse_args() -> argparse.Namespace:
         default=1,
         help="Daphne processes sharing a private redis-server (EVENTSTREAM_REDIS_URL); streams are "
         "spread over them, webhooks go to the first (default 1: the single-process set-up)",
+    )
+    parser.add_argument(
+        "--pushpin",
+        action="store_true",
+        help="Pushpin in front of --servers (at least 2) Daphne processes (rpa_workbench.scaleout): the "
+        "streams are held by Pushpin, webhooks go through it too; prints Pushpin's RSS and CPU",
     )
     parser.add_argument(
         "--floor",
@@ -202,6 +209,24 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (Pushpin's runner starts its services as children)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
 
 
 def total_figures(pids: list[int]) -> dict[str, float]:
@@ -346,19 +371,31 @@ def main() -> None:
     env = server_env(work_dir)
     token = prepare_database(env)
     started: list[subprocess.Popen] = []
+    layout = None
+    pushpin_pids: list[int] = []
     try:
-        if args.servers > 1:
-            redis_process, env["EVENTSTREAM_REDIS_URL"] = start_redis(work_dir)
-            started.append(redis_process)
-        servers = []
-        for _ in range(max(1, args.servers)):
-            servers.append(start_daphne(env, work_dir, FLOOR_APP if args.floor else PRODUCT_APP))
-            started.append(servers[-1][0])
+        if args.pushpin:
+            from rpa_workbench import scaleout
+
+            layout = scaleout.start(servers=max(2, args.servers), extra_env=env, work_dir=work_dir / "layout")
+            servers = [(process, server_url) for process, server_url in zip(layout.processes[2:], layout.server_urls, strict=True)]
+            pushpin_pids = descendants(layout.processes[0].pid) + [layout.processes[1].pid]
+            url = layout.url
+            ports = [int(layout.url.rsplit(":", 1)[1])]
+        else:
+            if args.servers > 1:
+                redis_process, env["EVENTSTREAM_REDIS_URL"] = start_redis(work_dir)
+                started.append(redis_process)
+            servers = []
+            for _ in range(max(1, args.servers)):
+                servers.append(start_daphne(env, work_dir, FLOOR_APP if args.floor else PRODUCT_APP))
+                started.append(servers[-1][0])
+            url = servers[0][1]
+            ports = [int(server_url.rsplit(":", 1)[1]) for _, server_url in servers]
         pids = [process.pid for process, _ in servers]
-        url = servers[0][1]
-        ports = [int(server_url.rsplit(":", 1)[1]) for _, server_url in servers]
         idle = total_figures(pids)
-        shared = f" sharing {env['EVENTSTREAM_REDIS_URL']}" if len(servers) > 1 else ""
+        shared = f" sharing {env['EVENTSTREAM_REDIS_URL']}" if "EVENTSTREAM_REDIS_URL" in env else ""
+        shared += f" behind Pushpin {layout.url}" if layout is not None else ""
         print(
             f"{len(servers)} Daphne process(es) {pids}{shared}; "
             f"idle: RSS {idle['rss_mb']:.0f} MB, {idle['threads']:.0f} threads"
@@ -391,9 +428,14 @@ def main() -> None:
             f"{connected['threads']:.0f} threads, {connected['fds']:.0f} fds"
         )
 
+        if pushpin_pids:
+            proxy = total_figures(pushpin_pids)
+            print(f"Pushpin (with zurl): RSS {proxy['rss_mb']:.0f} MB, {proxy['fds']:.0f} fds")
         cpu_before = connected["cpu_s"]
+        pushpin_cpu_before = total_figures(pushpin_pids)["cpu_s"] if pushpin_pids else 0.0
         sent, answered = post_webhooks(url, args.webhooks, args.interval)
         after = total_figures(pids)  # every stream still open
+        pushpin_after = total_figures(pushpin_pids) if pushpin_pids else None
         for pipe in pipes:
             pipe.send((set(sent), args.wait))  # each client reports once it has all, or at the deadline
         streams: list[dict[str, float]] = []
@@ -405,6 +447,8 @@ def main() -> None:
     finally:
         for process in reversed(started):
             stop(process)
+        if layout is not None:
+            layout.stop()
 
     latencies = [(got[log_id] - at) * 1000 for got in streams for log_id, at in sent.items() if log_id in got]
     expected = len(sent) * len(streams)
@@ -425,8 +469,17 @@ def main() -> None:
         f"server: RSS {after['rss_mb']:.0f} MB (peak {after['peak_rss_mb']:.0f} MB), {after['threads']:.0f} threads, "
         f"{after['fds']:.0f} fds, CPU {after['cpu_s'] - cpu_before:.1f} s during the webhooks"
     )
+    if pushpin_after is not None:
+        print(
+            f"Pushpin (with zurl): RSS {pushpin_after['rss_mb']:.0f} MB, "
+            f"CPU {pushpin_after['cpu_s'] - pushpin_cpu_before:.1f} s during the webhooks"
+        )
     print(f"clients: CPU {clients_cpu:.1f} s while the webhooks were sent (they share the machine with the server)")
-    if args.subscribers >= 1000:
+    if args.pushpin:
+        goal = bool(latencies) and percentile(latencies, 0.99) <= 200 and missed == 0
+        print(f"goal through Pushpin (5000 subscribers, p99 ≤ 200 ms, 0 missed): {'met' if goal else 'NOT met'}"
+              + ("" if args.subscribers >= 5000 else f" at {args.subscribers} subscribers"))
+    elif args.subscribers >= 1000:
         goal = bool(latencies) and percentile(latencies, 0.99) <= 100 and missed == 0
         floor = " (by the bare floor app, not the product)" if args.floor else ""
         print(f"goal (1000 subscribers, p99 ≤ 100 ms, 0 missed){floor}: {'met' if goal else 'NOT met'}")

@@ -9,7 +9,8 @@ than a Python client, so what it measures is the server. This script:
    bench/floor_app.py instead: Daphne with no Django and no database);
 3. runs `wrk -t2 -c16 -d<seconds>s` three times: distinct execution-complete webhooks
    (bench/wrk_webhook.lua), then `GET /api/v1/accounts` with a JWT, then `GET /health`;
-4. prints req/s, p50/p99, errors, and the number of logs in the database afterwards, which must
+4. prints req/s, p50/p99, errors, the server's CPU time per request (the figure that least
+   depends on what else the machine is doing), and the number of logs in the database afterwards, which must
    equal the webhook run's 2xx count plus the webhooks still in flight when wrk stopped (at most
    one per connection: wrk stops on the clock and drops their answers, the server still writes
    them). The Lua script records the log id of every 2xx answer, and every one must be stored.
@@ -116,13 +117,22 @@ def parse(output: str) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (and its reaped children) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, args: argparse.Namespace, extra: list[str], env: dict[str, str] | None = None) -> dict:
     command = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "--timeout", "5s",
         *extra, url,
     ]
+    cpu_before = cpu_seconds(args.server_pid)
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=True)
-    return parse(result.stdout)
+    figures = parse(result.stdout)
+    figures["cpu_ms"] = (cpu_seconds(args.server_pid) - cpu_before) * 1000 / max(figures["requests"], 1)
+    return figures
 
 
 def check_logs(figures: dict, ids_file: Path, connections: int) -> None:
@@ -152,7 +162,7 @@ def report(name: str, figures: dict) -> None:
     print(
         f"{name:<28} {figures['rps']:8.0f} req/s   p50 {figures['p50']:7.1f} ms   p99 {figures['p99']:7.1f} ms"
         f"   errors {errors} (non-2xx {figures['non2xx']}, socket {figures['socket_errors']})"
-        f"   requests {figures['requests']}"
+        f"   requests {figures['requests']}   server CPU {figures['cpu_ms']:.2f} ms/request"
     )
 
 
@@ -173,6 +183,7 @@ def main() -> None:
     try:
         jwt = prepare(work_dir, token)
         server = start_server(work_dir, token, args.floor)
+        args.server_pid = server.process.pid
         print(f"load before: {load()}   wrk -t{args.threads} -c{args.connections} -d{args.seconds}s")
         if "webhook" in only:
             ids_file = work_dir / "acknowledged.txt"

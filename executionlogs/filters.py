@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from executionlogs.models import ExecutionLog, ExecutionStatus
+from rpa_workbench.fields import year_problem
 
 SORT_FIELDS = ["start_time", "end_time", "created_at", "duration"]
 NULLABLE_SORT_FIELDS = {"end_time", "duration"}
@@ -42,6 +43,9 @@ class DateOrDateTimeField(forms.Field):
                 break
         if parsed is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        problem = year_problem(parsed)
+        if problem:
+            raise forms.ValidationError(problem, code="invalid")
         if isinstance(parsed, datetime) and timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
         return parsed

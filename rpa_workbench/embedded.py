@@ -4,6 +4,8 @@ Started from asgi.py in daemon threads, so scheduled starts, watchdog transition
 deliveries happen in the same process as the SSE connections that must see their events:
 - the scheduler (tasks/scheduler.py) and the presence sweep (accounts/presence.py), off when
   RPA_EMBEDDED_SCHEDULER=false (a separate `manage.py run_scheduler` runs both instead);
+- the Yingdao loop (yingdao/loop.py: client sync, reconciliation), with the scheduler
+  (`manage.py run_yingdao` alone);
 - the alert delivery worker (alerts/worker.py), off when RPA_EMBEDDED_ALERTS=false
   (`manage.py run_alerts` runs instead).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
@@ -45,6 +47,12 @@ def _run_presence() -> None:
     presence.run_forever(stop=_stop)
 
 
+def _run_yingdao() -> None:
+    from yingdao import loop
+
+    loop.run_forever(stop=_stop)
+
+
 def _run_alerts() -> None:
     from alerts.worker import Worker
 
@@ -56,6 +64,8 @@ LOOPS: dict[str, tuple[str, Callable[[], None]]] = {
     # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
     "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", _run_presence),
     "rpa-alerts": ("RPA_EMBEDDED_ALERTS", _run_alerts),
+    # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
+    "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", _run_yingdao),
 }
 
 

@@ -64,12 +64,22 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     },
     "tasks_force_stop": {409: "TASK_NOT_RUNNING"},
     "resources_proxy_intranet": {
+        403: "PERMISSION_DENIED, or CSRF_FAILED: a session caller without a same-origin Origin/Referer",
         502: "CONTROL_REQUEST_FAILED (body adds `success: false` and `url`)",
         503: "RELAY_NOT_CONFIGURED: RPA_RELAY_URL is not set",
     },
-    "resources_proxy": {502: "UPSTREAM_*: the cloud host failed, timed out or sent too much"},
-    "resources_proxy_download": {502: "UPSTREAM_*: the cloud host failed, timed out or sent too much"},
-    "resources_file": {416: "The Range header cannot be satisfied"},
+    "resources_proxy": {
+        403: "PROXY_DISABLED, PROXY_HOST_NOT_ALLOWED, PROXY_ADDRESS_REFUSED, SIGNATURE_EXPIRED/INVALID",
+        502: "UPSTREAM_*: the cloud host failed, timed out or sent too much",
+    },
+    "resources_proxy_download": {
+        403: "PROXY_DISABLED, PROXY_HOST_NOT_ALLOWED, PROXY_ADDRESS_REFUSED, SIGNATURE_EXPIRED/INVALID",
+        502: "UPSTREAM_*: the cloud host failed, timed out or sent too much",
+    },
+    "resources_file": {
+        403: "PERMISSION_DENIED, or SIGNATURE_EXPIRED/SIGNATURE_INVALID for a signed URL",
+        416: "RANGE_NOT_SATISFIABLE",
+    },
     "auth_token": {
         429: "TOO_MANY_REQUESTS: too many wrong passwords for this username or address; see Retry-After",
         503: "LOGIN_BUSY: every password-check slot is busy; retry after `Retry-After` (1 s)",

@@ -149,7 +149,14 @@ ASGI_APPLICATION = "rpa_workbench.asgi.application"
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'rpa_app.db'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    # RPA_DB_CONN_MAX_AGE: seconds a connection is kept for reuse (0 = one per request, the
+    # default: Daphne runs each request in a thread of its own, so nothing would reuse it;
+    # bench/README.md "Connections").
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_number("RPA_DB_CONN_MAX_AGE", 0, minimum=0, cast=int)
+        )
+    }
 except Exception as exc:  # dj-database-url raises several types for bad URLs
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 
@@ -170,6 +177,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django's ModelBackend, with a user's permissions read in one query (rpa_workbench/auth_backend.py).
+AUTHENTICATION_BACKENDS = ["rpa_workbench.auth_backend.OneQueryModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -373,9 +383,10 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
-# DjangoModelStorage with bounded retention (rpa_workbench.events.RetainedStorage): events are
-# replayable for RPA_SSE_RETENTION_HOURS and at most the last RPA_SSE_RETENTION_EVENTS per channel.
-EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.events.RetainedStorage"
+# The event outbox (rpa_workbench.event_store): each event stored once, in its change's
+# transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
+# Also behind django-eventstream's own send_event().
+EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.event_store.OutboxStorage"
 RPA_SSE_RETENTION_HOURS = env_number("RPA_SSE_RETENTION_HOURS", 24, minimum=0.01)
 RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum=100, cast=int)
 EVENTSTREAM_CHANNELMANAGER_CLASS = "rpa_workbench.events.ChannelManager"
@@ -385,6 +396,11 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+# Pushpin's publish endpoint (e.g. http://127.0.0.1:5561) when Pushpin holds the streams in
+# front of several server processes (docs/production.md); empty = streams served in-process.
+RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")
+
+
 def parse_redis_url(url: str) -> dict:
     """`redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) as redis-py keyword
     arguments, keeping the username, the (percent-decoded) password and TLS."""
@@ -433,8 +449,7 @@ RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
 RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)
 
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
-# Base URL of this server as operators reach it, for links in alert messages; empty = no link.
-RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
+# Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
 # Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
 RPA_EMBEDDED_ALERTS = env_bool("RPA_EMBEDDED_ALERTS", True)
 # Seconds between the worker's looks for due deliveries.

@@ -1,7 +1,8 @@
 """`/api/v1/sse/events` and `/api/v1/sse/status` (API.md §6), served by Daphne.
 
-The stream is built from django-eventstream's parts (its storage, `get_events` replay reads, its
-Listener/ListenerManager queues and SSE encoder) with our own loop, because the library's view:
+The stream is built from django-eventstream's parts (its Listener/ListenerManager queues and SSE
+encoder) over our event outbox (`rpa_workbench.event_store`), with our own loop, because the
+library's view:
 - sends `keep-alive` every 20 s where the contract wants a `heartbeat` event with a timestamp
   every `RPA_SSE_HEARTBEAT_SECONDS`;
 - reads storage through thread-sensitive `sync_to_async`, i.e. in the request's own executor
@@ -25,7 +26,6 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django_eventstream.eventrequest import EventRequest
-from django_eventstream.eventstream import get_events
 from django_eventstream.utils import make_id, parse_last_event_id, sse_encode_event
 from django_eventstream.views import Listener
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -37,7 +37,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from accounts.models import Account
-from rpa_workbench import events, roles
+from rpa_workbench import event_store, events, pushpin, roles
 from rpa_workbench.errors import ApiError, json_error_response
 from rpa_workbench.permissions import is_admin
 
@@ -138,26 +138,29 @@ def encoded_event(event_type: str, data: str, last_ids: dict[str, int]) -> str:
 
 
 def read_storage(event_request: EventRequest) -> tuple[str, dict[str, int]]:
-    """Every stored event after `channel_last_ids`, SSE-encoded, and the ids reached. With no
-    last id, nothing, and the channel's current id (the position to resume from)."""
+    """Every stored event of the stream's channel after its last id, SSE-encoded, and the id
+    reached. With no last id, nothing, and the current id (the position to resume from)."""
+    [channel] = event_request.channels
+    account_id = event_store.channel_account(channel)
     last_ids = dict(event_request.channel_last_ids)
+    if channel not in last_ids:
+        return "", {channel: event_store.current_id()}
     body: list[str] = []
+    if event_store.is_trimmed(last_ids[channel]):
+        # Resuming from an event older than the retention: say so, the client should reload.
+        last_ids[channel] = event_store.current_id()
+        data = events.encode(events.payload(events.STREAM_RESET, {"channels": [channel]}))
+        return encoded_event(events.STREAM_RESET, data, last_ids), last_ids
     while True:
-        event_request.channel_last_ids = dict(last_ids)
-        response = get_events(event_request)
-        last_ids.update({channel: int(value) for channel, value in response.channel_last_ids.items()})
-        if response.channel_reset:
-            # Resuming from an event older than the retention: say so, the client should reload.
-            data = events.encode(
-                events.payload(events.STREAM_RESET, {"channels": sorted(response.channel_reset)})
-            )
-            body.append(encoded_event(events.STREAM_RESET, data, last_ids))
-        for channel, items in response.channel_items.items():
-            for item in items:
-                last_ids[channel] = int(item.id)
-                body.append(encoded_event(item.type, item.data, last_ids))
-        if not response.channel_more:
+        rows = event_store.read_after(last_ids[channel], account_id, limit=READ_BATCH)
+        for row in rows:
+            last_ids[channel] = row.id
+            body.append(encoded_event(row.type, row.data, last_ids))
+        if len(rows) < READ_BATCH:
             return "".join(body), last_ids
+
+
+READ_BATCH = 500
 
 
 read_storage_async = without_pinned_connection(read_storage)
@@ -174,26 +177,17 @@ def take_queued(listener: Listener) -> tuple[dict[str, list], bool, bool]:
     return items, overflow, heartbeat
 
 
-def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> tuple[str, bool]:
-    """Encode events handed over live, in id order. An id already sent is skipped (it was
-    replayed from storage); a gap (an id skipped — Redis can reorder publishers) stops here and
-    asks for a storage read, which returns the missing ones in order."""
+def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> str:
+    """Encode events handed over live (the hub delivers them in id order). An id already sent
+    is skipped: it was replayed from storage."""
     body: list[str] = []
     for channel, items in queued.items():
         for item in items:
-            if item.id is None:  # could not be stored: deliver as is, it has no position
-                body.append(sse_encode_event(item.type, item.data))
+            if item.id <= last_ids.get(channel, 0):
                 continue
-            current = last_ids.get(channel, 0)
-            if item.id <= current:
-                continue
-            if item.id > current + 1:
-                return "".join(body), True
             last_ids[channel] = item.id
-            body.append(
-                encoded_once(item) if len(last_ids) == 1 else encoded_event(item.type, item.data, last_ids)
-            )
-    return "".join(body), False
+            body.append(encoded_once(item))
+    return "".join(body)
 
 
 def encoded_once(item) -> str:
@@ -226,8 +220,8 @@ async def event_stream(event_request: EventRequest) -> AsyncIterator[bytes]:
         while True:
             await listener.aevent.wait()
             queued, must_read, heartbeat = take_queued(listener)
-            body, gap = encode_live(queued, last_ids)
-            if must_read or gap:
+            body = encode_live(queued, last_ids)
+            if must_read:
                 event_request.channel_last_ids = dict(last_ids)
                 more, last_ids = await read_storage_async(event_request)
                 body += more
@@ -257,9 +251,18 @@ async def events_view(request: HttpRequest) -> HttpResponse:
             exc.error_code,
             **({"details": exc.details} if exc.details is not None else {}),
         )
-    response = StreamingHttpResponse(
-        event_stream(event_request), content_type="text/event-stream"
-    )
+    if pushpin.enabled() and "Grip-Sig" in request.headers:
+        # Through Pushpin: send the replay with instructions to hold the stream, and let go.
+        body, last_ids = await read_storage_async(event_request)
+        [channel] = event_request.channels
+        response = HttpResponse(
+            pushpin.hold_body(body, last_ids), content_type="text/event-stream"
+        )
+        pushpin.hold(response, channel)
+    else:
+        response = StreamingHttpResponse(
+            event_stream(event_request), content_type="text/event-stream"
+        )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response

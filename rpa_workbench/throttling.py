@@ -41,7 +41,8 @@ class TooManyRequests(ApiError):
 
 def client_address(request) -> str:
     """The peer address as the server saw it (behind a proxy: run Daphne with --proxy-headers)."""
-    return (request.META.get("REMOTE_ADDR") or "unknown")[:100]
+    meta = getattr(request, "META", None) or {}
+    return (meta.get("REMOTE_ADDR") or "unknown")[:100]
 
 
 @dataclass(frozen=True)

@@ -93,13 +93,14 @@ def wait_until_healthy(base: str, server: subprocess.Popen, timeout: float = 60)
 
 
 def upload_config(base: str, token: str) -> str:
-    """Store a config file for the seeded task; its path, for the stored-file operation."""
+    """Store a config file for the seeded task; its path, for the stored-file operation. Plain
+    text: a byte range of a JSON file is no JSON, which schemathesis would try to parse."""
     boundary = secrets.token_hex(16)
     fields = {"shadow_bot_account": "fuzz_bot", "app_name": "fuzz_app"}
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
     parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="fuzz.json"\r\n'
-        f'Content-Type: application/json\r\n\r\n{{"shop": "A", "pad": "{"x" * 2000}"}}\r\n--{boundary}--\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="fuzz.txt"\r\n'
+        f'Content-Type: text/plain\r\n\r\nshop=A\n{"x" * 2000}\r\n--{boundary}--\r\n'
     )
     request = urllib.request.Request(
         base + "/api/v1/resources/upload/config",

@@ -27,12 +27,14 @@ from executionlogs.admin import RecentTaskExecutionsInline
 from resources.signing import link_problem
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
 from rpa_workbench.errors import ApiError
+from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
 from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
+from yingdao import rules
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many control requests a task's page shows inline (newest first); the rest are in their list.
@@ -50,6 +52,7 @@ EDITABLE_FIELDS = [
     "schedule",
     "schedule_timezone",
     "remark",
+    "yingdao_robot_uuid",
 ]
 
 
@@ -95,6 +98,9 @@ class TaskForm(forms.ModelForm):
 
     def clean_trigger_time(self):
         value = self.cleaned_data.get("trigger_time")
+        problem = year_problem(value)
+        if problem:
+            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         unchanged = not self.instance._state.adding and value == self.instance.trigger_time
         if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
             raise forms.ValidationError("Must be in the future (leave it empty to start the task by hand).")
@@ -104,6 +110,10 @@ class TaskForm(forms.ModelForm):
         data = super().clean()
         self._clean_schedule(data)
         self._clean_binding(data)
+        if "account" in data and "yingdao_robot_uuid" in data:
+            errors = rules.task_errors(account=data["account"], yingdao_robot_uuid=data["yingdao_robot_uuid"])
+            for field, message in errors.items():
+                self.add_error(field, message)
         return data
 
     def _clean_schedule(self, data: dict) -> None:
@@ -202,6 +212,7 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
         (_("Configuration"), {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
         (_("Scheduling"), {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        (_("Yingdao backend (accounts on the Yingdao Open API)"), {"fields": ["yingdao_robot_uuid"]}),
         (
             _("State (changes only through control and the robot)"),
             {

@@ -49,7 +49,23 @@ class TaskQuerySet(models.QuerySet):
         )
 
     def match_robot(self, shadow_bot_account: str, app_name: str, host_ip: str | None = None):
-        return self.for_robot(shadow_bot_account, app_name, host_ip).first()
+        """The best match of `for_robot`, in one simple indexed query (the account by name, the
+        task by `(account, lower(app_name))`, the constraint's index) with no ORDER BY to build:
+        a robot has one task per app and host, so the few candidates are ordered here, by
+        the same rule as `for_robot`."""
+        qs = self.filter(account__shadow_bot_account=shadow_bot_account, app_name__iexact=app_name)
+        if host_ip:
+            qs = qs.filter(account__host_ip=host_ip)
+        candidates = list(qs.select_related("account").order_by())
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        return min(candidates, key=robot_match_order)
+
+
+def robot_match_order(task) -> tuple:
+    """`for_robot`'s order as a sort key: running first, then most recently run, then oldest."""
+    last_run = task.last_run_time.timestamp() if task.last_run_time is not None else float("inf")
+    return (task.status != TaskStatus.RUNNING, -last_run if task.last_run_time else last_run, task.created_at)
 
 
 class Task(models.Model):

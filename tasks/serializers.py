@@ -16,10 +16,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from resources.signing import link_problem, safe_link
+from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
 from tasks.models import ControlRequest, Task
 from tasks.schedules import ScheduleError, validate_schedule
+from yingdao import rules
 
 # A trigger time this far in the past is still accepted (clock skew between browser and server).
 TRIGGER_TIME_SLACK = timedelta(minutes=1)
@@ -70,6 +72,7 @@ class TaskSerializer(serializers.ModelSerializer):
         },
     )
     config_json = ConfigJsonField(required=False, allow_null=True)
+    trigger_time = BoundedDateTimeField(required=False, allow_null=True)
     config_file_path = serializers.CharField(
         max_length=500, required=False, allow_null=True, allow_blank=True
     )  # an http(s) URL or a stored file's path (validate_config_file_path)
@@ -78,6 +81,8 @@ class TaskSerializer(serializers.ModelSerializer):
     schedule_timezone = serializers.CharField(
         max_length=64, required=False, allow_blank=True, allow_null=True
     )
+    # The Yingdao app's UUID, required on a `yingdao` account's tasks (yingdao/rules.py).
+    yingdao_robot_uuid = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
     class Meta:
         model = Task
@@ -100,6 +105,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "schedule",
             "schedule_timezone",
             "next_run_at",
+            "yingdao_robot_uuid",
             "created_at",
             "updated_at",
         ]
@@ -149,7 +155,16 @@ class TaskSerializer(serializers.ModelSerializer):
         account = attrs.get("account", getattr(instance, "account", None))
         app_name = attrs.get("app_name", getattr(instance, "app_name", None))
         editing.ensure_unique_app(account, app_name, exclude_pk=getattr(instance, "pk", None))
+        self._validate_backend(attrs, account)
         return attrs
+
+    def _validate_backend(self, attrs, account) -> None:
+        if self.instance is not None and "account" not in attrs and "yingdao_robot_uuid" not in attrs:
+            return
+        uuid = attrs.get("yingdao_robot_uuid", getattr(self.instance, "yingdao_robot_uuid", ""))
+        errors = rules.task_errors(account=account, yingdao_robot_uuid=uuid)
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
 
     def _account(self, keys: dict):
         """The account named by the request; on update, unnamed parts default to the current one."""

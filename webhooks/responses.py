@@ -26,3 +26,14 @@ class ExecutionCompleteAnswer(WebhookAnswer):
 class HeartbeatAnswer(WebhookAnswer):
     account_id = serializers.CharField(allow_null=True, help_text="null when no account matched")
     status = serializers.CharField(required=False, help_text="the account's status now")
+
+
+class YingdaoJobAnswer(serializers.Serializer):
+    job_uuid = serializers.CharField(help_text="Yingdao's jobUuid from the callback")
+    job_id = serializers.CharField(allow_null=True, help_text="our job, null when none carries this jobUuid")
+    status = serializers.CharField(allow_null=True, help_text="the job's status now")
+    outcome = serializers.CharField(help_text="what the callback changed (or why nothing)")
+
+
+class YingdaoCallbackAnswer(WebhookAnswer):
+    jobs = YingdaoJobAnswer(many=True)

@@ -17,15 +17,17 @@ from executionlogs import limits
 from executionlogs.models import ExecutionLog
 from executionlogs.services import ROBOT_STATUSES
 from resources.signing import link_problem
+from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, check_json_value
 
 IP_ERRORS = {"invalid": "must be a valid IPv4 or IPv6 address"}
 
 
-class RobotDateTimeField(serializers.DateTimeField):
+class RobotDateTimeField(BoundedDateTimeField):
     """ISO 8601 with an offset, or a naive `YYYY-MM-DD HH:MM:SS` read in RPA_ROBOT_TIMEZONE.
 
-    Values are always returned aware, so the database stores an exact instant.
+    Values are always returned aware, so the database stores an exact instant; years outside
+    1970..2099 are refused (see rpa_workbench.fields).
     """
 
     default_error_messages = {
@@ -34,6 +36,7 @@ class RobotDateTimeField(serializers.DateTimeField):
 
     def default_timezone(self):
         return zoneinfo.ZoneInfo(settings.RPA_ROBOT_TIMEZONE)
+
 
 
 class RobotIdentitySerializer(serializers.Serializer):
@@ -185,3 +188,12 @@ class ExecutionCompleteSerializer(RobotIdentitySerializer):
             "log_url": log_url,
             "execution_id": data.get("execution_id") or None,
         }
+
+
+class YingdaoCallbackSerializer(serializers.Serializer):
+    """Yingdao's callback body as it comes (`dataType` job or task); yingdao.callbacks reads it."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"body": ["expected a JSON object"]})
+        return {"body": dict(data)}

@@ -10,4 +10,5 @@ urlpatterns = [
         "webhook/execution-complete", views.ExecutionCompleteView.as_view(), name="webhook-execution-complete"
     ),
     path("webhook/heartbeat", views.HeartbeatView.as_view(), name="webhook-heartbeat"),
+    path("webhook/yingdao", views.YingdaoCallbackView.as_view(), name="webhook-yingdao"),
 ]

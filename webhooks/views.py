@@ -13,10 +13,16 @@ from rest_framework.views import APIView
 from accounts.presence import record_contact
 from executionlogs.services import record_execution
 from resources.signing import safe_link
-from rpa_workbench.robot_auth import RobotEndpointMixin
+from rpa_workbench.errors import ApiError
+from rpa_workbench.robot_auth import RobotEndpointMixin, RobotQueryTokenRequired
 from tasks import services as task_services
 from webhooks import responses
-from webhooks.serializers import ConfirmSerializer, ExecutionCompleteSerializer, HeartbeatSerializer
+from webhooks.serializers import (
+    ConfirmSerializer,
+    ExecutionCompleteSerializer,
+    HeartbeatSerializer,
+    YingdaoCallbackSerializer,
+)
 
 
 class WebhookView(RobotEndpointMixin, APIView):
@@ -109,5 +115,39 @@ class HeartbeatView(WebhookView):
                 "message": f"heartbeat recorded for {account.task_control}",
                 "account_id": str(account.pk),
                 "status": account.status,
+            }
+        )
+
+
+class YingdaoCallbackView(WebhookView):
+    """Yingdao's own callback (API.md §5, §9.3): the secret travels as `?token=` in the
+    callbackUrl we gave job/start. Applied by `yingdao.updates.receive`."""
+
+    permission_classes = [RobotQueryTokenRequired]
+
+    @extend_schema(request=YingdaoCallbackSerializer, responses=responses.YingdaoCallbackAnswer)
+    def post(self, request):
+        from yingdao.callbacks import CallbackError
+        from yingdao.updates import receive
+
+        serializer = YingdaoCallbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            results = receive(serializer.validated_data["body"])
+        except CallbackError as exc:
+            raise ApiError(400, "VALIDATION_ERROR", str(exc)) from None
+        matched = [result for result in results if result.job_id]
+        if not matched:
+            message = "no job matched " + (", ".join(r.job_uuid for r in results) or "this callback") + "; nothing changed"
+        else:
+            message = "; ".join(f"job {r.job_id}: {r.outcome}" for r in matched)
+        return Response(
+            {
+                "success": True,
+                "message": message,
+                "jobs": [
+                    {"job_uuid": r.job_uuid, "job_id": r.job_id, "status": r.status, "outcome": r.outcome}
+                    for r in results
+                ],
             }
         )

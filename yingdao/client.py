@@ -103,9 +103,11 @@ def scrub(text: str) -> str:
     """`text` with the key secret and every token this process has seen masked, in any encoding."""
     with _secrets_lock:
         secrets = sorted(_known_secrets, key=len, reverse=True)
-    configured = getattr(settings, "RPA_YINGDAO_ACCESS_KEY_SECRET", "")
-    if configured and len(configured) >= MIN_SCRUBBED_CHARS:
-        secrets.insert(0, configured)
+    # The key secret, and the webhook secret our callbackUrl carries (Yingdao may echo it).
+    for name in ("RPA_YINGDAO_ACCESS_KEY_SECRET", "RPA_WEBHOOK_TOKEN"):
+        configured = getattr(settings, name, "")
+        if configured and len(configured) >= MIN_SCRUBBED_CHARS:
+            secrets.insert(0, configured)
     for secret in secrets:
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             text = text.replace(form, "***")
@@ -239,7 +241,10 @@ class Client:
             "accessKeyId": settings.RPA_YINGDAO_ACCESS_KEY_ID,
             "accessKeySecret": settings.RPA_YINGDAO_ACCESS_KEY_SECRET,
         }
-        answer = self._paced("token", lambda: self._send("token", "GET", TOKEN_PATH, params=params))
+        try:
+            answer = self._paced("token", lambda: self._send("token", "GET", TOKEN_PATH, params=params))
+        except _Unauthorized as refused:  # a wrong or disabled access key
+            raise refused.error from None
         data = answer.data if isinstance(answer.data, dict) else {}
         token = str(data.get("accessToken") or "")
         if not token:
@@ -254,9 +259,9 @@ class Client:
     def _paced(self, endpoint: str, send: Callable[[], Answer]) -> Answer:
         waited, backoff = 0.0, FIRST_BACKOFF
         while True:
-            self.limiter.wait(endpoint)
             try:
-                return send()
+                with self.limiter.slot(endpoint):
+                    return send()
             except _RateLimited as refused:
                 if waited + backoff > settings.RPA_YINGDAO_RATE_LIMIT_WAIT:
                     raise refused.error from None

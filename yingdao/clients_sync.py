@@ -2,8 +2,8 @@
 
 Each listed robot is kept as a `RobotClient` row. A `yingdao` account whose
 `yingdao_account_name` equals a robot's `robotClientName` is that robot: when Yingdao lists it as
-idle or running, the account's `last_seen_at` moves forward (one conditional UPDATE, never
-backwards), which is what presence reads. Robots that match no account are offered in the admin.
+idle or running, that is a contact for `accounts.presence.record_contact` (last_seen_at
+forward, never backwards, and the online flip announced once). Robots that match no account are offered in the admin.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
+from accounts import presence
 from accounts.models import Account, DispatchBackend
 from yingdao import claims
 from yingdao.client import Client, YingdaoError, is_configured
@@ -44,7 +44,7 @@ IN_CONTACT = {"online", "busy"}
 class SyncSummary:
     listed: int = 0
     matched: int = 0
-    seen: list[str] = field(default_factory=list)  # account ids whose last_seen_at moved
+    seen: list[str] = field(default_factory=list)  # account ids in contact
     error: str = ""
 
 
@@ -65,11 +65,10 @@ def list_all(api: Client) -> list[dict]:
 
 
 def record_seen(account_ids: list, now: datetime) -> list[str]:
-    """Move `last_seen_at` of these accounts to `now` (never back); the ids that moved."""
-    accounts = Account.objects.filter(pk__in=account_ids).filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now))
-    moved = [str(pk) for pk in accounts.values_list("pk", flat=True)]
-    accounts.update(last_seen_at=now)
-    return moved
+    """Each account was heard from at `now` (presence: last_seen_at forward, never back)."""
+    for account_id in account_ids:
+        presence.record_contact(account_id=account_id, when=now)
+    return [str(pk) for pk in account_ids]
 
 
 def sync_clients(*, api: Client | None = None, now: datetime | None = None) -> SyncSummary:

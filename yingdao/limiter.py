@@ -1,11 +1,12 @@
 """Per-endpoint pacing within Yingdao's published rate limits, shared by every thread.
 
-Yingdao refuses calls beyond N per second per tenant and endpoint (YINGDAO_OPENAPI.md). Each
-endpoint gets a sliding window: a caller reserves the earliest instant at which its call still
-leaves at most N calls in any window of `WINDOW` seconds, then sleeps until then. Reservations
-are made under one lock, so concurrent threads queue in order instead of bursting together.
-The window is a little longer than one second (`WINDOW`) so that network jitter between us and
-Yingdao cannot squeeze N + 1 arrivals into one of its seconds.
+Yingdao refuses calls beyond N per second per tenant and endpoint (YINGDAO_OPENAPI.md). A call
+reaches Yingdao at some instant between the moment it is sent and the moment its answer is back,
+so each call occupies its endpoint's window from when it starts until `WINDOW` seconds after it
+completed: a new call starts only while fewer than N calls are in flight or completed within the
+last `WINDOW` seconds. However late a thread actually sends (a busy machine, the GIL), no N + 1
+arrivals can then fall into one of Yingdao's seconds. `WINDOW` is a little over one second for
+the clocks' sake. All threads share one `Limiter` (`shared()`), under one lock.
 
 The limiter is per process: several server processes each keep within the limit on their own,
 which is why the published limits are the default only for one process (see docs/yingdao.md).
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 # Requests per second per endpoint, as published (YINGDAO_OPENAPI.md "Rate limits").
 PUBLISHED_LIMITS: dict[str, int] = {
@@ -36,10 +37,13 @@ WINDOW = 1.05
 
 
 class Limiter:
-    """`wait(endpoint)` blocks until a call to `endpoint` fits within its limit.
+    """`with limiter.slot(endpoint): call()` runs the call once it fits within the limit.
 
     `clock` and `sleep` can be replaced (tests drive a virtual clock with them).
     """
+
+    # Longest real wait for an in-flight call to complete before looking again.
+    IN_FLIGHT_POLL = 0.05
 
     def __init__(
         self,
@@ -53,44 +57,51 @@ class Limiter:
         self.window = window
         self.clock = clock
         self.sleep = sleep
-        self._lock = threading.Lock()
-        self._sent: dict[str, deque[float]] = {}
+        self._changed = threading.Condition()
+        # Per endpoint, one entry per call: [completed at] (None while in flight).
+        self._calls: dict[str, list[list[float | None]]] = {}
 
     def limit_of(self, endpoint: str) -> int:
         return self.limits.get(endpoint, DEFAULT_LIMIT)
 
-    def reserve(self, endpoint: str) -> float:
-        """Book the next free instant for `endpoint` and return how long to wait for it."""
+    def _acquire(self, endpoint: str) -> list[float | None]:
         limit = self.limit_of(endpoint)
-        with self._lock:
-            now = self.clock()
-            sent = self._sent.setdefault(endpoint, deque())
-            while sent and sent[0] <= now - self.window:
-                sent.popleft()
-            # Never before a call already booked (the deque stays sorted), and never while the
-            # `limit` calls before ours still share a window with it.
-            at = max(now, sent[-1]) if sent else now
-            if len(sent) >= limit:
-                at = max(at, sent[-limit] + self.window)
-            sent.append(at)
-            return at - now
+        while True:
+            with self._changed:
+                now = self.clock()
+                calls = self._calls.setdefault(endpoint, [])
+                calls[:] = [c for c in calls if c[0] is None or c[0] > now - self.window]
+                if len(calls) < limit:
+                    entry: list[float | None] = [None]
+                    calls.append(entry)
+                    return entry
+                done = [c[0] for c in calls if c[0] is not None]
+                if not done:  # all in flight: wait for one to complete
+                    self._changed.wait(self.IN_FLIGHT_POLL)
+                    continue
+                delay = min(done) + self.window - now
+            self.sleep(max(delay, 0.001))
 
-    def wait(self, endpoint: str) -> None:
-        delay = self.reserve(endpoint)
-        if delay > 0:
-            self.sleep(delay)
+    def _release(self, entry: list[float | None]) -> None:
+        with self._changed:
+            entry[0] = self.clock()
+            self._changed.notify_all()
+
+    @contextmanager
+    def slot(self, endpoint: str) -> Iterator[None]:
+        entry = self._acquire(endpoint)
+        try:
+            yield
+        finally:
+            self._release(entry)
 
     def hold_off(self, endpoint: str, seconds: float) -> None:
         """After a refusal: no call to `endpoint` before `seconds` from now (any thread)."""
         limit = self.limit_of(endpoint)
-        with self._lock:
+        with self._changed:
             until = self.clock() + seconds - self.window
-            sent = self._sent.setdefault(endpoint, deque())
-            # Fill the window with reservations ending at `until`: the next caller waits past it.
-            while len(sent) < limit:
-                sent.append(until)
-            for index in range(len(sent) - limit, len(sent)):
-                sent[index] = max(sent[index], until)
+            calls = self._calls.setdefault(endpoint, [])
+            calls.extend([until] for _ in range(limit))
 
 
 _shared: Limiter | None = None

@@ -233,3 +233,18 @@ def test_a_flip_is_a_compare_and_set(robot, clock):
     silent = Account.objects.filter(presence_state=PresenceState.ONLINE)
     assert silent.filter(pk=robot.pk).update(presence_state=PresenceState.OFFLINE) == 1  # the other process
     assert presence.sweep_presence() == []
+
+
+def test_with_jobs_a_robot_with_a_dispatched_job_is_busy(robot, clock):
+    """Once the jobs app is installed, busy = online with a job dispatched, running or stopping."""
+    from django.apps import apps
+
+    if not apps.is_installed("jobs"):
+        pytest.skip("the jobs app is not installed in this build")
+    from jobs.models import Job, JobStatus
+
+    presence.record_contact(account_id=robot.pk)
+    job = Job.objects.create(account=robot, status=JobStatus.DISPATCHED)
+    assert presence.with_presence(Account.objects.filter(pk=robot.pk)).get().presence == "busy"
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.COMPLETED)
+    assert presence.with_presence(Account.objects.filter(pk=robot.pk)).get().presence == "online"

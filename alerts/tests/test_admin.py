@@ -3,6 +3,8 @@ when left blank; the "send test" action; read-only deliveries filterable by chan
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.messages import get_messages
 
@@ -58,6 +60,17 @@ def test_send_test_action_reports_each_channel(root, receiver, make_channel):
     assert "good: test message sent to good" in texts
     assert any(text.startswith("bad: test message failed: could not connect") for text in texts)
     assert len(hook.requests) == 1
+
+
+def test_send_test_action_sends_to_the_selected_channels_at_once(root, receiver, make_channel):
+    slow = [receiver() for _ in range(3)]
+    for fake in slow:
+        fake.delay = 0.7
+    channels = [make_channel(name=f"slow {n}", target=fake.url) for n, fake in enumerate(slow)]
+    started = time.monotonic()
+    root.post(CHANNELS_URL, {"action": "send_test", "_selected_action": [str(c.pk) for c in channels]})
+    assert all(len(fake.requests) == 1 for fake in slow)
+    assert time.monotonic() - started < 1.9  # not 3 x 0.7 s one after another
 
 
 def test_viewers_see_channels_without_secrets_and_cannot_change_them(client, viewer_user, make_channel):

@@ -191,3 +191,37 @@ def test_a_burst_to_one_channel_is_sent_without_waiting_for_the_next_pass(transa
         thread.join(10)
         loop.pool.shutdown(wait=True)
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+@pytest.mark.django_db
+def test_run_alerts_once_sends_what_is_due(receiver, make_channel, make_task, capsys):
+    from django.core.management import call_command
+
+    hook = receiver()
+    make_channel(target=hook.url)
+    raise_alert(event="job_failed", task=make_task())
+    call_command("run_alerts", "--once")
+    assert len(hook.requests) == 1
+    assert "1 attempted, 1 sent" in capsys.readouterr().out
+
+
+def test_the_worker_is_embedded_in_the_server_unless_switched_off(settings, monkeypatch):
+    import sys
+
+    from rpa_workbench import embedded
+
+    monkeypatch.delitem(sys.modules, "pytest")
+    settings.RPA_EMBEDDED_ALERTS = False
+    assert embedded.should_start("RPA_EMBEDDED_ALERTS") is False
+    settings.RPA_EMBEDDED_ALERTS = True
+    assert embedded.should_start("RPA_EMBEDDED_ALERTS") is True
+    assert embedded.LOOPS["rpa-alerts"][0] == "RPA_EMBEDDED_ALERTS"
+
+
+@pytest.mark.django_db
+def test_run_once_sends_every_due_delivery_of_a_channel(receiver, make_channel, make_task):
+    hook = receiver()
+    make_channel(target=hook.url)
+    for _ in range(3):
+        raise_alert(event="job_failed", task=make_task())
+    assert worker.run_once() == [DeliveryStatus.SENT] * 3 and len(hook.requests) == 3

@@ -71,3 +71,21 @@ def test_operator_can_write(operator_client):
     account_id = created.json()["id"]
     assert operator_client.patch(f"/api/v1/accounts/{account_id}", {"port": 2}, format="json").status_code == 200
     assert operator_client.delete(f"/api/v1/accounts/{account_id}").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["admin", "viewer"])
+def test_authentication_and_permission_checks_cost_at_most_one_query_each(
+    role, admin_user, viewer_user, django_assert_max_num_queries
+):
+    """JWT: one query for the user; permissions: none for admins, one for a role's user."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = admin_user if role == "admin" else viewer_user
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    # user, permissions (viewer), page count, page rows
+    with django_assert_max_num_queries(3 if role == "admin" else 4):
+        response = client.get("/api/v1/accounts")
+    assert response.status_code == 200

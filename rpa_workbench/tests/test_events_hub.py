@@ -7,10 +7,11 @@ import asyncio
 import threading
 import time
 
+import pytest
 from django.core.signals import request_finished
 from django_eventstream.views import Listener
 
-from rpa_workbench import events
+from rpa_workbench import event_hub, event_store, events
 
 
 def listening(hub: events.Hub, channel: str) -> Listener:
@@ -119,7 +120,7 @@ def test_a_full_collection_runs_after_every_200_closed_streams_and_not_before(mo
     makes those rare; churn triggers them, an idle or steady server does not."""
     hub = events.Hub()
     collections: list[int] = []
-    monkeypatch.setattr(events.gc, "collect", lambda *args: collections.append(len(collections)))
+    monkeypatch.setattr(event_hub.gc, "collect", lambda *args: collections.append(len(collections)))
 
     async def open_and_close(count: int) -> None:
         listeners = [listening(hub, "rpa") for _ in range(count)]
@@ -132,3 +133,26 @@ def test_a_full_collection_runs_after_every_200_closed_streams_and_not_before(mo
     assert len(collections) == 1
     asyncio.run(open_and_close(events.Hub.COLLECT_AFTER_CLOSED_STREAMS - 1))
     assert len(collections) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_arriving_out_of_order_reach_streams_in_id_order_with_gaps_read_from_the_outbox(make_account):
+    """Two requests' after-commit hand-overs race, and a management command's event reaches no
+    hub at all: the hub delivers the next id at once and reads a gap from the outbox."""
+    account = make_account()
+    for port in (1, 2, 3, 4):
+        events.publish_account_updated(account, {"port": port})
+    first, from_command, third, fourth = event_store.read_after(0)
+    hub = events.Hub()
+
+    async def scenario() -> list[int]:
+        listener = listening(hub, "rpa")
+        loop = asyncio.get_running_loop()
+        for rows in ([first], [third], [fourth], [third]):  # `from_command` never handed over
+            await loop.run_in_executor(None, hub.receive, rows)
+        await asyncio.sleep(0.05)
+        delivered = [event.id for event in listener.channel_items["rpa"]]
+        hub.remove_listener(listener)
+        return delivered
+
+    assert asyncio.run(scenario()) == [first.id, from_command.id, third.id, fourth.id]

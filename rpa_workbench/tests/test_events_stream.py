@@ -180,9 +180,7 @@ def test_an_admin_account_change_arrives_as_account_updated(server, sse_readers,
         "csrfmiddlewaretoken": csrf,
         "shadow_bot_account": account.shadow_bot_account,
         "host_ip": account.host_ip,
-        "port": "8100",
-        "status": "pending",
-        "recent_app": "from_admin",
+        "port": "8101",
         # the (read-only, empty) recent-runs inline's management form, as a browser posts it
         **{f"execution_logs-{name}_FORMS": "0" for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")},
     }
@@ -191,7 +189,10 @@ def test_an_admin_account_change_arrives_as_account_updated(server, sse_readers,
     )
     assert response.status_code == 302, response.text[:2000]
     event = reader.next("account_updated", where=lambda e: e.data["data"]["account_id"] == str(account.pk))
-    assert event.data["data"]["changes"] == {"recent_app": "from_admin"}
+    assert event.data["data"]["changes"] == {
+        "port": 8101,
+        "task_control": f"{account.shadow_bot_account}-{account.host_ip}:8101",
+    }
 
 
 def test_a_webhook_arrives_as_log_created_and_task_updated(

@@ -121,3 +121,33 @@ def test_non_finite_floats_are_rendered_as_null():
     rendered = json.loads(FiniteJSONRenderer().render(data))
     assert rendered == {"a": None, "b": [1.5, None, {"c": None}], "d": [2.0]}
     assert finite(1.5) == 1.5 and finite("NaN") == "NaN"
+
+
+# --- years every conversion survives ----------------------------------------------------------
+
+FAR_YEARS = ["0001-01-01", "0001-01-01 00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("value", FAR_YEARS)
+@pytest.mark.parametrize("name", ["start_date", "end_date"])
+def test_a_log_filter_in_year_1_or_9999_is_a_400(viewer_client, name, value):
+    for url in ("/api/v1/logs", "/api/v1/logs/export"):
+        response = viewer_client.get(url, {name: value})
+        assert error(response, 400, "VALIDATION_ERROR")["message"].startswith(f"{name}:")
+
+
+@pytest.mark.parametrize("value", FAR_YEARS)
+def test_a_trigger_time_in_year_1_or_9999_is_a_400(admin_client_api, make_task, value):
+    task = make_task()
+    response = admin_client_api.patch(f"/api/v1/tasks/{task.pk}", {"trigger_time": value}, format="json")
+    assert error(response, 400, "VALIDATION_ERROR")["message"].startswith("trigger_time:")
+
+
+def test_the_admin_form_refuses_a_trigger_time_in_year_1(client, admin_user, make_task):
+    from tasks.tests.test_admin import TASKS_URL, task_form, with_empty_inline
+
+    client.force_login(admin_user)
+    task = make_task()
+    data = task_form(task.account, app_name=task.app_name, trigger_time_0="0001-01-01", trigger_time_1="00:00:00")
+    response = client.post(f"{TASKS_URL}{task.pk}/change/", with_empty_inline(data))
+    assert response.status_code == 200 and "between the years 1970 and 2099" in response.content.decode()

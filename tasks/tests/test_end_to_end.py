@@ -3,9 +3,7 @@ as the relay (a `manage.py simulate_robots` subprocess), the webhooks, the SSE s
 
 from __future__ import annotations
 
-import json
 import queue
-import threading
 import time
 from datetime import timedelta
 
@@ -18,6 +16,7 @@ import conftest
 from executionlogs.models import ExecutionLog
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.simulator import start_simulator, stop_simulator
+from rpa_workbench.testing.sse import open_stream
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -79,22 +78,7 @@ def test_api_start_is_seen_on_the_sse_stream(live_server_factory, robots, make_t
     server = _system(live_server_factory, robots)
     task = make_task(account=make_account(host_ip="10.20.0.2", port=8101))
     token = str(AccessToken.for_user(admin_user))
-    events: queue.Queue = queue.Queue()
-
-    def listen():
-        try:
-            with requests.get(
-                f"{server.url}/api/v1/sse/events", params={"token": token}, stream=True, timeout=60
-            ) as resp:
-                events.put(("open", resp.status_code))
-                for line in resp.iter_lines(decode_unicode=True):
-                    if line and line.startswith("data:"):
-                        events.put(("data", json.loads(line[5:])))
-        except requests.RequestException:
-            pass  # the server stopped at the end of the test
-
-    threading.Thread(target=listen, daemon=True).start()
-    assert events.get(timeout=10) == ("open", 200)
+    events = open_stream(server.url, token)
 
     response = requests.post(
         f"{server.url}/api/v1/tasks/{task.pk}/start", headers={"Authorization": f"Bearer {token}"}, timeout=15

@@ -43,7 +43,8 @@ def test_demo_seed_schedules_tasks_and_is_idempotent(fake_relay):
     call_command("seed_demo")
     call_command("seed_demo")
     scheduled = Task.objects.exclude(schedule="")
-    assert Task.objects.count() == 5 and scheduled.count() == 3
+    assert Task.objects.count() == 7 and scheduled.count() == 4  # 2 of them on the Yingdao backend
+    assert Task.objects.filter(account__dispatch_backend="yingdao").exclude(yingdao_robot_uuid="").count() == 2
 
     scheduler.run_once()  # gives every scheduled task its next slot, within two minutes
     soon = timezone.now() + timedelta(minutes=2, seconds=1)

@@ -68,6 +68,17 @@ def test_times_more_than_thirty_days_apart_are_refused_when_no_duration_is_sent(
     refused(post_raw(robot_client, json.dumps(body)), "end_time")
 
 
+@pytest.mark.parametrize("field", ["start_time", "end_time"])
+@pytest.mark.parametrize(
+    "value", ["0001-01-01 00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1969-12-31 23:59:59"]
+)
+def test_times_out_of_any_sane_range_are_refused(robot_client, field, value):
+    body = {**BASE, field: value}
+    if field == "start_time":
+        del body["end_time"]
+    refused(post_raw(robot_client, json.dumps(body)), field)
+
+
 @pytest.mark.parametrize("key", ["total_items", "success_items", "failed_items"])
 @pytest.mark.parametrize("value", [-1, MAX_ITEM_COUNT + 1, 10**30, 1.5, "many"])
 def test_item_counts_are_whole_numbers_in_range(robot_client, key, value):

@@ -7,6 +7,7 @@ import pytest
 from yingdao import client as client_module
 from yingdao import limiter
 from yingdao.testing import start_fake_yingdao
+from yingdao.tests.helpers import deliver_in_process
 
 KEY_ID = "test-key-id"
 KEY_SECRET = "test-key-secret-do-not-log"
@@ -33,3 +34,26 @@ def fake_yingdao(settings, fresh_limiter, monkeypatch):
     yield fake
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def yingdao_task(fake_yingdao, make_account, make_task):
+    fake_yingdao.deliver = deliver_in_process
+    account = make_account(shadow_bot_account="ydbot", dispatch_backend="yingdao", yingdao_account_name="bot@corp")
+    return make_task(
+        account=account,
+        app_name="export_orders",
+        yingdao_robot_uuid="app-uuid-1",
+        config_json='{"shop": "A", "days": 2}',
+        priority="high",
+    )
+
+
+@pytest.fixture
+def make_job_for(db):
+    """A job of `task` as the dispatcher leaves it before calling the backend: dispatched."""
+    from django.utils import timezone
+
+    from jobs.tests.conftest import build_job
+
+    return lambda task, status="dispatched", **fields: build_job(task, status, dispatched_at=timezone.now(), backend="yingdao", **fields)

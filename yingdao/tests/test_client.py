@@ -69,6 +69,13 @@ def test_wrong_key_is_a_failure_naming_the_problem(fake_yingdao, settings):
         client_module.client().start_job(start_body())
 
 
+def test_a_key_refused_as_unauthorized_is_a_plain_failure(fake_yingdao):
+    fake_yingdao.failures["token"] = (401, "AccessKey disabled")
+    with pytest.raises(YingdaoError, match="AccessKey disabled"):
+        client_module.client().start_job(start_body())
+    assert fake_yingdao.tokens_issued == 0
+
+
 def test_not_configured_sends_nothing_and_names_the_variables(fake_yingdao, settings):
     settings.RPA_YINGDAO_ACCESS_KEY_SECRET = ""
     with pytest.raises(NotConfigured, match="RPA_YINGDAO_ACCESS_KEY_SECRET"):

@@ -39,6 +39,7 @@ def test_every_page_is_read_and_listed_robots_update_their_accounts(fake_yingdao
     offline.refresh_from_db()
     relay_namesake.refresh_from_db()
     assert online.last_seen_at == now
+    assert online.presence_state == "online"  # presence announced the robot coming online
     assert offline.last_seen_at is None  # listed as offline: no contact
     assert relay_namesake.last_seen_at is None  # a relay account is not this backend's robot
     assert RobotClient.objects.count() == 120
@@ -50,10 +51,9 @@ def test_last_seen_never_moves_backwards(fake_yingdao, make_account):
     fake_yingdao.add_client("bot@corp", status="running")
     later = timezone.now() + timedelta(minutes=5)
     account = yingdao_account(make_account, "bot@corp", last_seen_at=later)  # e.g. a callback just came
-    summary = clients_sync.sync_clients(now=timezone.now())
+    clients_sync.sync_clients(now=timezone.now())
     account.refresh_from_db()
     assert account.last_seen_at == later
-    assert summary.seen == []
     assert RobotClient.objects.get().presence == "busy"
 
 
@@ -90,3 +90,16 @@ def test_no_sync_without_credentials_or_when_turned_off(fake_yingdao, settings):
     settings.RPA_YINGDAO_ACCESS_KEY_ID = ""
     assert clients_sync.run_due() is None
     assert fake_yingdao.requests == []
+
+
+def test_run_yingdao_once_runs_the_due_sync(fake_yingdao, make_account, settings):
+    from django.core.management import call_command
+
+    settings.RPA_YINGDAO_CLIENT_SYNC_SECONDS = 60
+    fake_yingdao.add_client("bot@corp")
+    account = yingdao_account(make_account, "bot@corp")
+    call_command("run_yingdao", "--once")
+    call_command("run_yingdao", "--once")  # within the period: claimed already, nothing sent
+    assert len(fake_yingdao.calls("client/list")) == 1
+    account.refresh_from_db()
+    assert account.last_seen_at is not None

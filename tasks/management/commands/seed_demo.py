@@ -11,7 +11,7 @@ import os
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import Account
+from accounts.models import Account, DispatchBackend
 from alerts.models import AlertEvent, Channel
 from tasks.models import Task
 
@@ -19,6 +19,14 @@ ROBOTS = [
     ("demo_bot_01", "192.168.50.11", 8001),
     ("demo_bot_02", "192.168.50.12", 8002),
     ("demo_bot_03", "192.168.50.13", 8003),
+]
+
+# Robots on the Yingdao Open API backend (the fake tenant `manage.py fake_yingdao` in make demo):
+# (name, host IP, port, Yingdao account name), and their tasks (robot, task, app, Yingdao app UUID, cron).
+YINGDAO_ROBOTS = [("demo_yd_01", "192.168.50.21", 8021, "demo_yd_01@demo")]
+YINGDAO_TASKS = [
+    (0, "Export Taobao orders (Yingdao)", "export_orders", "5e0c2a3e-demo-4f00-9d1a-000000000001", "*/2 * * * *"),
+    (0, "Customer follow-up (Yingdao)", "customer_followup", "5e0c2a3e-demo-4f00-9d1a-000000000002", ""),
 ]
 
 # (robot index, task name, app, cron or "")
@@ -33,31 +41,52 @@ TASKS = [
 DEMO_CHANNEL = "Demo webhook receiver"
 
 
+def _task_defaults(task_name: str, cron: str, **extra) -> dict:
+    return {
+        "task_name": task_name,
+        "schedule": cron,
+        "schedule_timezone": "Asia/Shanghai" if cron else "",
+        "config_info": True,
+        "config_json": '{"shop": "demo"}',
+        "remark": "demo task (make demo)",
+        **extra,
+    }
+
+
+def demo_robots() -> list[tuple[str, str, int, dict]]:
+    """(name, host IP, port, other account fields) of every demo robot, relay ones first."""
+    yingdao = {"dispatch_backend": DispatchBackend.YINGDAO}
+    return [(*robot, {}) for robot in ROBOTS] + [
+        (name, host_ip, port, {**yingdao, "yingdao_account_name": yingdao_name})
+        for name, host_ip, port, yingdao_name in YINGDAO_ROBOTS
+    ]
+
+
+def demo_tasks() -> list[tuple[int, str, str, dict]]:
+    """(index into demo_robots(), app, task fields) of every demo task."""
+    offset = len(ROBOTS)
+    return [(index, app, _task_defaults(name, cron)) for index, name, app, cron in TASKS] + [
+        (offset + index, app, _task_defaults(name, cron, yingdao_robot_uuid=robot_uuid,
+                                             remark="demo task on the Yingdao backend (make demo)"))
+        for index, name, app, robot_uuid, cron in YINGDAO_TASKS
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Create demo robot accounts and tasks (some on a schedule); safe to run again."
 
     @transaction.atomic
     def handle(self, *args, **options):
-        accounts = []
-        for name, host_ip, port in ROBOTS:
-            account, _ = Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port)
-            accounts.append(account)
+        accounts = [
+            Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port, defaults=extra)[0]
+            for name, host_ip, port, extra in demo_robots()
+        ]
         created = 0
-        for index, task_name, app_name, cron in TASKS:
-            _, was_created = Task.objects.get_or_create(
-                account=accounts[index],
-                app_name=app_name,
-                defaults={
-                    "task_name": task_name,
-                    "schedule": cron,
-                    "schedule_timezone": "Asia/Shanghai" if cron else "",
-                    "config_info": True,
-                    "config_json": '{"shop": "demo"}',
-                    "remark": "demo task (make demo)",
-                },
-            )
+        tasks = demo_tasks()
+        for index, app_name, defaults in tasks:
+            _, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
             created += was_created
-        self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(TASKS)} in all)")
+        self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
         self.seed_alert_channel()
 
     def seed_alert_channel(self) -> None:

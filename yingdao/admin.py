@@ -1,0 +1,74 @@
+"""The admin's view of the Yingdao tenant: the robots client/list reports, and one click to add
+a robot the workbench does not know yet as a `yingdao` robot account."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from accounts import services as account_services
+from accounts.models import Account, DispatchBackend
+from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.errors import ApiError
+from yingdao.models import RobotClient
+
+# A robot on the Yingdao backend is reached through the Open API, not host:port; the account
+# still needs both (they name it in task_control). Edit them afterwards if you like.
+PLACEHOLDER_IP = "0.0.0.0"
+PLACEHOLDER_PORT = 1
+
+
+class KnownFilter(admin.SimpleListFilter):
+    title = "workbench account"
+    parameter_name = "known"
+
+    def lookups(self, request, model_admin):
+        return [("no", "not a workbench account yet"), ("yes", "a workbench account")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(account__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(account__isnull=False)
+        return queryset
+
+
+def add_robot_account(robot: RobotClient) -> Account:
+    """A `yingdao` account for `robot` (named after it, on its client IP when it is one)."""
+    host_ip = robot.client_ip or PLACEHOLDER_IP
+    try:
+        Account._meta.get_field("host_ip").clean(host_ip, None)
+    except Exception:  # not an IP address (Yingdao may list a host name)
+        host_ip = PLACEHOLDER_IP
+    account = account_services.create_account(
+        shadow_bot_account=robot.name[:100],
+        host_ip=host_ip,
+        port=PLACEHOLDER_PORT,
+        dispatch_backend=DispatchBackend.YINGDAO,
+        yingdao_account_name=robot.name,
+    )
+    RobotClient.objects.filter(pk=robot.pk, account__isnull=True).update(account=account)
+    return account
+
+
+@admin.register(RobotClient)
+class RobotClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "status", "presence", "client_ip", "machine_name", "account", "synced_at"]
+    list_filter = [KnownFilter, "presence"]
+    search_fields = ["name", "machine_name", "client_ip", "robot_client_uuid"]
+    list_select_related = ["account"]
+    actions = ["add_as_robot_account"]
+
+    def has_add_as_robot_account_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.add_account")
+
+    @admin.action(description="Add as robot account (Yingdao backend)", permissions=["add_as_robot_account"])
+    def add_as_robot_account(self, request, queryset):
+        for robot in queryset.filter(account__isnull=True):
+            try:
+                account = add_robot_account(robot)
+            except ApiError as exc:
+                self.message_user(request, f"{robot.name}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(request, f"{robot.name}: added as robot account {account.task_control}", messages.SUCCESS)
+        if queryset.filter(account__isnull=False).exists():
+            self.message_user(request, "robots already matched to an account were left alone", messages.INFO)
