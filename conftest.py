@@ -27,6 +27,8 @@ def _isolated_settings(settings, tmp_path):
     settings.RPA_WEBHOOK_TOKEN = WEBHOOK_TOKEN
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.RPA_RELAY_URL = ""
+    # The dispatcher sends in the calling thread: a test's transaction is invisible to others.
+    settings.RPA_DISPATCHER_THREADS = 0
 
 
 def _user(django_user_model, username: str, role: str | None = None, **extra):

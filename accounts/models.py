@@ -6,7 +6,6 @@ import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -31,6 +30,24 @@ class DispatchBackend(models.TextChoices):
     YINGDAO = "yingdao", _("Yingdao Open API")
 
 
+class AccountQuerySet(models.QuerySet):
+    def for_robot(self, shadow_bot_account: str, host_ip: str | None = None):
+        """Accounts a robot means by its name (and host IP when it sent one), best match first.
+
+        One name may exist on several hosts; without a host IP the order decides, the same way
+        every time: a running account first, then the one heard from most recently, then the oldest.
+        """
+        qs = self.filter(shadow_bot_account=shadow_bot_account)
+        if host_ip:
+            qs = qs.filter(host_ip=host_ip)
+        return qs.order_by(
+            models.Case(models.When(status=AccountStatus.RUNNING, then=0), default=1),
+            models.F("last_heartbeat_at").desc(nulls_last=True),
+            "created_at",
+        )
+
+    def match_robot(self, shadow_bot_account: str, host_ip: str | None = None):
+        return self.for_robot(shadow_bot_account, host_ip).first()
 class PresenceState(models.TextChoices):
     """The presence last announced for a robot (stored, so each flip is announced once).
 
@@ -72,6 +89,8 @@ class Account(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = AccountQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("robot account")
         verbose_name_plural = _("robot accounts")
@@ -93,21 +112,3 @@ class Account(models.Model):
         if update_fields is not None and {"shadow_bot_account", "host_ip", "port"} & set(update_fields):
             kwargs["update_fields"] = set(update_fields) | {"task_control"}
         super().save(*args, **kwargs)
-
-    # -- transitions of one row (callers save and publish) ---------------------------------
-    def mark_running(self, app_name: str | None = None) -> None:
-        self.status = AccountStatus.RUNNING
-        if app_name:
-            self.recent_app = app_name
-
-    def mark_pending(self) -> None:
-        self.status = AccountStatus.PENDING
-
-    def record_heartbeat(self, app_name: str | None) -> None:
-        self.mark_running(app_name)
-        self.last_heartbeat_at = timezone.now()
-
-    def record_result(self, *, status: str, app_name: str, end_time) -> None:
-        self.status = status
-        self.recent_app = app_name
-        self.end_time = end_time

@@ -24,6 +24,12 @@ class AccountSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
     recent_app = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
     task_count = serializers.IntegerField(read_only=True, default=0)
+    max_concurrent_jobs = serializers.IntegerField(
+        min_value=1,
+        max_value=10,
+        required=False,
+        error_messages={"min_value": "must be between 1 and 10", "max_value": "must be between 1 and 10"},
+    )
     presence = serializers.ChoiceField(choices=PRESENCE_CHOICES, read_only=True, default=UNKNOWN)
     # Yingdao backend (API.md §9.3); the rule lives in yingdao/rules.py.
     dispatch_backend = serializers.ChoiceField(choices=DispatchBackend.choices, required=False)
@@ -43,6 +49,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "task_count",
             "last_heartbeat_at",
             "last_seen_at",
+            "max_concurrent_jobs",
             "presence",
             "dispatch_backend",
             "yingdao_account_name",
@@ -57,6 +64,19 @@ class AccountSerializer(serializers.ModelSerializer):
         host_ip = attrs.get("host_ip", getattr(instance, "host_ip", None))
         port = attrs.get("port", getattr(instance, "port", None))
         services.ensure_unique(name, host_ip, port, exclude_pk=getattr(instance, "pk", None))
+        if instance is not None and "status" in attrs and attrs["status"] != instance.status:
+            # Set once on create; afterwards it is the result of the robot's activity (jobs).
+            raise serializers.ValidationError({"status": ["is the result of the robot's latest activity; it cannot be edited"]})
+        backend = attrs.get("dispatch_backend", getattr(instance, "dispatch_backend", DispatchBackend.RELAY))
+        limit = attrs.get("max_concurrent_jobs", getattr(instance, "max_concurrent_jobs", 1))
+        if backend == DispatchBackend.RELAY and limit != 1:
+            raise serializers.ValidationError(
+                {
+                    "max_concurrent_jobs": [
+                        "must be 1 for the relay backend: its stop (target=ALL) stops everything the robot runs"
+                    ]
+                }
+            )
         self._validate_backend(attrs)
         return attrs
 

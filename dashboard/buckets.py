@@ -103,12 +103,14 @@ def _sqlite_rows(connection, buckets: list[Bucket]) -> list[BucketRow]:
         start_stamp = stamp(bucket.start)
         labels[start_stamp] = bucket.label
         params += [start_stamp, stamp(bucket.end)]
-    params += [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, MAX_DURATION_SECONDS]
+    # Durations clamped into [0, 30 days], as executionlogs.limits.clamped_duration does.
+    params += [ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, MAX_DURATION_SECONDS, MAX_DURATION_SECONDS]
     sql = (
         f"WITH bucket(range_start, range_end) AS (VALUES {values}) "
         f"SELECT range_start, (SELECT json_array(COUNT({status}), "
         f"COUNT({status}) FILTER (WHERE {status} = %s), COUNT({status}) FILTER (WHERE {status} = %s), "
-        f"TOTAL(MIN(MAX({duration}, 0.0), %s)), COUNT({duration})) "
+        f"TOTAL(CASE WHEN {duration} > %s THEN %s WHEN {duration} < 0 THEN 0.0 ELSE {duration} END), "
+        f"COUNT({duration})) "
         f"FROM {table} WHERE {start} >= bucket.range_start AND {start} < bucket.range_end) "
         f"FROM bucket ORDER BY range_start"
     )

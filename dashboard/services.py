@@ -98,8 +98,19 @@ def dashboard_stats() -> dict[str, Any]:
             "by_status": _by_status(logs, log_statuses),
             "success_rate": percentage(completed, logs["total"]),
         },
+        "jobs": job_stats(),
         "generated_at": timezone.now(),
     }
+
+
+def job_stats() -> dict[str, Any]:
+    """API.md §9.2: jobs by status (every status present) and when the oldest queued job was made."""
+    from jobs.models import Job, JobStatus
+
+    statuses = list(JobStatus.values)
+    counts = Job.objects.aggregate(**_counts_by("status", statuses))
+    oldest = Job.objects.filter(status=JobStatus.QUEUED).order_by("created_at").values_list("created_at", flat=True).first()
+    return {"by_status": _by_status(counts, statuses), "oldest_queued_at": oldest}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Recording a finished execution (the execution-complete webhook, API.md §5).
 
-`record_execution` is the one workflow: in one transaction it writes the log, sets the robot
-account's status/recent_app/end_time and puts the matching task back to pending. The database
+`record_execution` is the one workflow: in one transaction it writes the log and hands it to
+`jobs.reports`, which ends the matching job (and so sets the task's and account's status).
+`create_log` is the one function that writes an execution log. The database
 decides idempotency (the unique constraints on ExecutionLog), so two concurrent deliveries of the
 same execution produce one log: the loser's insert (the transaction's first write) fails, its
 transaction rolls back, and it answers with the winner's log, having written nothing.
@@ -15,11 +16,10 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 
-from accounts.models import Account, AccountStatus
-from alerts import sources as alert_sources
+from accounts.models import Account
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from rpa_workbench import events
-from tasks.models import Task, TaskStatus
+from tasks.models import Task
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +30,6 @@ ROBOT_STATUSES: dict[str, str] = {
     "timeout": ExecutionStatus.FAILED,
 }
 
-ACCOUNT_FIELDS = ("status", "recent_app", "end_time")
-TASK_FIELDS = ("status", "last_run_time")
-
-
-def match_account(shadow_bot_account: str, host_ip: str | None = None) -> Account | None:
-    """The account a robot means when no task matched: same name (and host IP when sent).
-
-    Several accounts may share a name on different hosts; without a host IP the choice is
-    deterministic: a running account first, then the one heard from most recently, then the
-    oldest.
-    """
-    qs = Account.objects.filter(shadow_bot_account=shadow_bot_account)
-    if host_ip:
-        qs = qs.filter(host_ip=host_ip)
-    return qs.order_by(
-        models.Case(models.When(status=AccountStatus.RUNNING, then=0), default=1),
-        models.F("last_heartbeat_at").desc(nulls_last=True),
-        "created_at",
-    ).first()
 
 
 def _format_summary(result_summary: dict[str, Any] | None) -> str:
@@ -177,8 +158,8 @@ def _write(
     Inserting the log first makes a repeat fail before anything else is written, with no savepoint.
     """
     task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
-    account = task.account if task is not None else match_account(shadow_bot_account, host_ip)
-    log = ExecutionLog(
+    account = task.account if task is not None else Account.objects.match_robot(shadow_bot_account, host_ip)
+    log = create_log(
         text=summarise(
             app_name=app_name,
             robot_status=status,
@@ -203,19 +184,18 @@ def _write(
         account=account,
         task=task,
     )
-    log.save(force_insert=True)
+    # The job, task and account move in this same transaction (jobs.reports decides how).
+    from jobs import reports
 
-    if account is not None:
-        before = events.snapshot(account, ACCOUNT_FIELDS)
-        account.record_result(status=log.status, app_name=app_name, end_time=end_time or start_time)
-        account.save(update_fields=[*ACCOUNT_FIELDS, "updated_at"])
-        events.publish_account_updated(account, events.changed(before, account))
-    if task is not None:
-        before = events.snapshot(task, TASK_FIELDS)
-        task.status = TaskStatus.PENDING
-        task.last_run_time = start_time
-        task.save(update_fields=[*TASK_FIELDS, "updated_at"])
-        events.publish_task_updated(task, events.changed(before, task))
+    reports.attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
+    return log
+
+
+def create_log(**fields: Any) -> ExecutionLog:
+    """The one writer of execution logs (robot reports and the jobs' lost/timed-out runs alike):
+    inserts the row (its first write, so a repeat fails before anything else) and publishes
+    `log_created` after commit."""
+    log = ExecutionLog(**fields)
+    log.save(force_insert=True)
     events.publish_log_created(log)
-    alert_sources.execution_failed(log, status)
     return log

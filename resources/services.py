@@ -162,3 +162,23 @@ def send_intranet_control(*, backend_ip: str, backend_port: str, app_name: str, 
         source=ControlSource.INTRANET,
         user=user,
     )
+
+
+def intranet_body(sent, *, target: str) -> dict[str, Any]:
+    """The intranet endpoint's answer: the request sent, or the job a START/stop became."""
+    from jobs.models import Job
+
+    if isinstance(sent, Job):
+        from tasks.services import control_response
+
+        body = control_response(sent.task, sent) if sent.task_id else {"success": True, "message": sent.status}
+        return {**body, "url": "", "response_status": None}
+    body = {
+        "success": True,
+        "message": f"{target} request sent to the relay",
+        "url": sent.relay_url,
+        "response_status": sent.response_status,
+    }
+    if sent.job_id:
+        body.update(job_id=str(sent.job_id), job_status=sent.job.status)
+    return body

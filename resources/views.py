@@ -121,14 +121,7 @@ class IntranetControlView(APIView):
             target=data["target"].strip().upper(),
             user=request.user,
         )
-        return Response(
-            {
-                "success": True,
-                "message": f"{data['target'].upper()} request sent to the relay",
-                "url": sent.relay_url,
-                "response_status": sent.response_status,
-            }
-        )
+        return Response(services.intranet_body(sent, target=data["target"].upper()))
 
     def handle_exception(self, exc):
         """The SPA reads `success`/`message` whatever the status: every error body has them."""

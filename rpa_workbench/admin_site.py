@@ -83,6 +83,18 @@ class RecentInlineFormSet(BaseInlineFormSet):
         return self._recent
 
 
+def recent_formset(limit: int) -> type[BaseInlineFormSet]:
+    """An inline formset showing only the newest `limit` rows: filtered by the parent first, then cut."""
+
+    class RecentFormSet(BaseInlineFormSet):
+        def get_queryset(self):
+            if not hasattr(self, "_recent"):
+                self._recent = super().get_queryset().order_by("-created_at")[:limit]
+            return self._recent
+
+    return RecentFormSet
+
+
 class NullsLastChangeList(ChangeList):
     """A change list whose sort on a nullable column puts the empty values last, both ways and
     on every database (PostgreSQL puts NULLs first when descending), as the API's sort_by does."""

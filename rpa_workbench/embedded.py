@@ -6,6 +6,8 @@ deliveries happen in the same process as the SSE connections that must see their
   RPA_EMBEDDED_SCHEDULER=false (a separate `manage.py run_scheduler` runs both instead);
 - the Yingdao loop (yingdao/loop.py: client sync, reconciliation), with the scheduler
   (`manage.py run_yingdao` alone);
+- the job dispatcher (jobs/dispatcher.py: queue, sends, job timeouts), off when
+  RPA_EMBEDDED_DISPATCHER=false (`manage.py run_dispatcher` runs instead);
 - the alert delivery worker (alerts/worker.py), off when RPA_EMBEDDED_ALERTS=false
   (`manage.py run_alerts` runs instead).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
@@ -53,6 +55,12 @@ def _run_yingdao() -> None:
     loop.run_forever(stop=_stop)
 
 
+def _run_dispatcher() -> None:
+    from jobs import dispatcher
+
+    dispatcher.run_forever(stop=_stop)
+
+
 def _run_alerts() -> None:
     from alerts.worker import Worker
 
@@ -63,6 +71,7 @@ LOOPS: dict[str, tuple[str, Callable[[], None]]] = {
     "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", _run_scheduler),
     # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
     "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", _run_presence),
+    "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", _run_dispatcher),
     "rpa-alerts": ("RPA_EMBEDDED_ALERTS", _run_alerts),
     # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
     "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", _run_yingdao),
@@ -97,6 +106,9 @@ def start() -> threading.Thread | None:
 def stop(timeout: float = 10) -> None:
     """Ask the loops to finish their pass and wait for them (called at interpreter exit)."""
     _stop.set()
+    from jobs import dispatcher
+
+    dispatcher.kick()  # its loop sleeps on its own wake-up event
     for thread in list(_threads.values()):
         if thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -34,7 +33,8 @@ from django_eventstream.event import Event
 from rpa_workbench import event_store, pushpin
 from rpa_workbench.event_hub import REDIS_CHANNEL, Hub, connected_clients, encode_rows, hub, redis_publisher
 from rpa_workbench.event_store import ACCOUNT_CHANNEL_PREFIX, ALL_CHANNEL, StoredRow, account_channel
-from rpa_workbench.timefmt import ApiJSONEncoder, api_values
+from rpa_workbench.finite_json import finite_dumps
+from rpa_workbench.timefmt import api_values
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ __all__ = [
 LOG_CREATED = "log_created"
 ACCOUNT_UPDATED = "account_updated"
 TASK_UPDATED = "task_updated"
+JOB_UPDATED = "job_updated"
 HEARTBEAT = "heartbeat"
 ALERT = "alert"
 STREAM_RESET = "stream-reset"
@@ -94,6 +95,21 @@ def task_updated_payload(task, changes: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def job_updated_payload(job, changes: dict[str, Any]) -> dict[str, Any]:
+    return payload(
+        JOB_UPDATED,
+        {
+            "job_id": str(job.pk),
+            "task_id": str(job.task_id) if job.task_id else None,
+            "account_id": str(job.account_id) if job.account_id else None,
+            "shadow_bot_account": job.shadow_bot_account,
+            "app_name": job.app_name,
+            "status": job.status,
+            "changes": changes,
+        },
+    )
+
+
 def log_created_payload(log) -> dict[str, Any]:
     return payload(
         LOG_CREATED,
@@ -126,7 +142,8 @@ def heartbeat_payload(now: datetime.datetime | None = None) -> dict[str, Any]:
 
 
 def encode(data: dict[str, Any]) -> str:
-    return json.dumps(data, cls=ApiJSONEncoder)
+    """The one encoding of event payloads (stored, fanned out, streamed): no NaN/Infinity."""
+    return finite_dumps(api_values(data))
 
 
 # --- channels (django-eventstream's interface) --------------------------------------------
@@ -248,3 +265,9 @@ def publish_log_created(log) -> None:
 
 def publish_alert(alert) -> None:
     publish(ALERT, alert_payload(alert), alert.account_id)
+
+
+def publish_job_updated(job, changes: dict[str, Any]) -> None:
+    if not changes:
+        return
+    publish(JOB_UPDATED, job_updated_payload(job, changes), job.account_id)

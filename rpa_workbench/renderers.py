@@ -1,28 +1,10 @@
-"""JSON that every client can parse: no NaN or Infinity, ever (issue 13).
-
-Python's `json` writes `NaN`/`Infinity`, which `JSON.parse` refuses, and DRF's strict renderer
-raises on them instead (a 500). A float that is not finite can only come from a bad stored row,
-so it is written as `null`. The common case pays nothing: the data is walked only when the
-strict encoding failed.
-"""
+"""The API's JSON renderer: DRF's, strict, writing non-finite floats as null (see finite_json)."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 from rest_framework.renderers import JSONRenderer
 
-
-def finite(value: Any) -> Any:
-    """`value` with every non-finite float (also inside dicts, lists and tuples) replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(item) for item in value]
-    return value
+from rpa_workbench.finite_json import finite
 
 
 class FiniteJSONRenderer(JSONRenderer):

@@ -155,7 +155,10 @@ class ApiAutoSchema(AutoSchema):
 
     def get_auth(self) -> list[dict[str, list]]:
         if self.is_robot_endpoint():
-            return [{"webhookToken": []}, {"webhookBearer": []}]
+            schemes = [{"webhookToken": []}, {"webhookBearer": []}]
+            if any(getattr(p, "allow_query", False) for p in self.view.get_permissions()):
+                schemes.append({"webhookQueryToken": []})
+            return schemes
         return super().get_auth()
 
     def _is_anonymous(self) -> bool:

@@ -59,6 +59,7 @@ SUMMARIES = {
     "webhook_confirm": "Robot confirms a start or a stop",
     "webhook_execution_complete": "Robot reports a finished run",
     "webhook_heartbeat": "Robot says it is alive",
+    "webhook_yingdao": "Yingdao's job or task callback (the secret as `?token=`)",
     "resources_file": "Download a file this server stored",
     "resources_proxy": "Fetch an allow-listed cloud object (inline)",
     "resources_proxy_download": "Fetch an allow-listed cloud object as an attachment",
@@ -148,6 +149,13 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "type": "http",
         "scheme": "bearer",
         "description": "The same shared secret as `Authorization: Bearer <secret>`.",
+    },
+    "webhookQueryToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "The same shared secret as `?token=`, only where a caller cannot set headers "
+        "(Yingdao's callbackUrl).",
     },
     "sseQueryToken": {
         "type": "apiKey",

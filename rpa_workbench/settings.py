@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "dashboard",
     "webhooks",
     "resources",
+    "jobs",
     "alerts",
     "yingdao",
 ]
@@ -448,6 +449,21 @@ RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)
 # Seconds between scheduler passes.
 RPA_SCHEDULER_INTERVAL = env_number("RPA_SCHEDULER_INTERVAL", 5.0, minimum=0.1)
 
+# --- Jobs (jobs/, docs/jobs.md) -------------------------------------------------------------
+# A dispatched job the robot has not confirmed within this many seconds ends failed/never_confirmed.
+RPA_START_CONFIRM_SECONDS = env_number("RPA_START_CONFIRM_SECONDS", 120, minimum=1, cast=int)
+# A robot report whose start_time is earlier than its job's creation by more than this is history only.
+RPA_CLOCK_SKEW_SECONDS = env_number("RPA_CLOCK_SKEW_SECONDS", 300, minimum=0, cast=int)
+# Defaults for tasks that leave run_timeout_seconds / wait_timeout_seconds empty.
+RPA_JOB_RUN_TIMEOUT_SECONDS = env_number("RPA_JOB_RUN_TIMEOUT_SECONDS", 3600, minimum=1, cast=int)
+RPA_JOB_WAIT_TIMEOUT_SECONDS = env_number("RPA_JOB_WAIT_TIMEOUT_SECONDS", 1800, minimum=1, cast=int)
+# The dispatcher loop inside the server process (off when `manage.py run_dispatcher` runs instead).
+RPA_EMBEDDED_DISPATCHER = env_bool("RPA_EMBEDDED_DISPATCHER", True)
+# Seconds between dispatcher sweeps (a job ending wakes it at once in its own process).
+RPA_DISPATCHER_INTERVAL = env_number("RPA_DISPATCHER_INTERVAL", 1.0, minimum=0.05)
+# Backend calls in flight at once (one slow robot never holds up the others); 0 sends in the
+# dispatcher's own thread, one after another (the tests' setting).
+RPA_DISPATCHER_THREADS = env_number("RPA_DISPATCHER_THREADS", 8, minimum=0, cast=int)
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
 # Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
 # Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).

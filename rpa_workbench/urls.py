@@ -24,6 +24,7 @@ api_v1 = [
     path("", include("dashboard.urls")),
     path("", include("webhooks.urls")),
     path("", include("resources.urls")),
+    path("", include("jobs.urls")),
     path("", include("alerts.urls")),
 ]
 

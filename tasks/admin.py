@@ -1,8 +1,9 @@
 """Tasks and their control requests in the admin.
 
 Tasks are created, changed and deleted through `tasks.editing` (the functions the API uses, so
-the same events go out) and started/stopped through `tasks.services` with source `admin`, one
-call per selected task, each reporting its own outcome as an admin message. `status` is never
+the same events go out) and started/stopped through the job functions with source `admin`, one
+call per selected task, each reporting its own outcome as an admin message (starts are queued
+jobs the dispatcher sends). `status` is never
 editable here: it changes only through control and the robot's webhooks.
 
 Control requests are an audit trail: read-only for everyone, shown inline on a task's page
@@ -17,15 +18,17 @@ from collections.abc import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
+from jobs import dispatcher
+from jobs import services as job_services
+from jobs.models import Job
 from resources.signing import link_problem
-from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
 from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
@@ -54,6 +57,10 @@ EDITABLE_FIELDS = [
     "remark",
     "yingdao_robot_uuid",
 ]
+
+
+def _queue_start(*, task: Task, source: str, user) -> Job:
+    return job_services.start_job(task=task, source=source, user=user, inline=False).job
 
 
 def account_label(task: Task) -> str:
@@ -149,15 +156,6 @@ class TaskForm(forms.ModelForm):
             self.add_error("app_name", exc.message)
 
 
-class RecentFormSet(BaseInlineFormSet):
-    """Only the newest requests: the inline's queryset is filtered by task first, then cut."""
-
-    def get_queryset(self):
-        if not hasattr(self, "_recent"):
-            self._recent = super().get_queryset().order_by("-created_at")[:INLINE_CONTROL_REQUESTS]
-        return self._recent
-
-
 READ_ONLY_REQUEST_FIELDS = [
     "created_at",
     "action",
@@ -174,7 +172,7 @@ READ_ONLY_REQUEST_FIELDS = [
 
 class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ControlRequest
-    formset = RecentFormSet
+    formset = recent_formset(INLINE_CONTROL_REQUESTS)
     fields = READ_ONLY_REQUEST_FIELDS
     readonly_fields = READ_ONLY_REQUEST_FIELDS
     extra = 0
@@ -287,7 +285,10 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Start selected tasks"), permissions=["control"])
     def start_selected(self, request, queryset):
-        self._control(request, queryset, services.start_task, "start", self._sent_message)
+        """Each start is a queued job; the dispatcher sends them (in its pool, not one after
+        another here), so fifty tasks return at once whatever the relay does."""
+        self._control(request, queryset, _queue_start, "start", self._queued_message)
+        dispatcher.dispatch_pending()
 
     @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
@@ -311,6 +312,12 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
                 continue
             level, text = report(sent, verb)
             self.message_user(request, f"{label}: {text}", level)
+
+    @staticmethod
+    def _queued_message(job: Job, verb: str) -> tuple[int, str]:
+        return messages.SUCCESS, (
+            f"start request sent to the dispatcher (job {job.pk}); waiting for the robot to confirm."
+        )
 
     @staticmethod
     def _sent_message(sent: ControlRequest, verb: str) -> tuple[int, str]:

@@ -23,6 +23,25 @@ class TaskStatus(models.TextChoices):
     RUNNING = "running", _("Running")
 
 
+# The task fields whose changes `task_updated` reports (API.md §6).
+TASK_TRACKED_FIELDS = (
+    "task_name",
+    "account_id",
+    "app_name",
+    "status",
+    "last_run_time",
+    "config_file",
+    "config_info",
+    "config_file_path",
+    "config_json",
+    "trigger_time",
+    "remark",
+    "schedule",
+    "schedule_timezone",
+    "next_run_at",
+)
+
+
 class TaskPriority(models.TextChoices):
     """Queue order of a task's jobs on its robot (API.md §9): high first, then by age."""
 
@@ -137,6 +156,8 @@ class ControlSource(models.TextChoices):
     SCHEDULER = "scheduler", _("Scheduler")
     INTRANET = "intranet", _("Intranet proxy")
     WATCHDOG = "watchdog", _("Watchdog")
+    RETRY = "retry", _("Retry")
+    DISPATCHER = "dispatcher", _("Dispatcher")
 
 
 class ControlOutcome(models.TextChoices):
@@ -153,6 +174,10 @@ class ControlRequest(models.Model):
 
     id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     task = models.ForeignKey(Task, verbose_name=_("task"), on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests")
+    # The job this message was about (API.md §9: every message sent to a backend, linked to its job).
+    job = models.ForeignKey(
+        "jobs.Job", on_delete=models.SET_NULL, verbose_name=_("job"), null=True, blank=True, related_name="control_requests"
+    )
     # Snapshot of the target, so the row still says what it was about when the task is gone.
     shadow_bot_account = models.CharField(_("account name"), max_length=100, blank=True, default="")
     host_ip = models.CharField(_("host IP"), max_length=64, blank=True, default="")

@@ -47,6 +47,7 @@ class RelayError(Exception):
         status: int | None = None,
         latency_ms: int | None = None,
         configured: bool = True,
+        may_have_reached: bool = False,
     ):
         super().__init__(reason)
         self.reason = reason
@@ -55,6 +56,9 @@ class RelayError(Exception):
         self.latency_ms = latency_ms
         # False when there is no relay URL at all (a configuration problem, not an outage).
         self.configured = configured
+        # True when the request may have reached the relay (a read timeout, a connection dropped
+        # after sending): a START that may have arrived is never sent again.
+        self.may_have_reached = may_have_reached
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,10 @@ def send(*, backend_ip: str, backend_port: int | str, app_name: str, target: str
         raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
     except requests.exceptions.ReadTimeout:
         reason = f"relay did not answer within {settings.RPA_RELAY_TIMEOUT:g}s"
-        raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
+        raise RelayError(reason, url=safe_url, latency_ms=elapsed(), may_have_reached=True) from None
     except requests.exceptions.ConnectionError as exc:
         reason = clean(f"relay unreachable: {_short(exc)}")
-        raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
+        raise RelayError(reason, url=safe_url, latency_ms=elapsed(), may_have_reached=_after_connecting(exc)) from None
     except requests.exceptions.RequestException as exc:
         reason = clean(f"relay request failed: {_short(exc)}")
         raise RelayError(reason, url=safe_url, latency_ms=elapsed()) from None
@@ -236,6 +240,14 @@ def _scrub(text: str, url: str, safe_url: str) -> str:
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             text = text.replace(form, "***")
     return text
+
+
+def _after_connecting(exc: Exception) -> bool:
+    """Whether a connection error happened after the connection was made (the request may have
+    been sent), rather than while connecting (refused, unreachable, name not resolved)."""
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", inner)
+    return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _short(exc: Exception) -> str:

@@ -31,7 +31,7 @@ from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from rpa_workbench.timefmt import format_datetime
 from tasks import schedules, watchdog
-from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
+from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task
 
 logger = logging.getLogger(__name__)
 
@@ -58,61 +58,41 @@ class Summary:
         )
 
 
-def record_skip(task: Task, reason: str) -> ControlRequest:
-    """Audit a due start that was not sent (the task was busy)."""
-    account = task.account
-    with transaction.atomic():
-        request = ControlRequest.objects.create(
-            task=task,
-            shadow_bot_account=account.shadow_bot_account,
-            host_ip=account.host_ip,
-            port=account.port,
-            app_name=task.app_name,
-            action=ControlAction.START,
-            target="START",
-            source=ControlSource.SCHEDULER,
-            outcome=ControlOutcome.SKIPPED,
-            error=reason,
-        )
-        alert_sources.schedule_skipped(task, request)
-    return request
+def _alert_skip(task: Task) -> None:
+    """The skip was recorded by the refused start; the alerts app decides whether it alerts
+    (only the first of a streak does)."""
+    recorded = (
+        ControlRequest.objects.filter(task=task, source=ControlSource.SCHEDULER, outcome=ControlOutcome.SKIPPED)
+        .order_by("-created_at")
+        .first()
+    )
+    if recorded is not None:
+        with transaction.atomic():
+            alert_sources.schedule_skipped(task, recorded)
 
 
 def _start(task_id, summary: Summary, why: str) -> None:
-    """Start a task this scheduler has claimed; a busy task is skipped and the skip recorded."""
-    from tasks import services  # late: services imports the relay, which reads settings at call time
+    """Start a task this scheduler has claimed: a job with source `scheduler`, queued for the
+    dispatcher (never sent from here: a slow robot must not hold up the scheduler). A task with
+    an active job is skipped and the skip recorded."""
+    from jobs import services as job_services
 
     task = Task.objects.select_related("account").filter(pk=task_id).first()
     if task is None:  # deleted between the claim and now
         return
-    if task.status == TaskStatus.RUNNING:
-        record_skip(task, f"{why} start skipped: the task is already running")
-        summary.skipped.append(str(task.pk))
-        logger.info("scheduler: %s skipped (already running)", task)
-        return
-    asked_at = timezone.now()
     try:
-        services.start_task(task=task, source=ControlSource.SCHEDULER)
+        job_services.start_job(task=task, source=ControlSource.SCHEDULER, inline=False)
     except ApiError as exc:
         if exc.error_code in SKIP_CODES:
-            # Record the skip unless the service already did (then only its alert is left to raise).
-            recorded = ControlRequest.objects.filter(
-                task=task, source=ControlSource.SCHEDULER, outcome=ControlOutcome.SKIPPED, created_at__gte=asked_at
-            ).first()
-            if recorded is None:
-                record_skip(task, f"{why} start skipped: {exc.message}")
-            else:
-                with transaction.atomic():
-                    alert_sources.schedule_skipped(task, recorded)
+            _alert_skip(task)
             summary.skipped.append(str(task.pk))
-            logger.info("scheduler: %s skipped (%s)", task, exc.error_code)
+            logger.info("scheduler: %s skipped (%s: %s)", task, exc.error_code, why)
         else:
-            # The service has recorded the failed request; the claim stays (no automatic retry).
             summary.failed.append(str(task.pk))
             logger.warning("scheduler: %s could not be started: %s %s", task, exc.error_code, exc.message)
         return
     summary.started.append(str(task.pk))
-    logger.info("scheduler: %s started (%s)", task, why)
+    logger.info("scheduler: %s queued (%s)", task, why)
 
 
 def fire_one_shots(now: datetime, summary: Summary) -> None:
@@ -170,6 +150,23 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
         _start(task_id, summary, f"scheduled {expr!r} (slot {format_datetime(slot)})")
 
 
+def _dispatch(summary: Summary) -> None:
+    """Hand the jobs just queued to the dispatcher's pool now, without waiting for slow robots
+    (the dispatcher loop would find them within RPA_DISPATCHER_INTERVAL anyway). Sends that
+    have finished when this returns and failed are counted as failed starts."""
+    from jobs import dispatcher
+    from jobs.models import Job
+
+    try:
+        sent = dispatcher.dispatch_pending()
+    except Exception:
+        logger.exception("scheduler: dispatching failed")
+        return
+    failed = {str(pk) for pk in Job.objects.filter(pk__in=sent.failed).values_list("task_id", flat=True)}
+    summary.started = [pk for pk in summary.started if pk not in failed]
+    summary.failed += sorted(failed)
+
+
 def run_once(now: datetime | None = None) -> Summary:
     """One pass: start due one-shot and recurring tasks, then run the watchdog."""
     now = now or timezone.now()
@@ -183,6 +180,8 @@ def run_once(now: datetime | None = None) -> Summary:
         summary.lost.extend(watchdog.check_lost(now=now))
     except Exception:
         logger.exception("scheduler: watchdog failed")
+    if summary.started:
+        _dispatch(summary)
     if summary:
         logger.info("scheduler pass: %s", summary)
     return summary

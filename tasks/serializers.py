@@ -19,7 +19,7 @@ from resources.signing import link_problem, safe_link
 from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing
-from tasks.models import ControlRequest, Task
+from tasks.models import ControlRequest, Task, TaskPriority
 from tasks.schedules import ScheduleError, validate_schedule
 from yingdao import rules
 
@@ -81,6 +81,23 @@ class TaskSerializer(serializers.ModelSerializer):
     schedule_timezone = serializers.CharField(
         max_length=64, required=False, allow_blank=True, allow_null=True
     )
+    priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
+    max_retries = serializers.IntegerField(
+        min_value=0, max_value=10, required=False,
+        error_messages={"min_value": "must be between 0 and 10", "max_value": "must be between 0 and 10"},
+    )
+    retry_delay_seconds = serializers.IntegerField(
+        min_value=0, max_value=86400, required=False,
+        error_messages={"min_value": "must be between 0 and 86400", "max_value": "must be between 0 and 86400"},
+    )
+    run_timeout_seconds = serializers.IntegerField(
+        min_value=1, max_value=30 * 86400, required=False, allow_null=True,
+        error_messages={"min_value": "must be at least 1 second", "max_value": "must be at most 30 days"},
+    )
+    wait_timeout_seconds = serializers.IntegerField(
+        min_value=1, max_value=30 * 86400, required=False, allow_null=True,
+        error_messages={"min_value": "must be at least 1 second", "max_value": "must be at most 30 days"},
+    )
     # The Yingdao app's UUID, required on a `yingdao` account's tasks (yingdao/rules.py).
     yingdao_robot_uuid = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
@@ -105,6 +122,11 @@ class TaskSerializer(serializers.ModelSerializer):
             "schedule",
             "schedule_timezone",
             "next_run_at",
+            "priority",
+            "max_retries",
+            "retry_delay_seconds",
+            "run_timeout_seconds",
+            "wait_timeout_seconds",
             "yingdao_robot_uuid",
             "created_at",
             "updated_at",

@@ -67,7 +67,8 @@ class RobotSimulator:
     failure_rate: float = 0.2
     seed: int | None = None
     public_url: str = ""  # where the simulator's own files are reachable (set by serve())
-    runs: dict[tuple[str, int, str], Run] = field(default_factory=dict)
+    runs: dict[tuple[str, int], Run] = field(default_factory=dict)  # (host, port) → its one run
+    refused: int = 0
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -109,29 +110,33 @@ class RobotSimulator:
         return self.stop(account, host_ip, port, app_name)
 
     def start(self, account: str, host_ip: str, port: int, app_name: str) -> tuple[int, dict]:
-        key = (host_ip, port, app_name.lower())
+        key = (host_ip, port)
         with self._lock:
-            if key in self.runs:
+            current = self.runs.get(key)
+            if current is not None and current.app_name.lower() == app_name.lower():
                 return 200, {"success": True, "message": f"{app_name} is already running on {account}"}
+            if current is not None:
+                self.refused += 1
+                return 409, {"success": False, "message": f"{account} is busy running {current.app_name}"}
             run = Run(uuid.uuid4().hex, account, host_ip, port, app_name, datetime.now(UTC))
             self.runs[key] = run
         threading.Thread(target=self._execute, args=(key, run), name=f"robot-{account}-{app_name}", daemon=True).start()
         return 200, {"success": True, "message": f"START delivered to {account}"}
 
     def stop(self, account: str, host_ip: str, port: int, app_name: str) -> tuple[int, dict]:
+        """target=ALL: whatever runs on the robot stops; STOP is confirmed for that app (or, on an
+        idle robot, for the app named)."""
         with self._lock:
-            stopping = [k for k in self.runs if k[:2] == (host_ip, port)]
-            runs = [self.runs.pop(k) for k in stopping]
-        for run in runs:
+            run = self.runs.pop((host_ip, port), None)
+        if run is not None:
             run.stop.set()
-        apps = [run.app_name for run in runs] or [app_name]
+        stopped_app = run.app_name if run is not None else app_name
 
-        def confirm_stops():
+        def confirm_stop():
             threading.Event().wait(self.confirm_delay)
-            for name in apps:
-                self.post("confirm", {"shadow_bot_account": account, "app_name": name, "action": "STOP", "host_ip": host_ip})
+            self.post("confirm", {"shadow_bot_account": account, "app_name": stopped_app, "action": "STOP", "host_ip": host_ip})
 
-        threading.Thread(target=confirm_stops, daemon=True).start()
+        threading.Thread(target=confirm_stop, daemon=True).start()
         return 200, {"success": True, "message": f"stop delivered to {account}"}
 
     def _execute(self, key, run: Run) -> None:

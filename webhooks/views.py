@@ -6,6 +6,7 @@ domain function and answer `{"success": true, "message": ...}`.
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -125,7 +126,7 @@ class YingdaoCallbackView(WebhookView):
 
     permission_classes = [RobotQueryTokenRequired]
 
-    @extend_schema(request=YingdaoCallbackSerializer, responses=responses.YingdaoCallbackAnswer)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=responses.YingdaoCallbackAnswer)
     def post(self, request):
         from yingdao.callbacks import CallbackError
         from yingdao.updates import receive

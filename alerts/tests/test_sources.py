@@ -65,8 +65,9 @@ def test_a_start_the_relay_refuses_raises_dispatch_failed(admin_client_api, make
     task = make_task()
     assert admin_client_api.post(f"/api/v1/tasks/{task.pk}/start").status_code == 502
     alert = Alert.objects.get()
-    assert alert.event == "dispatch_failed" and alert.context["reason"].startswith("dispatch_failed: ")
-    assert alert.context["control_request_id"] == str(task.control_requests.get().pk)
+    # Raised by the job's transition (jobs.transitions.HOOKS): the job names the request it sent.
+    assert alert.event == "dispatch_failed" and alert.context["reason"] == "dispatch_failed"
+    assert alert.job_id == task.control_requests.get().job_id
 
 
 @pytest.mark.django_db

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.models import Account
 from executionlogs.models import ExecutionLog
-from executionlogs.services import match_account, record_execution, summarise
+from executionlogs.services import record_execution, summarise
 from rpa_workbench.testing.threads import run_together
 
 START = datetime(2026, 1, 21, 6, 30, tzinfo=UTC)
@@ -35,10 +36,12 @@ def test_returns_created_then_the_original():
 
 @pytest.mark.django_db
 def test_the_writes_happen_in_one_query_budget(make_account, make_task, django_assert_max_num_queries):
-    """The hot path of the webhook stays small: match, insert, two updates and its three events,
-    stored in the same transaction (savepoint and release here: the test's own transaction)."""
+    """The hot path of the webhook stays bounded: match, insert, the job's transition (here the
+    task was running without a job, so it is adopted first) with the task and account rows it
+    moves, and the events, stored in the same transaction (savepoint and release here: the
+    test's own transaction). Was 9 before jobs; the job adds its row, its events and the locks."""
     make_task(account=make_account(shadow_bot_account="bot_01"), app_name="daily_report", status="running")
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(18):
         record()
 
 
@@ -69,18 +72,18 @@ def test_account_match_without_host_prefers_running_then_latest_heartbeat_then_o
     now = datetime(2026, 1, 1, tzinfo=UTC)
     oldest = make_account(shadow_bot_account="dup", host_ip="10.0.0.1")
     make_account(shadow_bot_account="dup", host_ip="10.0.0.2")
-    assert match_account("dup") == oldest
+    assert Account.objects.match_robot("dup") == oldest
     heard = make_account(shadow_bot_account="dup", host_ip="10.0.0.3", last_heartbeat_at=now)
-    assert match_account("dup") == heard
+    assert Account.objects.match_robot("dup") == heard
     running = make_account(
         shadow_bot_account="dup",
         host_ip="10.0.0.4",
         status="running",
         last_heartbeat_at=now - timedelta(days=1),
     )
-    assert match_account("dup") == running
-    assert match_account("dup", host_ip="10.0.0.2").host_ip == "10.0.0.2"
-    assert match_account("nobody") is None
+    assert Account.objects.match_robot("dup") == running
+    assert Account.objects.match_robot("dup", host_ip="10.0.0.2").host_ip == "10.0.0.2"
+    assert Account.objects.match_robot("nobody") is None
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,8 +10,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from rpa_workbench import events
+from rpa_workbench.finite_json import finite
 from rpa_workbench.parsers import MAX_JSON_DEPTH
-from rpa_workbench.renderers import FiniteJSONRenderer, finite
+from rpa_workbench.renderers import FiniteJSONRenderer
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +123,10 @@ def test_non_finite_floats_are_rendered_as_null():
     rendered = json.loads(FiniteJSONRenderer().render(data))
     assert rendered == {"a": None, "b": [1.5, None, {"c": None}], "d": [2.0]}
     assert finite(1.5) == 1.5 and finite("NaN") == "NaN"
+
+
+def test_the_event_stream_encodes_non_finite_floats_as_null():
+    assert json.loads(events.encode({"duration": float("inf"), "at": [float("nan")]})) == {"duration": None, "at": [None]}
 
 
 # --- years every conversion survives ----------------------------------------------------------

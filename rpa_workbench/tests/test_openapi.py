@@ -136,8 +136,10 @@ def test_security_schemes_jwt_and_webhook_secret(spec):
     robot = [op for path, _, op in operations(spec) if path.startswith("/api/v1/webhook/")]
     robot.append(operation(spec, "resources_config_get"))
     for op in robot:
-        assert op["security"] == [{"webhookToken": []}, {"webhookBearer": []}]
+        assert op["security"][:2] == [{"webhookToken": []}, {"webhookBearer": []}]
         assert op["tags"] == ["webhooks"] or op["operationId"] == "resources_config_get"
+    assert {"webhookQueryToken": []} in operation(spec, "webhook_yingdao")["security"]
+    assert schemes["webhookQueryToken"]["in"] == "query"
     assert operation(spec, "accounts_list")["security"][0] == {"jwtAuth": []}
 
 

@@ -53,7 +53,8 @@ def test_start_button_sends_start_audited_as_admin_with_the_list_actions_message
     assert response.status_code == 302 and response["Location"] == f"{TASKS_URL}{task.pk}/change/"
     assert [q["target"] for q in fake_relay.queries] == ["START"]
     [message] = texts(response)
-    assert message.startswith("Alpha (") and "start request sent, waiting for the robot to confirm" in message
+    assert message.startswith("Alpha (") and "start request sent" in message
+    assert "waiting for the robot to confirm" in message
     request = ControlRequest.objects.get()
     assert (request.source, request.outcome, request.requested_by.username) == (
         ControlSource.ADMIN, ControlOutcome.SENT, "operator1",

@@ -371,4 +371,6 @@ def test_control_response_is_the_api_shape(task, fake_relay):
         "message": "start request sent, waiting for robot confirmation",
         "task_id": str(task.pk),
         "status": "pending",
+        "job_id": str(request.job_id),
+        "job_status": "dispatched",
     }

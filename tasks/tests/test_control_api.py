@@ -24,11 +24,14 @@ def task(make_account, make_task):
 def test_start_sends_start_to_the_relay_and_answers_pending(operator_client, operator_user, task, fake_relay):
     response = operator_client.post(url(task, "start"))
     assert response.status_code == 200, response.json()
-    assert response.json() == {
+    body = response.json()
+    assert body == {
         "success": True,
         "message": "start request sent, waiting for robot confirmation",
         "task_id": str(task.pk),
         "status": "pending",
+        "job_id": body["job_id"],  # API.md §2 (new): every start is a job
+        "job_status": "dispatched",
     }
     [query] = fake_relay.queries
     assert {k: query[k] for k in ("backend_ip", "backend_port", "tak", "target")} == {

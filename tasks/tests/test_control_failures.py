@@ -1,6 +1,8 @@
 """A relay that fails (error status, timeout, unreachable) makes start/stop a 502
-CONTROL_REQUEST_FAILED with the reason, leaves the state as it was, releases the START claim and
-records the failure — within the timeout bound and without retrying a request that reached it."""
+CONTROL_REQUEST_FAILED with the reason, leaves the state as it was and records the failure —
+within the timeout bound and without retrying a request that reached it. A START that certainly
+did not arrive releases the claim (its job ends failed/dispatch_failed); one that may have arrived
+(the relay read timed out) keeps it, so no second START goes out (issue 14 bug 3)."""
 
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ def broken_relay(request, fake_relay, settings):
 def heal(fake_relay, settings) -> None:
     fake_relay.status, fake_relay.delay = 200, 0
     settings.RPA_RELAY_URL = fake_relay.url
+    settings.RPA_RELAY_TIMEOUT = 10  # a healthy relay on a busy machine may take longer than 0.3 s
 
 
 def fail(call, **kwargs) -> tuple[ApiError, float]:
@@ -86,7 +89,6 @@ def test_a_failed_start_is_502_with_state_unchanged_and_the_claim_released(
     assert elapsed < SLOW  # the call came back at its own timeout, not when the relay answered
     current = Task.objects.select_related("account").get(pk=task.pk)
     assert (current.status, current.account.status, current.last_run_time) == ("pending", "pending", None)
-    assert current.start_requested_at is None and task.start_requested_at is None
     audit = assert_failed_request_recorded(error, reason, action="start", target="START")
     assert audit.requested_by == operator_user
     if kind == "error_status":
@@ -95,6 +97,16 @@ def test_a_failed_start_is_502_with_state_unchanged_and_the_claim_released(
         assert len(fake_relay.requests) == 1  # it reached the relay: never retried
 
     heal(fake_relay, settings)
+    if kind == "timeout":
+        # The START may have reached the robot: the claim stays, and no second START goes out.
+        assert current.start_requested_at is not None
+        assert audit.job.status == "dispatched"
+        error, _ = fail(services.start_task, task=task, source=ControlSource.API)
+        assert error.error_code == "START_PENDING"
+        assert len(fake_relay.requests) == 1
+        return
+    assert current.start_requested_at is None and task.start_requested_at is None
+    assert (audit.job.status, audit.job.reason) == ("failed", "dispatch_failed")
     services.start_task(task=task, source=ControlSource.API)  # the next start is allowed
     assert fake_relay.queries[-1]["target"] == "START"
 

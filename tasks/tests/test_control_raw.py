@@ -1,5 +1,6 @@
-"""`send_raw_control`: the intranet proxy's raw relay request (API.md §7) — checked input, sent as
-given without state checks, audited and linked to the task it is about."""
+"""`send_raw_control`: the intranet proxy's relay request (API.md §7) — checked input, audited and
+linked to the task it is about. A START for a known task is a job (issue 14 bug 2: a double-click
+sends one START and answers 409); anything else goes out raw, as given."""
 
 from __future__ import annotations
 
@@ -87,11 +88,19 @@ def test_ipv6_hosts_are_accepted(fake_relay):
     assert fake_relay.queries[0]["backend_ip"] == "fd00::10"
 
 
-def test_no_state_checks_a_raw_start_of_a_running_task_still_goes_out(fake_relay, make_account, make_task):
+def test_a_start_of_a_running_known_task_is_409_and_sends_nothing(fake_relay, make_account, make_task):
     account = make_account(host_ip="192.168.1.100", port=8000)
     task = make_task(account, app_name="daily_report", status=TaskStatus.RUNNING)
-    raw()
-    raw()
+    error = refused()
+    assert (error.status_code, error.error_code, error.extra["success"]) == (409, "TASK_ALREADY_RUNNING", False)
+    assert fake_relay.requests == []
+    assert ControlRequest.objects.filter(task=task, outcome=ControlOutcome.SKIPPED).count() == 1
+
+
+def test_a_raw_stop_of_an_idle_known_task_still_goes_out(fake_relay, make_account, make_task):
+    task = make_task(make_account(host_ip="192.168.1.100", port=8000), app_name="daily_report")
+    raw(target="ALL")
+    raw(target="ALL")
     assert len(fake_relay.requests) == 2
     assert ControlRequest.objects.filter(task=task, outcome=ControlOutcome.SENT).count() == 2
 
@@ -109,11 +118,11 @@ def test_it_links_the_task_on_that_host_and_app_preferring_the_exact_port(
         make_account(shadow_bot_account="bot_c", host_ip="192.168.1.200", port=9000), app_name="daily_report"
     )
 
-    assert raw(backend_port="9000").task == on_9000
-    exact = raw(backend_port="8000")
+    assert raw(backend_port="9000", target="ALL").task == on_9000
+    exact = raw(backend_port="8000", target="ALL")
     assert exact.task == on_8000  # app names match case-insensitively
     assert exact.shadow_bot_account == "bot_a"
-    assert raw(backend_port="7000").task == on_8000  # no exact port: the oldest task on that host
+    assert raw(backend_port="7000", target="ALL").task == on_8000  # no exact port: the oldest task on that host
     assert raw(backend_ip="192.168.1.101").task is None
     assert raw(app_name="other_app").task is None
 
@@ -163,6 +172,7 @@ def test_the_source_and_user_are_whatever_the_caller_says(fake_relay, admin_user
 
 def test_an_ipv6_host_written_differently_still_links_its_task(fake_relay, make_account, make_task):
     task = make_task(make_account(host_ip="fd00::10", port=8000), app_name="daily_report")
-    request = raw(backend_ip="FD00:0:0::0010")
+    request = raw(backend_ip="FD00:0:0::0010", target="ALL")
     assert request.task == task
     assert fake_relay.queries[0]["backend_ip"] == "FD00:0:0::0010"  # sent as given
+    assert raw(backend_ip="FD00:0:0::0010").job.task == task  # a START for it is its job

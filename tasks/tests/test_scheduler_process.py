@@ -43,9 +43,21 @@ def test_demo_seed_schedules_tasks_and_is_idempotent(fake_relay):
     call_command("seed_demo")
     call_command("seed_demo")
     scheduled = Task.objects.exclude(schedule="")
-    assert Task.objects.count() == 7 and scheduled.count() == 4  # 2 of them on the Yingdao backend
+    assert Task.objects.count() == 10 and scheduled.count() == 7  # 2 on the Yingdao backend, 3 queue demo
     assert Task.objects.filter(account__dispatch_backend="yingdao").exclude(yingdao_robot_uuid="").count() == 2
 
     scheduler.run_once()  # gives every scheduled task its next slot, within two minutes
     soon = timezone.now() + timedelta(minutes=2, seconds=1)
     assert all(t.next_run_at and t.next_run_at <= soon for t in scheduled.all())
+
+
+@pytest.mark.django_db
+def test_demo_seed_has_a_robot_whose_three_priorities_are_due_at_once(fake_relay):
+    from tasks.models import Task
+
+    call_command("seed_demo")
+    queue = Task.objects.filter(account__shadow_bot_account="demo_queue_bot")
+
+    assert sorted(queue.values_list("priority", flat=True)) == ["high", "low", "normal"]
+    assert len({(t.trigger_time, t.schedule) for t in queue}) == 1  # all due together, again and again
+    assert timezone.now() < queue[0].trigger_time <= timezone.now() + timedelta(minutes=1)

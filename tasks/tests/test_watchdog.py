@@ -42,7 +42,8 @@ def test_silent_running_task_is_marked_lost(make_task, make_account, settings, p
     assert log.end_time >= log.start_time
     assert ControlRequest.objects.get(task=task).source == ControlSource.WATCHDOG
     types = [event_type for event_type, _ in published_events]
-    assert sorted(types) == ["account_updated", "alert", "log_created", "task_updated"]
+    # The task, found running without a job, is adopted (a robot job) and that job ends failed.
+    assert sorted(types) == ["account_updated", "alert", "job_updated", "job_updated", "log_created", "task_updated"]
     task_event = next(data for event_type, data in published_events if event_type == "task_updated")
     assert task_event["changes"] == {"status": "pending"}
 

@@ -2,23 +2,30 @@
 
 Some tasks run on a cron every minute or two, so the simulator (see simulate_robots) makes the
 dashboard and the admin come alive within a minute; the rest wait for a manual start.
+
+`demo_queue_bot` shows the per-robot queue (docs/jobs-ops.md): three tasks of priority high,
+normal and low, all due together — QUEUE_DEMO_DELAY seconds after each seed, then every two
+minutes — so one runs and two wait in priority order.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Account, DispatchBackend
 from alerts.models import AlertEvent, Channel
-from tasks.models import Task
+from tasks.models import Task, TaskPriority
 
 ROBOTS = [
     ("demo_bot_01", "192.168.50.11", 8001),
     ("demo_bot_02", "192.168.50.12", 8002),
     ("demo_bot_03", "192.168.50.13", 8003),
+    ("demo_queue_bot", "192.168.50.14", 8004),
 ]
 
 # Robots on the Yingdao Open API backend (the fake tenant `manage.py fake_yingdao` in make demo):
@@ -36,6 +43,16 @@ TASKS = [
     (2, "Inventory check", "inventory_check", "*/2 * * * *"),
     (0, "Invoice download", "invoice_download", ""),
     (1, "Price monitor", "price_monitor", ""),
+]
+
+# One robot, three tasks due at the same moments: the queue orders them high, normal, low.
+QUEUE_ROBOT = 3
+QUEUE_SCHEDULE = "*/2 * * * *"
+QUEUE_DEMO_DELAY = 15
+QUEUE_TASKS = [
+    ("Urgent refunds (high)", "urgent_refunds", TaskPriority.HIGH),
+    ("Order export (normal)", "order_export", TaskPriority.NORMAL),
+    ("Archive cleanup (low)", "archive_cleanup", TaskPriority.LOW),
 ]
 
 DEMO_CHANNEL = "Demo webhook receiver"
@@ -66,6 +83,9 @@ def demo_tasks() -> list[tuple[int, str, str, dict]]:
     """(index into demo_robots(), app, task fields) of every demo task."""
     offset = len(ROBOTS)
     return [(index, app, _task_defaults(name, cron)) for index, name, app, cron in TASKS] + [
+        (QUEUE_ROBOT, app, _task_defaults(name, QUEUE_SCHEDULE, priority=priority))
+        for name, app, priority in QUEUE_TASKS
+    ] + [
         (offset + index, app, _task_defaults(name, cron, yingdao_robot_uuid=robot_uuid,
                                              remark="demo task on the Yingdao backend (make demo)"))
         for index, name, app, robot_uuid, cron in YINGDAO_TASKS
@@ -87,7 +107,15 @@ class Command(BaseCommand):
             _, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
             created += was_created
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
+        self.fire_queue_demo(accounts[QUEUE_ROBOT])
         self.seed_alert_channel()
+
+    def fire_queue_demo(self, robot: Account) -> None:
+        """All three queue-demo tasks due at once, shortly after this seed (one-shot trigger)."""
+        due = timezone.now() + timedelta(seconds=QUEUE_DEMO_DELAY)
+        apps = [app for _, app, _ in QUEUE_TASKS]
+        Task.objects.filter(account=robot, app_name__in=apps).update(trigger_time=due)
+        self.stdout.write(f"queue demo: {robot.shadow_bot_account} starts {', '.join(apps)} together in {QUEUE_DEMO_DELAY} s")
 
     def seed_alert_channel(self) -> None:
         """A webhook channel posting every alert to `manage.py alert_receiver` (make demo starts

@@ -1,0 +1,162 @@
+"""The dispatcher: sends queued jobs' START through their robot's backend.
+
+One pass (`run_once`) runs the job timeouts (jobs.timeouts), then, for every robot with a free
+slot and an eligible queued job, claims the next jobs (jobs.queue.claim: a short transaction) and
+hands each send to a small thread pool, so one slow robot never holds up another. A send runs
+outside any transaction; its outcome is recorded on the job's ControlRequest and applied with a
+transition: accepted → stays `dispatched` until the robot confirms; refused or unreachable →
+`failed`/`dispatch_failed`; may have reached the robot (read timeout) → stays `dispatched`, never
+sent again, and ends `never_confirmed` if no confirmation comes (RPA_START_CONFIRM_SECONDS).
+
+Embedded in the server process by default (rpa_workbench/embedded.py), or `manage.py
+run_dispatcher` alone. Several side by side are safe: claims are conditional (jobs.queue).
+A job leaving its robot's slot calls `kick()` after commit, so this process's loop passes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from jobs import audit, backends, queue, transitions
+from jobs.backends import BackendNotConfigured, DispatchOutcome
+from jobs.models import Job
+from tasks.models import ControlAction, ControlRequest
+
+logger = logging.getLogger(__name__)
+
+_wake = threading.Event()
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def kick() -> None:
+    """Ask this process's dispatcher loop for a pass now (a robot became free, a job queued)."""
+    _wake.set()
+
+
+def pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=settings.RPA_DISPATCHER_THREADS, thread_name_prefix="rpa-dispatch")
+        return _pool
+
+
+@dataclass
+class Summary:
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    timed_out: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.failed or self.timed_out)
+
+
+def send_start(job: Job, *, user=None) -> tuple[ControlRequest, DispatchOutcome]:
+    """Send a dispatched job's START, record it and apply the outcome (outside any transaction)."""
+    backends.ensure_outside_transaction()
+    request = audit.record(
+        action=ControlAction.START,
+        target="START",
+        source=audit.SOURCE_OF_JOB[job.source],
+        job=job,
+        user=user or job.requested_by,
+    )
+    try:
+        outcome = backends.call(backends.get_backend(job.backend), "start", job)
+    except BackendNotConfigured as exc:
+        outcome = DispatchOutcome(ok=False, message=exc.message, error=f"{exc.code}: {exc.message}")
+    audit.store_outcome(request, outcome)
+    now = timezone.now()
+    with transaction.atomic():
+        if outcome.ok:
+            if outcome.external_id:
+                Job.objects.filter(pk=job.pk).update(external_id=outcome.external_id)
+                job.external_id = outcome.external_id
+        elif not outcome.may_have_reached:
+            transitions.fail_dispatch(job, now=now, message=outcome.error or outcome.message)
+        else:
+            Job.objects.filter(pk=job.pk).update(message=f"START may have reached the robot: {outcome.error}")
+    return request, outcome
+
+
+def _send(job: Job, summary: Summary | None) -> None:
+    try:
+        _, outcome = send_start(job)
+        if summary is not None:
+            (summary.sent if outcome.ok else summary.failed).append(str(job.pk))
+    except Exception:
+        logger.exception("dispatcher: sending job %s failed", job.pk)
+
+
+def send_in_thread(job: Job, summary: Summary | None = None) -> None:
+    """`send_start` in a pool thread, which closes its database connection afterwards."""
+    try:
+        _send(job, summary)
+    finally:
+        connection.close()
+
+
+def submit(job: Job, summary: Summary | None = None) -> Future | None:
+    """Send in the pool; with RPA_DISPATCHER_THREADS = 0, here and now (the tests' setting: they
+    run inside one transaction that other threads' connections cannot see)."""
+    if settings.RPA_DISPATCHER_THREADS == 0:
+        _send(job, summary)
+        return None
+    return pool().submit(send_in_thread, job, summary)
+
+
+def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = False, skip_locked: bool = True) -> Summary:
+    """Claim the next jobs of every robot with a free slot and send them in the pool."""
+    now = now or timezone.now()
+    summary = Summary()
+    futures: list[Future] = []
+    for account_id in queue.accounts_with_work(now):
+        try:
+            claimed = queue.claim(account_id, now=now, skip_locked=skip_locked)
+        except Exception:
+            logger.exception("dispatcher: claiming for account %s failed", account_id)
+            continue
+        futures += [future for job in claimed if (future := submit(job, summary)) is not None]
+    if wait_for_sends and futures:
+        wait(futures, timeout=settings.RPA_RELAY_TIMEOUT + 5)
+    return summary
+
+
+def run_once(*, now: datetime | None = None, wait_for_sends: bool = False) -> Summary:
+    from jobs import timeouts
+
+    now = now or timezone.now()
+    summary = Summary()
+    try:
+        summary.timed_out = timeouts.sweep(now=now)
+    except Exception:
+        logger.exception("dispatcher: timeouts failed")
+    sent = dispatch_pending(now=now, wait_for_sends=wait_for_sends)
+    summary.sent, summary.failed = sent.sent, sent.failed
+    return summary
+
+
+def run_forever(*, interval: float | None = None, stop: threading.Event | None = None) -> None:
+    interval = settings.RPA_DISPATCHER_INTERVAL if interval is None else interval
+    stop = stop or threading.Event()
+    logger.info("dispatcher running (sweep every %ss)", interval)
+    while not stop.is_set():
+        _wake.clear()
+        close_old_connections()
+        try:
+            run_once()
+        except Exception:
+            logger.exception("dispatcher pass failed")
+        finally:
+            close_old_connections()
+        _wake.wait(interval)
+    logger.info("dispatcher stopped")

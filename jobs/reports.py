@@ -1,0 +1,133 @@
+"""What robots tell us, attached to jobs (API.md §5): confirm START/STOP, execution reports,
+heartbeats.
+
+- A confirm or report moves the task's current (active) job; none active → a job with source
+  `robot` is created, so a run started on the robot's own desktop is in the history too.
+- `execution_id` equal to a job's id attaches to that job exactly.
+- A report whose start_time is earlier than its job's creation by more than
+  RPA_CLOCK_SKEW_SECONDS belongs to an earlier run: kept as history, no state changes.
+- Robots are matched once, by `Task.objects.match_robot` / `Account.objects.match_robot`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status as http
+
+from accounts.models import Account
+from jobs import transitions
+from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
+from rpa_workbench.errors import ApiError
+from tasks.models import ControlAction, ControlOutcome, ControlRequest, Task
+
+CONFIRM_ACTIONS = ("START", "STOP")
+
+
+def _confirm_latest_request(task: Task, actions: list[str], now) -> None:
+    latest = (
+        ControlRequest.objects.filter(
+            task=task,
+            action__in=actions,
+            confirmed_at__isnull=True,
+            outcome__in=[ControlOutcome.PENDING, ControlOutcome.SENT],
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if latest is not None:
+        ControlRequest.objects.filter(pk=latest.pk).update(confirmed_at=now)
+
+
+def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str | None = None) -> Task | None:
+    """The robot confirms it acted: START → the job running (task and account running);
+    STOP → the job stopped (both pending). None when no task matches."""
+    if action not in CONFIRM_ACTIONS:
+        raise ApiError(http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "action: must be START or STOP")
+    match = Task.objects.match_robot(shadow_bot_account, app_name, host_ip or None)
+    if match is None:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("account").get(pk=match.pk)
+        job = transitions.active_job(task, now=now)
+        if action == "START":
+            _confirm_start(task, job, now)
+            _confirm_latest_request(task, [ControlAction.START], now)
+        else:
+            if job is not None and job.status in BUSY:
+                transitions.stopped(job, now=now)
+            elif job is None:
+                transitions.mark_account_pending(task.account_id)
+            Task.objects.filter(pk=task.pk).update(last_seen_at=now)
+            _confirm_latest_request(task, [ControlAction.STOP, ControlAction.FORCE_STOP], now)
+    return Task.objects.select_related("account").get(pk=match.pk)
+
+
+def _confirm_start(task: Task, job: Job | None, now) -> None:
+    seen = {"last_run_time": now, "last_seen_at": now}
+    if job is None:
+        transitions.create(task=task, source=JobSource.ROBOT, now=now, status=JobStatus.RUNNING,
+                           started_at=now, task_fields=seen)
+    elif job.status in (JobStatus.QUEUED, JobStatus.DISPATCHED):
+        transitions.confirm_running(job, now=now)
+    else:
+        Task.objects.filter(pk=task.pk).update(last_seen_at=now)
+
+
+def _job_by_execution_id(execution_id: str | None) -> Job | None:
+    if not execution_id:
+        return None
+    try:
+        pk = uuid.UUID(str(execution_id))
+    except ValueError:
+        return None
+    return Job.objects.select_related("task", "account").filter(pk=pk).first()
+
+
+def is_stale(job: Job, log) -> bool:
+    """A report from before this job existed (beyond the clock skew) is about an earlier run.
+    Jobs we did not create (source robot) have no such moment to compare with."""
+    if job.source == JobSource.ROBOT:
+        return False
+    return log.start_time < job.created_at - timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
+
+
+def attach_report(*, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None) -> Job | None:
+    """Inside record_execution's transaction: end the job this report is about, if any."""
+    now = timezone.now()
+    exact = _job_by_execution_id(execution_id)
+    if exact is not None:
+        if exact.status in ACTIVE:
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)
+        elif exact.execution_log_id is None:
+            Job.objects.filter(pk=exact.pk).update(execution_log=log)
+        return exact
+    if task is None:
+        return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
+    task = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+    job = transitions.active_job(task, now=now)
+    if job is None:
+        return transitions.record_report_without_job(log=log, task=task, account=account, now=now, robot_status=robot_status)
+    if is_stale(job, log):
+        return None  # history only: the log is kept, nothing moves
+    transitions.finish_reported(job, now=now, log=log, robot_status=robot_status)
+    return job
+
+
+def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | None = None) -> Account | None:
+    """A sign of life: account → running, recent_app = app, last_heartbeat_at = now (and the
+    matching task's last_seen_at). None when no account has that name (and host)."""
+    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip or None) if app_name else None
+    if task is not None:
+        account_id = task.account_id
+    else:
+        account = Account.objects.match_robot(shadow_bot_account, host_ip or None)
+        if account is None:
+            return None
+        account_id = account.pk
+    return transitions.record_heartbeat(account_id=account_id, app_name=app_name or None, task_id=task.pk if task else None)

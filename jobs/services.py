@@ -1,0 +1,233 @@
+"""Job workflows shared by the API, the admin, the scheduler and the intranet endpoint: start
+(a job, dispatched inline when its robot is free), stop, force-stop, cancel and retry.
+
+Each decides in one short transaction through `jobs.transitions`, and calls backends only after
+it committed. Every refusal is recorded (a `skipped` ControlRequest) and raised as the API.md
+error: 409 naming the current state, 502 CONTROL_REQUEST_FAILED, 503 when the robot's backend is
+not configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NoReturn
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status as http
+
+from jobs import audit, backends, dispatcher, queue, transitions
+from jobs.backends import BackendNotConfigured
+from jobs.models import BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
+from rpa_workbench.errors import ApiError, Conflict
+from tasks.models import ControlAction, ControlOutcome, ControlRequest, Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+RELAY_NOT_CONFIGURED_MESSAGE = "relay not configured: set RPA_RELAY_URL to control robots"
+
+
+@dataclass
+class Started:
+    """A start's result: the job, the START sent inline (None when queued), its queue position."""
+
+    job: Job
+    request: ControlRequest | None = None
+    position: int | None = None
+
+
+def fresh_task(task: Task) -> Task:
+    try:
+        return Task.objects.select_related("account").get(pk=task.pk)
+    except Task.DoesNotExist:
+        raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
+
+
+def _refuse(task: Task, *, action: str, target: str, source: str, user, code: str, message: str, status_code=409, job=None) -> NoReturn:
+    audit.record(
+        task=task, job=job, action=action, target=target, source=source, user=user,
+        outcome=ControlOutcome.SKIPPED, error=f"{code}: {message}",
+    )
+    if status_code == 409:
+        raise Conflict(code, message)
+    raise ApiError(status_code, code, message)
+
+
+def not_configured(task: Task) -> BackendNotConfigured | None:
+    """Why the task's robot cannot be dispatched to, or None."""
+    name = task.account.dispatch_backend
+    try:
+        backend = backends.get_backend(name)
+    except BackendNotConfigured as exc:
+        return exc
+    if backend.is_configured():
+        return None
+    message = RELAY_NOT_CONFIGURED_MESSAGE if name == "relay" else f"dispatch backend {name} is not configured"
+    return BackendNotConfigured(name, message)
+
+
+def control_failed(request: ControlRequest, outcome, **extra) -> ApiError:
+    return ApiError(
+        http.HTTP_502_BAD_GATEWAY,
+        "CONTROL_REQUEST_FAILED",
+        f"control request failed: {outcome.error or outcome.message}",
+        control_request_id=str(request.pk),
+        **extra,
+    )
+
+
+# -- start ------------------------------------------------------------------------------------------
+def _start_refusal(task: Task, now: datetime) -> tuple[str, str] | None:
+    """Inside the transaction: why `task` cannot get a new job now, or None. An unconfirmed
+    dispatch older than RPA_START_PENDING_SECONDS ends never_confirmed and no longer blocks."""
+    job = transitions.active_job(task, now=now, adopt=False)
+    if task.status == TaskStatus.RUNNING or (job is not None and job.status in TASK_RUNNING):
+        return "TASK_ALREADY_RUNNING", f"task {task.task_name} is already running"
+    window_start = now - timedelta(seconds=settings.RPA_START_PENDING_SECONDS)
+    claimed_at = task.start_requested_at
+    if job is not None and job.status == JobStatus.QUEUED:
+        return "START_PENDING", f"task {task.task_name} already has a queued job ({job.pk})"
+    if claimed_at is not None and claimed_at > window_start:
+        return "START_PENDING", f"task {task.task_name} was started recently and the robot has not confirmed yet"
+    if job is not None:  # dispatched, and its window has passed
+        transitions.fail(
+            job, now=now, reason=JobReason.NEVER_CONFIRMED, expected=[JobStatus.DISPATCHED],
+            message="a new start came after the robot had not confirmed this one",
+        )
+    return None
+
+
+def start_job(
+    *,
+    task: Task,
+    source: str,
+    user=None,
+    priority: str | None = None,
+    run_timeout_seconds: int | None = None,
+    wait_timeout_seconds: int | None = None,
+    inline: bool = True,
+) -> Started:
+    """Create the task's job; when its robot is free and `inline`, send the START now (502 if the
+    backend refuses it: the job then ends failed/dispatch_failed). Otherwise it waits queued for
+    the dispatcher. 409 TASK_ALREADY_RUNNING / START_PENDING, 503 when not configured."""
+    task = fresh_task(task)
+    refuse = dict(task=task, action=ControlAction.START, target="START", source=audit.SOURCE_OF_JOB.get(source, source), user=user)
+    problem = not_configured(task)
+    if problem is not None:
+        _refuse(**refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+        refusal = _start_refusal(locked, now)
+        job = None
+        if refusal is None:
+            job = transitions.create(
+                task=locked, source=source, now=now, user=user, priority=priority,
+                run_timeout_seconds=run_timeout_seconds, wait_timeout_seconds=wait_timeout_seconds,
+            )
+    if refusal is not None:
+        _refuse(**refuse, code=refusal[0], message=refusal[1])
+    started = Started(job)
+    if inline:
+        started.request = _dispatch_inline(job, user)
+    job.refresh_from_db()
+    started.job = job
+    started.position = queue.position(job)
+    return started
+
+
+def _dispatch_inline(job: Job, user) -> ControlRequest | None:
+    """Claim the robot's next jobs now; send ours here (its outcome is the response), any other
+    claimed one through the dispatcher's pool."""
+    claimed = queue.claim(job.account_id, now=timezone.now())
+    ours = next((claimed_job for claimed_job in claimed if claimed_job.pk == job.pk), None)
+    for other in claimed:
+        if other is not ours:
+            dispatcher.submit(other)
+    if ours is None:
+        return None
+    request, outcome = dispatcher.send_start(ours, user=user)
+    if not outcome.ok:
+        raise control_failed(request, outcome)
+    return request
+
+
+# -- stop ---------------------------------------------------------------------------------------------
+def _send_stop(job: Job, *, source: str, user, action: str = ControlAction.STOP):
+    request = audit.record(action=action, target="ALL", source=source, job=job, user=user)
+    try:
+        backend = backends.get_backend(job.backend)
+        outcome = backends.call(backend, "stop", job)
+    except BackendNotConfigured as exc:
+        outcome = backends.DispatchOutcome(ok=False, message=exc.message, error=exc.message)
+    audit.store_outcome(request, outcome)
+    return request, outcome
+
+
+def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_level: bool = False):
+    """queued → cancelled; dispatched/running → the backend's stop, then stopping (502 when it
+    fails, nothing changed); `force` → stopped at once, the stop sent after commit regardless.
+    Returns (job, ControlRequest or None)."""
+    code = "TASK_NOT_RUNNING" if task_level else "JOB_NOT_RUNNING"
+    if job.status == JobStatus.QUEUED:
+        with transaction.atomic():
+            moved = transitions.cancel(job, now=timezone.now())
+        if moved is not None:
+            return job, None
+        job.refresh_from_db()
+    if job.status not in BUSY:
+        raise Conflict(code, f"job {job.pk} is {job.status}, not running")
+    if force:
+        with transaction.atomic():
+            moved = transitions.stopped(job, now=timezone.now(), reason=JobReason.FORCE_STOPPED)
+        if moved is None:
+            job.refresh_from_db()
+            raise Conflict(code, f"job {job.pk} is {job.status}, not running")
+        request, _ = _send_stop(job, source=source, user=user, action=ControlAction.FORCE_STOP)
+        return job, request
+    problem = not_configured(job.task) if job.task_id else None
+    if problem is not None:
+        _refuse(job.task, job=job, action=ControlAction.STOP, target="ALL", source=source, user=user,
+                code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
+    request, outcome = _send_stop(job, source=source, user=user)
+    if not outcome.ok:
+        raise control_failed(request, outcome)
+    if job.status != JobStatus.STOPPING:
+        with transaction.atomic():
+            transitions.begin_stop(job, now=timezone.now())
+    return job, request
+
+
+# -- cancel / retry -------------------------------------------------------------------------------------
+def cancel_job(*, job: Job, user=None) -> Job:
+    with transaction.atomic():
+        moved = transitions.cancel(job, now=timezone.now())
+    if moved is None:
+        job.refresh_from_db()
+        raise Conflict("JOB_NOT_QUEUED", f"job {job.pk} is {job.status}, not queued")
+    return job
+
+
+RETRYABLE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELLED)
+
+
+def retry_job(*, job: Job, user=None) -> Job:
+    """A new queued job for a failed, stopped or cancelled one (attempt + 1, retry_of)."""
+    if job.status not in RETRYABLE:
+        raise Conflict("JOB_NOT_RETRYABLE", f"job {job.pk} is {job.status}; only failed, stopped or cancelled jobs are retried")
+    if job.task_id is None:
+        raise Conflict("TASK_NOT_FOUND", f"the task of job {job.pk} was deleted")
+    now = timezone.now()
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("account").get(pk=job.task_id)
+        refusal = _start_refusal(task, now)
+        if refusal is not None:
+            raise Conflict(*refusal)
+        return transitions.create(
+            task=task, source=JobSource.RETRY, now=now, user=user, priority=job.priority,
+            run_timeout_seconds=job.run_timeout_seconds, wait_timeout_seconds=job.wait_timeout_seconds,
+            attempt=job.attempt + 1, retry_of=job,
+        )

@@ -1,0 +1,52 @@
+"""Fixtures for the jobs tests: jobs in any status, and a controllable clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs.models import PRIORITY_RANK, Job
+
+
+def build_job(task, status: str = "queued", **fields) -> Job:
+    account = task.account
+    priority = fields.pop("priority", task.priority)
+    fields.setdefault("created_at", timezone.now())
+    fields.setdefault("source", "api")
+    return Job.objects.create(
+        task=task,
+        account=account,
+        task_name=task.task_name,
+        shadow_bot_account=account.shadow_bot_account,
+        host_ip=account.host_ip,
+        app_name=task.app_name,
+        status=status,
+        priority=priority,
+        priority_rank=PRIORITY_RANK[priority],
+        run_timeout_seconds=fields.pop("run_timeout_seconds", 3600),
+        wait_timeout_seconds=fields.pop("wait_timeout_seconds", 1800),
+        **fields,
+    )
+
+
+@pytest.fixture
+def make_job(db):
+    return build_job
+
+
+class Clock:
+    """`now` moves only when a test says so."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(timezone.now())

@@ -1,0 +1,111 @@
+"""Dispatch through the backend interface: never inside a transaction, a crash between claim and
+send never leaves a job stuck, a START that may have reached the robot is never sent twice, and
+the next queued job goes out when a robot becomes free."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import backends, dispatcher, queue, reports, services, timeouts
+from jobs.backends import BackendNotConfigured, InsideTransaction
+from jobs.models import Job, JobSource, JobStatus
+from rpa_workbench.errors import ApiError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_backend_called_inside_a_transaction_fails_loudly(make_task, make_job, fake_relay):
+    job = make_job(make_task(), JobStatus.DISPATCHED)
+    relay_backend = backends.get_backend("relay")
+    with transaction.atomic(), pytest.raises(InsideTransaction):
+        backends.call(relay_backend, "start", job)
+    with transaction.atomic(), pytest.raises(InsideTransaction):
+        relay_backend.start(job)  # the backend itself checks too
+    assert fake_relay.requests == []
+
+
+def test_the_registry_maps_names_to_modules_and_unknown_ones_are_not_configured():
+    assert backends.get_backend("relay").name == "relay"
+    with pytest.raises(BackendNotConfigured) as caught:
+        backends.get_backend("nope")
+    assert caught.value.code == "BACKEND_NOT_CONFIGURED"
+    assert backends.REGISTRY["yingdao"] == "jobs.backends.yingdao:backend"
+
+
+def test_a_crash_between_claim_and_send_ends_never_confirmed_and_frees_the_robot(make_account, make_task, make_job, settings, fake_relay):
+    settings.RPA_START_CONFIRM_SECONDS = 120
+    account = make_account()
+    crashed = make_job(make_task(account))
+    waiting = make_job(make_task(account), created_at=timezone.now() + timedelta(seconds=1))
+    now = timezone.now()
+    [claimed] = queue.claim(account.pk, now=now)  # ... and the process died before sending
+    assert claimed.pk == crashed.pk
+
+    assert timeouts.never_confirmed(now + timedelta(seconds=119)) == []
+    assert timeouts.never_confirmed(now + timedelta(seconds=121)) == [str(crashed.pk)]
+    crashed.refresh_from_db()
+    assert (crashed.status, crashed.reason) == ("failed", "never_confirmed")
+    assert fake_relay.requests == []  # never sent, and never sent late either
+
+    dispatcher.dispatch_pending(now=now + timedelta(seconds=122))
+    waiting.refresh_from_db()
+    assert waiting.status == JobStatus.DISPATCHED and len(fake_relay.requests) == 1
+
+
+def test_a_start_that_may_have_reached_the_robot_is_not_sent_again(make_task, fake_relay, settings):
+    settings.RPA_RELAY_TIMEOUT = 0.3
+    fake_relay.delay = 2
+    task = make_task()
+    with pytest.raises(ApiError) as caught:
+        services.start_job(task=task, source=JobSource.API)
+    assert caught.value.error_code == "CONTROL_REQUEST_FAILED"
+    job = Job.objects.get(task=task)
+    assert job.status == JobStatus.DISPATCHED  # kept: the robot may be starting it
+
+    fake_relay.delay = 0
+    for _ in range(3):
+        dispatcher.run_once()
+    with pytest.raises(ApiError) as again:
+        services.start_job(task=task, source=JobSource.API)
+    assert again.value.error_code == "START_PENDING"
+    assert len(fake_relay.requests) == 1
+
+
+def test_a_robot_becoming_free_dispatches_its_next_job(make_account, make_task, fake_relay):
+    account = make_account(shadow_bot_account="bot_01")
+    first, second = make_task(account, app_name="a1"), make_task(account, app_name="a2")
+    services.start_job(task=first, source=JobSource.API)
+    queued = services.start_job(task=second, source=JobSource.API).job
+    reports.confirm(shadow_bot_account="bot_01", app_name="a1", action="START")
+    reports.confirm(shadow_bot_account="bot_01", app_name="a1", action="STOP")  # robot free: kick
+
+    summary = dispatcher.run_once()
+
+    queued.refresh_from_db()
+    assert summary.sent == [str(queued.pk)] and queued.status == JobStatus.DISPATCHED
+    assert [q["tak"] for q in fake_relay.queries] == ["a1", "a2"]
+
+
+def test_a_dispatch_failure_ends_the_job_and_the_response_is_502(make_task, fake_relay):
+    fake_relay.status = 500
+    task = make_task(max_retries=3)
+    with pytest.raises(ApiError) as caught:
+        services.start_job(task=task, source=JobSource.API)
+    assert caught.value.status_code == 502
+    job = Job.objects.get(task=task)
+    assert (job.status, job.reason) == ("failed", "dispatch_failed")
+    assert Job.objects.filter(task=task).count() == 1  # dispatch_failed is never retried
+    [request] = job.control_requests.all()
+    assert request.outcome == "failed" and request.response_status == 500
+
+
+def test_an_unconfigured_backend_is_503_and_creates_no_job(make_account, make_task):
+    task = make_task(make_account(dispatch_backend="relay"))
+    with pytest.raises(ApiError) as caught:
+        services.start_job(task=task, source=JobSource.API)
+    assert (caught.value.status_code, caught.value.error_code) == (503, "RELAY_NOT_CONFIGURED")
+    assert not Job.objects.exists()

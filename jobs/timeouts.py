@@ -1,0 +1,175 @@
+"""Job timeouts as transitions (API.md §9), each claimed by the compare-and-set of
+`jobs.transitions`, so several dispatchers/schedulers apply each exactly once:
+
+- wait_timeout: queued longer than its wait_timeout_seconds → cancelled/wait_timeout;
+- never_confirmed: dispatched, no confirm within RPA_START_CONFIRM_SECONDS → failed (robot freed);
+- run_timeout: running longer than run_timeout_seconds → stopping (the backend's stop sent,
+  outside any transaction) → failed/run_timeout, with a failed execution log;
+- lost_contact: running, no confirm or heartbeat for RPA_HEARTBEAT_TIMEOUT → failed, the
+  account failed, a failed execution log and a `watchdog` audit row (no stop: it is unreachable).
+Execution logs are written by `executionlogs.services.create_log`, the one writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from executionlogs.models import ExecutionStatus
+from executionlogs.services import create_log
+from jobs import audit, transitions
+from jobs.models import TASK_RUNNING, Job, JobReason, JobStatus
+from tasks.models import ControlAction, ControlOutcome, ControlSource, Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _describe(seconds: int) -> str:
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute" + ("" if minutes == 1 else "s")
+    return f"{seconds} seconds"
+
+
+def _failed_log(job: Job, *, now: datetime, text: str, error: str, since: datetime):
+    task, account = job.task, job.account
+    return create_log(
+        text=text,
+        app_name=job.app_name,
+        shadow_bot_account=job.shadow_bot_account,
+        host_ip=job.host_ip,
+        status=ExecutionStatus.FAILED,
+        start_time=since,
+        end_time=now,
+        duration=max((now - since).total_seconds(), 0.0),
+        result_summary={"error_message": error, "job_id": str(job.pk)},
+        account=account,
+        task=task,
+    )
+
+
+# -- queued too long -------------------------------------------------------------------------------
+def wait_timeouts(now: datetime) -> list[str]:
+    rows = Job.objects.filter(status=JobStatus.QUEUED).values_list("pk", "created_at", "wait_timeout_seconds")
+    expired = [pk for pk, created, wait in rows if created + timedelta(seconds=wait) < now]
+    done = []
+    for job in Job.objects.select_related("task", "account").filter(pk__in=expired):
+        with transaction.atomic():
+            if transitions.cancel(job, now=now, reason=JobReason.WAIT_TIMEOUT) is not None:
+                done.append(str(job.pk))
+    return done
+
+
+# -- dispatched, never confirmed ----------------------------------------------------------------------
+def never_confirmed(now: datetime) -> list[str]:
+    cutoff = now - timedelta(seconds=settings.RPA_START_CONFIRM_SECONDS)
+    done = []
+    for job in Job.objects.select_related("task", "account").filter(status=JobStatus.DISPATCHED, dispatched_at__lt=cutoff):
+        message = f"the robot did not confirm the start within {_describe(settings.RPA_START_CONFIRM_SECONDS)}"
+        with transaction.atomic():
+            moved = transitions.fail(
+                job, now=now, reason=JobReason.NEVER_CONFIRMED, expected=[JobStatus.DISPATCHED], message=message
+            )
+        if moved is not None:
+            done.append(str(job.pk))
+    return done
+
+
+# -- running too long -----------------------------------------------------------------------------------
+def run_timeouts(now: datetime) -> list[str]:
+    from jobs.services import _send_stop
+
+    rows = Job.objects.filter(status=JobStatus.RUNNING).values_list("pk", "started_at", "run_timeout_seconds")
+    expired = [pk for pk, started, limit in rows if started and started + timedelta(seconds=limit) < now]
+    done = []
+    for job in Job.objects.select_related("task", "account").filter(pk__in=expired):
+        with transaction.atomic():
+            claimed = transitions.begin_stop(job, now=now, reason=JobReason.RUN_TIMEOUT)
+        if claimed is None:
+            continue
+        _, outcome = _send_stop(job, source=ControlSource.WATCHDOG, user=None)
+        text = (
+            f"Run timeout: {job.app_name} on {job.shadow_bot_account} ran longer than "
+            f"{_describe(job.run_timeout_seconds)}; the stop was "
+            + ("sent." if outcome.ok else f"not delivered ({outcome.error or outcome.message}).")
+        )
+        with transaction.atomic():
+            log = _failed_log(job, now=now, text=text, error="run timeout", since=job.started_at)
+            if transitions.fail(job, now=now, reason=JobReason.RUN_TIMEOUT, expected=[JobStatus.STOPPING], log=log, message=text):
+                done.append(str(job.pk))
+            else:
+                transaction.set_rollback(True)  # the robot's own stop or report came first
+    return done
+
+
+# -- lost contact (the watchdog) ---------------------------------------------------------------------------
+def silent_since(cutoff: datetime) -> Q:
+    """Running tasks with no sign of life after `cutoff`: `last_seen_at` (confirm, heartbeat),
+    else `last_run_time`, else `updated_at` (a row made running by hand)."""
+    return Q(status=TaskStatus.RUNNING) & (
+        Q(last_seen_at__lt=cutoff)
+        | Q(last_seen_at__isnull=True, last_run_time__lt=cutoff)
+        | Q(last_seen_at__isnull=True, last_run_time__isnull=True, updated_at__lt=cutoff)
+    )
+
+
+def mark_lost(*, task_id, now: datetime, timeout: int):
+    """End the task's running job failed/lost_contact if it is still silent; returns the failed
+    execution log, or None when a heartbeat or another watchdog came first."""
+    cutoff = now - timedelta(seconds=timeout)
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("account").filter(silent_since(cutoff), pk=task_id).first()
+        if task is None:
+            return None
+        job = transitions.active_job(task, now=now)
+        if job is None or job.status not in TASK_RUNNING:
+            return None
+        account = task.account
+        last_seen = task.last_seen_at or task.last_run_time or task.updated_at
+        message = (
+            f"Contact lost: no confirm or heartbeat from robot {account.shadow_bot_account} "
+            f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {task.app_name} "
+            f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
+        )
+        log = _failed_log(job, now=now, text=message, error="contact lost", since=task.last_run_time or last_seen)
+        if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
+            transaction.set_rollback(True)
+            return None
+        audit.record(
+            job=job, task=task, action=ControlAction.FORCE_STOP, target="", source=ControlSource.WATCHDOG,
+            outcome=ControlOutcome.SKIPPED, error=message + " No stop request was sent (the robot is unreachable).",
+        )
+    logger.warning("watchdog: %s", message)
+    return log
+
+
+def check_lost(*, now: datetime | None = None, timeout: int | None = None) -> list[str]:
+    """Mark every silent running task's job lost; returns the ids of the tasks marked."""
+    now = now or timezone.now()
+    timeout = settings.RPA_HEARTBEAT_TIMEOUT if timeout is None else timeout
+    cutoff = now - timedelta(seconds=timeout)
+    lost: list[str] = []
+    for task_id in list(Task.objects.filter(silent_since(cutoff)).values_list("pk", flat=True)):
+        try:
+            if mark_lost(task_id=task_id, now=now, timeout=timeout) is not None:
+                lost.append(str(task_id))
+        except Exception:
+            logger.exception("watchdog: could not mark task %s lost", task_id)
+    return lost
+
+
+def sweep(*, now: datetime | None = None) -> list[str]:
+    """The dispatcher's timeouts (lost contact runs with the scheduler's watchdog)."""
+    now = now or timezone.now()
+    done: list[str] = []
+    for step in (wait_timeouts, never_confirmed, run_timeouts):
+        try:
+            done += step(now)
+        except Exception:
+            logger.exception("jobs: %s failed", step.__name__)
+    return done

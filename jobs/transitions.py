@@ -1,0 +1,434 @@
+"""Every job transition, and therefore every change of a task's and an account's `status`.
+
+Rules (docs/jobs.md):
+- a transition is a compare-and-set, `UPDATE job SET status=<new> WHERE id=<id> AND status IN
+  <expected>`, allowed only if `jobs.models.TRANSITIONS` lists it; it returns None when the job
+  was no longer in an expected status (someone else moved it first);
+- it runs inside the caller's short transaction (each public function here opens one), and in the
+  same transaction the task's derived status (running while its job is running or stopping) and
+  the account's status (the result of its latest activity) are written and the events of API.md
+  §6 (`job_updated`, `task_updated`, `account_updated`) recorded, published after commit;
+- a job that ends `failed` for a retried reason is followed, in the same transaction, by its
+  retry (API.md §9); a job leaving its robot's slot wakes the dispatcher after commit;
+- `HOOKS` are called inside the transaction with each `Transition` (old and new status): the
+  alerts app raises its alerts from there, atomically with the change.
+No other module writes `Task.status` or `Account.status` (jobs/tests/test_conventions.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus
+from accounts.services import TRACKED_FIELDS as ACCOUNT_TRACKED_FIELDS
+from jobs.backends import in_transaction
+from jobs.models import (
+    ACTIVE,
+    BUSY,
+    PRIORITY_RANK,
+    RETRIED_REASONS,
+    TASK_RUNNING,
+    TRANSITIONS,
+    Job,
+    JobReason,
+    JobSource,
+    JobStatus,
+)
+from rpa_workbench import events
+from tasks.models import TASK_TRACKED_FIELDS, Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+JOB_TRACKED_FIELDS = (
+    "status",
+    "reason",
+    "external_id",
+    "not_before",
+    "dispatched_at",
+    "started_at",
+    "finished_at",
+    "execution_log_id",
+)
+ACCOUNT_FIELDS = ("status", "recent_app", "end_time")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One move of one job: `old` is None when the job was just created."""
+
+    job: Job
+    old: str | None
+    new: str
+    reason: str | None
+    task_status: tuple[str, str] | None = None
+    account_status: tuple[str, str] | None = None
+
+
+# Called inside the transaction with every Transition (e.g. the alerts app's raise_alert).
+HOOKS: list[Callable[[Transition], None]] = []
+
+
+def _require_transaction() -> None:
+    if not in_transaction():
+        raise RuntimeError("job transitions run inside the caller's transaction.atomic()")
+
+
+def _expected_for(new: str) -> list[str]:
+    return [status for status, targets in TRANSITIONS.items() if new in targets]
+
+
+def _after_commit_wake_dispatcher() -> None:
+    from jobs import dispatcher
+
+    transaction.on_commit(dispatcher.kick)
+
+
+# -- the one compare-and-set ---------------------------------------------------------------------
+def move(
+    job: Job,
+    new: str,
+    *,
+    now: datetime,
+    expected: tuple[str, ...] | list[str] | None = None,
+    reason: str | None = None,
+    account_result: dict[str, Any] | None = None,
+    task_fields: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Transition | None:
+    """Move `job` to `new` if it is still in one of `expected` (default: every status the table
+    allows `new` from). Writes the derived task and account state and records the events.
+
+    `account_result` overrides what the account is set to on an end (e.g. a report's end time);
+    `task_fields` are extra task columns written with its status (last_run_time, last_seen_at)."""
+    _require_transaction()
+    allowed_from = _expected_for(new)
+    expected = list(expected) if expected is not None else allowed_from
+    illegal = [status for status in expected if status not in allowed_from]
+    if illegal:
+        raise ValueError(f"transition {illegal} → {new} is not in jobs.models.TRANSITIONS")
+    values: dict[str, Any] = {"status": new, "updated_at": now, **fields}
+    if reason is not None:
+        values["reason"] = reason
+    if new in (JobStatus.DISPATCHED,):
+        values.setdefault("dispatched_at", now)
+    if new == JobStatus.RUNNING:
+        values.setdefault("started_at", now)
+    if new in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELLED):
+        values.setdefault("finished_at", now)
+    if not Job.objects.filter(pk=job.pk, status__in=expected).update(**values):
+        return None
+    before = events.snapshot(job, JOB_TRACKED_FIELDS)
+    old = job.status
+    for name, value in values.items():
+        setattr(job, name, value)
+    events.publish_job_updated(job, events.changed(before, job))
+    task_status = _sync_task(job, now, task_fields or {})
+    account_status = _sync_account(job, now, account_result)
+    transition = Transition(job, old, new, job.reason, task_status, account_status)
+    _run_hooks(transition)
+    if old in BUSY and new not in BUSY:
+        _after_commit_wake_dispatcher()
+    if new == JobStatus.FAILED and job.reason in RETRIED_REASONS:
+        _maybe_retry(job, now)
+    return transition
+
+
+def create(
+    *,
+    task: Task,
+    source: str,
+    now: datetime,
+    user=None,
+    priority: str | None = None,
+    run_timeout_seconds: int | None = None,
+    wait_timeout_seconds: int | None = None,
+    status: str = JobStatus.QUEUED,
+    task_fields: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Job:
+    """A new job for `task` (inside the caller's transaction, which has checked that the task
+    has no active job). A robot's own run is created straight as `running` or ended."""
+    _require_transaction()
+    account = task.account
+    priority = priority or task.priority
+    job = Job.objects.create(
+        task=task,
+        account=account,
+        task_name=task.task_name,
+        shadow_bot_account=account.shadow_bot_account,
+        host_ip=account.host_ip,
+        app_name=task.app_name,
+        status=status,
+        priority=priority,
+        priority_rank=PRIORITY_RANK[priority],
+        source=source,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        backend=account.dispatch_backend,
+        run_timeout_seconds=run_timeout_seconds or task.run_timeout_seconds or settings.RPA_JOB_RUN_TIMEOUT_SECONDS,
+        wait_timeout_seconds=wait_timeout_seconds
+        or task.wait_timeout_seconds
+        or settings.RPA_JOB_WAIT_TIMEOUT_SECONDS,
+        created_at=fields.pop("created_at", now),
+        **fields,
+    )
+    events.publish_job_updated(job, {"created": True, **events.snapshot(job, ("status", "priority", "source"))})
+    task_status = _sync_task(job, now, task_fields or {})
+    # A robot's run reported when already over sets the account itself (record_report_without_job).
+    account_status = _sync_account(job, now, None) if status == JobStatus.RUNNING else None
+    _run_hooks(Transition(job, None, status, job.reason, task_status, account_status))
+    if status == JobStatus.QUEUED:
+        _after_commit_wake_dispatcher()
+    return job
+
+
+def _run_hooks(transition: Transition) -> None:
+    for hook in HOOKS:
+        hook(transition)
+
+
+# -- derived state ---------------------------------------------------------------------------------
+def _sync_task(job: Job, now: datetime, extra: dict[str, Any]) -> tuple[str, str] | None:
+    """The task follows its (only) active job: running while it runs or is being stopped, the
+    START_PENDING claim while it is dispatched."""
+    if job.task_id is None:
+        return None
+    task = Task.objects.select_for_update().select_related("account").get(pk=job.task_id)
+    job.task = task
+    before = events.snapshot(task, TASK_TRACKED_FIELDS)
+    old_status = task.status
+    task.status = TaskStatus.RUNNING if job.status in TASK_RUNNING else TaskStatus.PENDING
+    task.start_requested_at = job.dispatched_at if job.status == JobStatus.DISPATCHED else None
+    for name, value in extra.items():
+        setattr(task, name, value)
+    task.save(update_fields=["status", "start_requested_at", *extra, "updated_at"])
+    events.publish_task_updated(task, events.changed(before, task))
+    return (old_status, task.status) if old_status != task.status else None
+
+
+def _other_job_running(job: Job) -> bool:
+    return Job.objects.filter(account_id=job.account_id, status__in=TASK_RUNNING).exclude(pk=job.pk).exists()
+
+
+def _account_target(job: Job, now: datetime, result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the account's status becomes after this job's move (None: unchanged)."""
+    if job.status == JobStatus.RUNNING:
+        return {"status": AccountStatus.RUNNING, "recent_app": job.app_name}
+    if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+        if job.started_at is None:
+            return None  # it never ran (dispatch failed, never confirmed): the robot did nothing
+        values = {"status": job.status, "recent_app": job.app_name, "end_time": now}
+        values.update(result or {})
+        return None if _other_job_running(job) else values
+    if job.status == JobStatus.STOPPED:
+        return None if _other_job_running(job) else {"status": AccountStatus.PENDING}
+    return None
+
+
+def _sync_account(job: Job, now: datetime, result: dict[str, Any] | None) -> tuple[str, str] | None:
+    values = _account_target(job, now, result)
+    if job.account_id is None or values is None:
+        return None
+    account = Account.objects.select_for_update().get(pk=job.account_id)
+    return _write_account(account, values)
+
+
+def _write_account(account: Account, values: dict[str, Any]) -> tuple[str, str] | None:
+    before = events.snapshot(account, ACCOUNT_TRACKED_FIELDS)
+    old_status = account.status
+    for name, value in values.items():
+        setattr(account, name, value)
+    account.save(update_fields=[*values, "updated_at"])
+    events.publish_account_updated(account, events.changed(before, account))
+    return (old_status, account.status) if old_status != account.status else None
+
+
+# -- retries -----------------------------------------------------------------------------------------
+def _maybe_retry(job: Job, now: datetime) -> Job | None:
+    """API.md §9: a failed job (retried reasons only) is followed by a queued one while its
+    attempt ≤ the task's max_retries, not before end + retry_delay_seconds."""
+    task = job.task if job.task_id else None
+    if task is None or job.attempt > task.max_retries:
+        return None
+    if Job.objects.filter(task_id=task.pk, status__in=ACTIVE).exists():
+        return None  # someone started the task again already
+    return create(
+        task=task,
+        source=JobSource.RETRY,
+        now=now,
+        priority=job.priority,
+        run_timeout_seconds=job.run_timeout_seconds,
+        wait_timeout_seconds=job.wait_timeout_seconds,
+        attempt=job.attempt + 1,
+        retry_of=job,
+        not_before=now + timedelta(seconds=task.retry_delay_seconds),
+    )
+
+
+# -- named transitions --------------------------------------------------------------------------------
+def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
+    """The task's one active job. A task found running without one (data from before jobs, or a
+    row made running by hand) is adopted: it gets a running job with source `robot`."""
+    _require_transaction()
+    job = Job.objects.select_related("account", "task").filter(task_id=task.pk, status__in=ACTIVE).first()
+    if job is not None or not adopt or task.status != TaskStatus.RUNNING:
+        return job
+    started = task.last_run_time or task.last_seen_at or now
+    job = Job.objects.create(
+        task=task,
+        account=task.account,
+        task_name=task.task_name,
+        shadow_bot_account=task.account.shadow_bot_account,
+        host_ip=task.account.host_ip,
+        app_name=task.app_name,
+        status=JobStatus.RUNNING,
+        priority=task.priority,
+        priority_rank=PRIORITY_RANK[task.priority],
+        source=JobSource.ROBOT,
+        backend=task.account.dispatch_backend,
+        run_timeout_seconds=task.run_timeout_seconds or settings.RPA_JOB_RUN_TIMEOUT_SECONDS,
+        wait_timeout_seconds=task.wait_timeout_seconds or settings.RPA_JOB_WAIT_TIMEOUT_SECONDS,
+        message="adopted: the task was running without a job",
+        created_at=started,
+        started_at=started,
+    )
+    events.publish_job_updated(job, {"created": True, "status": job.status, "source": job.source})
+    return job
+
+
+def dispatch(job: Job, *, now: datetime) -> Transition | None:
+    return move(job, JobStatus.DISPATCHED, now=now, expected=[JobStatus.QUEUED])
+
+
+def fail_dispatch(job: Job, *, now: datetime, message: str) -> Transition | None:
+    return move(
+        job, JobStatus.FAILED, now=now, expected=[JobStatus.DISPATCHED], reason=JobReason.DISPATCH_FAILED, message=message
+    )
+
+
+def confirm_running(job: Job, *, now: datetime) -> Transition | None:
+    return move(
+        job,
+        JobStatus.RUNNING,
+        now=now,
+        expected=[JobStatus.QUEUED, JobStatus.DISPATCHED],
+        task_fields={"last_run_time": now, "last_seen_at": now},
+    )
+
+
+def begin_stop(job: Job, *, now: datetime, reason: str | None = None) -> Transition | None:
+    return move(job, JobStatus.STOPPING, now=now, expected=[JobStatus.DISPATCHED, JobStatus.RUNNING], reason=reason)
+
+
+def stopped(job: Job, *, now: datetime, reason: str | None = None, expected=None) -> Transition | None:
+    """The robot confirmed a stop, or an operator force-stopped (reason force_stopped). A job
+    being stopped for its run timeout ends failed/run_timeout instead."""
+    if job.reason == JobReason.RUN_TIMEOUT and reason is None:
+        return move(job, JobStatus.FAILED, now=now, expected=[JobStatus.STOPPING])
+    return move(job, JobStatus.STOPPED, now=now, expected=expected or list(BUSY), reason=reason)
+
+
+def cancel(job: Job, *, now: datetime, reason: str = JobReason.CANCELLED) -> Transition | None:
+    return move(job, JobStatus.CANCELLED, now=now, expected=[JobStatus.QUEUED], reason=reason)
+
+
+def fail(job: Job, *, now: datetime, reason: str, expected, log=None, message: str = "") -> Transition | None:
+    """Ends a job failed for a timeout or lost contact (`log`: the failed execution log written)."""
+    fields: dict[str, Any] = {"message": message} if message else {}
+    if log is not None:
+        fields["execution_log"] = log
+    return move(job, JobStatus.FAILED, now=now, expected=expected, reason=reason, **fields)
+
+
+def _report_reason(log, robot_status: str) -> str | None:
+    if log.status == JobStatus.COMPLETED:
+        return None
+    return JobReason.ROBOT_REPORTED_TIMEOUT if robot_status == "timeout" else JobReason.ROBOT_REPORTED_FAILURE
+
+
+def finish_reported(job: Job, *, now: datetime, log, robot_status: str) -> Transition | None:
+    """The robot's execution report ends the job: completed, or failed with the robot's reason."""
+    new, reason = log.status, _report_reason(log, robot_status)
+    last_run = _not_earlier(job.task.last_run_time if job.task_id else None, log.start_time)
+    return move(
+        job,
+        new,
+        now=now,
+        expected=list(ACTIVE),
+        reason=reason,
+        execution_log=log,
+        started_at=job.started_at or log.start_time,
+        account_result={"end_time": log.end_time or log.start_time},
+        task_fields={"last_run_time": last_run},
+    )
+
+
+def record_report_without_job(
+    *, log, task: Task | None, account: Account | None, now: datetime, robot_status: str = "completed"
+) -> Job | None:
+    """A report no active job was waiting for (a run started on the robot itself, or a late
+    report): history as a finished `robot` job; the account's result only if it is the latest."""
+    _require_transaction()
+    job = None
+    if task is not None:
+        job = create(
+            task=task,
+            source=JobSource.ROBOT,
+            now=now,
+            status=log.status,
+            reason=_report_reason(log, robot_status),
+            execution_log=log,
+            created_at=log.start_time,
+            started_at=log.start_time,
+            finished_at=log.end_time or now,
+            task_fields={"last_run_time": _not_earlier(task.last_run_time, log.start_time)},
+        )
+    if account is not None:
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        end = log.end_time or log.start_time
+        latest = account.end_time is None or end >= account.end_time
+        running_elsewhere = Job.objects.filter(account_id=account.pk, status__in=TASK_RUNNING).exists()
+        if latest and not running_elsewhere:
+            _write_account(account, {"status": log.status, "recent_app": log.app_name, "end_time": end})
+    return job
+
+
+def _not_earlier(current: datetime | None, candidate: datetime) -> datetime:
+    """last_run_time never moves back (a late report of an earlier run does not rewind it)."""
+    return candidate if current is None or candidate > current else current
+
+
+# -- account activity without a job move --------------------------------------------------------------
+def record_heartbeat(*, account_id, app_name: str | None, task_id=None) -> Account:
+    """A robot's heartbeat: account → running, recent_app, last_heartbeat_at (and the task's
+    last_seen_at, which the lost-contact watchdog reads)."""
+    now = timezone.now()
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        values: dict[str, Any] = {"status": AccountStatus.RUNNING, "last_heartbeat_at": now}
+        if app_name:
+            values["recent_app"] = app_name
+        before = events.snapshot(account, (*ACCOUNT_TRACKED_FIELDS, "last_heartbeat_at"))
+        for name, value in values.items():
+            setattr(account, name, value)
+        account.save(update_fields=[*values, "updated_at"])
+        if task_id is not None:
+            Task.objects.filter(pk=task_id).update(last_seen_at=now)
+        events.publish_account_updated(account, events.changed(before, account))
+    return account
+
+
+def mark_account_pending(account_id) -> None:
+    """A confirmed STOP with no job to stop: the account is idle (if nothing else runs on it)."""
+    _require_transaction()
+    if Job.objects.filter(account_id=account_id, status__in=TASK_RUNNING).exists():
+        return
+    account = Account.objects.select_for_update().get(pk=account_id)
+    _write_account(account, {"status": AccountStatus.PENDING})
