@@ -104,7 +104,9 @@ def test_the_admin_change_form_does_not_undo_a_heartbeat(client, admin_user, mak
     response = client.post(
         f"{ADMIN_URL}{account.pk}/change/",
         {"shadow_bot_account": account.shadow_bot_account, "host_ip": account.host_ip, "port": "8005",
-         "status": "pending", "recent_app": ""},
+         "status": "pending", "recent_app": "",
+         # the (read-only, empty) recent-runs inline's management form, as a browser posts it
+         **{f"execution_logs-{name}_FORMS": "0" for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")}},
     )
 
     assert response.status_code == 302

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 TASKS_URL = "/admin/tasks/task/"
 REQUESTS_URL = "/admin/tasks/controlrequest/"
 INLINE_PREFIX = "control_requests"
+RUNS_PREFIX = "execution_logs"  # the recent-runs inline (executionlogs.admin)
 INLINE_LIMIT = 20
 
 
@@ -81,14 +82,12 @@ def task_form(account, **overrides) -> dict:
 
 
 def with_empty_inline(data: dict) -> dict:
-    """A change form also posts the (read-only, here empty) control-requests inline."""
-    return {
-        **data,
-        f"{INLINE_PREFIX}-TOTAL_FORMS": "0",
-        f"{INLINE_PREFIX}-INITIAL_FORMS": "0",
-        f"{INLINE_PREFIX}-MIN_NUM_FORMS": "0",
-        f"{INLINE_PREFIX}-MAX_NUM_FORMS": "0",
-    }
+    """A change form also posts its (read-only, here empty) inlines: recent runs, control requests."""
+    empty = {}
+    for prefix in (RUNS_PREFIX, INLINE_PREFIX):
+        for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM"):
+            empty[f"{prefix}-{name}_FORMS"] = "0"
+    return {**data, **empty}
 
 
 # -- control actions -------------------------------------------------------------------------
@@ -368,7 +367,7 @@ def test_admin_edits_a_task_and_the_change_goes_through_the_domain_function(root
 
 def rendered_inline(page: str) -> dict:
     """The hidden inputs a browser posts back for the control-requests inline."""
-    pattern = rf'<input type="hidden" name="({INLINE_PREFIX}-[^"]+)" value="([^"]*)"'
+    pattern = rf'<input type="hidden" name="((?:{INLINE_PREFIX}|{RUNS_PREFIX})-[^"]+)" value="([^"]*)"'
     return dict(re.findall(pattern, page))
 
 
