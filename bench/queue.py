@@ -21,23 +21,31 @@ upper bound of what the server alone needs.
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import statistics
 import sys
-import tempfile
-import threading
-import time
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
+BENCH_DIR = Path(__file__).resolve().parent
+# This script is named queue.py (issue 14): drop its directory from the path so that the standard
+# library's `queue` (used by concurrent.futures) is not this file.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
+sys.path.insert(0, str(BENCH_DIR.parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import sse_fanout as fanout  # noqa: E402 — the bench directory is not a package
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+import requests  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("sse_fanout", BENCH_DIR / "sse_fanout.py")
+fanout = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fanout)
 
 PRIORITIES = ("high", "normal", "low")
 
@@ -55,22 +63,23 @@ def prepare(env: dict[str, str], robots: int, tasks: int) -> tuple[str, list[str
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.db import connections
+    from django.db import connections, transaction
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import Account
     from tasks.models import Task
 
     call_command("migrate", verbosity=0)
-    accounts = Account.objects.bulk_create(
-        Account(shadow_bot_account=f"bench_bot_{n:03d}", host_ip=f"10.60.{n // 250}.{n % 250 + 1}", port=8000)
-        for n in range(robots)
-    )
-    created = Task.objects.bulk_create(
-        Task(account=account, task_name=f"Bench {n}", app_name=f"bench_app_{n}", priority=PRIORITIES[n % 3])
-        for account in accounts
-        for n in range(tasks)
-    )
+    with transaction.atomic():  # save(), not bulk_create: the models derive columns there
+        accounts = [
+            Account.objects.create(shadow_bot_account=f"bench_bot_{n:03d}", host_ip=f"10.60.{n // 250}.{n % 250 + 1}", port=8000)
+            for n in range(robots)
+        ]
+        created = [
+            Task.objects.create(account=account, task_name=f"Bench {n}", app_name=f"bench_app_{n}", priority=PRIORITIES[n % 3])
+            for account in accounts
+            for n in range(tasks)
+        ]
     admin = get_user_model().objects.create_superuser("bench_admin", password=None)
     connections.close_all()
     addresses = {(a.host_ip, a.port): a.shadow_bot_account for a in accounts}

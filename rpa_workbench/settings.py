@@ -304,6 +304,8 @@ SPECTACULAR_SETTINGS = {
     # Readable operation ids, tags, summaries, every error status: see rpa_workbench/schema.py.
     "TAGS": API_TAGS,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One component per status choice set, however many serializers use it.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "jobs.models.JobStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "rpa_workbench.schema.postprocess",
