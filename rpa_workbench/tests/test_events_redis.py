@@ -55,13 +55,14 @@ def test_a_change_made_by_a_management_process_reaches_a_subscriber_of_the_serve
     reader = sse_readers(f"{server.url}/api/v1/sse/events", headers=bearer(admin_user))
     code = (
         "from accounts.models import Account; from accounts import services; "
-        f"services.update_account(Account.objects.get(pk='{account.pk}'), recent_app='from_elsewhere')"
+        # port: an operator-editable field (update_account never writes robot-owned ones such as recent_app)
+        f"services.update_account(Account.objects.get(pk='{account.pk}'), port=8300)"
     )
     run_in_another_process(code, local_redis.url, tmp_path)
     event = reader.next(
         "account_updated", timeout=30, where=lambda e: e.data["data"]["account_id"] == str(account.pk)
     )
-    assert event.data["data"]["changes"] == {"recent_app": "from_elsewhere"}
+    assert event.data["data"]["changes"] == {"port": 8300, "task_control": f"{account.shadow_bot_account}-{account.host_ip}:8300"}
 
 
 def test_a_change_made_through_one_server_reaches_subscribers_of_another(
