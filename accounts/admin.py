@@ -4,9 +4,11 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services
 from accounts.models import Account, DispatchBackend
+from jobs.admin import RecentJobInline, queue_summary
 from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.errors import ApiError
 from yingdao import rules
@@ -61,11 +63,17 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status", "dispatch_backend", "host_ip"]
     search_fields = ["shadow_bot_account", "host_ip", "recent_app", "task_control"]
-    readonly_fields = ["id", "task_control", "end_time", "last_heartbeat_at", "created_at", "updated_at", "yingdao_sync"]
+    readonly_fields = [
+        "id", "task_control", "end_time", "last_heartbeat_at", "created_at", "updated_at", "yingdao_sync", "job_queue"
+    ]  # fmt: skip
     fields = [
         "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS, *readonly_fields[1:]
     ]  # fmt: skip
     ordering = ["-created_at"]
+    inlines = [RecentJobInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new account has no jobs yet
 
     def get_readonly_fields(self, request, obj=None):
         """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
@@ -79,6 +87,10 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     @admin.display(ordering="task_count", description="tasks")
     def task_count(self, obj: Account) -> int:
         return obj.task_count
+
+    @admin.display(description=_("job queue"))
+    def job_queue(self, obj: Account) -> str:
+        return queue_summary(obj)
 
     @admin.display(description="Yingdao last sync")
     def yingdao_sync(self, obj: Account) -> str:

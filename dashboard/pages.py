@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 
 from alerts import dashboard as alerts_dashboard
 from dashboard import charts, services
+from jobs import dashboard as jobs_dashboard
 from rpa_workbench.permissions import is_admin
 
 PAGE_PERMS = ("executionlogs.view_executionlog", "accounts.view_account", "tasks.view_task")
@@ -56,6 +57,7 @@ def dashboard_context(days: int) -> dict[str, Any]:
         "running": services.running_robots(),
         "generated_at": stats["generated_at"],
         "alerts": alerts_dashboard.card_context(),
+        "jobs_card": jobs_dashboard.card_context(stats["jobs"]),
     }
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -108,9 +108,10 @@ def job_stats() -> dict[str, Any]:
     from jobs.models import Job, JobStatus
 
     statuses = list(JobStatus.values)
-    counts = Job.objects.aggregate(**_counts_by("status", statuses))
-    oldest = Job.objects.filter(status=JobStatus.QUEUED).order_by("created_at").values_list("created_at", flat=True).first()
-    return {"by_status": _by_status(counts, statuses), "oldest_queued_at": oldest}
+    # One query: the counts and the oldest queued job's creation (the (status, created_at) index).
+    oldest = Min("created_at", filter=Q(status=JobStatus.QUEUED))
+    counts = Job.objects.aggregate(**_counts_by("status", statuses), oldest_queued_at=oldest)
+    return {"by_status": _by_status(counts, statuses), "oldest_queued_at": counts["oldest_queued_at"]}
 
 
 @dataclass(frozen=True)

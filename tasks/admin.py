@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from jobs import dispatcher
 from jobs import services as job_services
+from jobs.admin import RecentJobInline
 from jobs.models import Job
 from resources.signing import link_problem
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
@@ -219,7 +220,7 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         ),
     ]
     ordering = ["-created_at"]
-    inlines = [ControlRequestInline]
+    inlines = [RecentJobInline, ControlRequestInline]
     actions = ["start_selected", "stop_selected", "force_stop_selected"]
     show_facets = admin.ShowFacets.NEVER
 

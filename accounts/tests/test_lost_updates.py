@@ -102,7 +102,9 @@ def test_the_admin_change_form_does_not_undo_a_heartbeat(client, admin_user, mak
     response = client.post(
         f"{ADMIN_URL}{account.pk}/change/",
         {"shadow_bot_account": account.shadow_bot_account, "host_ip": account.host_ip, "port": "8005",
-         "status": "pending", "recent_app": ""},
+         "status": "pending", "recent_app": "",
+         # the page's read-only recent-jobs inline posts its (empty) management form
+         **{f"jobs-{name}": "0" for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")}},
     )
 
     assert response.status_code == 302

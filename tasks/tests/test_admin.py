@@ -18,6 +18,8 @@ pytestmark = pytest.mark.django_db
 TASKS_URL = "/admin/tasks/task/"
 REQUESTS_URL = "/admin/tasks/controlrequest/"
 INLINE_PREFIX = "control_requests"
+# Every inline on a task's page (its control requests, its recent jobs), each with a management form.
+INLINE_PREFIXES = (INLINE_PREFIX, "jobs")
 INLINE_LIMIT = 20
 
 
@@ -81,14 +83,10 @@ def task_form(account, **overrides) -> dict:
 
 
 def with_empty_inline(data: dict) -> dict:
-    """A change form also posts the (read-only, here empty) control-requests inline."""
-    return {
-        **data,
-        f"{INLINE_PREFIX}-TOTAL_FORMS": "0",
-        f"{INLINE_PREFIX}-INITIAL_FORMS": "0",
-        f"{INLINE_PREFIX}-MIN_NUM_FORMS": "0",
-        f"{INLINE_PREFIX}-MAX_NUM_FORMS": "0",
-    }
+    """A change form also posts the (read-only, here empty) inlines: control requests, jobs."""
+    empty = {f"{prefix}-{name}": "0" for prefix in INLINE_PREFIXES
+             for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")}  # fmt: skip
+    return {**data, **empty}
 
 
 # -- control actions -------------------------------------------------------------------------
@@ -367,8 +365,8 @@ def test_admin_edits_a_task_and_the_change_goes_through_the_domain_function(root
 
 
 def rendered_inline(page: str) -> dict:
-    """The hidden inputs a browser posts back for the control-requests inline."""
-    pattern = rf'<input type="hidden" name="({INLINE_PREFIX}-[^"]+)" value="([^"]*)"'
+    """The hidden inputs a browser posts back for the inlines (control requests, jobs)."""
+    pattern = rf'<input type="hidden" name="((?:{"|".join(INLINE_PREFIXES)})-[^"]+)" value="([^"]*)"'
     return dict(re.findall(pattern, page))
 
 
