@@ -10,11 +10,15 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from rpa_workbench import roles
-from rpa_workbench.testing import factories
+from rpa_workbench.testing import factories, translations
 from rpa_workbench.testing.live_server import start_daphne
 from rpa_workbench.testing.relay import start_fake_relay
 
 WEBHOOK_TOKEN = "test-webhook-secret"
+
+
+def pytest_sessionstart(session):
+    translations.ensure_compiled()  # the .mo files are built, not committed
 
 
 @pytest.fixture(autouse=True)

@@ -1,3 +1,9 @@
+"""Robot accounts in the admin: presence and status as badges, recent runs on each page.
+
+Presence is derived in the list query (accounts.presence.with_presence), so the list and its
+filter cost one query whatever the number of robots.
+"""
+
 from __future__ import annotations
 
 from django import forms
@@ -6,10 +12,12 @@ from django.db.models import Count
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
-from accounts.models import Account, DispatchBackend
+from accounts import presence, services
+from accounts.models import Account, AccountStatus, DispatchBackend
+from executionlogs.admin import RecentAccountExecutionsInline
 from jobs.admin import RecentJobInline, queue_summary
 from rpa_workbench.admin_site import NullsLastAdminMixin
+from rpa_workbench.badges import badge, choice_badge
 from rpa_workbench.errors import ApiError
 from yingdao import rules
 
@@ -47,6 +55,19 @@ class AccountForm(forms.ModelForm):
         return data
 
 
+class PresenceFilter(admin.SimpleListFilter):
+    title = _("presence")
+    parameter_name = "presence"
+
+    def lookups(self, request, model_admin):
+        return [(value, badge(value, label)) for value, label in presence.PRESENCE_CHOICES]
+
+    def queryset(self, request, queryset):
+        if self.value() in presence.PRESENCE_VALUES:
+            return presence.filter_presence(queryset, self.value())
+        return queryset
+
+
 @admin.register(Account)
 class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     form = AccountForm
@@ -54,26 +75,33 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         "shadow_bot_account",
         "host_ip",
         "port",
-        "status",
+        "presence_badge",
+        "status_badge",
         "task_count",
         "recent_app",
+        "last_seen_at",
         "end_time",
-        "last_heartbeat_at",
         "dispatch_backend",
     ]
-    list_filter = ["status", "dispatch_backend", "host_ip"]
+    list_filter = [PresenceFilter, "status", "dispatch_backend", "host_ip"]
     search_fields = ["shadow_bot_account", "host_ip", "recent_app", "task_control"]
     readonly_fields = [
-        "id", "task_control", "end_time", "last_heartbeat_at", "created_at", "updated_at", "yingdao_sync", "job_queue"
-    ]  # fmt: skip
+        "id",
+        "presence_badge",
+        "task_control",
+        "end_time",
+        "last_heartbeat_at",
+        "last_seen_at",
+        "created_at",
+        "updated_at",
+        "yingdao_sync",
+        "job_queue",
+    ]
     fields = [
         "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS, *readonly_fields[1:]
     ]  # fmt: skip
     ordering = ["-created_at"]
-    inlines = [RecentJobInline]
-
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else []  # a new account has no jobs yet
+    inlines = [RecentJobInline, RecentAccountExecutionsInline]
 
     def get_readonly_fields(self, request, obj=None):
         """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
@@ -82,9 +110,12 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         return [*self.readonly_fields, "status", "recent_app"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(task_count=Count("tasks"))
+        return presence.with_presence(super().get_queryset(request).annotate(task_count=Count("tasks")))
 
-    @admin.display(ordering="task_count", description="tasks")
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    @admin.display(ordering="task_count", description=_("tasks"))
     def task_count(self, obj: Account) -> int:
         return obj.task_count
 
@@ -92,7 +123,15 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     def job_queue(self, obj: Account) -> str:
         return queue_summary(obj)
 
-    @admin.display(description="Yingdao last sync")
+    @admin.display(ordering="presence", description=_("presence"))
+    def presence_badge(self, obj: Account):
+        return choice_badge(presence.PRESENCE_CHOICES, getattr(obj, "presence", presence.UNKNOWN))
+
+    @admin.display(ordering="status", description=_("status"))
+    def status_badge(self, obj: Account):
+        return choice_badge(AccountStatus, obj.status)
+
+    @admin.display(description=_("Yingdao last sync"))
     def yingdao_sync(self, obj: Account) -> str:
         """What the last client/list sync saw of this robot (yingdao accounts only)."""
         if obj.dispatch_backend != DispatchBackend.YINGDAO:

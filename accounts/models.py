@@ -17,17 +17,17 @@ class AccountStatus(models.TextChoices):
     any → pending (stop confirmed, force-stop)
     """
 
-    PENDING = "pending", "Pending"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    RUNNING = "running", "Running"
+    PENDING = "pending", _("Pending")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    RUNNING = "running", _("Running")
 
 
 class DispatchBackend(models.TextChoices):
     """How a job reaches the robot (API.md §9.3)."""
 
-    RELAY = "relay", "Relay"
-    YINGDAO = "yingdao", "Yingdao Open API"
+    RELAY = "relay", _("Relay")
+    YINGDAO = "yingdao", _("Yingdao Open API")
 
 
 class AccountQuerySet(models.QuerySet):
@@ -66,32 +66,34 @@ def task_control_of(shadow_bot_account: str, host_ip: str, port: int) -> str:
 
 
 class Account(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    shadow_bot_account = models.CharField("account name", max_length=100)
-    host_ip = models.GenericIPAddressField("host IP")
-    port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.PENDING)
-    recent_app = models.CharField(max_length=200, blank=True, null=True)
-    end_time = models.DateTimeField(blank=True, null=True)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    shadow_bot_account = models.CharField(_("account name"), max_length=100)
+    host_ip = models.GenericIPAddressField(_("host IP"))
+    port = models.PositiveIntegerField(_("port"), validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    status = models.CharField(_("status"), max_length=16, choices=AccountStatus.choices, default=AccountStatus.PENDING)
+    recent_app = models.CharField(_("recent app"), max_length=200, blank=True, null=True)
+    end_time = models.DateTimeField(_("end time"), blank=True, null=True)
     # Derived from name, IP and port (see save); unique, so duplicates fail in the database.
-    task_control = models.CharField(max_length=200, unique=True, editable=False)
-    last_heartbeat_at = models.DateTimeField(blank=True, null=True)
+    task_control = models.CharField(_("task control"), max_length=200, unique=True, editable=False)
+    last_heartbeat_at = models.DateTimeField(_("last heartbeat"), blank=True, null=True)
     # The robot's last contact of any kind (heartbeat, confirm, report, the backend's robot list).
-    last_seen_at = models.DateTimeField(blank=True, null=True)
-    presence_state = models.CharField(
+    last_seen_at = models.DateTimeField(_("last seen"), blank=True, null=True)
+    presence_state = models.CharField(_("announced presence"),
         max_length=16, choices=PresenceState.choices, default=PresenceState.UNKNOWN, editable=False
     )
-    max_concurrent_jobs = models.PositiveSmallIntegerField(
+    max_concurrent_jobs = models.PositiveSmallIntegerField(_("max concurrent jobs"),
         default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
     )
-    dispatch_backend = models.CharField(max_length=16, choices=DispatchBackend.choices, default=DispatchBackend.RELAY)
-    yingdao_account_name = models.CharField(max_length=200, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    dispatch_backend = models.CharField(_("dispatch backend"), max_length=16, choices=DispatchBackend.choices, default=DispatchBackend.RELAY)
+    yingdao_account_name = models.CharField(_("Yingdao account name"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = AccountQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("robot account")
+        verbose_name_plural = _("robot accounts")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["shadow_bot_account"]),

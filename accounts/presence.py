@@ -17,9 +17,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +50,12 @@ def timeout() -> timedelta:
 
 
 def _running_work():
-    """Something of this account is running. Until jobs exist: a running task of the account."""
+    """Something of this account is running: a job dispatched, running or stopping once the jobs
+    app is installed (API.md §1 `busy`), else a running task of the account."""
+    if apps.is_installed("jobs"):
+        from jobs.models import BUSY, Job
+
+        return Exists(Job.objects.filter(account_id=OuterRef("pk"), status__in=BUSY))
     from tasks.models import Task, TaskStatus
 
     return Exists(Task.objects.filter(account_id=OuterRef("pk"), status=TaskStatus.RUNNING))
@@ -77,6 +83,14 @@ def filter_presence(queryset: QuerySet, value: str, *, now: datetime | None = No
     if "presence" not in queryset.query.annotations:
         queryset = with_presence(queryset, now=now)
     return queryset.filter(presence=value)
+
+
+def presence_counts(*, now: datetime | None = None) -> dict[str, int]:
+    """Robots per presence (every key present), one grouped query: the dashboard's card."""
+    rows = with_presence(Account.objects.order_by(), now=now).values("presence").annotate(count=Count("pk"))
+    counts = dict.fromkeys(PRESENCE_VALUES, 0)
+    counts.update({row["presence"]: row["count"] for row in rows})
+    return counts
 
 
 @dataclass(frozen=True)

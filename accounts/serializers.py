@@ -64,9 +64,6 @@ class AccountSerializer(serializers.ModelSerializer):
         host_ip = attrs.get("host_ip", getattr(instance, "host_ip", None))
         port = attrs.get("port", getattr(instance, "port", None))
         services.ensure_unique(name, host_ip, port, exclude_pk=getattr(instance, "pk", None))
-        if instance is not None and "status" in attrs and attrs["status"] != instance.status:
-            # Set once on create; afterwards it is the result of the robot's activity (jobs).
-            raise serializers.ValidationError({"status": ["is the result of the robot's latest activity; it cannot be edited"]})
         backend = attrs.get("dispatch_backend", getattr(instance, "dispatch_backend", DispatchBackend.RELAY))
         limit = attrs.get("max_concurrent_jobs", getattr(instance, "max_concurrent_jobs", 1))
         if backend == DispatchBackend.RELAY and limit != 1:

@@ -1,22 +1,13 @@
-"""Where today's code raises alerts: one function per source, each called with one line from the
-transaction of the change it reports (the change itself is already a compare-and-set there, so
-each alert is raised once per change of state).
-
-Run outcomes come from job transitions once the jobs app is installed (`job_transition`, a
-`jobs.transitions.HOOKS` hook registered by AlertsConfig.ready); until then, stand-ins:
-- `execution_failed`: a robot's failed/timeout execution report (the log insert is idempotent);
-- `robot_lost`: the watchdog marking a silent running task lost;
-- `dispatch_failed`: a START the relay did not accept.
-Always:
+"""Where alerts are raised: one function per source, each called from the transaction of the
+change it reports (the change itself is a compare-and-set there, so each alert is raised once per
+change of state):
+- `job_transition`: job ends (a `jobs.transitions.HOOKS` hook, registered by AlertsConfig.ready);
 - `presence_flipped`: robot_offline / robot_online from accounts/presence.py's flips;
 - `schedule_skipped`: the first of a streak of skipped scheduled starts (a task busy for an hour
   on a per-minute schedule alerts once, not sixty times).
 """
 
 from __future__ import annotations
-
-from django.apps import apps
-from django.db import transaction
 
 from alerts.models import AlertEvent
 from alerts.services import raise_alert
@@ -28,12 +19,6 @@ JOB_END_EVENTS = {
     ("failed", "dispatch_failed"): AlertEvent.DISPATCH_FAILED,
     ("cancelled", "wait_timeout"): AlertEvent.QUEUE_WAIT_EXCEEDED,
 }
-
-
-def jobs_raise_run_alerts() -> bool:
-    """Once the jobs app is installed, run outcomes are alerted from job transitions
-    (`job_transition`) and the stand-ins below stand down, so nothing alerts twice."""
-    return apps.is_installed("jobs")
 
 
 def job_transition(transition) -> None:
@@ -48,44 +33,6 @@ def job_transition(transition) -> None:
     if event is None:
         return
     raise_alert(event=event, job=transition.job, details={"reason": reason})
-
-
-def execution_failed(log, robot_status: str) -> None:
-    """In `record_execution`'s transaction, after the log is inserted."""
-    if log.status != "failed" or jobs_raise_run_alerts():
-        return
-    reason = "robot_reported_timeout" if robot_status == "timeout" else "robot_reported_failure"
-    raise_alert(
-        event=AlertEvent.JOB_FAILED,
-        account=log.account,
-        task=log.task,
-        details={
-            "reason": reason,
-            "log_id": str(log.pk),
-            "shadow_bot_account": log.shadow_bot_account,
-            "app_name": log.app_name,
-        },
-    )
-
-
-def robot_lost(task, log) -> None:
-    """In the watchdog's transaction, after its claim marked the task lost."""
-    if jobs_raise_run_alerts():
-        return
-    raise_alert(event=AlertEvent.ROBOT_LOST, task=task, details={"reason": "lost_contact", "log_id": str(log.pk)})
-
-
-def dispatch_failed(task, request, reason: str) -> None:
-    """After the relay refused a START (recorded on `request`); its own small transaction,
-    since the start itself runs outside one (no network call inside a transaction)."""
-    if jobs_raise_run_alerts():
-        return
-    with transaction.atomic():
-        raise_alert(
-            event=AlertEvent.DISPATCH_FAILED,
-            task=task,
-            details={"reason": f"dispatch_failed: {reason}", "control_request_id": str(request.pk)},
-        )
 
 
 def schedule_skipped(task, request) -> None:

@@ -10,13 +10,17 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
-import threading
-import time
-from pathlib import Path
+
+# bench/ holds scripts named like standard modules (queue.py): never import from it.
+sys.path[:] = [entry for entry in sys.path if not entry.rstrip("/").endswith("/bench")]
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

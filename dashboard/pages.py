@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from accounts import presence
 from alerts import dashboard as alerts_dashboard
 from dashboard import charts, services
 from jobs import dashboard as jobs_dashboard
@@ -55,6 +56,7 @@ def dashboard_context(days: int) -> dict[str, Any]:
         "rank": charts.share_bars(rank["items"], "total_duration"),
         "latest": services.latest_executions(10),
         "running": services.running_robots(),
+        "presence": presence.presence_counts(),
         "generated_at": stats["generated_at"],
         "alerts": alerts_dashboard.card_context(),
         "jobs_card": jobs_dashboard.card_context(stats["jobs"]),

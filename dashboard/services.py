@@ -108,9 +108,9 @@ def job_stats() -> dict[str, Any]:
     from jobs.models import Job, JobStatus
 
     statuses = list(JobStatus.values)
-    # One query: the counts and the oldest queued job's creation (the (status, created_at) index).
-    oldest = Min("created_at", filter=Q(status=JobStatus.QUEUED))
-    counts = Job.objects.aggregate(**_counts_by("status", statuses), oldest_queued_at=oldest)
+    counts = Job.objects.aggregate(
+        **_counts_by("status", statuses), oldest_queued_at=Min("created_at", filter=Q(status=JobStatus.QUEUED))
+    )
     return {"by_status": _by_status(counts, statuses), "oldest_queued_at": counts["oldest_queued_at"]}
 
 

@@ -11,10 +11,21 @@ from datetime import datetime, timedelta
 from django.contrib import admin
 from django.db import models
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from executionlogs.export import csv_response
-from executionlogs.models import ExecutionLog
-from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin
+from executionlogs.models import ExecutionLog, ExecutionStatus
+from resources.signing import signed_resource_url
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentInlineFormSet
+from rpa_workbench.badges import choice_badge
+from rpa_workbench.timefmt import format_duration
+
+# How many runs a task's or an account's page lists (newest first); the rest are in the log list.
+RECENT_RUNS = 10
+# The log page shows at most this much of a log's text (the link opens all of it).
+LOG_PREVIEW_BYTES = 64 * 1024
 
 
 def _truncate(moment: datetime, kind: str) -> datetime:
@@ -81,6 +92,42 @@ class CalendarQuerySet(models.QuerySet):
         return periods if order == "ASC" else periods[::-1]
 
 
+class RecentExecutionsFormSet(RecentInlineFormSet):
+    recent_limit = RECENT_RUNS
+    recent_order = "-start_time"
+
+
+class RecentExecutionsInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """A task's or an account's latest runs on its page, each linking to its log page."""
+
+    model = ExecutionLog
+    formset = RecentExecutionsFormSet
+    fields = ["start_time", "status_badge", "app_name", "duration_display", "end_time"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = _("recent run")
+    verbose_name_plural = format_lazy(_("recent runs (latest {count})"), count=RECENT_RUNS)
+
+    @admin.display(description=_("status"))
+    def status_badge(self, obj: ExecutionLog):
+        return choice_badge(ExecutionStatus, obj.status)
+
+    @admin.display(description=_("duration"))
+    def duration_display(self, obj: ExecutionLog) -> str:
+        return format_duration(obj.duration)
+
+
+class RecentAccountExecutionsInline(RecentExecutionsInline):
+    fk_name = "account"
+
+
+class RecentTaskExecutionsInline(RecentExecutionsInline):
+    fk_name = "task"
+
+
 @admin.register(ExecutionLog)
 class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -88,8 +135,8 @@ class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         "app_name",
         "shadow_bot_account",
         "host_ip",
-        "status",
-        "duration",
+        "status_badge",
+        "duration_display",
         "end_time",
         "task",
     ]
@@ -102,11 +149,67 @@ class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     actions = ["export_selected"]
+    fieldsets = [
+        (None, {"fields": ["id", "status_badge", "text", "app_name", "shadow_bot_account", "host_ip", "task", "account"]}),
+        (_("Timing"), {"fields": ["start_time", "end_time", "duration_display", "created_at"]}),
+        (_("Screenshot and log"), {"fields": ["screenshot_preview", "log_preview"]}),
+        (
+            _("As reported"),
+            {
+                "fields": ["log_info", "screenshot", "screenshot_path", "log_content", "result_summary", "execution_id"],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
+    readonly_fields = ["status_badge", "duration_display", "screenshot_preview", "log_preview"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         return CalendarQuerySet(model=queryset.model, query=queryset.query.chain(), using=queryset.db)
 
-    @admin.action(description="Export selected logs as CSV", permissions=["view"])
+    @admin.display(ordering="status", description=_("status"))
+    def status_badge(self, obj: ExecutionLog):
+        return choice_badge(ExecutionStatus, obj.status)
+
+    @admin.display(ordering="duration", description=_("duration"))
+    def duration_display(self, obj: ExecutionLog) -> str:
+        return format_duration(obj.duration)
+
+    @admin.display(description=_("screenshot"))
+    def screenshot_preview(self, obj: ExecutionLog):
+        url = signed_resource_url(obj.screenshot_path)
+        if url is None:
+            return _("none") if not obj.screenshot_path else _("not viewable here (host not allowed): %(url)s") % {
+                "url": obj.screenshot_path
+            }
+        return format_html(
+            '<div class="log-screenshot"><a href="{}" target="_blank" rel="noopener">'
+            '<img src="{}" alt="{}" loading="lazy"></a><br><a href="{}" target="_blank" rel="noopener">{}</a></div>',
+            url, url, _("screenshot"), url, _("Open the screenshot"),
+        )
+
+    @admin.display(description=_("log"))
+    def log_preview(self, obj: ExecutionLog):
+        url = signed_resource_url(obj.log_content)
+        if url is None:
+            return _("none") if not obj.log_content else _("not viewable here (host not allowed): %(url)s") % {
+                "url": obj.log_content
+            }
+        download = signed_resource_url(obj.log_content, download=True)
+        return format_html(
+            '<pre class="log-text" data-log-src="{}" data-max-bytes="{}" data-truncated="{}" data-failed="{}">{}</pre>'
+            '<a href="{}" target="_blank" rel="noopener">{}</a> · <a href="{}">{}</a>',
+            url,
+            LOG_PREVIEW_BYTES,
+            format_lazy(_("only the first {size} KB are shown"), size=LOG_PREVIEW_BYTES // 1024),
+            _("Could not load the log"),
+            _("Loading the log…"),
+            url,
+            _("Open the log"),
+            download,
+            _("Download"),
+        )
+
+    @admin.action(description=_("Export selected logs as CSV"), permissions=["view"])
     def export_selected(self, request, queryset):
         return csv_response(queryset.order_by("-start_time", "-pk"), request)

@@ -17,6 +17,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
+from rpa_workbench.timefmt import format_datetime
+
 HEADER = [
     "id",
     "text",
@@ -31,6 +33,9 @@ HEADER = [
     "screenshot",
     "created_at",
 ]
+# `?columns=extended`: the screenshot and log URLs the robot reported, after the fixed header.
+EXTENDED_HEADER = [*HEADER, "screenshot_path", "log_content"]
+COLUMN_SETS = {"default": HEADER, "extended": EXTENDED_HEADER}
 BOM = "\ufeff"
 BATCH_ROWS = 500
 # Spreadsheets treat these leading characters as the start of a formula (OWASP CSV injection).
@@ -48,7 +53,7 @@ def _cell(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat()
+        return format_datetime(value)
     if isinstance(value, (int, float)):
         return str(value)
     return neutralise(str(value))
@@ -61,12 +66,12 @@ class _Line:
         return value
 
 
-def csv_chunks(queryset: QuerySet) -> Iterator[bytes]:
+def csv_chunks(queryset: QuerySet, columns: list[str] = HEADER) -> Iterator[bytes]:
     """The BOM and header, then the rows in batches of BATCH_ROWS, as UTF-8 bytes."""
     writer = csv.writer(_Line())
-    yield (BOM + writer.writerow(HEADER)).encode("utf-8")
+    yield (BOM + writer.writerow(columns)).encode("utf-8")
     batch: list[str] = []
-    for row in queryset.values_list(*HEADER).iterator(chunk_size=BATCH_ROWS):
+    for row in queryset.values_list(*columns).iterator(chunk_size=BATCH_ROWS):
         batch.append(writer.writerow([_cell(value) for value in row]))
         if len(batch) >= BATCH_ROWS:
             yield "".join(batch).encode("utf-8")
@@ -90,8 +95,8 @@ def export_filename(now: datetime | None = None) -> str:
     return f"execution_logs_{now:%Y%m%d_%H%M%S}.csv"
 
 
-def csv_response(queryset: QuerySet, request: HttpRequest) -> StreamingHttpResponse:
-    chunks = csv_chunks(queryset)
+def csv_response(queryset: QuerySet, request: HttpRequest, columns: list[str] = HEADER) -> StreamingHttpResponse:
+    chunks = csv_chunks(queryset, columns)
     content: Iterable[bytes] | AsyncIterator[bytes] = (
         _async_chunks(chunks) if isinstance(request, ASGIRequest) else chunks
     )

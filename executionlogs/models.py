@@ -5,42 +5,45 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ExecutionStatus(models.TextChoices):
     """Final result of one run; a robot's `timeout` is stored as failed (and said in `text`)."""
 
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
 
 
 class ExecutionLog(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    text = models.TextField(blank=True, default="")
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    text = models.TextField(_("text"), blank=True, default="")
     # Own copies of who ran what: history survives deleting the task or the account.
-    app_name = models.CharField(max_length=200)
-    shadow_bot_account = models.CharField(max_length=100)
-    host_ip = models.CharField(max_length=64, blank=True, null=True)
-    status = models.CharField(max_length=16, choices=ExecutionStatus.choices)
-    start_time = models.DateTimeField()
-    end_time = models.DateTimeField(blank=True, null=True)
-    duration = models.FloatField(blank=True, null=True)
-    log_info = models.BooleanField(default=False)
-    screenshot = models.BooleanField(default=False)
-    screenshot_path = models.CharField(max_length=1000, blank=True, null=True)
-    log_content = models.CharField(max_length=1000, blank=True, null=True)
-    result_summary = models.JSONField(blank=True, null=True)
+    app_name = models.CharField(_("app"), max_length=200)
+    shadow_bot_account = models.CharField(_("account name"), max_length=100)
+    host_ip = models.CharField(_("host IP"), max_length=64, blank=True, null=True)
+    status = models.CharField(_("status"), max_length=16, choices=ExecutionStatus.choices)
+    start_time = models.DateTimeField(_("start time"), )
+    end_time = models.DateTimeField(_("end time"), blank=True, null=True)
+    duration = models.FloatField(_("duration (s)"), blank=True, null=True)
+    log_info = models.BooleanField(_("has log"), default=False)
+    screenshot = models.BooleanField(_("has screenshot"), default=False)
+    screenshot_path = models.CharField(_("screenshot location"), max_length=1000, blank=True, null=True)
+    log_content = models.CharField(_("log location"), max_length=1000, blank=True, null=True)
+    result_summary = models.JSONField(_("result summary"), blank=True, null=True)
     # Optional id the robot sends; a repeat delivery with the same id is the same execution.
-    execution_id = models.CharField(max_length=100, blank=True, null=True)
+    execution_id = models.CharField(_("execution ID"), max_length=100, blank=True, null=True)
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
+        "accounts.Account", verbose_name=_("robot account"), on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
     )
     task = models.ForeignKey(
-        "tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
+        "tasks.Task", verbose_name=_("task"), on_delete=models.SET_NULL, null=True, blank=True, related_name="execution_logs"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("execution log")
+        verbose_name_plural = _("execution logs")
         ordering = ["-start_time"]
         constraints = [
             models.UniqueConstraint(

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 
-from executionlogs.export import csv_response
+from executionlogs.export import COLUMN_SETS, csv_response
 from executionlogs.filters import ExecutionLogFilter
 from executionlogs.models import ExecutionLog
 from executionlogs.serializers import ExecutionLogSerializer
+from rpa_workbench.errors import ApiError
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -22,9 +23,22 @@ class ExecutionLogViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = UUID_PATTERN
 
     @extend_schema(
-        responses={(200, "text/csv"): OpenApiTypes.BINARY}, summary="Export matching logs as CSV", filters=True
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        summary="Export matching logs as CSV",
+        filters=True,
+        parameters=[
+            OpenApiParameter(
+                "columns",
+                str,
+                enum=list(COLUMN_SETS),
+                description="`extended` adds screenshot_path and log_content after the fixed header",
+            )
+        ],
     )
     @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
     def export(self, request):
         """Every row matching the list's filters (not one page), streamed as CSV."""
-        return csv_response(self.filter_queryset(self.get_queryset()), request._request)
+        columns = COLUMN_SETS.get(request.query_params.get("columns") or "default")
+        if columns is None:
+            raise ApiError(400, "VALIDATION_ERROR", "columns: must be extended (or left out)")
+        return csv_response(self.filter_queryset(self.get_queryset()), request._request, columns)

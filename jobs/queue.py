@@ -27,7 +27,9 @@ def eligible(now: datetime) -> Q:
 def claim(account_id, *, now: datetime, skip_locked: bool = False) -> list[Job]:
     """Move the account's next queued jobs to `dispatched`, as many as it has free slots."""
     with transaction.atomic():
-        locking = Account.objects.select_for_update(skip_locked=skip_locked and connection.vendor == "postgresql")
+        locking = Account.objects.select_for_update(
+            no_key=True, skip_locked=skip_locked and connection.vendor == "postgresql"
+        )
         account = locking.filter(pk=account_id).first()
         if account is None:
             return []

@@ -53,7 +53,7 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
         return None
     now = timezone.now()
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("account").get(pk=match.pk)
+        task = transitions.lock_task(match.pk)
         job = transitions.active_job(task, now=now)
         if action == "START":
             _confirm_start(task, job, now)
@@ -109,7 +109,7 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+    task = transitions.lock_task(task.pk)
     job = transitions.active_job(task, now=now)
     if job is None:
         return transitions.record_report_without_job(log=log, task=task, account=account, now=now, robot_status=robot_status)

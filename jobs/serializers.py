@@ -15,7 +15,9 @@ class JobSerializer(serializers.ModelSerializer):
     account_id = serializers.SerializerMethodField()
     retry_of = serializers.SerializerMethodField()
     execution_log_id = serializers.SerializerMethodField()
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="who started it (username); null when no user did"
+    )
     queue_position = serializers.SerializerMethodField()
 
     class Meta:

@@ -65,7 +65,11 @@ def not_configured(task: Task) -> BackendNotConfigured | None:
         return exc
     if backend.is_configured():
         return None
-    message = RELAY_NOT_CONFIGURED_MESSAGE if name == "relay" else f"dispatch backend {name} is not configured"
+    if name == "relay":
+        message = RELAY_NOT_CONFIGURED_MESSAGE
+    else:  # a backend may say what to set (the Yingdao one names its missing variables)
+        describe = getattr(backend, "not_configured_message", None)
+        message = describe() if describe else f"dispatch backend {name} is not configured"
     return BackendNotConfigured(name, message)
 
 
@@ -120,7 +124,7 @@ def start_job(
         _refuse(**refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
     now = timezone.now()
     with transaction.atomic():
-        locked = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+        locked = transitions.lock_task(task.pk)
         refusal = _start_refusal(locked, now)
         job = None
         if refusal is None:
@@ -222,7 +226,7 @@ def retry_job(*, job: Job, user=None) -> Job:
         raise Conflict("TASK_NOT_FOUND", f"the task of job {job.pk} was deleted")
     now = timezone.now()
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("account").get(pk=job.task_id)
+        task = transitions.lock_task(job.task_id)
         refusal = _start_refusal(task, now)
         if refusal is not None:
             raise Conflict(*refusal)

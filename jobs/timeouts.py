@@ -70,6 +70,10 @@ def never_confirmed(now: datetime) -> list[str]:
     cutoff = now - timedelta(seconds=settings.RPA_START_CONFIRM_SECONDS)
     done = []
     for job in Job.objects.select_related("task", "account").filter(status=JobStatus.DISPATCHED, dispatched_at__lt=cutoff):
+        if job.backend == "yingdao" and job.dispatched_at + timedelta(seconds=job.wait_timeout_seconds) > cutoff:
+            # It may wait in Yingdao's own queue for waitTimeoutSeconds (Yingdao then ends it, and
+            # reconciliation asks meanwhile): failing it earlier would retry it beside that run.
+            continue
         message = f"the robot did not confirm the start within {_describe(settings.RPA_START_CONFIRM_SECONDS)}"
         with transaction.atomic():
             moved = transitions.fail(
@@ -123,9 +127,11 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
     execution log, or None when a heartbeat or another watchdog came first."""
     cutoff = now - timedelta(seconds=timeout)
     with transaction.atomic():
-        task = Task.objects.select_for_update().select_related("account").filter(silent_since(cutoff), pk=task_id).first()
-        if task is None:
+        if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
             return None
+        task = transitions.lock_task(task_id)
+        if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
+            return None  # a heartbeat landed while we waited for the lock
         job = transitions.active_job(task, now=now)
         if job is None or job.status not in TASK_RUNNING:
             return None

@@ -81,6 +81,20 @@ def _require_transaction() -> None:
         raise RuntimeError("job transitions run inside the caller's transaction.atomic()")
 
 
+def lock_robot(account_id) -> None:
+    """Lock the account row first, always: every transaction that moves jobs takes the account,
+    then the task (on PostgreSQL; SQLite serializes writers anyway), so none can deadlock.
+    NO KEY UPDATE: a job inserted for the account (a foreign key's KEY SHARE) does not wait on it."""
+    if account_id is not None:
+        list(Account.objects.select_for_update(no_key=True).filter(pk=account_id).values_list("pk", flat=True))
+
+
+def lock_task(task_pk) -> Task:
+    """The task, locked after its account (see lock_robot)."""
+    lock_robot(Task.objects.filter(pk=task_pk).values_list("account_id", flat=True).first())
+    return Task.objects.select_for_update().select_related("account").get(pk=task_pk)
+
+
 def _expected_for(new: str) -> list[str]:
     return [status for status, targets in TRANSITIONS.items() if new in targets]
 
@@ -114,6 +128,7 @@ def move(
     illegal = [status for status in expected if status not in allowed_from]
     if illegal:
         raise ValueError(f"transition {illegal} → {new} is not in jobs.models.TRANSITIONS")
+    lock_robot(job.account_id)
     values: dict[str, Any] = {"status": new, "updated_at": now, **fields}
     if reason is not None:
         values["reason"] = reason
@@ -158,6 +173,7 @@ def create(
     has no active job). A robot's own run is created straight as `running` or ended."""
     _require_transaction()
     account = task.account
+    lock_robot(account.pk)
     priority = priority or task.priority
     job = Job.objects.create(
         task=task,
@@ -236,7 +252,7 @@ def _sync_account(job: Job, now: datetime, result: dict[str, Any] | None) -> tup
     values = _account_target(job, now, result)
     if job.account_id is None or values is None:
         return None
-    account = Account.objects.select_for_update().get(pk=job.account_id)
+    account = Account.objects.select_for_update(no_key=True).get(pk=job.account_id)
     return _write_account(account, values)
 
 
@@ -391,7 +407,7 @@ def record_report_without_job(
             task_fields={"last_run_time": _not_earlier(task.last_run_time, log.start_time)},
         )
     if account is not None:
-        account = Account.objects.select_for_update().get(pk=account.pk)
+        account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
         end = log.end_time or log.start_time
         latest = account.end_time is None or end >= account.end_time
         running_elsewhere = Job.objects.filter(account_id=account.pk, status__in=TASK_RUNNING).exists()
@@ -411,7 +427,7 @@ def record_heartbeat(*, account_id, app_name: str | None, task_id=None) -> Accou
     last_seen_at, which the lost-contact watchdog reads)."""
     now = timezone.now()
     with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account_id)
+        account = Account.objects.select_for_update(no_key=True).get(pk=account_id)
         values: dict[str, Any] = {"status": AccountStatus.RUNNING, "last_heartbeat_at": now}
         if app_name:
             values["recent_app"] = app_name
@@ -430,5 +446,5 @@ def mark_account_pending(account_id) -> None:
     _require_transaction()
     if Job.objects.filter(account_id=account_id, status__in=TASK_RUNNING).exists():
         return
-    account = Account.objects.select_for_update().get(pk=account_id)
+    account = Account.objects.select_for_update(no_key=True).get(pk=account_id)
     _write_account(account, {"status": AccountStatus.PENDING})

@@ -12,6 +12,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
 
 from rpa_workbench import roles
 from rpa_workbench.login import ThrottledLoginFormMixin, throttled_login_response
@@ -26,7 +27,7 @@ def may_use_admin(user) -> bool:
 class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "invalid_login": "Please enter the correct username and password of an admin, operator or viewer.",
+        "invalid_login": _("Please enter the correct username and password of an admin, operator or viewer."),
     }
 
     def confirm_login_allowed(self, user):
@@ -41,9 +42,9 @@ class RoleAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
 
 
 class WorkbenchAdminSite(admin.AdminSite):
-    site_header = "RPA Workbench"
-    site_title = "RPA Workbench"
-    index_title = "Robots, tasks and executions"
+    site_header = _("RPA Workbench")
+    site_title = _("RPA Workbench")
+    index_title = _("Robots, tasks and executions")
     login_form = RoleAuthenticationForm
 
     def has_permission(self, request) -> bool:
@@ -65,6 +66,21 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class RecentInlineFormSet(BaseInlineFormSet):
+    """Only the newest rows of an inline: filtered by the parent first, then ordered and cut.
+
+    Set `recent_limit` and `recent_order` on a subclass (or on the inline, which passes them on).
+    """
+
+    recent_limit = 10
+    recent_order = "-created_at"
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset().order_by(self.recent_order)[: self.recent_limit]
+        return self._recent
 
 
 def recent_formset(limit: int) -> type[BaseInlineFormSet]:

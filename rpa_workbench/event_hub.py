@@ -137,10 +137,28 @@ class Hub(ListenerManager):
         if gap_end is not None:
             self._fill_gap(gap_end)
 
+    def needs_position(self) -> bool:
+        """Whether the hub has no position yet (its first stream gives it one)."""
+        return self.last_id is None
+
+    def note_position(self, position: int) -> None:
+        """The outbox's newest id, read by a subscribed stream before its replay read: from
+        here on the hub orders. Until then events wait (a stream's replay covers up to here)."""
+        with self.order_lock:
+            if self.last_id is not None or not self.listeners_by_channel:
+                return
+            self.last_id = position
+            for event_id in [event_id for event_id in self.ahead if event_id <= position]:
+                del self.ahead[event_id]
+            ready = self._take_ready()
+            gap_end = max(self.ahead) if self.ahead else None
+        if ready:
+            self.queue(channel_events(ready))
+        if gap_end is not None:
+            self._fill_gap(gap_end)
+
     def _take_ready(self) -> list[StoredRow]:
         """Pop the rows that follow `last_id` without a gap (the caller holds `order_lock`)."""
-        if self.last_id is None and self.ahead:
-            self.last_id = min(self.ahead) - 1  # the first event this process hears of
         ready = []
         while self.last_id is not None and self.last_id + 1 in self.ahead:
             self.last_id += 1
@@ -166,7 +184,7 @@ class Hub(ListenerManager):
     def _read_gap(self, gap_end: int) -> None:
         with self.order_lock:
             start = self.last_id
-        if start is None or start >= gap_end:
+        if start is None or start >= gap_end:  # no position yet: `note_position` will do it
             return
         try:
             missing = event_store.read_after(start, limit=gap_end - start)

@@ -34,6 +34,7 @@ from rpa_workbench import event_store, pushpin
 from rpa_workbench.event_hub import REDIS_CHANNEL, Hub, connected_clients, encode_rows, hub, redis_publisher
 from rpa_workbench.event_store import ACCOUNT_CHANNEL_PREFIX, ALL_CHANNEL, StoredRow, account_channel
 from rpa_workbench.finite_json import finite_dumps
+from rpa_workbench.timefmt import api_values
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ def changed(before: dict[str, Any], instance) -> dict[str, Any]:
 
 
 def payload(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The `data:` line of every event: the type repeated next to its data (API.md §6)."""
-    return {"type": event_type, "data": data}
+    """The `data:` line of every event: the type repeated next to its data (API.md §6), its
+    datetimes already written as the REST API writes them (one format on every stream)."""
+    return {"type": event_type, "data": api_values(data)}
 
 
 def account_updated_payload(account, changes: dict[str, Any]) -> dict[str, Any]:
@@ -136,12 +138,12 @@ def alert_payload(alert) -> dict[str, Any]:
 
 
 def heartbeat_payload(now: datetime.datetime | None = None) -> dict[str, Any]:
-    return payload(HEARTBEAT, {"timestamp": (now or timezone.now()).isoformat()})
+    return payload(HEARTBEAT, {"timestamp": now or timezone.now()})
 
 
 def encode(data: dict[str, Any]) -> str:
     """The one encoding of event payloads (stored, fanned out, streamed): no NaN/Infinity."""
-    return finite_dumps(data)
+    return finite_dumps(api_values(data))
 
 
 # --- channels (django-eventstream's interface) --------------------------------------------

@@ -43,6 +43,9 @@ ERROR_DESCRIPTIONS = {
     503: "A required backend is not configured or unreachable",
 }
 
+CONTROL_FAILED = "CONTROL_REQUEST_FAILED: the dispatch backend (relay, Yingdao) failed, timed out or refused"
+NOT_CONFIGURED = "RELAY_NOT_CONFIGURED or BACKEND_NOT_CONFIGURED: the robot's dispatch backend is not set up"
+
 # Statuses that depend on the domain, not on the view's shape: operation id → {status: when}.
 DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     "accounts_create": {409: "ACCOUNT_EXISTS: an account with this task_control exists"},
@@ -53,14 +56,21 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     "tasks_update": {409: "TASK_EXISTS: the account already has a task for this app"},
     "tasks_partial_update": {409: "TASK_EXISTS: the account already has a task for this app"},
     "tasks_start": {
-        409: "TASK_ALREADY_RUNNING, or START_PENDING while an earlier start is unconfirmed",
-        502: "CONTROL_REQUEST_FAILED: the relay was unreachable, timed out or answered non-2xx",
-        503: "RELAY_NOT_CONFIGURED: RPA_RELAY_URL is not set",
+        409: "TASK_ALREADY_RUNNING, or START_PENDING while the task has a queued or unconfirmed job",
+        502: CONTROL_FAILED,
+        503: NOT_CONFIGURED,
     },
-    "tasks_stop": {
-        409: "TASK_NOT_RUNNING",
-        502: "CONTROL_REQUEST_FAILED: the relay was unreachable, timed out or answered non-2xx",
-        503: "RELAY_NOT_CONFIGURED: RPA_RELAY_URL is not set",
+    "tasks_stop": {409: "TASK_NOT_RUNNING", 502: CONTROL_FAILED, 503: NOT_CONFIGURED},
+    "jobs_create": {
+        409: "TASK_ALREADY_RUNNING, or START_PENDING while the task has a queued or unconfirmed job",
+        502: CONTROL_FAILED,
+        503: NOT_CONFIGURED,
+    },
+    "jobs_cancel": {409: "JOB_NOT_QUEUED"},
+    "jobs_stop": {409: "JOB_NOT_RUNNING", 502: CONTROL_FAILED, 503: NOT_CONFIGURED},
+    "jobs_retry": {
+        409: "JOB_NOT_RETRYABLE (not failed, stopped or cancelled), TASK_NOT_FOUND (task deleted), "
+        "TASK_ALREADY_RUNNING or START_PENDING"
     },
     "tasks_force_stop": {409: "TASK_NOT_RUNNING"},
     "resources_proxy_intranet": {

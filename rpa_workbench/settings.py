@@ -118,6 +118,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "rpa_workbench.locale.WorkbenchLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -188,8 +189,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_timezone("DJANGO_TIME_ZONE", "Asia/Shanghai")
+# The admin and the dashboard in English and Simplified Chinese, chosen from the browser's
+# Accept-Language (zh-CN, zh-SG… → zh-hans) or the language switcher (/i18n/setlang/).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One clock for people: every date a person reads (admin, dashboard, messages, log lines) and the
+# offsets the API writes are in this zone; by default the robots' zone. DJANGO_TIME_ZONE is the
+# older name of the same setting.
+RPA_DISPLAY_TIMEZONE = env_timezone(
+    "RPA_DISPLAY_TIMEZONE", env_str("DJANGO_TIME_ZONE") or env_str("RPA_ROBOT_TIMEZONE") or "Asia/Shanghai"
+)
+TIME_ZONE = RPA_DISPLAY_TIMEZONE
 USE_I18N = True
 USE_TZ = True
 
@@ -197,6 +208,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve the apps' and static/'s files even before `collectstatic` (a fresh clone, the tests'
+# live servers, whose var/ is empty); collected files are served as before.
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -290,6 +304,8 @@ SPECTACULAR_SETTINGS = {
     # Readable operation ids, tags, summaries, every error status: see rpa_workbench/schema.py.
     "TAGS": API_TAGS,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One component per status choice set, however many serializers use it.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "jobs.models.JobStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "rpa_workbench.schema.postprocess",
@@ -418,7 +434,9 @@ if _redis_url:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {  # log times in RPA_DISPLAY_TIMEZONE (Django sets the process TZ), offset named
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%Y-%m-%d %H:%M:%S%z"}
+    },
     # Every line we write goes through RedactingFilter: no JWT, signature or secret in the logs.
     "filters": {"redact": {"()": "rpa_workbench.redaction.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},

@@ -141,6 +141,9 @@ def read_storage(event_request: EventRequest) -> tuple[str, dict[str, int]]:
     """Every stored event of the stream's channel after its last id, SSE-encoded, and the id
     reached. With no last id, nothing, and the current id (the position to resume from)."""
     [channel] = event_request.channels
+    if events.hub.needs_position():
+        # Read before the replay, so the replay covers every event up to the hub's position.
+        events.hub.note_position(event_store.current_id())
     account_id = event_store.channel_account(channel)
     last_ids = dict(event_request.channel_last_ids)
     if channel not in last_ids:

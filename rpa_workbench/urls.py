@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -28,6 +30,8 @@ api_v1 = [
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's language switcher
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}workbench/favicon.svg", permanent=True)),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
     path("api/v1/", include(api_v1)),

@@ -20,7 +20,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
+from executionlogs.admin import RecentTaskExecutionsInline
 from jobs import dispatcher
 from jobs import services as job_services
 from jobs.admin import RecentJobInline
@@ -31,6 +34,7 @@ from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
+from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
@@ -176,16 +180,19 @@ class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = True
-    verbose_name_plural = f"recent control requests (latest {INLINE_CONTROL_REQUESTS})"
+    verbose_name_plural = format_lazy(_("recent control requests (latest {count})"), count=INLINE_CONTROL_REQUESTS)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("requested_by")
 
 
 @admin.register(Task)
-class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
+class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
-    list_display = ["task_name", "account_display", "app_name", "status", "last_run_time", "trigger_time"]
+    list_display = [
+        "task_name", "account_display", "app_name", "status_badge", "schedule", "next_run_at", "trigger_time",
+        "last_run_time",
+    ]
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
     search_fields = ["task_name", "app_name", "account__shadow_bot_account", "account__host_ip"]
     list_select_related = ["account"]
@@ -202,11 +209,11 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
-        ("Configuration", {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
-        ("Scheduling", {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
-        ("Yingdao backend (accounts on the Yingdao Open API)", {"fields": ["yingdao_robot_uuid"]}),
+        (_("Configuration"), {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
+        (_("Scheduling"), {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        (_("Yingdao backend (accounts on the Yingdao Open API)"), {"fields": ["yingdao_robot_uuid"]}),
         (
-            "State (changes only through control and the robot)",
+            _("State (changes only through control and the robot)"),
             {
                 "fields": [
                     "status",
@@ -220,14 +227,14 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         ),
     ]
     ordering = ["-created_at"]
-    inlines = [RecentJobInline, ControlRequestInline]
+    inlines = [RecentJobInline, RecentTaskExecutionsInline, ControlRequestInline]
     actions = ["start_selected", "stop_selected", "force_stop_selected"]
     show_facets = admin.ShowFacets.NEVER
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a new task has no control requests yet
 
-    @admin.display(ordering="account__shadow_bot_account", description="account")
+    @admin.display(ordering="account__shadow_bot_account", description=_("account"))
     def account_display(self, obj: Task) -> str:
         return account_label(obj)
 
@@ -277,18 +284,18 @@ class TaskAdmin(NullsLastAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Start selected tasks", permissions=["control"])
+    @admin.action(description=_("Start selected tasks"), permissions=["control"])
     def start_selected(self, request, queryset):
         """Each start is a queued job; the dispatcher sends them (in its pool, not one after
         another here), so fifty tasks return at once whatever the relay does."""
         self._control(request, queryset, _queue_start, "start", self._queued_message)
         dispatcher.dispatch_pending()
 
-    @admin.action(description="Stop selected tasks", permissions=["control"])
+    @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
         self._control(request, queryset, services.stop_task, "stop", self._sent_message)
 
-    @admin.action(description="Force stop selected tasks (mark pending now)", permissions=["control"])
+    @admin.action(description=_("Force stop selected tasks (mark pending now)"), permissions=["control"])
     def force_stop_selected(self, request, queryset):
         self._control(request, queryset, services.force_stop_task, "force stop", self._force_stop_message)
 

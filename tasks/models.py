@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class TaskStatus(models.TextChoices):
@@ -18,8 +19,8 @@ class TaskStatus(models.TextChoices):
     watchdog loses contact.
     """
 
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
 
 
 # The task fields whose changes `task_updated` reports (API.md §6).
@@ -44,9 +45,9 @@ TASK_TRACKED_FIELDS = (
 class TaskPriority(models.TextChoices):
     """Queue order of a task's jobs on its robot (API.md §9): high first, then by age."""
 
-    HIGH = "high", "High"
-    NORMAL = "normal", "Normal"
-    LOW = "low", "Low"
+    HIGH = "high", _("High")
+    NORMAL = "normal", _("Normal")
+    LOW = "low", _("Low")
 
 
 class TaskQuerySet(models.QuerySet):
@@ -87,44 +88,46 @@ def robot_match_order(task) -> tuple:
 
 
 class Task(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    task_name = models.CharField(max_length=200)
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="tasks")
-    app_name = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
-    last_run_time = models.DateTimeField(blank=True, null=True)
-    config_file = models.BooleanField(default=False)
-    config_info = models.BooleanField(default=False)
-    config_file_path = models.CharField(max_length=500, blank=True, null=True)
-    config_json = models.TextField(blank=True, null=True)
-    trigger_time = models.DateTimeField(blank=True, null=True)
-    remark = models.TextField(blank=True, null=True)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    task_name = models.CharField(_("task name"), max_length=200)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, verbose_name=_("robot account"), related_name="tasks")
+    app_name = models.CharField(_("app"), max_length=200)
+    status = models.CharField(_("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    last_run_time = models.DateTimeField(_("last run"), blank=True, null=True)
+    config_file = models.BooleanField(_("has config file"), default=False)
+    config_info = models.BooleanField(_("has config"), default=False)
+    config_file_path = models.CharField(_("config file"), max_length=500, blank=True, null=True)
+    config_json = models.TextField(_("config (JSON)"), blank=True, null=True)
+    trigger_time = models.DateTimeField(_("trigger time"), blank=True, null=True)
+    remark = models.TextField(_("remark"), blank=True, null=True)
     # Recurring schedule (cron expression read in schedule_timezone) and its next due time.
-    schedule = models.CharField(max_length=100, blank=True, default="")
-    schedule_timezone = models.CharField(max_length=64, blank=True, default="")
-    next_run_at = models.DateTimeField(blank=True, null=True)
+    schedule = models.CharField(_("schedule"), max_length=100, blank=True, default="")
+    schedule_timezone = models.CharField(_("schedule time zone"), max_length=64, blank=True, default="")
+    next_run_at = models.DateTimeField(_("next run"), blank=True, null=True)
     # Set when a start request is claimed and cleared when the robot confirms: the START_PENDING window.
-    start_requested_at = models.DateTimeField(blank=True, null=True)
+    start_requested_at = models.DateTimeField(_("start requested"), blank=True, null=True)
     # Last sign of life from the robot running this task (confirm or heartbeat), for the watchdog.
-    last_seen_at = models.DateTimeField(blank=True, null=True)
+    last_seen_at = models.DateTimeField(_("last seen"), blank=True, null=True)
     # Job settings (API.md §2/§9); null timeouts fall back to the settings' defaults.
-    priority = models.CharField(max_length=8, choices=TaskPriority.choices, default=TaskPriority.NORMAL)
-    max_retries = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)])
-    retry_delay_seconds = models.PositiveIntegerField(default=60, validators=[MaxValueValidator(86400)])
-    run_timeout_seconds = models.PositiveIntegerField(
+    priority = models.CharField(_("priority"), max_length=8, choices=TaskPriority.choices, default=TaskPriority.NORMAL)
+    max_retries = models.PositiveSmallIntegerField(_("max retries"), default=0, validators=[MaxValueValidator(10)])
+    retry_delay_seconds = models.PositiveIntegerField(_("retry delay (s)"), default=60, validators=[MaxValueValidator(86400)])
+    run_timeout_seconds = models.PositiveIntegerField(_("run timeout (s)"),
         blank=True, null=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 86400)]
     )
-    wait_timeout_seconds = models.PositiveIntegerField(
+    wait_timeout_seconds = models.PositiveIntegerField(_("wait timeout (s)"),
         blank=True, null=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 86400)]
     )
     # The Yingdao app's UUID, for tasks of accounts on the `yingdao` dispatch backend.
-    yingdao_robot_uuid = models.CharField(max_length=64, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    yingdao_robot_uuid = models.CharField(_("Yingdao robot UUID"), max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     objects = TaskQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
         ordering = ["-created_at"]
         permissions = [("control_task", "Can start and stop tasks on robots")]
         constraints = [
@@ -142,59 +145,61 @@ class Task(models.Model):
 
 
 class ControlAction(models.TextChoices):
-    START = "start", "Start"
-    STOP = "stop", "Stop"
-    FORCE_STOP = "force_stop", "Force stop"
+    START = "start", _("Start")
+    STOP = "stop", _("Stop")
+    FORCE_STOP = "force_stop", _("Force stop")
 
 
 class ControlSource(models.TextChoices):
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    SCHEDULER = "scheduler", "Scheduler"
-    INTRANET = "intranet", "Intranet proxy"
-    WATCHDOG = "watchdog", "Watchdog"
-    RETRY = "retry", "Retry"
-    DISPATCHER = "dispatcher", "Dispatcher"
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    SCHEDULER = "scheduler", _("Scheduler")
+    INTRANET = "intranet", _("Intranet proxy")
+    WATCHDOG = "watchdog", _("Watchdog")
+    RETRY = "retry", _("Retry")
+    DISPATCHER = "dispatcher", _("Dispatcher")
 
 
 class ControlOutcome(models.TextChoices):
     """pending (claimed, being sent) → sent | failed; skipped when refused before sending."""
 
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class ControlRequest(models.Model):
     """One control request to a robot, kept as an audit trail even after its task is deleted."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests")
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, verbose_name=_("task"), on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests")
     # The job this message was about (API.md §9: every message sent to a backend, linked to its job).
     job = models.ForeignKey(
-        "jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="control_requests"
+        "jobs.Job", on_delete=models.SET_NULL, verbose_name=_("job"), null=True, blank=True, related_name="control_requests"
     )
     # Snapshot of the target, so the row still says what it was about when the task is gone.
-    shadow_bot_account = models.CharField(max_length=100, blank=True, default="")
-    host_ip = models.CharField(max_length=64, blank=True, default="")
-    port = models.PositiveIntegerField(null=True, blank=True)
-    app_name = models.CharField(max_length=200, blank=True, default="")
-    action = models.CharField(max_length=16, choices=ControlAction.choices)
-    target = models.CharField(max_length=16, blank=True, default="")
-    source = models.CharField(max_length=16, choices=ControlSource.choices)
+    shadow_bot_account = models.CharField(_("account name"), max_length=100, blank=True, default="")
+    host_ip = models.CharField(_("host IP"), max_length=64, blank=True, default="")
+    port = models.PositiveIntegerField(_("port"), null=True, blank=True)
+    app_name = models.CharField(_("app"), max_length=200, blank=True, default="")
+    action = models.CharField(_("action"), max_length=16, choices=ControlAction.choices)
+    target = models.CharField(_("target"), max_length=16, blank=True, default="")
+    source = models.CharField(_("source"), max_length=16, choices=ControlSource.choices)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    outcome = models.CharField(max_length=16, choices=ControlOutcome.choices, default=ControlOutcome.PENDING)
-    relay_url = models.CharField(max_length=1000, blank=True, default="")
-    response_status = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=ControlOutcome.choices, default=ControlOutcome.PENDING)
+    relay_url = models.CharField(_("relay URL"), max_length=1000, blank=True, default="")
+    response_status = models.PositiveIntegerField(_("response status"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True, default="")
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("control request")
+        verbose_name_plural = _("control requests")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["task", "-created_at"])]
 

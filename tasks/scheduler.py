@@ -29,6 +29,7 @@ from django.utils import timezone
 from alerts import sources as alert_sources
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
+from rpa_workbench.timefmt import format_datetime
 from tasks import schedules, watchdog
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task
 
@@ -103,7 +104,7 @@ def fire_one_shots(now: datetime, summary: Summary) -> None:
         task = Task.objects.select_related("account").filter(pk=task_id).first()
         if task is not None:
             events.publish_task_updated(task, {"trigger_time": None})
-        _start(task_id, summary, f"one-shot (trigger_time {trigger_time.isoformat()})")
+        _start(task_id, summary, f"one-shot (trigger_time {format_datetime(trigger_time)})")
 
 
 def _next_slot(task_id, expr: str, tz: str, after: datetime) -> datetime | None:
@@ -146,7 +147,7 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
             events.publish_task_updated(task, {"next_run_at": nxt})
         if nxt is None:
             continue  # unusable expression: logged, never started
-        _start(task_id, summary, f"scheduled {expr!r} (slot {slot.isoformat()})")
+        _start(task_id, summary, f"scheduled {expr!r} (slot {format_datetime(slot)})")
 
 
 def _dispatch(summary: Summary) -> None:

@@ -61,7 +61,7 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
 
 def _current_job(task: Task) -> Job | None:
     with transaction.atomic():
-        locked = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+        locked = transitions.lock_task(task.pk)
         return transitions.active_job(locked, now=timezone.now())
 
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from jobs.models import JobStatus
 from rpa_workbench.errors import ApiError
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.viewsets import ModelViewSet
@@ -21,7 +22,9 @@ class ControlResponseSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
     task_id = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="the task's status (start/stop do not change it)")
+    job_id = serializers.CharField(required=False, help_text="the job this request created or acts on")
+    job_status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
 
 class TaskViewSet(ModelViewSet):

@@ -126,7 +126,7 @@ class YingdaoCallbackView(WebhookView):
 
     permission_classes = [RobotQueryTokenRequired]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=responses.YingdaoCallbackAnswer)
+    @extend_schema(request={"application/json": OpenApiTypes.OBJECT}, responses=responses.YingdaoCallbackAnswer)
     def post(self, request):
         from yingdao.callbacks import CallbackError
         from yingdao.updates import receive

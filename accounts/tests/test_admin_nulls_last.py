@@ -20,12 +20,12 @@ def listed(client, column: str, descending: bool) -> list[str]:
 
 
 @pytest.mark.parametrize("descending", [True, False])
-def test_never_heard_accounts_come_last_when_sorting_by_last_heartbeat(client, admin_user, make_account, descending):
+def test_never_heard_accounts_come_last_when_sorting_by_last_seen(client, admin_user, make_account, descending):
     now = timezone.now()
     make_account(shadow_bot_account="never_heard")
-    make_account(shadow_bot_account="heard_long_ago", last_heartbeat_at=now - datetime.timedelta(days=2))
-    make_account(shadow_bot_account="heard_now", last_heartbeat_at=now)
+    make_account(shadow_bot_account="heard_long_ago", last_seen_at=now - datetime.timedelta(days=2))
+    make_account(shadow_bot_account="heard_now", last_seen_at=now)
     client.force_login(admin_user)
-    order = listed(client, "last_heartbeat_at", descending)
+    order = listed(client, "last_seen_at", descending)
     heard = ["heard_now", "heard_long_ago"] if descending else ["heard_long_ago", "heard_now"]
     assert order == [*heard, "never_heard"]

@@ -75,12 +75,14 @@ def test_the_spa_sending_the_whole_account_back_does_not_reset_its_status(
     assert account.port == 8123
 
 
-def test_an_edit_never_writes_the_status_robots_own(operator_client, make_account):
+def test_an_edit_never_writes_the_columns_robots_own(operator_client, make_account):
     account = make_account(status=AccountStatus.RUNNING)
-    response = operator_client.patch(f"{URL}/{account.pk}", {"status": "pending", "recent_app": "x"}, format="json")
+    response = operator_client.patch(f"{URL}/{account.pk}", {"status": "running", "recent_app": "x"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "running"
     account.refresh_from_db()
     assert account.status == AccountStatus.RUNNING and account.recent_app is None
+    # A different status is refused outright (accounts.serializers: it is the robot's activity).
+    assert operator_client.patch(f"{URL}/{account.pk}", {"status": "pending"}, format="json").status_code == 400
 
 
 def test_the_domain_function_with_a_stale_copy_writes_only_the_change(make_account):
@@ -103,8 +105,9 @@ def test_the_admin_change_form_does_not_undo_a_heartbeat(client, admin_user, mak
         f"{ADMIN_URL}{account.pk}/change/",
         {"shadow_bot_account": account.shadow_bot_account, "host_ip": account.host_ip, "port": "8005",
          "status": "pending", "recent_app": "",
-         # the page's read-only recent-jobs inline posts its (empty) management form
-         **{f"jobs-{name}": "0" for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")}},
+         # the (read-only, empty) inlines' management forms (recent runs, recent jobs), as a browser posts them
+         **{f"{prefix}-{name}_FORMS": "0" for prefix in ("execution_logs", "jobs")
+            for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")}},
     )
 
     assert response.status_code == 302

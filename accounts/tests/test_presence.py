@@ -81,8 +81,19 @@ def test_the_timeout_is_configurable(viewer_client, robot_client, robot, clock, 
     assert presence_of(viewer_client, robot) == "offline"
 
 
+def make_busy(robot, make_task) -> None:
+    """Something running on the robot: a running job with the jobs app, else a running task."""
+    from django.apps import apps
+
+    task = make_task(account=robot, app_name="daily_report", status=TaskStatus.RUNNING)
+    if apps.is_installed("jobs"):
+        from jobs.tests.conftest import build_job
+
+        build_job(task, "running")
+
+
 def test_online_with_a_running_task_is_busy(viewer_client, robot_client, robot, make_task, clock):
-    make_task(account=robot, app_name="daily_report", status=TaskStatus.RUNNING)
+    make_busy(robot, make_task)
     heartbeat(robot_client)
     assert presence_of(viewer_client, robot) == "busy"
     clock.advance(121)
@@ -215,7 +226,7 @@ def test_sweep_flips_a_silent_robot_offline_once_and_a_contact_brings_it_back(
 
 
 def test_coming_back_busy_is_announced_as_busy(robot, make_task, clock):
-    make_task(account=robot, app_name="daily_report", status=TaskStatus.RUNNING)
+    make_busy(robot, make_task)
     flip = presence.record_contact(account_id=robot.pk)
     assert flip.after == "busy"
 
@@ -233,3 +244,19 @@ def test_a_flip_is_a_compare_and_set(robot, clock):
     silent = Account.objects.filter(presence_state=PresenceState.ONLINE)
     assert silent.filter(pk=robot.pk).update(presence_state=PresenceState.OFFLINE) == 1  # the other process
     assert presence.sweep_presence() == []
+
+
+def test_with_jobs_a_robot_with_a_dispatched_job_is_busy(robot, make_task, clock):
+    """Once the jobs app is installed, busy = online with a job dispatched, running or stopping."""
+    from django.apps import apps
+
+    if not apps.is_installed("jobs"):
+        pytest.skip("the jobs app is not installed in this build")
+    from jobs.models import Job, JobStatus
+    from jobs.tests.conftest import build_job
+
+    presence.record_contact(account_id=robot.pk)
+    job = build_job(make_task(account=robot), JobStatus.DISPATCHED)
+    assert presence.with_presence(Account.objects.filter(pk=robot.pk)).get().presence == "busy"
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.COMPLETED)
+    assert presence.with_presence(Account.objects.filter(pk=robot.pk)).get().presence == "online"

@@ -1,17 +1,20 @@
-"""Job outcomes (once the jobs app is in): the `jobs.transitions.HOOKS` hook maps each job end to
-its alert — failed by reason, run timeout, lost contact, dispatch failure, wait timeout.
+"""Job outcomes: the `jobs.transitions.HOOKS` hook maps each job end to its alert — failed by
+reason, run timeout, lost contact, dispatch failure, wait timeout — once per end.
 
-The jobs app is built in parallel; these tests feed the hook the transition it will receive
-(job, old and new status, reason) with a stand-in job carrying real task and account rows."""
+The mapping is tested with the transition the hook receives (a stand-in job carrying real task
+and account rows); the real timeouts of jobs/timeouts.py then prove the hook is wired in and
+raises once."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from alerts.models import Alert
+from alerts.models import Alert, Delivery
 from alerts.sources import job_transition
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +80,31 @@ def test_a_job_alert_links_to_the_job_page(settings, make_task):
     job = StandInJob(task=task, account=task.account, reason="run_timeout")
     job_transition(Transition(job, "stopping", "failed", "run_timeout"))
     assert Alert.objects.get().message.endswith(f"https://rpa.example.com/admin/jobs/job/{job.pk}/change/")
+
+
+def test_a_job_waiting_past_its_wait_timeout_alerts_once(make_task, make_channel):
+    from jobs import timeouts
+    from jobs.tests.conftest import build_job
+
+    channel = make_channel(events=["queue_wait_exceeded"])
+    start = timezone.now()
+    job = build_job(make_task(), created_at=start, wait_timeout_seconds=600)
+    timeouts.wait_timeouts(start + timedelta(seconds=601))
+    timeouts.wait_timeouts(start + timedelta(hours=1))
+    alert = Alert.objects.get()
+    assert (alert.event, alert.job_id, alert.context["reason"]) == ("queue_wait_exceeded", job.pk, "wait_timeout")
+    assert Delivery.objects.filter(channel=channel).count() == 1
+
+
+def test_a_run_past_its_run_timeout_alerts_job_stopped_by_timeout_once(make_task, make_channel, fake_relay):
+    from jobs import timeouts
+    from jobs.tests.conftest import build_job
+
+    make_channel()
+    start = timezone.now()
+    task = make_task(status="running")
+    job = build_job(task, "running", started_at=start, run_timeout_seconds=60)
+    timeouts.run_timeouts(start + timedelta(seconds=61))
+    timeouts.run_timeouts(start + timedelta(seconds=120))
+    alert = Alert.objects.get()
+    assert (alert.event, alert.job_id, alert.task_id) == ("job_stopped_by_timeout", job.pk, task.pk)

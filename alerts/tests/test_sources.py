@@ -1,6 +1,7 @@
-"""Alert sources of today's code, each raised once per change of state: a failed execution
-report, the watchdog losing a running task, a START the relay refused, a schedule skipped (once
-per streak). A hanging channel never delays the request that raised the alert."""
+"""Alert sources end to end through the real code paths, each raised once per change of state:
+a failed execution report, the watchdog losing a running job, a START the relay refused (all via
+job transitions), a schedule skipped (once per streak). A hanging channel never delays the
+request that raised the alert."""
 
 from __future__ import annotations
 

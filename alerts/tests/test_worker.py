@@ -18,6 +18,24 @@ from rpa_workbench.testing.threads import run_together
 BACKOFF_MINUTES = [1, 5, 30, 120, 360]
 
 
+def seconds_until(fake, count: int, *, threads: int, interval: float) -> float:
+    """Run the worker loop in a thread until `fake` has received `count` requests (10 s at most);
+    the seconds that took. The loop and its pool are stopped and drained before returning."""
+    stop = threading.Event()
+    loop = worker.Worker(threads=threads)
+    thread = threading.Thread(target=loop.run_forever, args=(stop, interval), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        while len(fake.requests) < count and time.monotonic() - started < 10:
+            time.sleep(0.02)
+        return time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(10)
+        loop.pool.shutdown(wait=True)  # let a hanging send finish before the database goes
+
+
 @pytest.mark.django_db
 def test_failures_are_retried_with_backoff_then_marked_failed(receiver, make_channel, make_task):
     hook = receiver()
@@ -103,22 +121,10 @@ def test_a_hanging_channel_does_not_delay_another(transactional_db, settings, re
     for _ in range(2):
         raise_alert(event="job_failed", task=make_task())
 
-    stop = threading.Event()
-    loop = worker.Worker(threads=2)
-    thread = threading.Thread(target=loop.run_forever, args=(stop, 0.05), daemon=True)
-    started = time.monotonic()
-    thread.start()
-    try:
-        while len(healthy.requests) < 2 and time.monotonic() - started < 10:
-            time.sleep(0.02)
-        elapsed = time.monotonic() - started
-        assert len(healthy.requests) == 2
-        assert elapsed < 1.5, f"the healthy channel waited {elapsed:.2f}s behind the hanging one"
-        assert len(hanging.requests) == 1  # one send at a time per channel
-    finally:
-        stop.set()
-        thread.join(10)
-        loop.pool.shutdown(wait=True)  # let the hanging send finish before the database goes
+    elapsed = seconds_until(healthy, 2, threads=2, interval=0.05)
+    assert len(healthy.requests) == 2
+    assert elapsed < 1.5, f"the healthy channel waited {elapsed:.2f}s behind the hanging one"
+    assert len(hanging.requests) == 1  # one send at a time per channel
 
 
 @pytest.mark.django_db
@@ -155,21 +161,9 @@ def test_a_hanging_channel_with_a_backlog_does_not_delay_another(
     for _ in range(3):
         raise_alert(event="job_failed", task=task, now=now)
 
-    stop = threading.Event()
-    loop = worker.Worker(threads=2)
-    thread = threading.Thread(target=loop.run_forever, args=(stop, 0.05), daemon=True)
-    started = time.monotonic()
-    thread.start()
-    try:
-        while len(healthy.requests) < 3 and time.monotonic() - started < 10:
-            time.sleep(0.02)
-        elapsed = time.monotonic() - started
-        assert len(healthy.requests) == 3
-        assert elapsed < 2.0, f"the healthy channel waited {elapsed:.2f}s behind the hanging one's backlog"
-    finally:
-        stop.set()
-        thread.join(10)
-        loop.pool.shutdown(wait=True)
+    elapsed = seconds_until(healthy, 3, threads=2, interval=0.05)
+    assert len(healthy.requests) == 3
+    assert elapsed < 2.0, f"the healthy channel waited {elapsed:.2f}s behind the hanging one's backlog"
 
 
 def test_a_burst_to_one_channel_is_sent_without_waiting_for_the_next_pass(transactional_db, receiver, make_channel, make_task):
@@ -177,19 +171,8 @@ def test_a_burst_to_one_channel_is_sent_without_waiting_for_the_next_pass(transa
     make_channel(target=hook.url)
     for _ in range(5):
         raise_alert(event="job_failed", task=make_task())
-    stop = threading.Event()
-    loop = worker.Worker(threads=1)
-    thread = threading.Thread(target=loop.run_forever, args=(stop, 60), daemon=True)  # one pass a minute
-    started = time.monotonic()
-    thread.start()
-    try:
-        while len(hook.requests) < 5 and time.monotonic() - started < 10:
-            time.sleep(0.02)
-        assert len(hook.requests) == 5 and time.monotonic() - started < 5
-    finally:
-        stop.set()
-        thread.join(10)
-        loop.pool.shutdown(wait=True)
+    elapsed = seconds_until(hook, 5, threads=1, interval=60)  # one pass a minute
+    assert len(hook.requests) == 5 and elapsed < 5
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
 
 

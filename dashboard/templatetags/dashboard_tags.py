@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import math
-
 from django import template
+from django.utils import translation
+
+from rpa_workbench.timefmt import format_duration
 
 register = template.Library()
+
+# The dashboard is bilingual whatever the browser's language: the Chinese half of each label
+# comes from the project's catalogue (locale/zh_Hans), the English half is the message id.
+CHINESE = "zh-hans"
+
+
+@register.simple_tag
+def zh(message, **params) -> str:
+    """`{% zh _("Completed") %}` → 完成; `{% zh _("Calendar days in %(zone)s") zone=name %}`."""
+    with translation.override(CHINESE):
+        text = translation.gettext(str(message))
+    return text % params if params else text
 
 
 @register.filter
 def duration(seconds) -> str:
-    """754 → "12m 34s", 86400 → "24h 0m", 42.5 → "42.5s", None (or a non-finite bad row) → "—"."""
-    if seconds is None or seconds == "":
-        return "—"
-    seconds = float(seconds)
-    if not math.isfinite(seconds):
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:,}h {minutes}m"
+    """754 → "12m 34s" (rpa_workbench.timefmt.format_duration)."""
+    return format_duration(seconds)
 
 
 @register.filter

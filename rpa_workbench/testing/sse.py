@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
+from collections.abc import Iterator
 
 import requests
 
@@ -29,3 +31,16 @@ def open_stream(base_url: str, token: str, timeout: float = 10) -> queue.Queue:
     if opened != ("open", 200):
         raise AssertionError(f"the event stream did not open: {opened}")
     return events
+
+
+def payloads(events: queue.Queue, timeout: float = 30) -> Iterator[dict]:
+    """Each event's payload as it arrives, until `timeout` seconds have passed (stop early by
+    breaking out of the loop)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            kind, payload = events.get(timeout=1)
+        except queue.Empty:
+            continue
+        if kind == "data":
+            yield payload

@@ -34,7 +34,10 @@ def stream(server, sse_readers, admin_user):
 
 
 def of_account(account_id) -> callable:
-    return lambda event: event.data["data"].get("account_id") == str(account_id)
+    """That account's updates, leaving out presence announcements (accounts/tests/test_presence.py)."""
+    return lambda event: event.data["data"].get("account_id") == str(account_id) and set(
+        event.data["data"].get("changes", {})
+    ) != {"presence"}
 
 
 def of_task(task_id) -> callable:

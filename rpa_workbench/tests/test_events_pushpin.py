@@ -29,7 +29,12 @@ pytestmark = [
 
 
 @pytest.fixture
-def layout(transactional_db, tmp_path):
+def layout_env():
+    return {}
+
+
+@pytest.fixture
+def layout(transactional_db, tmp_path, layout_env):
     if shutil.which("pushpin") is None:
         pytest.skip("pushpin is not installed (apt-get install pushpin)")
     if connection.vendor != "postgresql":
@@ -40,6 +45,7 @@ def layout(transactional_db, tmp_path):
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "RPA_VAR_DIR": str(tmp_path / "var"),
         "RPA_EMBEDDED_SCHEDULER": "false",
+        **layout_env,
     }
     running = scaleout.start(servers=2, extra_env=env, work_dir=tmp_path / "layout")
     yield running, env
@@ -114,3 +120,15 @@ def test_a_subscriber_reconnecting_through_pushpin_replays_what_it_missed(
     change_port(running.server_urls[0], admin_user, account, 8103)  # and live again after the replay
     assert ports_of(resumed, 1) == [8103]
 
+
+
+@pytest.mark.parametrize("layout_env", [{"RPA_SSE_HEARTBEAT_SECONDS": "1"}])
+def test_held_streams_get_one_heartbeat_per_interval_however_many_servers_publish_it(
+    layout, sse_readers, admin_user
+):
+    running, _ = layout
+    reader = sse_readers(f"{running.url}/api/v1/sse/events", headers=bearer(admin_user))
+    beats = [reader.next("heartbeat", timeout=10) for _ in range(4)]
+    # Published at each interval's boundary by both servers (same second): one gets through.
+    seconds = [event.data["data"]["timestamp"][:19] for event in beats]
+    assert len(set(seconds)) == 4, seconds

@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from jobs import transitions
+from jobs.models import JobSource
 from rpa_workbench.schema import DOMAIN_ERRORS
 from rpa_workbench.schema_docs import SSE_EVENTS, TAGS
 from rpa_workbench.testing.factories import make_account, make_log, make_task
@@ -190,6 +194,18 @@ def test_real_responses_with_nulls_conform_to_the_document(spec, admin_client_ap
         conforms(spec, operation_id, 200, response.json())
     audit = admin_client_api.get(f"/api/v1/tasks/{task.pk}/control-requests").json()["items"]
     assert audit[0]["requested_by"] is None
+
+    with transaction.atomic():
+        job = transitions.create(task=make_task(), source=JobSource.SCHEDULER, now=timezone.now(), user=None)
+    for operation_id, url in {"jobs_list": "/api/v1/jobs", "jobs_retrieve": f"/api/v1/jobs/{job.pk}"}.items():
+        response = admin_client_api.get(url)
+        assert response.status_code == 200, (url, response.content)
+        conforms(spec, operation_id, 200, response.json())
+    assert admin_client_api.get(f"/api/v1/jobs/{job.pk}").json()["requested_by"] is None
+    unconfigured = admin_client_api.post("/api/v1/jobs", {"task_id": str(task.pk)}, format="json")
+    assert unconfigured.status_code == 503
+    conforms(spec, "jobs_create", 503, unconfigured.json())
+
 
     robot_answers = {
         "webhook_confirm": ("confirm", {"shadow_bot_account": "nobody", "app_name": "x", "action": "START"}),

@@ -3,7 +3,6 @@ as the relay (a `manage.py simulate_robots` subprocess), the webhooks, the SSE s
 
 from __future__ import annotations
 
-import queue
 import time
 from datetime import timedelta
 
@@ -16,7 +15,7 @@ import conftest
 from executionlogs.models import ExecutionLog
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.simulator import start_simulator, stop_simulator
-from rpa_workbench.testing.sse import open_stream
+from rpa_workbench.testing.sse import open_stream, payloads
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -88,14 +87,7 @@ def test_api_start_is_seen_on_the_sse_stream(live_server_factory, robots, make_t
     # First the robot's confirm (running); then its result: the log and the task back to pending,
     # published together after one commit (in either order).
     wanted: list[set[str]] = [{"running"}, {"log_created", "pending"}]
-    deadline = time.monotonic() + 30
-    while wanted and time.monotonic() < deadline:
-        try:
-            kind, payload = events.get(timeout=1)
-        except queue.Empty:
-            continue
-        if kind != "data":
-            continue
+    for payload in payloads(events):
         data = payload.get("data", {})
         seen = None
         if payload.get("type") == "task_updated" and data.get("task_id") == str(task.pk):
@@ -106,4 +98,6 @@ def test_api_start_is_seen_on_the_sse_stream(live_server_factory, robots, make_t
             wanted[0].discard(seen)
             if not wanted[0]:
                 wanted.pop(0)
+        if not wanted:
+            break
     assert not wanted, f"never saw {wanted} on the stream\n{server.log()}"

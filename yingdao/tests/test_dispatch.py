@@ -197,6 +197,7 @@ def test_not_configured_is_503_naming_the_variables(operator_client, yingdao_tas
     response = operator_client.post(f"/api/v1/tasks/{yingdao_task.pk}/start")
     assert response.status_code == 503
     assert response.json()["code"] == "BACKEND_NOT_CONFIGURED"
+    assert response.json()["message"] == "Yingdao backend not configured: set RPA_YINGDAO_ACCESS_KEY_SECRET"
     with pytest.raises(Exception, match="RPA_YINGDAO_ACCESS_KEY_SECRET"):
         get_backend("yingdao").start(Job(task=yingdao_task, account=yingdao_task.account))
 
@@ -215,3 +216,18 @@ def test_no_secret_in_any_log_line_or_control_request(operator_client, yingdao_t
     for secret in (KEY_SECRET, WEBHOOK_TOKEN, *fake_yingdao.issued_tokens):
         assert secret not in text
         assert secret not in stored
+
+
+def test_a_job_waiting_in_yingdaos_queue_is_not_failed_before_its_wait_timeout(yingdao_task, make_job_for, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs import timeouts
+
+    settings.RPA_START_CONFIRM_SECONDS = 120
+    dispatched = timezone.now()
+    job = make_job_for(yingdao_task, wait_timeout_seconds=1800)
+    Job.objects.filter(pk=job.pk).update(dispatched_at=dispatched)
+    assert timeouts.never_confirmed(dispatched + timedelta(seconds=600)) == []  # Yingdao may still start it
+    assert timeouts.never_confirmed(dispatched + timedelta(seconds=1800 + 121)) == [str(job.pk)]

@@ -3,8 +3,6 @@ and the event stream: an API start of a `yingdao` task ends `completed`."""
 
 from __future__ import annotations
 
-import queue
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,7 +13,7 @@ pytest.importorskip("jobs.transitions", reason="needs the jobs app")
 
 import conftest  # noqa: E402
 from jobs.models import Job  # noqa: E402
-from rpa_workbench.testing.sse import open_stream  # noqa: E402
+from rpa_workbench.testing.sse import open_stream, payloads  # noqa: E402
 from yingdao.testing import http_deliver, start_fake_yingdao  # noqa: E402
 from yingdao.tests.conftest import KEY_ID, KEY_SECRET  # noqa: E402
 
@@ -55,17 +53,14 @@ def test_an_api_start_of_a_yingdao_task_ends_completed_and_is_seen_on_the_stream
         job_id = response.json()["job_id"]
 
         wanted = {"job_updated:running", "job_updated:completed", "log_created"}
-        deadline = time.monotonic() + 30
-        while wanted and time.monotonic() < deadline:
-            try:
-                kind, payload = events.get(timeout=1)
-            except queue.Empty:
-                continue
-            data = payload.get("data", {}) if kind == "data" else {}
+        for payload in payloads(events):
+            data = payload.get("data", {})
             if payload.get("type") == "job_updated" and data.get("job_id") == job_id:
                 wanted.discard(f"job_updated:{data.get('status')}")
             elif payload.get("type") == "log_created" and data.get("app_name") == task.app_name:
                 wanted.discard("log_created")
+            if not wanted:
+                break
         assert not wanted, f"never saw {wanted} on the stream\n{server.log()}"
         job = Job.objects.get(pk=job_id)
         assert job.status == "completed" and job.execution_log_id is not None

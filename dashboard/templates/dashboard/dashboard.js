@@ -1,4 +1,4 @@
-/* Live refresh of the dashboard.
+{% load dashboard_tags %}/* Live refresh of the dashboard.
  * Listens to the server-sent event stream (the session cookie authenticates it) and, after a
  * burst of events, re-fetches the page content once and swaps it in. The 7/30/90-day switch
  * fetches the same content without a full reload. Without JavaScript the page still works:
@@ -45,7 +45,7 @@
         root.setAttribute("data-days", days);
       }
     }).catch(function () {
-      setBadge("offline", "刷新失败 Refresh failed");
+      setBadge("offline", "{% zh _("Refresh failed") %} Refresh failed");
     }).then(function () {
       loading = false;
       root.classList.remove("refreshing");
@@ -71,16 +71,16 @@
 
   if (window.EventSource && eventsUrl) {
     var source = new EventSource(eventsUrl);
-    source.addEventListener("open", function () { setBadge("online", "实时 Live"); });
+    source.addEventListener("open", function () { setBadge("online", "{% zh _("Live") %} Live"); });
     source.addEventListener("error", function () {
       // EventSource reconnects by itself; say so meanwhile.
-      setBadge(source.readyState === 2 ? "offline" : "connecting", source.readyState === 2 ? "离线 Offline" : "重连中 Reconnecting");
+      setBadge(source.readyState === 2 ? "offline" : "connecting", source.readyState === 2 ? "{% zh _("Offline") %} Offline" : "{% zh _("Reconnecting") %} Reconnecting");
     });
     ["log_created", "account_updated", "task_updated", "alert"].forEach(function (name) {
       source.addEventListener(name, schedule);
     });
   } else {
-    setBadge("offline", "无实时 No live updates");
+    setBadge("offline", "{% zh _("No live updates") %} No live updates");
   }
   window.setInterval(schedule, FALLBACK_MS);
 })();
