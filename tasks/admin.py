@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from executionlogs.admin import RecentTaskExecutionsInline
 from jobs import dispatcher
 from jobs import services as job_services
+from jobs.admin import RecentJobInline
 from jobs.models import Job
 from resources.signing import link_problem
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
@@ -228,7 +229,7 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         ),
     ]
     ordering = ["-created_at"]
-    inlines = [RecentTaskExecutionsInline, ControlRequestInline]
+    inlines = [RecentJobInline, RecentTaskExecutionsInline, ControlRequestInline]
     actions = ["start_selected", "stop_selected", "force_stop_selected"]
     show_facets = admin.ShowFacets.NEVER
 
