@@ -109,13 +109,16 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = transitions.lock_task(task.pk)
+    task = transitions.lock_task(task.pk, account_id=task.account_id)
     job = transitions.active_job(task, now=now)
     if job is None:
-        return transitions.record_report_without_job(log=log, task=task, account=account, now=now, robot_status=robot_status)
+        return transitions.record_report_without_job(
+            log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True
+        )
     if is_stale(job, log):
         return None  # history only: the log is kept, nothing moves
-    transitions.finish_reported(job, now=now, log=log, robot_status=robot_status)
+    job.task = task  # the row just locked: the transition re-uses it
+    transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True)
     return job
 
 

@@ -89,10 +89,18 @@ def lock_robot(account_id) -> None:
         list(Account.objects.select_for_update(no_key=True).filter(pk=account_id).values_list("pk", flat=True))
 
 
-def lock_task(task_pk) -> Task:
-    """The task, locked after its account (see lock_robot)."""
-    lock_robot(Task.objects.filter(pk=task_pk).values_list("account_id", flat=True).first())
-    return Task.objects.select_for_update().select_related("account").get(pk=task_pk)
+def lock_task(task_pk, *, account_id: Any = None) -> Task:
+    """The task, locked after its account (see lock_robot), with that account loaded under the
+    lock. `account_id`, when the caller has just read it, saves reading it again; should the task
+    have moved to another account meanwhile, that account is locked too."""
+    if account_id is None:
+        account_id = Task.objects.filter(pk=task_pk).values_list("account_id", flat=True).first()
+    lock_robot(account_id)
+    task = Task.objects.select_for_update().select_related("account").get(pk=task_pk)
+    if task.account_id != account_id:
+        lock_robot(task.account_id)
+        task.account = Account.objects.get(pk=task.account_id)
+    return task
 
 
 def _expected_for(new: str) -> list[str]:
@@ -115,20 +123,25 @@ def move(
     reason: str | None = None,
     account_result: dict[str, Any] | None = None,
     task_fields: dict[str, Any] | None = None,
+    task_locked: bool = False,
     **fields: Any,
 ) -> Transition | None:
     """Move `job` to `new` if it is still in one of `expected` (default: every status the table
     allows `new` from). Writes the derived task and account state and records the events.
 
     `account_result` overrides what the account is set to on an end (e.g. a report's end time);
-    `task_fields` are extra task columns written with its status (last_run_time, last_seen_at)."""
+    `task_fields` are extra task columns written with its status (last_run_time, last_seen_at).
+    `task_locked`: `job.task` is the row `lock_task` returned in this transaction (its account
+    locked first and loaded with it), so neither is read again."""
     _require_transaction()
     allowed_from = _expected_for(new)
     expected = list(expected) if expected is not None else allowed_from
     illegal = [status for status in expected if status not in allowed_from]
     if illegal:
         raise ValueError(f"transition {illegal} → {new} is not in jobs.models.TRANSITIONS")
-    lock_robot(job.account_id)
+    locked = job.task if task_locked else None
+    if locked is None:
+        lock_robot(job.account_id)
     values: dict[str, Any] = {"status": new, "updated_at": now, **fields}
     if reason is not None:
         values["reason"] = reason
@@ -145,8 +158,8 @@ def move(
     for name, value in values.items():
         setattr(job, name, value)
     events.publish_job_updated(job, events.changed(before, job))
-    task_status = _sync_task(job, now, task_fields or {})
-    account_status = _sync_account(job, now, account_result)
+    task_status = _sync_task(job, now, task_fields or {}, locked)
+    account_status = _sync_account(job, now, account_result, locked)
     transition = Transition(job, old, new, job.reason, task_status, account_status)
     _run_hooks(transition)
     if old in BUSY and new not in BUSY:
@@ -167,13 +180,17 @@ def create(
     wait_timeout_seconds: int | None = None,
     status: str = JobStatus.QUEUED,
     task_fields: dict[str, Any] | None = None,
+    task_locked: bool = False,
     **fields: Any,
 ) -> Job:
     """A new job for `task` (inside the caller's transaction, which has checked that the task
-    has no active job). A robot's own run is created straight as `running` or ended."""
+    has no active job). A robot's own run is created straight as `running` or ended.
+    `task_locked`: `task` is the row `lock_task` returned in this transaction."""
     _require_transaction()
     account = task.account
-    lock_robot(account.pk)
+    locked = task if task_locked else None
+    if locked is None:
+        lock_robot(account.pk)
     priority = priority or task.priority
     job = Job.objects.create(
         task=task,
@@ -196,9 +213,9 @@ def create(
         **fields,
     )
     events.publish_job_updated(job, {"created": True, **events.snapshot(job, ("status", "priority", "source"))})
-    task_status = _sync_task(job, now, task_fields or {})
+    task_status = _sync_task(job, now, task_fields or {}, locked)
     # A robot's run reported when already over sets the account itself (record_report_without_job).
-    account_status = _sync_account(job, now, None) if status == JobStatus.RUNNING else None
+    account_status = _sync_account(job, now, None, locked) if status == JobStatus.RUNNING else None
     _run_hooks(Transition(job, None, status, job.reason, task_status, account_status))
     if status == JobStatus.QUEUED:
         _after_commit_wake_dispatcher()
@@ -211,12 +228,19 @@ def _run_hooks(transition: Transition) -> None:
 
 
 # -- derived state ---------------------------------------------------------------------------------
-def _sync_task(job: Job, now: datetime, extra: dict[str, Any]) -> tuple[str, str] | None:
+def _locked_task(job: Job, locked: Task | None) -> Task:
+    """The job's task row under lock: `locked` when it is that row, else locked now."""
+    if locked is not None and locked.pk == job.task_id:
+        return locked
+    return Task.objects.select_for_update().select_related("account").get(pk=job.task_id)
+
+
+def _sync_task(job: Job, now: datetime, extra: dict[str, Any], locked: Task | None = None) -> tuple[str, str] | None:
     """The task follows its (only) active job: running while it runs or is being stopped, the
     START_PENDING claim while it is dispatched."""
     if job.task_id is None:
         return None
-    task = Task.objects.select_for_update().select_related("account").get(pk=job.task_id)
+    task = _locked_task(job, locked)
     job.task = task
     before = events.snapshot(task, TASK_TRACKED_FIELDS)
     old_status = task.status
@@ -248,12 +272,21 @@ def _account_target(job: Job, now: datetime, result: dict[str, Any] | None) -> d
     return None
 
 
-def _sync_account(job: Job, now: datetime, result: dict[str, Any] | None) -> tuple[str, str] | None:
+def _locked_account(account_id, locked: Task | None) -> Account:
+    """The account row under lock: the one `lock_task` loaded with `locked` (after locking it),
+    else locked now."""
+    if locked is not None and locked.account_id == account_id:
+        return locked.account
+    return Account.objects.select_for_update(no_key=True).get(pk=account_id)
+
+
+def _sync_account(
+    job: Job, now: datetime, result: dict[str, Any] | None, locked: Task | None = None
+) -> tuple[str, str] | None:
     values = _account_target(job, now, result)
     if job.account_id is None or values is None:
         return None
-    account = Account.objects.select_for_update(no_key=True).get(pk=job.account_id)
-    return _write_account(account, values)
+    return _write_account(_locked_account(job.account_id, locked), values)
 
 
 def _write_account(account: Account, values: dict[str, Any]) -> tuple[str, str] | None:
@@ -369,7 +402,7 @@ def _report_reason(log, robot_status: str) -> str | None:
     return JobReason.ROBOT_REPORTED_TIMEOUT if robot_status == "timeout" else JobReason.ROBOT_REPORTED_FAILURE
 
 
-def finish_reported(job: Job, *, now: datetime, log, robot_status: str) -> Transition | None:
+def finish_reported(job: Job, *, now: datetime, log, robot_status: str, task_locked: bool = False) -> Transition | None:
     """The robot's execution report ends the job: completed, or failed with the robot's reason."""
     new, reason = log.status, _report_reason(log, robot_status)
     last_run = _not_earlier(job.task.last_run_time if job.task_id else None, log.start_time)
@@ -383,14 +416,22 @@ def finish_reported(job: Job, *, now: datetime, log, robot_status: str) -> Trans
         started_at=job.started_at or log.start_time,
         account_result={"end_time": log.end_time or log.start_time},
         task_fields={"last_run_time": last_run},
+        task_locked=task_locked,
     )
 
 
 def record_report_without_job(
-    *, log, task: Task | None, account: Account | None, now: datetime, robot_status: str = "completed"
+    *,
+    log,
+    task: Task | None,
+    account: Account | None,
+    now: datetime,
+    robot_status: str = "completed",
+    task_locked: bool = False,
 ) -> Job | None:
     """A report no active job was waiting for (a run started on the robot itself, or a late
-    report): history as a finished `robot` job; the account's result only if it is the latest."""
+    report): history as a finished `robot` job; the account's result only if it is the latest.
+    `task_locked`: `task` is the row `lock_task` returned in this transaction."""
     _require_transaction()
     job = None
     if task is not None:
@@ -405,9 +446,10 @@ def record_report_without_job(
             started_at=log.start_time,
             finished_at=log.end_time or now,
             task_fields={"last_run_time": _not_earlier(task.last_run_time, log.start_time)},
+            task_locked=task_locked,
         )
     if account is not None:
-        account = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+        account = _locked_account(account.pk, task if task_locked else None)
         end = log.end_time or log.start_time
         latest = account.end_time is None or end >= account.end_time
         running_elsewhere = Job.objects.filter(account_id=account.pk, status__in=TASK_RUNNING).exists()

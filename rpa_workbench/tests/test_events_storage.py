@@ -103,12 +103,12 @@ def test_an_execution_is_one_short_transaction_with_its_events(
     """One transaction: BEGIN, match the task (account joined), insert the log, the job's
     transition (adopted first here: the task was running without a job), the task and account
     updates, their five events (log, two job, task, account) stored with them, COMMIT; nothing
-    after the commit but the live hand-over. 9 statements before the jobs app, 18 with it
-    (the same budget as executionlogs' test_the_writes_happen_in_one_query_budget)."""
+    after the commit but the live hand-over. 9 statements before the jobs app, 18 with it at
+    first; 17 since the transition re-uses the task and account rows `lock_task` locked."""
     from executionlogs.services import record_execution
 
     task = make_task(status="running")
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(17):
         record_execution(
             shadow_bot_account=task.account.shadow_bot_account,
             app_name=task.app_name,
@@ -118,6 +118,31 @@ def test_an_execution_is_one_short_transaction_with_its_events(
     [kinds] = [[kind for _, kind in call] for call in handed_over]  # one hand-over, after commit
     assert {"log_created", "job_updated", "task_updated", "account_updated"} == set(kinds)
     assert StoredEvent.objects.filter(account_id=task.account_id).count() == len(kinds)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_no_job_waited_for_is_one_short_transaction_too(
+    make_task, handed_over, django_assert_max_num_queries
+):
+    """The robot's own run (no active job): BEGIN, match, the log and its event, the account
+    then task locks (the account loaded with the task), the active-job read, the `robot` job's
+    insert and event, the task update and event, the running-elsewhere check, the account update
+    and event, COMMIT: 15, each row read once."""
+    from executionlogs.services import record_execution
+    from jobs.models import Job, JobSource
+
+    task = make_task(status="pending")
+    with django_assert_max_num_queries(15):
+        record_execution(
+            shadow_bot_account=task.account.shadow_bot_account,
+            app_name=task.app_name,
+            status="completed",
+            start_time=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+        )
+    [job] = Job.objects.filter(task=task)
+    assert job.source == JobSource.ROBOT and job.status == "completed"
+    [kinds] = [[kind for _, kind in call] for call in handed_over]
+    assert {"log_created", "job_updated", "task_updated", "account_updated"} == set(kinds)
 
 
 @pytest.mark.django_db(transaction=True)
