@@ -196,10 +196,11 @@ LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # One clock for people: every date a person reads (admin, dashboard, messages, log lines) and the
 # offsets the API writes are in this zone; by default the robots' zone. DJANGO_TIME_ZONE is the
-# older name of the same setting.
-RPA_DISPLAY_TIMEZONE = env_timezone(
-    "RPA_DISPLAY_TIMEZONE", env_str("DJANGO_TIME_ZONE") or env_str("RPA_ROBOT_TIMEZONE") or "Asia/Shanghai"
-)
+# older name of the same setting. The robots' zone is read (and checked) first, so a bad value is
+# reported under its own name.
+# Naive times in webhooks are read in this zone.
+RPA_ROBOT_TIMEZONE = env_timezone("RPA_ROBOT_TIMEZONE", "Asia/Shanghai")
+RPA_DISPLAY_TIMEZONE = env_timezone("RPA_DISPLAY_TIMEZONE", env_str("DJANGO_TIME_ZONE") or RPA_ROBOT_TIMEZONE)
 TIME_ZONE = RPA_DISPLAY_TIMEZONE
 USE_I18N = True
 USE_TZ = True
@@ -341,8 +342,6 @@ RPA_YINGDAO_RECONCILE_SECONDS = env_number("RPA_YINGDAO_RECONCILE_SECONDS", 120,
 RPA_PUBLIC_URL = env_str("RPA_PUBLIC_URL").rstrip("/")
 # A second start within this many seconds of an unconfirmed one is refused (409 START_PENDING).
 RPA_START_PENDING_SECONDS = env_number("RPA_START_PENDING_SECONDS", 60, minimum=0, cast=int)
-# Naive times in webhooks are read in this zone.
-RPA_ROBOT_TIMEZONE = env_timezone("RPA_ROBOT_TIMEZONE", "Asia/Shanghai")
 # Watchdog: a running task silent for this many seconds is marked lost.
 RPA_HEARTBEAT_TIMEOUT = env_number("RPA_HEARTBEAT_TIMEOUT", 600, minimum=1, cast=int)
 # Presence: a robot with no contact of any kind for this many seconds is `offline` (UiPath's 120 s).
