@@ -181,8 +181,8 @@ def test_an_admin_account_change_arrives_as_account_updated(server, sse_readers,
         "shadow_bot_account": account.shadow_bot_account,
         "host_ip": account.host_ip,
         "port": "8101",
-        # the (read-only, empty) recent-runs inline's management form, as a browser posts it
-        **{f"execution_logs-{name}_FORMS": "0" for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")},
+        # every (read-only) inline's management form, as the page renders it and a browser posts it
+        **dict(re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)" value="(\d*)"', page.text)),
     }
     response = session.post(
         change_url, data=form, headers={"Referer": change_url}, allow_redirects=False, timeout=10
