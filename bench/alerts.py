@@ -10,13 +10,9 @@
 
 from __future__ import annotations
 
-import sys
-
-# bench/ holds scripts named like standard modules (queue.py): never import from it.
-sys.path[:] = [entry for entry in sys.path if not entry.rstrip("/").endswith("/bench")]
-
 import argparse  # noqa: E402
 import os  # noqa: E402
+import sys
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402

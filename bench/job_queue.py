@@ -11,9 +11,9 @@ It prints:
 - the overlap check: from the START ControlRequest rows and their jobs' ends, no robot ever had
   two jobs at once; and the simulator's own count of STARTs it refused because it was busy.
 
-    .venv/bin/python bench/queue.py                         # 200 robots x 5 tasks, fresh SQLite
-    .venv/bin/python bench/queue.py --robots 20 --tasks 3   # quicker
-    DATABASE_URL=postgres://rpa@127.0.0.1:55432/bench_queue .venv/bin/python bench/queue.py --postgres
+    .venv/bin/python bench/job_queue.py                         # 200 robots x 5 tasks, fresh SQLite
+    .venv/bin/python bench/job_queue.py --robots 20 --tasks 3   # quicker
+    DATABASE_URL=postgres://rpa@127.0.0.1:55432/bench_queue .venv/bin/python bench/job_queue.py --postgres
 
 The client threads, the simulator and Daphne share the machine's cores: the figures are an
 upper bound of what the server alone needs.
@@ -25,9 +25,6 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-# This script is named queue.py (issue 14): drop its directory from the path so that the standard
-# library's `queue` (used by concurrent.futures) is not this file.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 import argparse  # noqa: E402
