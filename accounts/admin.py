@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import presence, services
 from accounts.models import Account, AccountStatus, DispatchBackend
 from executionlogs.admin import RecentAccountExecutionsInline
+from jobs.admin import RecentJobInline, queue_summary
 from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.badges import badge, choice_badge
 from rpa_workbench.errors import ApiError
@@ -94,12 +95,13 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "yingdao_sync",
+        "job_queue",
     ]
     fields = [
         "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS, *readonly_fields[1:]
     ]  # fmt: skip
     ordering = ["-created_at"]
-    inlines = [RecentAccountExecutionsInline]
+    inlines = [RecentJobInline, RecentAccountExecutionsInline]
 
     def get_readonly_fields(self, request, obj=None):
         """Status and recent app are the robots' once the account exists (see services.OWNED_FIELDS)."""
@@ -116,6 +118,10 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
     @admin.display(ordering="task_count", description=_("tasks"))
     def task_count(self, obj: Account) -> int:
         return obj.task_count
+
+    @admin.display(description=_("job queue"))
+    def job_queue(self, obj: Account) -> str:
+        return queue_summary(obj)
 
     @admin.display(ordering="presence", description=_("presence"))
     def presence_badge(self, obj: Account):

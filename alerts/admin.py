@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from alerts import services
 from alerts.models import Alert, AlertEvent, Channel, Delivery
@@ -19,11 +21,12 @@ class ChannelForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: never shown. Leave blank to keep the current secret.",
+        help_text=_("Write-only: never shown. Leave blank to keep the current secret."),
+        label=_("secret"),
     )
-    clear_secret = forms.BooleanField(required=False, help_text="Remove the current secret.")
+    clear_secret = forms.BooleanField(required=False, label=_("clear secret"), help_text=_("Remove the current secret."))
     events = forms.MultipleChoiceField(
-        choices=AlertEvent.choices, required=False, widget=forms.CheckboxSelectMultiple
+        choices=AlertEvent.choices, required=False, widget=forms.CheckboxSelectMultiple, label=_("events")
     )
 
     class Meta:
@@ -68,16 +71,17 @@ class ChannelAdmin(admin.ModelAdmin):
             return self.fields
         return [name for name in self.fields if name not in self.WRITE_ONLY]
 
-    @admin.display(description="events")
+    @admin.display(description=_("events"))
     def event_list(self, obj: Channel) -> str:
         return ", ".join(obj.events or []) or "-"
 
-    @admin.action(description="Send a test message to the selected channels", permissions=["change"])
+    @admin.action(description=_("Send a test message to the selected channels"), permissions=["change"])
     def send_test(self, request, queryset):
         selected = list(queryset.order_by("name"))
         for channel, result in zip(selected, services.send_tests(selected), strict=True):
             level = messages.SUCCESS if result["success"] else messages.ERROR
-            self.message_user(request, f"{channel.name}: {result['message']}", level)
+            text = gettext("%(subject)s: %(outcome)s") % {"subject": channel.name, "outcome": result["message"]}
+            self.message_user(request, text, level)
 
 
 @admin.register(Delivery)

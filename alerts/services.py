@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from alerts import channels, messages
 from alerts.models import Alert, AlertEvent, Channel, Delivery, Severity
@@ -119,14 +120,23 @@ def send_test(channel: Channel) -> dict[str, Any]:
     delivery = Delivery(alert=alert, channel=channel, event="test", message=text, next_attempt_at=now)
     result = channels.send(delivery)
     if result.ok:
-        return {"success": True, "status": result.status, "message": f"test message sent to {channel.name}"}
-    return {"success": False, "status": result.status, "message": f"test message failed: {result.error}"}
+        text = gettext("test message sent to %(channel)s") % {"channel": channel.name}
+        return {"success": True, "status": result.status, "message": text}
+    text = gettext("test message failed: %(error)s") % {"error": result.error}
+    return {"success": False, "status": result.status, "message": text}
 
 
 def send_tests(channel_list: list[Channel]) -> list[dict[str, Any]]:
     """`send_test` for several channels at once (the admin action): in parallel, so a request
-    never waits for N sends one after another. Results in the order of `channel_list`."""
+    never waits for N sends one after another. Results in the order of `channel_list`, in the
+    caller's language (the API's is always English; the admin's follows the browser)."""
     if not channel_list:
         return []
+    language = translation.get_language()
+
+    def send_in_language(channel: Channel) -> dict[str, Any]:
+        with translation.override(language):
+            return send_test(channel)
+
     with ThreadPoolExecutor(max_workers=min(8, len(channel_list)), thread_name_prefix="rpa-alert-test") as pool:
-        return list(pool.map(send_test, channel_list))
+        return list(pool.map(send_in_language, channel_list))

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from accounts import presence
 from alerts import dashboard as alerts_dashboard
 from dashboard import charts, services
+from jobs import dashboard as jobs_dashboard
 from rpa_workbench.permissions import is_admin
 
 PAGE_PERMS = ("executionlogs.view_executionlog", "accounts.view_account", "tasks.view_task")
@@ -58,6 +59,7 @@ def dashboard_context(days: int) -> dict[str, Any]:
         "presence": presence.presence_counts(),
         "generated_at": stats["generated_at"],
         "alerts": alerts_dashboard.card_context(),
+        "jobs_card": jobs_dashboard.card_context(stats["jobs"]),
     }
 
 

@@ -10,19 +10,20 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tasks.models import TaskPriority
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    DISPATCHED = "dispatched", "Dispatched"
-    RUNNING = "running", "Running"
-    STOPPING = "stopping", "Stopping"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    STOPPED = "stopped", "Stopped"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")
+    DISPATCHED = "dispatched", _("Dispatched")
+    RUNNING = "running", _("Running")
+    STOPPING = "stopping", _("Stopping")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    STOPPED = "stopped", _("Stopped")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 # Every allowed move, and nothing else: a transition not listed here is refused (409).
@@ -55,15 +56,15 @@ def allowed(current: str, new: str) -> bool:
 
 
 class JobReason(models.TextChoices):
-    ROBOT_REPORTED_FAILURE = "robot_reported_failure", "Robot reported a failure"
-    ROBOT_REPORTED_TIMEOUT = "robot_reported_timeout", "Robot reported a timeout"
-    RUN_TIMEOUT = "run_timeout", "Run timeout"
-    WAIT_TIMEOUT = "wait_timeout", "Wait timeout"
-    NEVER_CONFIRMED = "never_confirmed", "Never confirmed"
-    LOST_CONTACT = "lost_contact", "Lost contact"
-    DISPATCH_FAILED = "dispatch_failed", "Dispatch failed"
-    CANCELLED = "cancelled", "Cancelled"
-    FORCE_STOPPED = "force_stopped", "Force stopped"
+    ROBOT_REPORTED_FAILURE = "robot_reported_failure", _("Robot reported a failure")
+    ROBOT_REPORTED_TIMEOUT = "robot_reported_timeout", _("Robot reported a timeout")
+    RUN_TIMEOUT = "run_timeout", _("Run timeout")
+    WAIT_TIMEOUT = "wait_timeout", _("Wait timeout")
+    NEVER_CONFIRMED = "never_confirmed", _("Never confirmed")
+    LOST_CONTACT = "lost_contact", _("Lost contact")
+    DISPATCH_FAILED = "dispatch_failed", _("Dispatch failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    FORCE_STOPPED = "force_stopped", _("Force stopped")
 
 
 # Ends that are followed by a retry while attempts remain (API.md §9); never dispatch_failed.
@@ -79,56 +80,65 @@ RETRIED_REASONS = frozenset(
 
 
 class JobSource(models.TextChoices):
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    SCHEDULER = "scheduler", "Scheduler"
-    INTRANET = "intranet", "Intranet proxy"
-    RETRY = "retry", "Retry"
-    ROBOT = "robot", "Robot (started on the robot)"
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    SCHEDULER = "scheduler", _("Scheduler")
+    INTRANET = "intranet", _("Intranet proxy")
+    RETRY = "retry", _("Retry")
+    ROBOT = "robot", _("Robot (started on the robot)")
 
 
 PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}
 
 
 class Job(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    task = models.ForeignKey("tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(
+        "tasks.Task", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs", verbose_name=_("task")
+    )
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+        "accounts.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs",
+        verbose_name=_("robot account"),
     )
     # Snapshots, so a job still says what it was after its task or account is deleted.
-    task_name = models.CharField(max_length=200, blank=True, default="")
-    shadow_bot_account = models.CharField(max_length=100, blank=True, default="")
-    host_ip = models.CharField(max_length=64, blank=True, default="")
-    app_name = models.CharField(max_length=200, blank=True, default="")
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    reason = models.CharField(max_length=32, choices=JobReason.choices, blank=True, null=True)
-    priority = models.CharField(max_length=8, choices=TaskPriority.choices, default=TaskPriority.NORMAL)
+    task_name = models.CharField(_("task name"), max_length=200, blank=True, default="")
+    shadow_bot_account = models.CharField(_("account name"), max_length=100, blank=True, default="")
+    host_ip = models.CharField(_("host IP"), max_length=64, blank=True, default="")
+    app_name = models.CharField(_("app"), max_length=200, blank=True, default="")
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    reason = models.CharField(_("reason"), max_length=32, choices=JobReason.choices, blank=True, null=True)
+    priority = models.CharField(_("priority"), max_length=8, choices=TaskPriority.choices, default=TaskPriority.NORMAL)
     # 0 high, 1 normal, 2 low: the queue orders by it, then by created_at (one index).
-    priority_rank = models.PositiveSmallIntegerField(default=1)
-    source = models.CharField(max_length=16, choices=JobSource.choices)
+    priority_rank = models.PositiveSmallIntegerField(_("priority rank"), default=1)
+    source = models.CharField(_("source"), max_length=16, choices=JobSource.choices)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("requested by"),
     )
-    backend = models.CharField(max_length=16, default="relay")
-    external_id = models.CharField(max_length=100, blank=True, null=True)
-    attempt = models.PositiveSmallIntegerField(default=1)
-    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries")
-    not_before = models.DateTimeField(blank=True, null=True)
-    run_timeout_seconds = models.PositiveIntegerField()
-    wait_timeout_seconds = models.PositiveIntegerField()
-    message = models.TextField(blank=True, default="")
+    backend = models.CharField(_("backend"), max_length=16, default="relay")
+    external_id = models.CharField(_("external ID"), max_length=100, blank=True, null=True)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries", verbose_name=_("retry of")
+    )
+    not_before = models.DateTimeField(_("not before"), blank=True, null=True)
+    run_timeout_seconds = models.PositiveIntegerField(_("run timeout (s)"))
+    wait_timeout_seconds = models.PositiveIntegerField(_("wait timeout (s)"))
+    message = models.TextField(_("message"), blank=True, default="")
     execution_log = models.ForeignKey(
-        "executionlogs.ExecutionLog", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+        "executionlogs.ExecutionLog", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs",
+        verbose_name=_("execution log"),
     )
-    created_at = models.DateTimeField(db_index=True)
-    dispatched_at = models.DateTimeField(blank=True, null=True)
-    started_at = models.DateTimeField(blank=True, null=True)
-    finished_at = models.DateTimeField(blank=True, null=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), blank=True, null=True)
+    started_at = models.DateTimeField(_("started at"), blank=True, null=True)
+    finished_at = models.DateTimeField(_("finished at"), blank=True, null=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         indexes = [
             # The queue: a robot's queued jobs in dispatch order; and its busy slots.
             models.Index(fields=["account", "status", "priority_rank", "created_at"], name="job_queue"),

@@ -23,6 +23,7 @@ VIEW_ONLY = [
     "accounts.view_account",
     "tasks.view_task",
     "tasks.view_controlrequest",
+    "jobs.view_job",
     "executionlogs.view_executionlog",
     "alerts.view_channel",
     "alerts.view_delivery",

@@ -22,11 +22,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
 from jobs import dispatcher, outbox
 from jobs import services as job_services
+from jobs.admin import RecentJobInline
 from jobs.models import Job
 from resources.signing import link_problem
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
@@ -91,10 +93,11 @@ class TaskForm(forms.ModelForm):
             loads_json_text(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
-                f"Must be valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
+                gettext("Must be valid JSON (%(problem)s at line %(line)s column %(column)s).")
+                % {"problem": exc.msg, "line": exc.lineno, "column": exc.colno}
             ) from None
         except JSONValueError as exc:
-            raise forms.ValidationError(f"Must be storable JSON: {exc}.") from None
+            raise forms.ValidationError(gettext("Must be storable JSON: %(problem)s.") % {"problem": exc}) from None
         return text
 
     def clean_config_file_path(self) -> str | None:
@@ -111,7 +114,7 @@ class TaskForm(forms.ModelForm):
             raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
         unchanged = not self.instance._state.adding and value == self.instance.trigger_time
         if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
-            raise forms.ValidationError("Must be in the future (leave it empty to start the task by hand).")
+            raise forms.ValidationError(_("Must be in the future (leave it empty to start the task by hand)."))
         return value
 
     def clean(self):
@@ -149,7 +152,7 @@ class TaskForm(forms.ModelForm):
             ]
             if moved:
                 for name in moved:
-                    self.add_error(name, "The task is running: stop it before changing this.")
+                    self.add_error(name, _("The task is running: stop it before changing this."))
                 return
         try:
             editing.ensure_unique_app(account, app_name, exclude_pk=None if adding else instance.pk)
@@ -227,7 +230,7 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         ),
     ]
     ordering = ["-created_at"]
-    inlines = [RecentTaskExecutionsInline, ControlRequestInline]
+    inlines = [RecentJobInline, RecentTaskExecutionsInline, ControlRequestInline]
     actions = ["start_selected", "stop_selected", "force_stop_selected"]
     show_facets = admin.ShowFacets.NEVER
 
@@ -246,7 +249,7 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ApiError as exc:
-            self.message_user(request, f"Not saved: {exc.message}.", messages.ERROR)
+            self.message_user(request, gettext("Not saved: %(reason)s.") % {"reason": exc.message}, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
@@ -288,20 +291,20 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     def start_selected(self, request, queryset):
         """Each start is a queued job; the dispatcher sends them (in its pool, not one after
         another here), so fifty tasks return at once whatever the relay does."""
-        self._control(request, queryset, _queue_start, "start", self._queued_message)
+        self._control(request, queryset, _queue_start, _("start"), self._queued_message)
         dispatcher.dispatch_pending()
 
     @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
         """Each job moves to stopping here; its stop is queued for the dispatcher (jobs.outbox),
         which sends them in its pool: no backend call in this request."""
-        self._control(request, queryset, partial(services.stop_task, deferred=True), "stop", self._sent_message)
+        self._control(request, queryset, partial(services.stop_task, deferred=True), _("stop"), self._sent_message)
         outbox.send_pending()
 
     @admin.action(description=_("Force stop selected tasks (mark pending now)"), permissions=["control"])
     def force_stop_selected(self, request, queryset):
         self._control(
-            request, queryset, partial(services.force_stop_task, deferred=True), "force stop", self._force_stop_message
+            request, queryset, partial(services.force_stop_task, deferred=True), _("force stop"), self._force_stop_message
         )
         outbox.send_pending()
 
@@ -310,35 +313,37 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         if not self.has_control_permission(request):
             raise PermissionDenied
         for task in queryset.select_related("account").order_by("task_name", "pk"):
-            label = f"{task.task_name} ({account_label(task)}, app {task.app_name})"
+            label = gettext("%(task)s (%(account)s, app %(app)s)") % {
+                "task": task.task_name, "account": account_label(task), "app": task.app_name
+            }
             try:
                 sent = control(task=task, source=ControlSource.ADMIN, user=request.user)
             except ApiError as exc:
                 level, text = self._error_message(exc, verb)
-                self.message_user(request, f"{label}: {text}", level)
-                continue
-            level, text = report(sent, verb)
-            self.message_user(request, f"{label}: {text}", level)
+            else:
+                level, text = report(sent, verb)
+            self.message_user(request, gettext("%(subject)s: %(outcome)s") % {"subject": label, "outcome": text}, level)
 
     @staticmethod
     def _queued_message(job: Job, verb: str) -> tuple[int, str]:
         return messages.SUCCESS, (
-            f"start request sent to the dispatcher (job {job.pk}); waiting for the robot to confirm."
+            gettext("start request sent to the dispatcher (job %(job)s); waiting for the robot to confirm.")
+            % {"job": job.pk}
         )
 
     @staticmethod
     def _sent_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
         if isinstance(sent, Job):
-            return messages.SUCCESS, f"the job was queued, not running: cancelled (job {sent.pk})."
-        return messages.SUCCESS, (
-            f"{verb} request sent to the dispatcher (job {sent.job_id}); waiting for the robot to confirm."
-        )
+            return messages.SUCCESS, gettext("the job was queued, not running: cancelled (job %(job)s).") % {"job": sent.pk}
+        return messages.SUCCESS, gettext(
+            "%(action)s request sent to the dispatcher (job %(job)s); waiting for the robot to confirm."
+        ) % {"action": verb, "job": sent.job_id}
 
     @staticmethod
     def _force_stop_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
         if isinstance(sent, Job):
-            return messages.SUCCESS, f"the job was queued, not running: cancelled (job {sent.pk})."
-        return messages.SUCCESS, (
+            return messages.SUCCESS, gettext("the job was queued, not running: cancelled (job %(job)s).") % {"job": sent.pk}
+        return messages.SUCCESS, gettext(
             "marked pending (task and account); stop request sent to the dispatcher, which delivers it "
             "to the robot (see the control requests for the outcome)."
         )
@@ -346,11 +351,11 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     @staticmethod
     def _error_message(exc: ApiError, verb: str) -> tuple[int, str]:
         if exc.status_code == 409:
-            return messages.WARNING, f"{verb} refused: {exc.message}."
+            return messages.WARNING, gettext("%(action)s refused: %(reason)s.") % {"action": verb, "reason": exc.message}
         if exc.status_code == 404:
-            return messages.WARNING, f"{verb} refused: the task no longer exists."
+            return messages.WARNING, gettext("%(action)s refused: the task no longer exists.") % {"action": verb}
         # 502 relay failure / 503 relay not configured: nothing changed, the failure is recorded.
-        return messages.ERROR, f"{verb} failed, task unchanged: {exc.message}."
+        return messages.ERROR, gettext("%(action)s failed, task unchanged: %(reason)s.") % {"action": verb, "reason": exc.message}
 
 
 @admin.register(ControlRequest)

@@ -4,6 +4,8 @@ a robot the workbench does not know yet as a `yingdao` robot account."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import Account, DispatchBackend
@@ -18,11 +20,11 @@ PLACEHOLDER_PORT = 1
 
 
 class KnownFilter(admin.SimpleListFilter):
-    title = "workbench account"
+    title = _("workbench account")
     parameter_name = "known"
 
     def lookups(self, request, model_admin):
-        return [("no", "not a workbench account yet"), ("yes", "a workbench account")]
+        return [("no", _("not a workbench account yet")), ("yes", _("a workbench account"))]
 
     def queryset(self, request, queryset):
         if self.value() == "no":
@@ -61,14 +63,19 @@ class RobotClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_add_as_robot_account_permission(self, request) -> bool:
         return request.user.has_perm("accounts.add_account")
 
-    @admin.action(description="Add as robot account (Yingdao backend)", permissions=["add_as_robot_account"])
+    @admin.action(description=_("Add as robot account (Yingdao backend)"), permissions=["add_as_robot_account"])
     def add_as_robot_account(self, request, queryset):
+        already_matched = queryset.filter(account__isnull=False).exists()  # before adding any
         for robot in queryset.filter(account__isnull=True):
             try:
                 account = add_robot_account(robot)
             except ApiError as exc:
-                self.message_user(request, f"{robot.name}: {exc.message}", messages.ERROR)
+                failed = gettext("%(subject)s: %(outcome)s") % {"subject": robot.name, "outcome": exc.message}
+                self.message_user(request, failed, messages.ERROR)
                 continue
-            self.message_user(request, f"{robot.name}: added as robot account {account.task_control}", messages.SUCCESS)
-        if queryset.filter(account__isnull=False).exists():
-            self.message_user(request, "robots already matched to an account were left alone", messages.INFO)
+            added = gettext("%(robot)s: added as robot account %(account)s") % {
+                "robot": robot.name, "account": account.task_control
+            }
+            self.message_user(request, added, messages.SUCCESS)
+        if already_matched:
+            self.message_user(request, gettext("robots already matched to an account were left alone"), messages.INFO)

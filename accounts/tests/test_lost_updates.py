@@ -103,8 +103,9 @@ def test_the_admin_change_form_does_not_undo_a_heartbeat(client, admin_user, mak
         f"{ADMIN_URL}{account.pk}/change/",
         {"shadow_bot_account": account.shadow_bot_account, "host_ip": account.host_ip, "port": "8005",
          "status": "pending", "recent_app": "",
-         # the (read-only, empty) recent-runs inline's management form, as a browser posts it
-         **{f"execution_logs-{name}_FORMS": "0" for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")}},
+         # the (read-only, empty) inlines' management forms (recent runs, recent jobs), as a browser posts them
+         **{f"{prefix}-{name}_FORMS": "0" for prefix in ("execution_logs", "jobs")
+            for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM")}},
     )
 
     assert response.status_code == 302

@@ -4,6 +4,11 @@ the API stays in English whatever the browser."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.messages import get_messages
+from django.utils import translation
+
+from alerts.models import AlertEvent
+from jobs.models import JobReason, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +90,21 @@ def test_the_api_stays_english_for_a_chinese_browser(viewer_client):
     assert response.status_code == 400
     assert "Select a valid choice" in response.json()["message"]
     assert "Accept-Language" not in response.get("Vary", "")
+
+
+def test_the_task_admin_start_and_refusal_messages_in_chinese(root, fake_relay, make_task):
+    task = make_task(task_name="Alpha", app_name="report")
+    response = root.post(f"/admin/tasks/task/{task.pk}/control/start/", **ZH)
+    [message] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message.startswith("Alpha（") and "应用 report）" in message
+    assert "启动请求已交给调度器" in message and "等待机器人确认" in message
+    running = make_task(task_name="Busy", status="running")
+    response = root.post(f"/admin/tasks/task/{running.pk}/control/start/", **ZH)
+    refused = [str(m) for m in get_messages(response.wsgi_request)][-1]  # after the unread start message
+    assert "启动被拒绝：" in refused
+
+
+def test_job_statuses_and_alert_events_are_translated():
+    with translation.override("zh-hans"):
+        assert str(JobStatus.QUEUED.label) == "排队中" and str(JobReason.LOST_CONTACT.label) == "失去联系"
+        assert str(AlertEvent.ROBOT_OFFLINE.label) == "机器人离线"

@@ -19,6 +19,7 @@ TASKS_URL = "/admin/tasks/task/"
 REQUESTS_URL = "/admin/tasks/controlrequest/"
 INLINE_PREFIX = "control_requests"
 RUNS_PREFIX = "execution_logs"  # the recent-runs inline (executionlogs.admin)
+JOBS_PREFIX = "jobs"  # the recent-jobs inline (jobs.admin)
 INLINE_LIMIT = 20
 
 
@@ -82,9 +83,9 @@ def task_form(account, **overrides) -> dict:
 
 
 def with_empty_inline(data: dict) -> dict:
-    """A change form also posts its (read-only, here empty) inlines: recent runs, control requests."""
+    """A change form also posts its (read-only, here empty) inlines: recent jobs, recent runs, control requests."""
     empty = {}
-    for prefix in (RUNS_PREFIX, INLINE_PREFIX):
+    for prefix in (JOBS_PREFIX, RUNS_PREFIX, INLINE_PREFIX):
         for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM"):
             empty[f"{prefix}-{name}_FORMS"] = "0"
     return {**data, **empty}
@@ -369,8 +370,8 @@ def test_admin_edits_a_task_and_the_change_goes_through_the_domain_function(root
 
 
 def rendered_inline(page: str) -> dict:
-    """The hidden inputs a browser posts back for the control-requests inline."""
-    pattern = rf'<input type="hidden" name="((?:{INLINE_PREFIX}|{RUNS_PREFIX})-[^"]+)" value="([^"]*)"'
+    """The hidden inputs a browser posts back for the inlines (control requests, runs, jobs)."""
+    pattern = rf'<input type="hidden" name="((?:{INLINE_PREFIX}|{RUNS_PREFIX}|{JOBS_PREFIX})-[^"]+)" value="([^"]*)"'
     return dict(re.findall(pattern, page))
 
 

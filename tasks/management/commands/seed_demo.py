@@ -3,7 +3,7 @@
 Some tasks run on a cron every minute or two, so the simulator (see simulate_robots) makes the
 dashboard and the admin come alive within a minute; the rest wait for a manual start.
 
-`demo_queue_bot` shows the per-robot queue (docs/jobs-ops.md): three tasks of priority high,
+`demo_queue_bot` shows the per-robot queue (docs/jobs.md): three tasks of priority high,
 normal and low, all due together — QUEUE_DEMO_DELAY seconds after each seed, then every two
 minutes — so one runs and two wait in priority order.
 """

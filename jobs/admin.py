@@ -1,0 +1,190 @@
+"""Jobs in the admin (API.md §9): the list with its filters and the cancel / stop / retry
+actions, each robot's queue, and the recent jobs shown inline on task and account pages.
+
+Jobs are records of what happened: nobody edits one here. The actions call the job workflows of
+`jobs.services` (the ones the API uses), one call per selected job, each reporting its own
+outcome; they need the `tasks.control_task` permission, like starting a task. A robot's queue is
+the list filtered by `?account__id__exact=<id>&queue=active`: its busy jobs first, then the
+queued ones in dispatch order with their queue position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Value, When
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from dashboard.templatetags.dashboard_tags import duration
+from jobs import dispatcher, queue, services
+from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
+from rpa_workbench.admin_site import ReadOnlyAdminMixin, recent_formset
+from rpa_workbench.errors import ApiError
+
+CONTROL_PERMISSION = "tasks.control_task"
+# How many jobs a task's or an account's page shows inline (newest first).
+INLINE_JOBS = 10
+QUEUE_PARAMETER = "queue"
+
+
+def waited_seconds(job: Job, now: datetime) -> float:
+    """From creation to dispatch; still waiting → until now; never dispatched → until it ended."""
+    end = job.dispatched_at or job.started_at or job.finished_at or now
+    return max(0.0, (end - job.created_at).total_seconds())
+
+
+def ran_seconds(job: Job, now: datetime) -> float | None:
+    """From the robot's confirmation (or the dispatch) to the end, or until now while running."""
+    begin = job.started_at or job.dispatched_at
+    if begin is None:
+        return None
+    return max(0.0, ((job.finished_at or now) - begin).total_seconds())
+
+
+@admin.display(description=_("waited"))
+def waited(obj: Job) -> str:
+    return duration(waited_seconds(obj, timezone.now()))
+
+
+@admin.display(description=_("ran"))
+def ran(obj: Job) -> str:
+    return duration(ran_seconds(obj, timezone.now()))
+
+
+def queue_url(account_id) -> str:
+    return reverse("admin:jobs_job_changelist") + "?" + urlencode({"account__id__exact": account_id, QUEUE_PARAMETER: "active"})
+
+
+def queue_summary(account) -> str:
+    """For the account page: how many of its jobs run and wait, and a link to its queue."""
+    if account is None or account.pk is None:
+        return "-"
+    jobs = Job.objects.filter(account_id=account.pk)
+    busy, queued = jobs.filter(status__in=BUSY).count(), jobs.filter(status=JobStatus.QUEUED).count()
+    text = gettext("%(busy)d running, %(queued)d queued — open the queue") % {"busy": busy, "queued": queued}
+    return format_html('<a href="{}">{}</a>', queue_url(account.pk), text)
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """`queue=active`: only active jobs, busy ones first, then the queued in dispatch order."""
+
+    title = _("queue")
+    parameter_name = QUEUE_PARAMETER
+
+    def lookups(self, request, model_admin):
+        return [("active", _("Active jobs in dispatch order"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(status__in=ACTIVE)
+        return queryset
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "short_id", "status", "reason", "robot", "task_name", "priority", "source",
+        "queue_position", waited, ran, "created_at",
+    ]  # fmt: skip
+    list_filter = [QueueFilter, "status", "source", "priority", ("account", admin.RelatedOnlyFieldListFilter),
+                   ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
+    list_select_related = ["account", "task"]
+    readonly_fields = [waited, ran, "queue_position"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    actions = ["cancel_selected", "stop_selected", "retry_selected"]
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_queryset(self, request):
+        """Annotated with `queue_rank` (busy 0, else 1) before the ordering that may use it."""
+        busy_first = Case(When(status__in=BUSY, then=Value(0)), default=Value(1), output_field=IntegerField())
+        queryset = self.model._default_manager.get_queryset().annotate(queue_rank=busy_first)
+        return queryset.order_by(*(self.get_ordering(request) or ()))
+
+    def get_ordering(self, request):
+        if request.GET.get(QUEUE_PARAMETER) == "active":
+            return ["queue_rank", "priority_rank", "created_at"]
+        return super().get_ordering(request)
+
+    # -- columns ----------------------------------------------------------------------------
+    @admin.display(description=_("job"), ordering="id")
+    def short_id(self, obj: Job) -> str:
+        return str(obj.pk)[:8]
+
+    @admin.display(description=_("robot"), ordering="shadow_bot_account")
+    def robot(self, obj: Job) -> str:
+        return f"{obj.shadow_bot_account}@{obj.host_ip}" if obj.host_ip else obj.shadow_bot_account
+
+    @admin.display(description=_("queue position"))
+    def queue_position(self, obj: Job) -> int | str:
+        return queue.position(obj) or "-"
+
+    # -- actions through jobs.services ------------------------------------------------------
+    def has_control_permission(self, request) -> bool:
+        return request.user.has_perm(CONTROL_PERMISSION)
+
+    def changelist_view(self, request, extra_context=None):
+        # Django silently ignores an action it does not offer; a forged control action is a 403.
+        forged = set(request.POST.getlist("action")) & set(self.actions) if request.method == "POST" else set()
+        if forged and not self.has_control_permission(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Cancel selected queued jobs"), permissions=["control"])
+    def cancel_selected(self, request, queryset):
+        self._each(request, queryset, lambda job: services.cancel_job(job=job, user=request.user), _("cancelled"))
+
+    @admin.action(description=_("Stop selected jobs (a queued one is cancelled)"), permissions=["control"])
+    def stop_selected(self, request, queryset):
+        stop = lambda job: services.stop_job(job=job, source=JobSource.ADMIN, user=request.user)[0]  # noqa: E731
+        self._each(request, queryset, stop, _("stop requested"))
+
+    @admin.action(description=_("Retry selected jobs (a new queued job each)"), permissions=["control"])
+    def retry_selected(self, request, queryset):
+        created = self._each(request, queryset, lambda job: services.retry_job(job=job, user=request.user), _("retried"))
+        if created:
+            dispatcher.dispatch_pending()
+
+    def _each(self, request, queryset, act: Callable[[Job], Job], done: str) -> int:
+        """One call per job; a refusal for one job does not stop the others. Returns successes."""
+        if not self.has_control_permission(request):
+            raise PermissionDenied
+        succeeded = 0
+        for job in queryset.select_related("account", "task").order_by("created_at"):
+            label = f"{job.task_name} ({job.shadow_bot_account}, {str(job.pk)[:8]})"
+            try:
+                result = act(job)
+            except ApiError as exc:
+                level = messages.WARNING if exc.status_code == 409 else messages.ERROR
+                self.message_user(request, f"{label}: {gettext('refused')}: {exc.message}", level)
+                continue
+            succeeded += 1
+            suffix = f" → {str(result.pk)[:8]}" if result.pk != job.pk else ""
+            self.message_user(request, f"{label}: {done}{suffix} ({result.status})", messages.SUCCESS)
+        if succeeded > 1:
+            self.message_user(request, ngettext("%d job done.", "%d jobs done.", succeeded) % succeeded)
+        return succeeded
+
+
+class RecentJobInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """A task's or an account's latest jobs (read-only); the full history is in the Jobs list."""
+
+    model = Job
+    formset = recent_formset(INLINE_JOBS)
+    fields = ["created_at", "status", "reason", "app_name", "priority", "source", "attempt", waited, ran]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = format_lazy(_("recent jobs (latest {count})"), count=INLINE_JOBS)
