@@ -1,6 +1,7 @@
 """The dispatcher: sends queued jobs' START through their robot's backend.
 
-One pass (`run_once`) runs the job timeouts (jobs.timeouts), then, for every robot with a free
+One pass (`run_once`) runs the job timeouts (jobs.timeouts), hands the outbox's queued stops
+(jobs.outbox) to the pool, then, for every robot with a free
 slot and an eligible queued job, claims the next jobs (jobs.queue.claim: a short transaction) and
 hands each send to a small thread pool, so one slow robot never holds up another. A send runs
 outside any transaction; its outcome is recorded on the job's ControlRequest and applied with a
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -55,9 +58,10 @@ class Summary:
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
+    stops: list[str] = field(default_factory=list)  # outbox stops claimed and handed to the pool
 
     def __bool__(self) -> bool:
-        return bool(self.sent or self.failed or self.timed_out)
+        return bool(self.sent or self.failed or self.timed_out or self.stops)
 
 
 def send_start(job: Job, *, user=None) -> tuple[ControlRequest, DispatchOutcome]:
@@ -97,21 +101,26 @@ def _send(job: Job, summary: Summary | None) -> None:
         logger.exception("dispatcher: sending job %s failed", job.pk)
 
 
-def send_in_thread(job: Job, summary: Summary | None = None) -> None:
-    """`send_start` in a pool thread, which closes its database connection afterwards."""
+def _in_thread(send: Callable[..., None], *args: Any) -> None:
+    """`send` in a pool thread, which closes its database connection afterwards."""
     try:
-        _send(job, summary)
+        send(*args)
     finally:
         connection.close()
 
 
-def submit(job: Job, summary: Summary | None = None) -> Future | None:
-    """Send in the pool; with RPA_DISPATCHER_THREADS = 0, here and now (the tests' setting: they
-    run inside one transaction that other threads' connections cannot see)."""
+def run_in_pool(send: Callable[..., None], *args: Any) -> Future | None:
+    """Run a send in the pool; with RPA_DISPATCHER_THREADS = 0, here and now (the tests' setting:
+    they run inside one transaction that other threads' connections cannot see)."""
     if settings.RPA_DISPATCHER_THREADS == 0:
-        _send(job, summary)
+        send(*args)
         return None
-    return pool().submit(send_in_thread, job, summary)
+    return pool().submit(_in_thread, send, *args)
+
+
+def submit(job: Job, summary: Summary | None = None) -> Future | None:
+    """Send a claimed job's START in the pool (see run_in_pool)."""
+    return run_in_pool(_send, job, summary)
 
 
 def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = False, skip_locked: bool = True) -> Summary:
@@ -132,7 +141,7 @@ def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = Fals
 
 
 def run_once(*, now: datetime | None = None, wait_for_sends: bool = False) -> Summary:
-    from jobs import timeouts
+    from jobs import outbox, timeouts
 
     now = now or timezone.now()
     summary = Summary()
@@ -140,6 +149,10 @@ def run_once(*, now: datetime | None = None, wait_for_sends: bool = False) -> Su
         summary.timed_out = timeouts.sweep(now=now)
     except Exception:
         logger.exception("dispatcher: timeouts failed")
+    try:
+        summary.stops = outbox.send_pending()
+    except Exception:
+        logger.exception("dispatcher: sending stops failed")
     sent = dispatch_pending(now=now, wait_for_sends=wait_for_sends)
     summary.sent, summary.failed = sent.sent, sent.failed
     return summary

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from accounts.models import Account
-from jobs import transitions
+from jobs import outbox, transitions
 from jobs.models import BUSY, Job, JobStatus
 
 
@@ -31,8 +31,8 @@ def claim(account_id, *, now: datetime, skip_locked: bool = False) -> list[Job]:
             no_key=True, skip_locked=skip_locked and connection.vendor == "postgresql"
         )
         account = locking.filter(pk=account_id).first()
-        if account is None:
-            return []
+        if account is None or outbox.unsent_stop(account_id, now=now):
+            return []  # a pending stop (target=ALL) would end the next run too
         free = account.max_concurrent_jobs - Job.objects.filter(account_id=account_id, status__in=BUSY).count()
         if free <= 0:
             return []

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, backends, dispatcher, queue, transitions
+from jobs import audit, backends, dispatcher, outbox, queue, transitions
 from jobs.backends import BackendNotConfigured
 from jobs.models import BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
@@ -160,20 +160,16 @@ def _dispatch_inline(job: Job, user) -> ControlRequest | None:
 
 
 # -- stop ---------------------------------------------------------------------------------------------
-def _send_stop(job: Job, *, source: str, user, action: str = ControlAction.STOP):
-    request = audit.record(action=action, target="ALL", source=source, job=job, user=user)
-    try:
-        backend = backends.get_backend(job.backend)
-        outcome = backends.call(backend, "stop", job)
-    except BackendNotConfigured as exc:
-        outcome = backends.DispatchOutcome(ok=False, message=exc.message, error=exc.message)
-    audit.store_outcome(request, outcome)
-    return request, outcome
+def _not_running(job: Job, code: str) -> Conflict:
+    job.refresh_from_db()
+    return Conflict(code, f"job {job.pk} is {job.status}, not running")
 
 
-def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_level: bool = False):
+def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_level: bool = False, deferred: bool = False):
     """queued → cancelled; dispatched/running → the backend's stop, then stopping (502 when it
     fails, nothing changed); `force` → stopped at once, the stop sent after commit regardless.
+    `deferred` (admin bulk actions): no backend call here; the job moves now (stopping, or
+    stopped when forced) and its stop is queued in the outbox for the dispatcher (jobs.outbox).
     Returns (job, ControlRequest or None)."""
     code = "TASK_NOT_RUNNING" if task_level else "JOB_NOT_RUNNING"
     if job.status == JobStatus.QUEUED:
@@ -185,18 +181,25 @@ def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_leve
     if job.status not in BUSY:
         raise Conflict(code, f"job {job.pk} is {job.status}, not running")
     if force:
+        request = None
         with transaction.atomic():
-            moved = transitions.stopped(job, now=timezone.now(), reason=JobReason.FORCE_STOPPED)
-        if moved is None:
-            job.refresh_from_db()
-            raise Conflict(code, f"job {job.pk} is {job.status}, not running")
-        request, _ = _send_stop(job, source=source, user=user, action=ControlAction.FORCE_STOP)
+            if transitions.stopped(job, now=timezone.now(), reason=JobReason.FORCE_STOPPED) is None:
+                raise _not_running(job, code)
+            if deferred:
+                request = outbox.queue_stop(job, source=source, user=user, action=ControlAction.FORCE_STOP)
+        if request is None:
+            request, _ = outbox.send_stop_now(job, source=source, user=user, action=ControlAction.FORCE_STOP)
         return job, request
     problem = not_configured(job.task) if job.task_id else None
     if problem is not None:
         _refuse(job.task, job=job, action=ControlAction.STOP, target="ALL", source=source, user=user,
                 code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
-    request, outcome = _send_stop(job, source=source, user=user)
+    if deferred:
+        with transaction.atomic():
+            if job.status != JobStatus.STOPPING and transitions.begin_stop(job, now=timezone.now()) is None:
+                raise _not_running(job, code)
+            return job, outbox.queue_stop(job, source=source, user=user)
+    request, outcome = outbox.send_stop_now(job, source=source, user=user)
     if not outcome.ok:
         raise control_failed(request, outcome)
     if job.status != JobStatus.STOPPING:

@@ -3,8 +3,8 @@
 
 - wait_timeout: queued longer than its wait_timeout_seconds → cancelled/wait_timeout;
 - never_confirmed: dispatched, no confirm within RPA_START_CONFIRM_SECONDS → failed (robot freed);
-- run_timeout: running longer than run_timeout_seconds → stopping (the backend's stop sent,
-  outside any transaction) → failed/run_timeout, with a failed execution log;
+- run_timeout: running longer than run_timeout_seconds → stopping, its stop queued in the
+  outbox (jobs.outbox; the dispatcher sends it) → failed/run_timeout, with a failed execution log;
 - lost_contact: running, no confirm or heartbeat for RPA_HEARTBEAT_TIMEOUT → failed, the
   account failed, a failed execution log and a `watchdog` audit row (no stop: it is unreachable).
 Execution logs are written by `executionlogs.services.create_log`, the one writer.
@@ -86,29 +86,35 @@ def never_confirmed(now: datetime) -> list[str]:
 
 # -- running too long -----------------------------------------------------------------------------------
 def run_timeouts(now: datetime) -> list[str]:
-    from jobs.services import _send_stop
+    """Expired runs → stopping/run_timeout, each with its stop queued in the outbox in the same
+    transaction (no backend call here: the sweep never waits on a robot). The dispatcher sends
+    the stop, then `finish_run_timeout` ends the job; until then its robot's slot stays taken."""
+    from jobs import outbox
 
     rows = Job.objects.filter(status=JobStatus.RUNNING).values_list("pk", "started_at", "run_timeout_seconds")
     expired = [pk for pk, started, limit in rows if started and started + timedelta(seconds=limit) < now]
     done = []
     for job in Job.objects.select_related("task", "account").filter(pk__in=expired):
         with transaction.atomic():
-            claimed = transitions.begin_stop(job, now=now, reason=JobReason.RUN_TIMEOUT)
-        if claimed is None:
-            continue
-        _, outcome = _send_stop(job, source=ControlSource.WATCHDOG, user=None)
-        text = (
-            f"Run timeout: {job.app_name} on {job.shadow_bot_account} ran longer than "
-            f"{_describe(job.run_timeout_seconds)}; the stop was "
-            + ("sent." if outcome.ok else f"not delivered ({outcome.error or outcome.message}).")
-        )
-        with transaction.atomic():
-            log = _failed_log(job, now=now, text=text, error="run timeout", since=job.started_at)
-            if transitions.fail(job, now=now, reason=JobReason.RUN_TIMEOUT, expected=[JobStatus.STOPPING], log=log, message=text):
+            if transitions.begin_stop(job, now=now, reason=JobReason.RUN_TIMEOUT) is not None:
+                outbox.queue_stop(job, source=ControlSource.WATCHDOG)
                 done.append(str(job.pk))
-            else:
-                transaction.set_rollback(True)  # the robot's own stop or report came first
     return done
+
+
+def finish_run_timeout(job: Job, *, outcome, now: datetime) -> bool:
+    """After its stop was sent: the timed-out job ends failed/run_timeout with a failed log."""
+    text = (
+        f"Run timeout: {job.app_name} on {job.shadow_bot_account} ran longer than "
+        f"{_describe(job.run_timeout_seconds)}; the stop was "
+        + ("sent." if outcome.ok else f"not delivered ({outcome.error or outcome.message}).")
+    )
+    with transaction.atomic():
+        log = _failed_log(job, now=now, text=text, error="run timeout", since=job.started_at)
+        if transitions.fail(job, now=now, reason=JobReason.RUN_TIMEOUT, expected=[JobStatus.STOPPING], log=log, message=text):
+            return True
+        transaction.set_rollback(True)  # the robot's own stop or report came first
+    return False
 
 
 # -- lost contact (the watchdog) ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,7 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
-from jobs import dispatcher
+from jobs import dispatcher, outbox
 from jobs import services as job_services
 from jobs.admin import RecentJobInline
 from jobs.models import Job
@@ -36,7 +37,7 @@ from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
 from tasks.admin_page import TaskPageMixin
-from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
+from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
 from tasks.serializers import TRIGGER_TIME_SLACK
 from yingdao import rules
@@ -295,11 +296,17 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
-        self._control(request, queryset, services.stop_task, _("stop"), self._sent_message)
+        """Each job moves to stopping here; its stop is queued for the dispatcher (jobs.outbox),
+        which sends them in its pool: no backend call in this request."""
+        self._control(request, queryset, partial(services.stop_task, deferred=True), _("stop"), self._sent_message)
+        outbox.send_pending()
 
     @admin.action(description=_("Force stop selected tasks (mark pending now)"), permissions=["control"])
     def force_stop_selected(self, request, queryset):
-        self._control(request, queryset, services.force_stop_task, _("force stop"), self._force_stop_message)
+        self._control(
+            request, queryset, partial(services.force_stop_task, deferred=True), _("force stop"), self._force_stop_message
+        )
+        outbox.send_pending()
 
     def _control(self, request, queryset, control: Callable[..., ControlRequest], verb: str, report) -> None:
         """One call per task; a refusal or relay error for one task does not stop the others."""
@@ -325,17 +332,20 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         )
 
     @staticmethod
-    def _sent_message(sent: ControlRequest, verb: str) -> tuple[int, str]:
-        return messages.SUCCESS, gettext("%(action)s request sent, waiting for the robot to confirm.") % {"action": verb}
+    def _sent_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
+        if isinstance(sent, Job):
+            return messages.SUCCESS, gettext("the job was queued, not running: cancelled (job %(job)s).") % {"job": sent.pk}
+        return messages.SUCCESS, gettext(
+            "%(action)s request sent to the dispatcher (job %(job)s); waiting for the robot to confirm."
+        ) % {"action": verb, "job": sent.job_id}
 
     @staticmethod
-    def _force_stop_message(sent: ControlRequest, verb: str) -> tuple[int, str]:
-        if sent.outcome == ControlOutcome.SENT:
-            return messages.SUCCESS, gettext("marked pending (task and account); stop request sent to the robot.")
-        return (
-            messages.WARNING,
-            gettext("marked pending (task and account); the stop request could not be delivered: %(error)s")
-            % {"error": sent.error},
+    def _force_stop_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
+        if isinstance(sent, Job):
+            return messages.SUCCESS, gettext("the job was queued, not running: cancelled (job %(job)s).") % {"job": sent.pk}
+        return messages.SUCCESS, gettext(
+            "marked pending (task and account); stop request sent to the dispatcher, which delivers it "
+            "to the robot (see the control requests for the outcome)."
         )
 
     @staticmethod

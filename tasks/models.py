@@ -161,8 +161,10 @@ class ControlSource(models.TextChoices):
 
 
 class ControlOutcome(models.TextChoices):
-    """pending (claimed, being sent) → sent | failed; skipped when refused before sending."""
+    """queued (in the outbox, for the dispatcher: jobs.outbox) → pending (claimed, being sent) →
+    sent | failed; skipped when refused before sending."""
 
+    QUEUED = "queued", _("Queued")
     PENDING = "pending", _("Pending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")

@@ -65,7 +65,7 @@ def _current_job(task: Task) -> Job | None:
         return transitions.active_job(locked, now=timezone.now())
 
 
-def _task_control(task: Task, *, source: str, user, action: str, force: bool) -> ControlRequest | Job:
+def _task_control(task: Task, *, source: str, user, action: str, force: bool, deferred: bool) -> ControlRequest | Job:
     task = job_services.fresh_task(task)
     job = _current_job(task)
     if job is None:
@@ -75,7 +75,9 @@ def _task_control(task: Task, *, source: str, user, action: str, force: bool) ->
         )
         raise Conflict("TASK_NOT_RUNNING", f"task {task.task_name} is not running")
     try:
-        job, request = job_services.stop_job(job=job, source=source, user=user, force=force, task_level=True)
+        job, request = job_services.stop_job(
+            job=job, source=source, user=user, force=force, task_level=True, deferred=deferred
+        )
     except Conflict as exc:
         audit.record(task=task, job=job, action=action, target=relay.STOP, source=source, user=user,
                      outcome=ControlOutcome.SKIPPED, error=f"{exc.error_code}: {exc.message}")
@@ -83,19 +85,22 @@ def _task_control(task: Task, *, source: str, user, action: str, force: bool) ->
     return request if request is not None else job
 
 
-def stop_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
+def stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job:
     """Stop the task's job: a queued one is cancelled (returns the Job); a dispatched or running
     one gets the backend's stop (`target=ALL`), its status unchanged until the robot confirms.
-    409 TASK_NOT_RUNNING, 502 when the stop failed, 503 when not configured."""
-    result = _task_control(task, source=source, user=user, action=ControlAction.STOP, force=False)
+    409 TASK_NOT_RUNNING, 502 when the stop failed, 503 when not configured. `deferred`: the job
+    moves to stopping now and the dispatcher sends the stop (jobs.outbox; the admin's bulk stop)."""
+    result = _task_control(task, source=source, user=user, action=ControlAction.STOP, force=False, deferred=deferred)
     _sync(task, job_services.fresh_task(task))
     return result
 
 
-def force_stop_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
+def force_stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job:
     """The job stopped at once (task and account pending), then the stop sent regardless of
-    failure (recorded on the returned ControlRequest)."""
-    result = _task_control(task, source=source, user=user, action=ControlAction.FORCE_STOP, force=True)
+    failure (recorded on the returned ControlRequest); `deferred`: sent by the dispatcher."""
+    result = _task_control(
+        task, source=source, user=user, action=ControlAction.FORCE_STOP, force=True, deferred=deferred
+    )
     _sync(task, job_services.fresh_task(task))
     return result
 

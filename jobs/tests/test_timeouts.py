@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from executionlogs.models import ExecutionLog
-from jobs import timeouts
+from jobs import outbox, timeouts
 from jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,10 @@ def test_a_run_past_its_run_timeout_gets_the_stop_and_ends_failed(make_task, mak
     job = make_job(task, JobStatus.RUNNING, started_at=clock.now, run_timeout_seconds=60)
     assert timeouts.run_timeouts(clock.advance(seconds=59)) == []
     assert timeouts.run_timeouts(clock.advance(seconds=2)) == [str(job.pk)]
+    job.refresh_from_db()
+    assert (job.status, job.reason, fake_relay.requests) == ("stopping", "run_timeout", [])  # queued
+
+    assert len(outbox.send_pending()) == 1  # the dispatcher's pass sends it, then the job ends
 
     job.refresh_from_db()
     task.refresh_from_db()
