@@ -55,6 +55,26 @@ def viewer_user(django_user_model):
     return _user(django_user_model, "viewer1", roles.VIEWER)
 
 
+def _admin_login(client, user):
+    """The admin site lets in staff only; the role (group) decides what they may do there."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator(client, operator_user):
+    """A browser client logged into the admin as a (staff) operator."""
+    return _admin_login(client, operator_user)
+
+
+@pytest.fixture
+def viewer(client, viewer_user):
+    """A browser client logged into the admin as a (staff) viewer."""
+    return _admin_login(client, viewer_user)
+
+
 def _client_for(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")

@@ -19,24 +19,6 @@ pytestmark = pytest.mark.django_db
 JOBS_URL = "/admin/jobs/job/"
 
 
-def staff(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
-@pytest.fixture
-def operator(client, operator_user):
-    client.force_login(staff(operator_user))
-    return client
-
-
-@pytest.fixture
-def viewer(client, viewer_user):
-    client.force_login(staff(viewer_user))
-    return client
-
-
 @pytest.fixture
 def robot_task(make_task, make_account):
     return make_task(account=make_account(shadow_bot_account="bot_q", host_ip="10.1.0.1", port=8000))

@@ -17,14 +17,6 @@ TASKS_URL = "/admin/tasks/task/"
 
 
 @pytest.fixture
-def operator(client, operator_user):
-    operator_user.is_staff = True
-    operator_user.save(update_fields=["is_staff"])
-    client.force_login(operator_user)
-    return client
-
-
-@pytest.fixture
 def own_pool(monkeypatch, settings):
     """A fresh dispatcher pool of 8 threads for this test, drained at its end."""
     settings.RPA_DISPATCHER_THREADS = 8

@@ -23,25 +23,6 @@ JOBS_PREFIX = "jobs"  # the recent-jobs inline (jobs.admin)
 INLINE_LIMIT = 20
 
 
-def staff(user):
-    """The admin site lets in staff only; the role (group) decides what they may do there."""
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
-@pytest.fixture
-def operator(client, operator_user):
-    client.force_login(staff(operator_user))
-    return client
-
-
-@pytest.fixture
-def viewer(client, viewer_user):
-    client.force_login(staff(viewer_user))
-    return client
-
-
 @pytest.fixture
 def root(client, admin_user):
     client.force_login(admin_user)

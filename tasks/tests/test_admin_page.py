@@ -13,24 +13,6 @@ pytestmark = pytest.mark.django_db
 TASKS_URL = "/admin/tasks/task/"
 
 
-def staff(user):
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
-
-
-@pytest.fixture
-def operator(client, operator_user):
-    client.force_login(staff(operator_user))
-    return client
-
-
-@pytest.fixture
-def viewer(client, viewer_user):
-    client.force_login(staff(viewer_user))
-    return client
-
-
 def texts(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
