@@ -97,7 +97,7 @@ def test_a_job_waiting_past_its_wait_timeout_alerts_once(make_task, make_channel
 
 
 def test_a_run_past_its_run_timeout_alerts_job_stopped_by_timeout_once(make_task, make_channel, fake_relay):
-    from jobs import timeouts
+    from jobs import outbox, timeouts
     from jobs.tests.conftest import build_job
 
     make_channel()
@@ -106,5 +106,9 @@ def test_a_run_past_its_run_timeout_alerts_job_stopped_by_timeout_once(make_task
     job = build_job(task, "running", started_at=start, run_timeout_seconds=60)
     timeouts.run_timeouts(start + timedelta(seconds=61))
     timeouts.run_timeouts(start + timedelta(seconds=120))
+    # The sweep queues the stop; the job ends failed/run_timeout once the dispatcher has sent it.
+    assert len(outbox.send_pending()) == 1
+    assert outbox.send_pending() == []
+    timeouts.run_timeouts(start + timedelta(seconds=180))
     alert = Alert.objects.get()
     assert (alert.event, alert.job_id, alert.task_id) == ("job_stopped_by_timeout", job.pk, task.pk)
