@@ -85,10 +85,20 @@ subscription_linger=60
 """
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port not handed out before by this process. A port is only probed, not
+    held, so without the set two calls before anything binds could name the same port (Pushpin's
+    handler then fails to bind the port its HTTP listener already took)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_for(url: str, timeout: float = 30, process: subprocess.Popen | None = None) -> None:
