@@ -91,6 +91,22 @@ class JobSource(models.TextChoices):
 PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}
 
 
+def snapshot_of(task, priority: str) -> dict:
+    """The columns a new job copies from its task and robot, so that it still says what ran where
+    after the task or the account is edited or deleted."""
+    account = task.account
+    return {
+        "task": task,
+        "account": account,
+        "task_name": task.task_name,
+        "shadow_bot_account": account.shadow_bot_account,
+        "host_ip": account.host_ip,
+        "app_name": task.app_name,
+        "priority": priority,
+        "priority_rank": PRIORITY_RANK[priority],
+    }
+
+
 class Job(models.Model):
     id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     task = models.ForeignKey(

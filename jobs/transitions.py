@@ -33,7 +33,6 @@ from jobs.backends import in_transaction
 from jobs.models import (
     ACTIVE,
     BUSY,
-    PRIORITY_RANK,
     RETRIED_REASONS,
     TASK_RUNNING,
     TRANSITIONS,
@@ -41,6 +40,7 @@ from jobs.models import (
     JobReason,
     JobSource,
     JobStatus,
+    snapshot_of,
 )
 from rpa_workbench import events
 from tasks.models import TASK_TRACKED_FIELDS, Task, TaskStatus
@@ -193,15 +193,8 @@ def create(
         lock_robot(account.pk)
     priority = priority or task.priority
     job = Job.objects.create(
-        task=task,
-        account=account,
-        task_name=task.task_name,
-        shadow_bot_account=account.shadow_bot_account,
-        host_ip=account.host_ip,
-        app_name=task.app_name,
+        **snapshot_of(task, priority),
         status=status,
-        priority=priority,
-        priority_rank=PRIORITY_RANK[priority],
         source=source,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
         backend=account.dispatch_backend,
@@ -331,15 +324,8 @@ def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
         return job
     started = task.last_run_time or task.last_seen_at or now
     job = Job.objects.create(
-        task=task,
-        account=task.account,
-        task_name=task.task_name,
-        shadow_bot_account=task.account.shadow_bot_account,
-        host_ip=task.account.host_ip,
-        app_name=task.app_name,
+        **snapshot_of(task, task.priority),
         status=JobStatus.RUNNING,
-        priority=task.priority,
-        priority_rank=PRIORITY_RANK[task.priority],
         source=JobSource.ROBOT,
         backend=task.account.dispatch_backend,
         run_timeout_seconds=task.run_timeout_seconds or settings.RPA_JOB_RUN_TIMEOUT_SECONDS,

@@ -7,24 +7,16 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from jobs.models import PRIORITY_RANK, Job
+from jobs.models import Job, snapshot_of
 
 
 def build_job(task, status: str = "queued", **fields) -> Job:
-    account = task.account
     priority = fields.pop("priority", task.priority)
     fields.setdefault("created_at", timezone.now())
     fields.setdefault("source", "api")
     return Job.objects.create(
-        task=task,
-        account=account,
-        task_name=task.task_name,
-        shadow_bot_account=account.shadow_bot_account,
-        host_ip=account.host_ip,
-        app_name=task.app_name,
+        **snapshot_of(task, priority),
         status=status,
-        priority=priority,
-        priority_rank=PRIORITY_RANK[priority],
         run_timeout_seconds=fields.pop("run_timeout_seconds", 3600),
         wait_timeout_seconds=fields.pop("wait_timeout_seconds", 1800),
         **fields,
