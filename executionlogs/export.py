@@ -13,6 +13,7 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -81,13 +82,25 @@ def csv_chunks(queryset: QuerySet, columns: list[str] = HEADER) -> Iterator[byte
 
 
 async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    # thread_sensitive: every batch is read on the thread (and database connection) that ran the view.
+    # thread_sensitive: every batch is read on the request's own thread, with one database
+    # connection from the first batch to the last; that thread ends with the request, so its
+    # connection is closed here rather than left for the garbage collector.
     pull = sync_to_async(next, thread_sensitive=True)
-    while True:
-        chunk = await pull(chunks, None)
-        if chunk is None:
-            return
-        yield chunk
+    try:
+        while True:
+            chunk = await pull(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        await sync_to_async(_close_connection, thread_sensitive=True)(chunks)
+
+
+def _close_connection(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+    connection.close()
 
 
 def export_filename(now: datetime | None = None) -> str:

@@ -150,12 +150,15 @@ ASGI_APPLICATION = "rpa_workbench.asgi.application"
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'rpa_app.db'}")
 try:
-    # RPA_DB_CONN_MAX_AGE: seconds a connection is kept for reuse (0 = one per request, the
-    # default: Daphne runs each request in a thread of its own, so nothing would reuse it;
-    # bench/README.md "Connections").
+    # RPA_DB_CONN_MAX_AGE: seconds a connection is kept for reuse (0 = one per request). Requests
+    # run on a pool of long-lived threads (rpa_workbench/handler.py), each keeping its connection
+    # between requests; Django checks it (age, errors, and a ping after an idle spell) before
+    # every request (bench/README.md "Connections").
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_number("RPA_DB_CONN_MAX_AGE", 0, minimum=0, cast=int)
+            DATABASE_URL,
+            conn_max_age=env_number("RPA_DB_CONN_MAX_AGE", 600, minimum=0, cast=int),
+            conn_health_checks=True,
         )
     }
 except Exception as exc:  # dj-database-url raises several types for bad URLs
@@ -398,6 +401,10 @@ EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+# Threads that run requests' synchronous work (middleware and views), each with its database
+# connection kept between requests: at most this many requests are worked on at once per
+# process (the others wait their turn; streams and bodies being sent hold no thread).
+RPA_REQUEST_THREADS = env_number("RPA_REQUEST_THREADS", 16, minimum=1, cast=int)
 # Pushpin's publish endpoint (e.g. http://127.0.0.1:5561) when Pushpin holds the streams in
 # front of several server processes (docs/production.md); empty = streams served in-process.
 RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")

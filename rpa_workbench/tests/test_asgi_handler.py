@@ -3,10 +3,12 @@ call (`rpa_workbench/handler.py`), without returning to the event loop in betwee
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from asgiref import sync
@@ -14,10 +16,17 @@ from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 
-from rpa_workbench.handler import GC_THRESHOLDS, ASGIHandler
+from rpa_workbench.handler import GC_THRESHOLDS, ASGIHandler, shutdown_request_threads
 from rpa_workbench.testing import live_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def request_threads_closed_after_each_test():
+    """The pool threads keep their database connections: closed before the test database goes."""
+    yield
+    shutdown_request_threads()
 
 
 def http_scope(path: str) -> dict:
@@ -81,15 +90,16 @@ def call(handler: ASGIHandler, scope: dict, on_start=None) -> tuple[dict, dict, 
 
 
 def test_a_synchronous_request_enters_a_worker_thread_once(monkeypatch):
-    """Three hand-overs in all: Django's request_started signal, the stack with the view, and
-    closing the response (Django's own handler makes one or more per middleware)."""
+    """Two hand-overs in all: the request-started signal, the stack and the view in one, then
+    closing the response once it is sent (Django's own handler makes one or more per
+    middleware, and starts a thread per request)."""
     crossings: list[Crossings] = []
     start, _, content = call(
         ASGIHandler(), http_scope("/health"), on_start=lambda: crossings.append(Crossings(monkeypatch))
     )
     assert start["status"] == 200
     assert json.loads(content)["database"] == "connected"
-    assert (crossings[0].to_thread, crossings[0].to_loop) == (3, 0)
+    assert (crossings[0].to_thread, crossings[0].to_loop) == (2, 0)
 
 
 def test_a_request_through_the_handler_keeps_every_middlewares_effect():
@@ -133,3 +143,54 @@ def test_the_server_entry_point_freezes_the_startup_heap_and_raises_gc_threshold
     thresholds, frozen = json.loads(result.stdout.strip().splitlines()[-1])
     assert tuple(thresholds) == GC_THRESHOLDS
     assert frozen > 50_000  # Django, the apps and every view
+
+
+def test_requests_run_on_long_lived_threads_that_keep_their_database_connection():
+    """A thread and a connection per request was 60 % of the server's busy time on /health
+    (bench/README.md): ten requests one after another open one connection, on a pool thread."""
+    from django.db.backends.signals import connection_created
+
+    opened: list[str] = []
+
+    def record(sender, connection, **kwargs):
+        opened.append(threading.current_thread().name)
+
+    connection_created.connect(record)
+    try:
+        handler = ASGIHandler()
+        for _ in range(10):
+            start, _, content = call(handler, http_scope("/health"))
+            assert start["status"] == 200
+    finally:
+        connection_created.disconnect(record)
+    assert 1 <= len(opened) <= 2  # the request's thread, and perhaps the one that closed a response
+    assert all(name.startswith("rpa-request") for name in opened)
+
+
+def test_at_most_rpa_request_threads_requests_are_worked_on_at_once(settings):
+    """A bounded pool: with 3 threads, nine concurrent calls run three at a time (each group
+    meets at a barrier of three), never more, on three threads."""
+    from rpa_workbench import handler as handler_module
+
+    settings.RPA_REQUEST_THREADS = 3
+    shutdown_request_threads()  # the next call makes the pool with the new size
+    lock = threading.Lock()
+    names: set[str] = set()
+    active = [0, 0]  # now, most ever
+    barrier = threading.Barrier(3)
+
+    def busy():
+        with lock:
+            names.add(threading.current_thread().name)
+            active[0] += 1
+            active[1] = max(active)
+        barrier.wait(10)
+        with lock:
+            active[0] -= 1
+
+    async def run():
+        await asyncio.gather(*[handler_module.in_request_thread(busy)() for _ in range(9)])
+
+    async_to_sync(run)()
+    assert active[1] == 3
+    assert len(names) == 3
