@@ -83,6 +83,18 @@ def prepare(env: dict[str, str], robots: int, tasks: int) -> tuple[str, list[str
     return str(AccessToken.for_user(admin)), [str(t.pk) for t in created], addresses
 
 
+def flush(env: dict[str, str]) -> None:
+    """Empty the DATABASE_URL database (PostgreSQL runs reuse one)."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
 def start_all(url: str, token: str, task_ids: list[str], clients: int) -> tuple[float, dict[int, int]]:
     """Every start at once; returns (seconds until all were answered, status code → count)."""
     local = threading.local()
@@ -190,13 +202,7 @@ def main() -> None:
     env.update(RPA_RELAY_URL=f"http://127.0.0.1:{sim_port}/yingdao", RPA_EMBEDDED_DISPATCHER="true",
                RPA_EMBEDDED_ALERTS="false", RPA_LOG_LEVEL="ERROR")
     if args.postgres:
-        os.environ.update(env)
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("flush", interactive=False, verbosity=0)
+        flush(env)
     token, task_ids, addresses = prepare(env, args.robots, args.tasks)
     process, url = fanout.start_daphne(env, work_dir)
     low, _, high = args.run_seconds.partition("-")
