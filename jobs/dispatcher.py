@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ def send_start(job: Job, *, user=None) -> tuple[ControlRequest, DispatchOutcome]
         target="START",
         source=audit.SOURCE_OF_JOB[job.source],
         job=job,
-        user=user or job.requested_by,
+        user=user,
+        requested_by_id=job.requested_by_id,
     )
     try:
         outcome = backends.call(backends.get_backend(job.backend), "start", job)
@@ -144,13 +146,15 @@ def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = Fals
     return summary
 
 
-def run_once(*, now: datetime | None = None, wait_for_sends: bool = False) -> Summary:
+def run_once(*, now: datetime | None = None, wait_for_sends: bool = False, sweep: bool = True) -> Summary:
+    """One pass; `sweep=False` leaves the timeouts for the next periodic pass (a kicked one)."""
     from jobs import outbox, timeouts
 
     now = now or timezone.now()
     summary = Summary()
     try:
-        summary.timed_out = timeouts.sweep(now=now)
+        if sweep:
+            summary.timed_out = timeouts.sweep(now=now)
     except Exception:
         logger.exception("dispatcher: timeouts failed")
     try:
@@ -166,11 +170,17 @@ def run_forever(*, interval: float | None = None, stop: threading.Event | None =
     interval = settings.RPA_DISPATCHER_INTERVAL if interval is None else interval
     stop = stop or threading.Event()
     logger.info("dispatcher running (sweep every %ss)", interval)
+    next_sweep = 0.0
     while not stop.is_set():
         _wake.clear()
         close_old_connections()
+        # A kick (a job ended or queued: up to hundreds a second in a burst) asks for dispatch
+        # only; the timeouts, which read every queued and running job, are swept once an interval.
+        sweep = time.monotonic() >= next_sweep
+        if sweep:
+            next_sweep = time.monotonic() + interval
         try:
-            run_once()
+            run_once(sweep=sweep)
         except Exception:
             logger.exception("dispatcher pass failed")
         finally:

@@ -352,13 +352,14 @@ def fail_dispatch(job: Job, *, now: datetime, message: str) -> Transition | None
     )
 
 
-def confirm_running(job: Job, *, now: datetime) -> Transition | None:
+def confirm_running(job: Job, *, now: datetime, task_locked: bool = False) -> Transition | None:
     return move(
         job,
         JobStatus.RUNNING,
         now=now,
         expected=[JobStatus.QUEUED, JobStatus.DISPATCHED],
         task_fields={"last_run_time": now, "last_seen_at": now},
+        task_locked=task_locked,
     )
 
 

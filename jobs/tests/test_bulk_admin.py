@@ -48,6 +48,7 @@ def test_an_admin_stop_of_50_running_tasks_returns_at_once_while_the_relay_hangs
     stops = ControlRequest.objects.filter(action="stop")
     assert stops.count() == 50
     assert set(stops.values_list("outcome", flat=True)) == {ControlOutcome.FAILED}  # read timeouts, recorded
+    fake_relay.wait_for_requests(50, timeout=10)  # a timed-out request may still be on its way in
     sent_to = [q["tak"] for q in fake_relay.queries]
     assert sorted(sent_to) == sorted(t.app_name for t in tasks)  # each stop exactly once
     assert outbox.send_pending() == []  # nothing left for another dispatcher to send

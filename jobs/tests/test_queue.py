@@ -132,17 +132,13 @@ def test_a_slow_relay_holds_at_most_the_inline_slots(make_account, make_task, fa
     first, second = make_task(make_account()), make_task(make_account())
     holder = threading.Thread(target=lambda: services.start_job(task=first, source=JobSource.API))
     holder.start()
-    arrived = threading.Event()
-    while not arrived.wait(0.01) and holder.is_alive():
-        if fake_relay.requests:
-            arrived.set()  # the first START is at the relay, holding the slot
+    assert fake_relay.wait_for_requests(1, timeout=10) == 1  # the first START is at the relay, holding the slot
 
     began = time.monotonic()
     started = services.start_job(task=second, source=JobSource.API)
     answered = time.monotonic() - began
     holder.join(10)
 
-    assert arrived.is_set()
     assert (started.job.status, started.request) == (JobStatus.QUEUED, None)
     assert answered < fake_relay.delay
     assert dispatcher.dispatch_pending(wait_for_sends=True).sent == [str(started.job.pk)]
