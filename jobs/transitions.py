@@ -323,7 +323,11 @@ def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
     """The task's one active job. A task found running without one (data from before jobs, or a
     row made running by hand) is adopted: it gets a running job with source `robot`."""
     _require_transaction()
-    job = Job.objects.select_related("account", "task").filter(task_id=task.pk, status__in=ACTIVE).first()
+    job = Job.objects.filter(task_id=task.pk, status__in=ACTIVE).first()
+    if job is not None:  # its task and robot are the rows the caller holds (lock_task), not read again
+        job.task = task
+        if job.account_id == task.account_id:
+            job.account = task.account
     if job is not None or not adopt or task.status != TaskStatus.RUNNING:
         return job
     started = task.last_run_time or task.last_seen_at or now
