@@ -22,6 +22,9 @@ from jobs import outbox, transitions
 from jobs.models import BUSY, Job, JobStatus
 from tasks.models import Task
 
+# A robot's queue order: priority (high first: the lowest rank), then age.
+QUEUE_ORDER = ("priority_rank", "created_at")
+
 
 def eligible(now: datetime) -> Q:
     """Queued jobs that may be dispatched now (a retry waits for its not_before)."""
@@ -66,14 +69,7 @@ def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
             free.pop(pk, None)  # a pending stop (target=ALL) would end the next run too
     if not free:
         return []
-    in_order = Window(RowNumber(), partition_by=[F("account_id")], order_by=[F("priority_rank"), F("created_at")])
-    candidates = list(
-        Job.objects.filter(eligible(now), account_id__in=list(free))
-        .annotate(place=in_order)
-        .filter(place__lte=max(free.values()))
-        .order_by("account_id", "place")
-    )
-    candidates = [job for job in candidates if job.place <= free[job.account_id]]
+    candidates = _next_jobs(free, now)
     task_ids = sorted({job.task_id for job in candidates if job.task_id is not None})
     tasks = {task.pk: task for task in Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")}
     claimed = []
@@ -86,6 +82,19 @@ def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
         if transitions.dispatch(job, now=now, task_locked=task is not None) is not None:
             claimed.append(job)
     return claimed
+
+
+def _next_jobs(free: dict, now: datetime) -> list[Job]:
+    """Each robot's next eligible jobs in QUEUE_ORDER, as many as its free slots (`free`: pk →
+    slots). One robot (a start's own claim): a plain ordered query; several (a dispatcher pass):
+    one query ranking each robot's jobs (ROW_NUMBER, whose SQL costs more to build)."""
+    waiting = Job.objects.filter(eligible(now))
+    if len(free) == 1:
+        [(account_id, slots)] = free.items()
+        return list(waiting.filter(account_id=account_id).order_by(*QUEUE_ORDER)[:slots])
+    in_order = Window(RowNumber(), partition_by=[F("account_id")], order_by=[F(name) for name in QUEUE_ORDER])
+    ranked = waiting.filter(account_id__in=list(free)).annotate(place=in_order).filter(place__lte=max(free.values()))
+    return [job for job in ranked.order_by("account_id", "place") if job.place <= free[job.account_id]]
 
 
 def accounts_with_work(now: datetime) -> list:
@@ -113,7 +122,7 @@ def positions(jobs: list[Job]) -> dict:
     for account_id in {job.account_id for job in queued}:
         order = list(
             Job.objects.filter(account_id=account_id, status=JobStatus.QUEUED)
-            .order_by("priority_rank", "created_at")
+            .order_by(*QUEUE_ORDER)
             .values_list("pk", flat=True)
         )
         index = {pk: n for n, pk in enumerate(order, start=1)}

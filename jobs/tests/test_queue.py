@@ -156,13 +156,17 @@ def test_one_pass_claims_every_free_robot_one_job_each_in_queue_order(make_accou
     busy = make_account()
     make_job(make_task(busy), JobStatus.RUNNING)
     make_job(make_task(busy))
+    wide = make_account(max_concurrent_jobs=2, dispatch_backend="yingdao")  # two slots: its next two
+    expected += [make_job(make_task(wide), created_at=now - timedelta(minutes=m)).pk for m in (3, 2)]
+    make_job(make_task(wide), created_at=now)
 
-    claimed = queue.claim_many([robot.pk for robot in [*robots, busy]], now=now)
+    claimed = queue.claim_many([robot.pk for robot in [*robots, busy, wide]], now=now)
 
     assert sorted(job.pk for job in claimed) == sorted(expected)
     for robot in [*robots, busy]:
         assert Job.objects.filter(account=robot, status__in=BUSY).count() == 1
-    assert queue.claim_many([robot.pk for robot in robots], now=now) == []  # every slot is taken
+    assert Job.objects.filter(account=wide, status__in=BUSY).count() == 2
+    assert queue.claim_many([robot.pk for robot in [*robots, wide]], now=now) == []  # every slot is taken
 
 
 @pytest.mark.django_db(transaction=True)
