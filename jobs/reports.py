@@ -86,7 +86,7 @@ def _job_by_execution_id(execution_id: str | None) -> Job | None:
         pk = uuid.UUID(str(execution_id))
     except ValueError:
         return None
-    return Job.objects.select_related("task", "account").filter(pk=pk).first()
+    return next(iter(Job.objects.select_related("task", "account").filter(pk=pk)), None)
 
 
 def is_stale(job: Job, log) -> bool:
@@ -109,7 +109,7 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = transitions.lock_task(task.pk, account_id=task.account_id)
+    task = transitions.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
     job = transitions.active_job(task, now=now)
     if job is None:
         return transitions.record_report_without_job(
