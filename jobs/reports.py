@@ -86,7 +86,7 @@ def _job_by_execution_id(execution_id: str | None) -> Job | None:
         pk = uuid.UUID(str(execution_id))
     except ValueError:
         return None
-    return next(iter(Job.objects.select_related("task", "account").filter(pk=pk)), None)
+    return next(iter(Job.objects.filter(pk=pk)), None)
 
 
 def is_stale(job: Job, log) -> bool:
@@ -102,7 +102,11 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     now = timezone.now()
     exact = _job_by_execution_id(execution_id)
     if exact is not None:
-        if exact.status in ACTIVE:
+        if exact.status in ACTIVE and exact.task_id is not None:
+            matched = task if task is not None and task.pk == exact.task_id else None
+            exact.task = transitions.lock_task(exact.task_id, read_in_transaction=matched)
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
+        elif exact.status in ACTIVE:
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)
         elif exact.execution_log_id is None:
             Job.objects.filter(pk=exact.pk).update(execution_log=log)
