@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
+from accounts import presence
 from accounts.models import Account
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
@@ -65,6 +66,7 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
                 transitions.mark_account_pending(task.account_id)
             Task.objects.filter(pk=task.pk).update(last_seen_at=now)
             _confirm_latest_request(task, [ControlAction.STOP, ControlAction.FORCE_STOP], now)
+        presence.record_contact(account_id=task.account_id)
     return Task.objects.select_related("account").get(pk=match.pk)
 
 

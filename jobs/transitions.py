@@ -482,6 +482,9 @@ def record_heartbeat(*, account_id, app_name: str | None, task_id=None) -> Accou
         if task_id is not None:
             Task.objects.filter(pk=task_id).update(last_seen_at=now)
         events.publish_account_updated(account, events.changed(before, account))
+        from accounts import presence  # accounts.presence → alerts → jobs: imported when used
+
+        presence.record_contact(account_id=account_id)
     return account
 
 
