@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -49,25 +50,34 @@ def timeout() -> timedelta:
     return timedelta(seconds=settings.RPA_PRESENCE_TIMEOUT)
 
 
-def _running_work():
-    """Something of this account is running: a job dispatched, running or stopping once the jobs
-    app is installed (API.md §1 `busy`), else a running task of the account."""
+@functools.cache
+def _static_cases() -> tuple[When, When]:
+    """The parts of the presence CASE that do not depend on the moment, built once: a list page
+    then resolves them rather than building them (Django copies an expression to resolve it).
+
+    - never heard from: unknown;
+    - something of this account is running: busy (a job dispatched, running or stopping once the
+      jobs app is installed, API.md §1; else a running task of the account)."""
+    never_seen = When(last_seen_at__isnull=True, then=Value(UNKNOWN))
     if apps.is_installed("jobs"):
-        from jobs.models import BUSY, Job
+        from jobs.models import BUSY as BUSY_STATUSES
+        from jobs.models import Job
 
-        return Exists(Job.objects.filter(account_id=OuterRef("pk"), status__in=BUSY))
-    from tasks.models import Task, TaskStatus
+        running = Exists(Job.objects.filter(account_id=OuterRef("pk"), status__in=BUSY_STATUSES))
+    else:
+        from tasks.models import Task, TaskStatus
 
-    return Exists(Task.objects.filter(account_id=OuterRef("pk"), status=TaskStatus.RUNNING))
+        running = Exists(Task.objects.filter(account_id=OuterRef("pk"), status=TaskStatus.RUNNING))
+    return never_seen, When(running, then=Value(BUSY))
 
 
 def presence_expression(now: datetime) -> Case:
     """The SQL CASE deriving presence at `now`."""
-    cutoff = now - timeout()
+    never_seen, running = _static_cases()
     return Case(
-        When(last_seen_at__isnull=True, then=Value(UNKNOWN)),
-        When(last_seen_at__lt=cutoff, then=Value(OFFLINE)),
-        When(_running_work(), then=Value(BUSY)),
+        never_seen,
+        When(last_seen_at__lt=now - timeout(), then=Value(OFFLINE)),
+        running,
         default=Value(ONLINE),
         output_field=CharField(),
     )

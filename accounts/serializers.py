@@ -5,10 +5,11 @@ from rest_framework import serializers
 from accounts import services
 from accounts.models import Account, AccountStatus, DispatchBackend
 from accounts.presence import PRESENCE_CHOICES, UNKNOWN
+from rpa_workbench.representation import ListedFast
 from yingdao import rules
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(ListedFast, serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     shadow_bot_account = serializers.CharField(max_length=100, trim_whitespace=True)
     host_ip = serializers.IPAddressField(error_messages={"invalid": "must be a valid IPv4 or IPv6 address"})

@@ -11,7 +11,7 @@ from rpa_workbench.viewsets import ModelViewSet
 from tasks.models import Task
 
 # Each account's number of tasks as a correlated subquery, not a JOIN + GROUP BY: the page's
-# count() then drops it (Django strips unused non-aggregate annotations) and is a plain COUNT.
+# count() could drop it; a list page adds it to the page's rows only (annotate_rows).
 TASK_COUNT = Coalesce(
     Subquery(
         Task.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(n=Count("*")).values("n"),
@@ -22,12 +22,15 @@ TASK_COUNT = Coalesce(
 
 
 class AccountViewSet(ModelViewSet):
-    queryset = Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at")
+    queryset = Account.objects.order_by("-created_at")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
 
-    def get_queryset(self):
-        return presence.with_presence(super().get_queryset())
+    def annotate_rows(self, queryset):
+        queryset = queryset.annotate(task_count=TASK_COUNT)
+        if "presence" in queryset.query.annotations:  # filtered by presence: keep that moment's
+            return queryset
+        return presence.with_presence(queryset)
 
     def perform_destroy(self, instance):
         services.delete_account(instance)

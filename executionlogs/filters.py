@@ -55,6 +55,15 @@ class DateOrDateTimeFilter(django_filters.Filter):
     field_class = DateOrDateTimeField
 
 
+def log_order(field: str = "start_time", descending: bool = True) -> tuple:
+    """The history's order by `field` (nullable fields' nulls last); the primary key breaks ties
+    so pages never repeat or skip rows. The list's order when no sort is asked for is
+    `log_order()`, the view's queryset's."""
+    nulls_last = True if field in NULLABLE_SORT_FIELDS else None
+    primary = F(field).desc(nulls_last=nulls_last) if descending else F(field).asc(nulls_last=nulls_last)
+    return primary, "-pk" if descending else "pk"
+
+
 def start_of_day(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
@@ -72,10 +81,10 @@ class ExecutionLogFilter(django_filters.FilterSet):
         method="filter_end_date", label="Started at or before (a bare date: that whole day)"
     )
     sort_by = django_filters.ChoiceFilter(
-        choices=[(name, name) for name in SORT_FIELDS], method="keep", label="Sort field (default start_time)"
+        choices=[(name, name) for name in SORT_FIELDS], method="sort", label="Sort field (default start_time)"
     )
     order = django_filters.ChoiceFilter(
-        choices=[("desc", "desc"), ("asc", "asc")], method="keep", label="desc (default) or asc"
+        choices=[("desc", "desc"), ("asc", "asc")], method="sort", label="desc (default) or asc"
     )
 
     class Meta:
@@ -109,15 +118,11 @@ class ExecutionLogFilter(django_filters.FilterSet):
             return queryset.filter(start_time__lte=value)
         return queryset.filter(start_time__lt=start_of_day(value + timedelta(days=1)))
 
-    def keep(self, queryset, name, value):
-        """sort_by/order are validated as filters but applied together in `filter_queryset`."""
-        return queryset
+    def sort(self, queryset, name, value):
+        """sort_by and order, applied together (either may come alone; neither: the view's order).
 
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+        A filter method, not an override of `filter_queryset`: a request naming no filter then
+        skips the FilterSet (rpa_workbench/filtering.py)."""
         field = self.form.cleaned_data.get("sort_by") or "start_time"
         descending = (self.form.cleaned_data.get("order") or "desc") == "desc"
-        nulls_last = True if field in NULLABLE_SORT_FIELDS else None
-        primary = F(field).desc(nulls_last=nulls_last) if descending else F(field).asc(nulls_last=nulls_last)
-        # The primary key breaks ties so pages never repeat or skip rows.
-        return queryset.order_by(primary, "-pk" if descending else "pk")
+        return queryset.order_by(*log_order(field, descending))

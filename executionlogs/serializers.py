@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from executionlogs.models import ExecutionLog
 from resources.signing import safe_link, signed_resource_url
+from rpa_workbench.representation import ListedFast
 
 
 class LinkField(serializers.CharField):
@@ -15,7 +16,7 @@ class LinkField(serializers.CharField):
         return safe_link(value)
 
 
-class ExecutionLogSerializer(serializers.ModelSerializer):
+class ExecutionLogSerializer(ListedFast, serializers.ModelSerializer):
     """The log object of API.md §3, plus signed URLs an `<img>` tag can load without headers."""
 
     id = serializers.CharField(read_only=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 
+from accounts import presence
 from accounts.models import Account
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from rpa_workbench import events
@@ -133,6 +134,9 @@ def record_execution(
         if original is None:  # the conflict was something else: do not hide it
             raise
         logger.info("repeat delivery of execution %s ignored", original.pk)
+        if original.account_id is not None:
+            with transaction.atomic():  # a repeat is a sign of life all the same
+                presence.record_contact(account_id=original.account_id)
         return original, False
     return log, True
 
@@ -188,6 +192,9 @@ def _write(
     from jobs import reports
 
     reports.attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
+    if account is not None:
+        # In this transaction: a write of its own would wait outside the writers' queue.
+        presence.record_contact(account_id=account.pk)
     return log
 
 

@@ -6,7 +6,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 
 from executionlogs.export import COLUMN_SETS, csv_response
-from executionlogs.filters import ExecutionLogFilter
+from executionlogs.filters import ExecutionLogFilter, log_order
 from executionlogs.models import ExecutionLog
 from executionlogs.serializers import ExecutionLogSerializer
 from rpa_workbench.errors import ApiError
@@ -17,7 +17,7 @@ UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-
 class ExecutionLogViewSet(viewsets.ReadOnlyModelViewSet):
     """The execution history: read-only (robots write it through the execution-complete webhook)."""
 
-    queryset = ExecutionLog.objects.all()
+    queryset = ExecutionLog.objects.order_by(*log_order())
     serializer_class = ExecutionLogSerializer
     filterset_class = ExecutionLogFilter
     lookup_value_regex = UUID_PATTERN

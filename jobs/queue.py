@@ -116,20 +116,21 @@ def accounts_with_work(now: datetime) -> list:
 
 
 def positions(jobs: list[Job]) -> dict:
-    """queue_position (1 = next) of each queued job in `jobs`, derived in one query per robot."""
+    """queue_position (1 = next) of each queued job in `jobs`: one query for all their robots'
+    queues (a page of jobs may name up to 20 robots)."""
     queued = [job for job in jobs if job.status == JobStatus.QUEUED and job.account_id]
-    result: dict = {}
-    for account_id in {job.account_id for job in queued}:
-        order = list(
-            Job.objects.filter(account_id=account_id, status=JobStatus.QUEUED)
-            .order_by(*QUEUE_ORDER)
-            .values_list("pk", flat=True)
-        )
-        index = {pk: n for n, pk in enumerate(order, start=1)}
-        for job in queued:
-            if job.account_id == account_id:
-                result[job.pk] = index.get(job.pk)
-    return result
+    if not queued:
+        return {}
+    queues = (
+        Job.objects.filter(account_id__in={job.account_id for job in queued}, status=JobStatus.QUEUED)
+        .order_by("account_id", *QUEUE_ORDER)
+        .values_list("account_id", "pk")
+    )
+    index: dict = {}
+    ahead: dict = {}
+    for account_id, pk in queues:
+        ahead[account_id] = index[pk] = ahead.get(account_id, 0) + 1
+    return {job.pk: index.get(job.pk) for job in queued}
 
 
 def position(job: Job) -> int | None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
+from accounts import presence
 from accounts.models import Account
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
@@ -54,13 +55,16 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
         if action == "START":
             _confirm_start(task, job, now)
             _confirm_latest_request(task, [ControlAction.START], now)
-            return task  # as the transition left it (its status is all the answer reads)
-        if job is not None and job.status in BUSY:
-            transitions.stopped(job, now=now)
-        elif job is None:
-            transitions.mark_account_pending(task.account_id)
-        Task.objects.filter(pk=task.pk).update(last_seen_at=now)
-        _confirm_latest_request(task, [ControlAction.STOP, ControlAction.FORCE_STOP], now)
+        else:
+            if job is not None and job.status in BUSY:
+                transitions.stopped(job, now=now)
+            elif job is None:
+                transitions.mark_account_pending(task.account_id)
+            Task.objects.filter(pk=task.pk).update(last_seen_at=now)
+            _confirm_latest_request(task, [ControlAction.STOP, ControlAction.FORCE_STOP], now)
+        presence.record_contact(account_id=task.account_id)
+    if action == "START":
+        return task  # as the transition left it (its status is all the answer reads)
     return Task.objects.select_related("account").get(pk=match.pk)
 
 
@@ -83,7 +87,7 @@ def _job_by_execution_id(execution_id: str | None) -> Job | None:
         pk = uuid.UUID(str(execution_id))
     except ValueError:
         return None
-    return Job.objects.select_related("task", "account").filter(pk=pk).first()
+    return next(iter(Job.objects.filter(pk=pk)), None)
 
 
 def is_stale(job: Job, log) -> bool:
@@ -99,14 +103,18 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     now = timezone.now()
     exact = _job_by_execution_id(execution_id)
     if exact is not None:
-        if exact.status in ACTIVE:
+        if exact.status in ACTIVE and exact.task_id is not None:
+            matched = task if task is not None and task.pk == exact.task_id else None
+            exact.task = transitions.lock_task(exact.task_id, read_in_transaction=matched)
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
+        elif exact.status in ACTIVE:
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)
         elif exact.execution_log_id is None:
             Job.objects.filter(pk=exact.pk).update(execution_log=log)
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = transitions.lock_task(task.pk, account_id=task.account_id)
+    task = transitions.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
     job = transitions.active_job(task, now=now)
     if job is None:
         return transitions.record_report_without_job(

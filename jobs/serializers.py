@@ -6,10 +6,11 @@ from rest_framework import serializers
 
 from jobs import queue
 from jobs.models import Job
+from rpa_workbench.representation import ListedFast
 from tasks.models import TaskPriority
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ListedFast, serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_id = serializers.SerializerMethodField()
     account_id = serializers.SerializerMethodField()

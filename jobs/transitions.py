@@ -81,19 +81,31 @@ def _require_transaction() -> None:
         raise RuntimeError("job transitions run inside the caller's transaction.atomic()")
 
 
+def transaction_locks_everything() -> bool:
+    """SQLite: every transaction begins IMMEDIATE (settings), i.e. holding the database's one
+    write lock, so what it reads cannot change under it and row locks (which SQLite has not)
+    add nothing. PostgreSQL: rows are locked one by one, as below."""
+    return not connection.features.has_select_for_update
+
+
 def lock_robot(account_id) -> None:
     """Lock the account row first, always: every transaction that moves jobs takes the account,
     then the task (on PostgreSQL; SQLite serializes writers anyway), so none can deadlock.
     NO KEY UPDATE: a job inserted for the account (a foreign key's KEY SHARE) does not wait on it.
     A database without row locks (SQLite: its write transactions are serialized) skips the read."""
-    if account_id is not None and connection.features.has_select_for_update:
+    if account_id is not None and not transaction_locks_everything():
         list(Account.objects.select_for_update(no_key=True).filter(pk=account_id).values_list("pk", flat=True))
 
 
-def lock_task(task_pk, *, account_id: Any = None) -> Task:
+def lock_task(task_pk, *, account_id: Any = None, read_in_transaction: Task | None = None) -> Task:
     """The task, locked after its account (see lock_robot), with that account loaded under the
     lock. `account_id`, when the caller has just read it, saves reading it again; should the task
-    have moved to another account meanwhile, that account is locked too."""
+    have moved to another account meanwhile, that account is locked too.
+    `read_in_transaction`: the task (its account loaded) as this transaction already read it;
+    where the transaction holds the whole database (SQLite) that row is current and is used as is."""
+    if read_in_transaction is not None and transaction_locks_everything():
+        _require_transaction()
+        return read_in_transaction
     if account_id is None:
         account_id = Task.objects.filter(pk=task_pk).values_list("account_id", flat=True).first()
     lock_robot(account_id)
@@ -323,9 +335,9 @@ def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
     """The task's one active job. A task found running without one (data from before jobs, or a
     row made running by hand) is adopted: it gets a running job with source `robot`."""
     _require_transaction()
-    job = Job.objects.filter(task_id=task.pk, status__in=ACTIVE).first()
-    if job is not None:  # its task and robot are the rows the caller holds (lock_task), not read again
-        job.task = task
+    job = next(iter(Job.objects.filter(task_id=task.pk, status__in=ACTIVE).order_by()[:1]), None)
+    if job is not None:
+        job.task = task  # the caller's row (locked by lock_task where it moves the job)
         if job.account_id == task.account_id:
             job.account = task.account
     if job is not None or not adopt or task.status != TaskStatus.RUNNING:
@@ -475,6 +487,9 @@ def record_heartbeat(*, account_id, app_name: str | None, task_id=None) -> Accou
         if task_id is not None:
             Task.objects.filter(pk=task_id).update(last_seen_at=now)
         events.publish_account_updated(account, events.changed(before, account))
+        from accounts import presence  # accounts.presence → alerts → jobs: imported when used
+
+        presence.record_contact(account_id=account_id)
     return account
 
 

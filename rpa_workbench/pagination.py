@@ -29,13 +29,16 @@ def parse_positive_int(params, name: str, default: int, maximum: int | None = No
 class EnvelopePagination(BasePagination):
     """`{total, page, page_size, total_pages, items}`; a page past the end is empty, not 404."""
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, *, page_rows=None):
+        """The page's rows; `page_rows(queryset)` adds to them what counting does not need."""
         self.page = parse_positive_int(request.query_params, "page", 1)
         self.page_size = parse_positive_int(request.query_params, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         self.total = queryset.count()
         offset = (self.page - 1) * self.page_size
         if offset >= self.total:
             return []
+        if page_rows is not None:
+            queryset = page_rows(queryset)
         return list(queryset[offset : offset + self.page_size])
 
     def get_paginated_response(self, data):

@@ -260,7 +260,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rpa_workbench.permissions.ModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "rpa_workbench.pagination.EnvelopePagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["rpa_workbench.filtering.FilterBackend"],  # django-filter, skipped when unused
     "DEFAULT_RENDERER_CLASSES": ["rpa_workbench.renderers.FiniteJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rpa_workbench.parsers.JSONParser",

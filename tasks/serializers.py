@@ -18,6 +18,7 @@ from rest_framework import serializers
 from resources.signing import link_problem, safe_link
 from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, loads_json_text
+from rpa_workbench.representation import ListedFast
 from tasks import editing
 from tasks.models import ControlRequest, Task, TaskPriority
 from tasks.schedules import ScheduleError, validate_schedule
@@ -52,7 +53,7 @@ class ConfigJsonField(serializers.Field):
         return value
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(ListedFast, serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_name = serializers.CharField(max_length=200)
     app_name = serializers.CharField(max_length=200)

@@ -36,17 +36,17 @@ class TaskViewSet(ModelViewSet):
         editing.delete_task(task=instance, user=self.request.user)
 
     def _control(self, control, request) -> Response:
-        task = self.get_object()  # the actions set no filterset: a POST's query string filters nothing
+        task = self.get_object()
         sent = control(task=task, source=ControlSource.API, user=request.user)
         return Response(services.control_response(task, sent))
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[CanControl], filterset_class=None)
+    @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def start(self, request, pk=None):
         return self._control(services.start_task, request)
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[CanControl], filterset_class=None)
+    @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def stop(self, request, pk=None):
         return self._control(services.stop_task, request)
 
@@ -55,7 +55,7 @@ class TaskViewSet(ModelViewSet):
         responses=ControlResponseSerializer,
         parameters=[OpenApiParameter("force", bool, required=True, description="must be true")],
     )
-    @action(detail=True, methods=["post"], url_path="force-stop", permission_classes=[CanControl], filterset_class=None)
+    @action(detail=True, methods=["post"], url_path="force-stop", permission_classes=[CanControl])
     def force_stop(self, request, pk=None):
         if request.query_params.get("force", "").lower() not in ("true", "1"):
             raise ApiError(400, "VALIDATION_ERROR", "force: must be true to confirm a force-stop")

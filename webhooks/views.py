@@ -11,7 +11,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.presence import record_contact
 from executionlogs.services import record_execution
 from resources.signing import safe_link
 from rpa_workbench.errors import ApiError
@@ -42,8 +41,6 @@ class ConfirmView(WebhookView):
             action=data["action"],
             host_ip=data.get("host_ip"),
         )
-        if task is not None:
-            record_contact(account_id=task.account_id)
         if task is None:
             return Response(
                 {
@@ -69,8 +66,6 @@ class ExecutionCompleteView(WebhookView):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         log, created = record_execution(**serializer.service_kwargs())
-        if log.account_id is not None:
-            record_contact(account_id=log.account_id)
         message = (
             "execution recorded" if created else "execution already recorded; returning the original log"
         )
@@ -100,8 +95,6 @@ class HeartbeatView(WebhookView):
             app_name=data["app_name"],
             host_ip=data.get("host_ip"),
         )
-        if account is not None:
-            record_contact(account_id=account.pk)
         if account is None:
             return Response(
                 {
