@@ -47,6 +47,11 @@ class FairLock:
                 return True  # handed over just as the wait timed out: ours after all
             return False
 
+    def locked(self) -> bool:
+        """Whether some connection holds it (as `threading.Lock.locked`)."""
+        with self._mutex:
+            return self._held
+
     def release(self) -> None:
         with self._mutex:
             if self._waiting:
