@@ -1,9 +1,10 @@
 """Benchmark of the per-robot job queue (not a test: it prints figures; issue 14).
 
 Sets up `--robots` robots with `--tasks` tasks each (priorities high/normal/low in turn), starts
-Daphne (its embedded dispatcher on) with the robot simulator (tasks/simulator.py, in this
-process) as the relay, then starts every task at once through the API (`POST
-/api/v1/tasks/{id}/start` with a JWT, from `--clients` threads) and waits until every job ended.
+Daphne (`--servers` processes, each with its embedded dispatcher on) with the robot simulator
+(tasks/simulator.py, in this process) as the relay, then starts every task at once through the
+API (`POST /api/v1/tasks/{id}/start` with a JWT, from `--clients` threads) and waits until every
+job ended.
 It prints:
 - the time until every start was accepted (and the answers' status codes);
 - the dispatch rate (STARTs sent per second while the queue drained);
@@ -14,6 +15,7 @@ It prints:
     .venv/bin/python bench/job_queue.py                         # 200 robots x 5 tasks, fresh SQLite
     .venv/bin/python bench/job_queue.py --robots 20 --tasks 3   # quicker
     DATABASE_URL=postgres://rpa@127.0.0.1:55432/bench_queue .venv/bin/python bench/job_queue.py --postgres
+    DATABASE_URL=... .venv/bin/python bench/job_queue.py --postgres --servers 2   # two Daphne processes
 
 The client threads, the simulator and Daphne share the machine's cores: the figures are an
 upper bound of what the server alone needs.
@@ -96,19 +98,22 @@ def flush(env: dict[str, str]) -> None:
     call_command("flush", interactive=False, verbosity=0)
 
 
-def start_all(url: str, token: str, task_ids: list[str], clients: int) -> tuple[float, dict[int, int]]:
-    """Every start at once; returns (seconds until all were answered, status code → count)."""
+def start_all(urls: list[str], token: str, task_ids: list[str], clients: int) -> tuple[float, dict[int, int]]:
+    """Every start at once, the n-th to server n mod len(urls); returns (seconds until all
+    were answered, status code → count)."""
     local = threading.local()
 
-    def start(task_id: str) -> int:
+    def start(numbered: tuple[int, str]) -> int:
+        number, task_id = numbered
         if not hasattr(local, "session"):
             local.session = requests.Session()
             local.session.headers["Authorization"] = f"Bearer {token}"
+        url = urls[number % len(urls)]
         return local.session.post(f"{url}/api/v1/tasks/{task_id}/start", timeout=60).status_code
 
     began = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        codes = list(pool.map(start, task_ids))
+        codes = list(pool.map(start, enumerate(task_ids)))
     counts: dict[int, int] = defaultdict(int)
     for code in codes:
         counts[code] += 1
@@ -191,6 +196,9 @@ def main() -> None:
     parser.add_argument("--run-seconds", default="1-2", help="simulated run time range (default 1-2)")
     parser.add_argument("--timeout", type=float, default=90, help="seconds to wait for the queue to drain")
     parser.add_argument("--postgres", action="store_true", help="use DATABASE_URL (emptied first) instead of SQLite")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="Daphne processes, each with its embedded dispatcher; the starts go round-robin, the "
+                             "robots' webhooks to the first (default 1; more is for --postgres)")
     args = parser.parse_args()
 
     from tasks.simulator import RobotSimulator
@@ -205,7 +213,9 @@ def main() -> None:
     if args.postgres:
         flush(env)
     token, task_ids, addresses = prepare(env, args.robots, args.tasks)
-    process, url = fanout.start_daphne(env, work_dir)
+    servers = [fanout.start_daphne(env, work_dir) for _ in range(args.servers)]
+    urls = [url for _, url in servers]
+    url = urls[0]
     low, _, high = args.run_seconds.partition("-")
     simulator = RobotSimulator(
         callback=url, token=fanout.WEBHOOK_TOKEN, resolve=lambda ip, port: addresses.get((ip, port)),
@@ -214,15 +224,19 @@ def main() -> None:
     relay = simulator.serve("127.0.0.1", sim_port)
     threading.Thread(target=relay.serve_forever, daemon=True).start()
     try:
-        print(f"{args.robots} robots x {args.tasks} tasks = {len(task_ids)} starts, {args.clients} client threads; "
-              f"load average {wrk_bench.load()}")
-        cpu_began = wrk_bench.cpu_seconds(process.pid)
-        seconds, codes = start_all(url, token, task_ids, args.clients)
-        cpu_starts = wrk_bench.cpu_seconds(process.pid) - cpu_began
+        print(f"{args.robots} robots x {args.tasks} tasks = {len(task_ids)} starts, {args.clients} client threads, "
+              f"{args.servers} server(s), {'PostgreSQL' if args.postgres else 'SQLite'}; load average {wrk_bench.load()}")
+
+        def server_cpu() -> float:
+            return sum(wrk_bench.cpu_seconds(process.pid) for process, _ in servers)
+
+        cpu_began = server_cpu()
+        seconds, codes = start_all(urls, token, task_ids, args.clients)
+        cpu_starts = server_cpu() - cpu_began
         print(f"all starts answered in {seconds:.2f} s ({len(task_ids) / seconds:.0f}/s): {codes}; server CPU "
               f"{cpu_starts:.1f} s meanwhile = {cpu_starts * 1000 / len(task_ids):.1f} ms per start (with the robots' webhooks)")
         drained = wait_until_done(len(task_ids), args.timeout)
-        cpu_all = wrk_bench.cpu_seconds(process.pid) - cpu_began
+        cpu_all = server_cpu() - cpu_began
         print(f"every job ended {drained:.1f} s later; server CPU {cpu_all:.1f} s in all = "
               f"{cpu_all * 1000 / len(task_ids):.1f} ms per job (start, dispatch, confirm, report); "
               f"load average {wrk_bench.load()}")
@@ -231,7 +245,8 @@ def main() -> None:
         print("PASS" if clean and simulator.refused == 0 else "FAIL: a robot had two jobs at once")
     finally:
         relay.shutdown()
-        fanout.stop(process)
+        for process, _ in servers:
+            fanout.stop(process)
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
