@@ -72,7 +72,9 @@ def test_writers_of_one_process_take_turns_in_full_transactions():
     assert all(end <= next_began for (_, end), (next_began, _) in zip(spans, spans[1:], strict=False))
 
 
-def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked():
+def write_while_another_holds_the_lock(write) -> BaseException | None:
+    """Run `write` in a thread (busy timeout 0.2 s) while another thread's transaction holds the
+    writer lock; returns what `write` raised (None if it went through)."""
     outcome: list[BaseException | None] = []
     held = threading.Event()
     release = threading.Event()
@@ -84,11 +86,10 @@ def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked():
             release.wait(10)
         connections.close_all()
 
-    def wait_briefly() -> None:
+    def write_briefly() -> None:
         connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "timeout": 0.2}
         try:
-            with transaction.atomic():
-                Account.objects.create(shadow_bot_account="late", host_ip="10.0.0.1", port=8000)
+            write()
             outcome.append(None)
         except OperationalError as exc:
             outcome.append(exc)
@@ -98,12 +99,21 @@ def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked():
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(10)
-    waiter = threading.Thread(target=wait_briefly)
+    waiter = threading.Thread(target=write_briefly)
     waiter.start()
     waiter.join(10)
     release.set()
     holder.join(10)
-    assert len(outcome) == 1 and "database is locked" in str(outcome[0])
+    assert len(outcome) == 1
+    return outcome[0]
+
+
+def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked():
+    def create_late() -> None:
+        with transaction.atomic():
+            Account.objects.create(shadow_bot_account="late", host_ip="10.0.0.1", port=8000)
+
+    assert "database is locked" in str(write_while_another_holds_the_lock(create_late))
     assert not lock().locked()
     assert list(Account.objects.values_list("shadow_bot_account", flat=True)) == ["holder"]
 
@@ -112,36 +122,11 @@ def test_a_write_outside_a_transaction_takes_its_turn_on_the_lock():
     """An autocommit UPDATE is a transaction of its own: it waits on the process's lock (and
     gives up with its message), not on SQLite's busy handler behind the lock's holder."""
     Account.objects.create(shadow_bot_account="a", host_ip="10.0.0.1", port=8000)
-    outcome: list[BaseException | None] = []
-    held = threading.Event()
-    release = threading.Event()
 
-    def hold() -> None:
-        with transaction.atomic():
-            Account.objects.create(shadow_bot_account="holder", host_ip="10.0.0.1", port=8000)
-            held.set()
-            release.wait(10)
-        connections.close_all()
+    def update() -> None:
+        Account.objects.filter(shadow_bot_account="a").update(port=9000)
 
-    def update_briefly() -> None:
-        connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "timeout": 0.2}
-        try:
-            Account.objects.filter(shadow_bot_account="a").update(port=9000)
-            outcome.append(None)
-        except OperationalError as exc:
-            outcome.append(exc)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(10)
-    waiter = threading.Thread(target=update_briefly)
-    waiter.start()
-    waiter.join(10)
-    release.set()
-    holder.join(10)
-    assert len(outcome) == 1 and "another writer of this process" in str(outcome[0])
+    assert "another writer of this process" in str(write_while_another_holds_the_lock(update))
     assert not lock().locked()
     assert Account.objects.get(shadow_bot_account="a").port == 8000
 
