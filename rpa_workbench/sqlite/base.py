@@ -48,9 +48,11 @@ class FairLock:
             return False
 
     def locked(self) -> bool:
-        """Whether some connection holds it (as `threading.Lock.locked`)."""
-        with self._mutex:
-            return self._held
+        return self._held
+
+    def waiting(self) -> int:
+        """How many threads are queued for it."""
+        return len(self._waiting)
 
     def release(self) -> None:
         with self._mutex:
