@@ -20,7 +20,7 @@ from rest_framework import status as http
 
 from jobs import audit, reports, transitions
 from jobs import services as job_services
-from jobs.models import Job, JobStatus
+from jobs.models import BUSY, Job, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
 from tasks import relay
 from tasks.models import (
@@ -242,7 +242,10 @@ def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
     if isinstance(sent, Job):
         if sent.status == JobStatus.QUEUED:
             position = job_services.queue.position(sent)
-            message = f"queued: robot {sent.shadow_bot_account} is busy (position {position})"
+            if Job.objects.filter(account_id=sent.account_id, status__in=BUSY).exists():
+                message = f"queued: robot {sent.shadow_bot_account} is busy (position {position})"
+            else:  # every inline slot of this process was sending: the dispatcher sends it
+                message = f"queued: the dispatcher sends it to robot {sent.shadow_bot_account} (position {position})"
         else:
             message = f"job {sent.status}: it was still queued, nothing was sent to the robot"
     elif sent.action == ControlAction.FORCE_STOP:

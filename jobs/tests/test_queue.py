@@ -119,6 +119,10 @@ def test_with_no_inline_slot_a_start_on_a_free_robot_is_left_to_the_dispatcher(m
     started = services.start_job(task=task, source=JobSource.API)
 
     assert (started.job.status, started.request, fake_relay.requests) == (JobStatus.QUEUED, None, [])
+    from tasks.services import control_response
+
+    message = control_response(task, started.job)["message"]
+    assert message == f"queued: the dispatcher sends it to robot {task.account.shadow_bot_account} (position 1)"
     assert dispatcher.run_once().sent == [str(started.job.pk)]
     assert [q["tak"] for q in fake_relay.queries] == [task.app_name]
 
