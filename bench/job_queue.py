@@ -39,6 +39,7 @@ from collections import defaultdict  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 import requests  # noqa: E402
+import wrk_bench  # noqa: E402  (the bench folder's own module: cpu_seconds, load)
 
 _spec = importlib.util.spec_from_file_location("sse_fanout", BENCH_DIR / "sse_fanout.py")
 fanout = importlib.util.module_from_spec(_spec)
@@ -81,6 +82,18 @@ def prepare(env: dict[str, str], robots: int, tasks: int) -> tuple[str, list[str
     connections.close_all()
     addresses = {(a.host_ip, a.port): a.shadow_bot_account for a in accounts}
     return str(AccessToken.for_user(admin)), [str(t.pk) for t in created], addresses
+
+
+def flush(env: dict[str, str]) -> None:
+    """Empty the DATABASE_URL database (PostgreSQL runs reuse one)."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
 
 
 def start_all(url: str, token: str, task_ids: list[str], clients: int) -> tuple[float, dict[int, int]]:
@@ -190,13 +203,7 @@ def main() -> None:
     env.update(RPA_RELAY_URL=f"http://127.0.0.1:{sim_port}/yingdao", RPA_EMBEDDED_DISPATCHER="true",
                RPA_EMBEDDED_ALERTS="false", RPA_LOG_LEVEL="ERROR")
     if args.postgres:
-        os.environ.update(env)
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("flush", interactive=False, verbosity=0)
+        flush(env)
     token, task_ids, addresses = prepare(env, args.robots, args.tasks)
     process, url = fanout.start_daphne(env, work_dir)
     low, _, high = args.run_seconds.partition("-")
@@ -207,11 +214,18 @@ def main() -> None:
     relay = simulator.serve("127.0.0.1", sim_port)
     threading.Thread(target=relay.serve_forever, daemon=True).start()
     try:
-        print(f"{args.robots} robots x {args.tasks} tasks = {len(task_ids)} starts, {args.clients} client threads")
+        print(f"{args.robots} robots x {args.tasks} tasks = {len(task_ids)} starts, {args.clients} client threads; "
+              f"load average {wrk_bench.load()}")
+        cpu_began = wrk_bench.cpu_seconds(process.pid)
         seconds, codes = start_all(url, token, task_ids, args.clients)
-        print(f"all starts answered in {seconds:.2f} s ({len(task_ids) / seconds:.0f}/s): {codes}")
+        cpu_starts = wrk_bench.cpu_seconds(process.pid) - cpu_began
+        print(f"all starts answered in {seconds:.2f} s ({len(task_ids) / seconds:.0f}/s): {codes}; server CPU "
+              f"{cpu_starts:.1f} s meanwhile = {cpu_starts * 1000 / len(task_ids):.1f} ms per start (with the robots' webhooks)")
         drained = wait_until_done(len(task_ids), args.timeout)
-        print(f"every job ended {drained:.1f} s later")
+        cpu_all = wrk_bench.cpu_seconds(process.pid) - cpu_began
+        print(f"every job ended {drained:.1f} s later; server CPU {cpu_all:.1f} s in all = "
+              f"{cpu_all * 1000 / len(task_ids):.1f} ms per job (start, dispatch, confirm, report); "
+              f"load average {wrk_bench.load()}")
         clean = report()
         print(f"simulator: {simulator.refused} START(s) refused because the robot was busy")
         print("PASS" if clean and simulator.refused == 0 else "FAIL: a robot had two jobs at once")

@@ -15,6 +15,7 @@ Goal: 1000 subscribers, p99 ≤ 100 ms, 0 missed.
     .venv/bin/python bench/sse_fanout.py                        # 1000 subscribers, 50 webhooks
     .venv/bin/python bench/sse_fanout.py --subscribers 200 --webhooks 20
     .venv/bin/python bench/sse_fanout.py --floor      # the same against bench/floor_app.py
+    .venv/bin/python bench/sse_fanout.py --pushpin --floor --subscribers 5000 --client-procs 4  # Pushpin alone
     .venv/bin/python bench/sse_fanout.py --pushpin --subscribers 5000 --client-procs 4   # Pushpin + 2 Daphne
 """
 
@@ -75,7 +76,8 @@ def parse_args() -> argparse.Namespace:
         "--floor",
         action="store_true",
         help="measure the floor instead of the product: bench/floor_app.py, a bare ASGI app on Daphne "
-        "doing only the same fan-out (no Django, no database)",
+        "doing only the same fan-out (no Django, no database); with --pushpin, the same events "
+        "published straight to Pushpin instead of caused by webhooks (Pushpin alone)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (database, server log)"
@@ -252,13 +254,32 @@ def process_figures(pid: int) -> dict[str, float]:
 # --- subscribers (run in client processes) -------------------------------------------------
 
 
-async def subscribe(port: int, token: str, received: dict[str, float], ready: asyncio.Event, gate) -> None:
-    """One stream: send the request, wait for its position (`id:`), then time every log_created."""
+async def subscribe(
+    port: int, token: str, received: dict[str, float], ready: asyncio.Event, gate, resets: list[int]
+) -> None:
+    """One stream, as a browser's EventSource keeps it: connect, wait for its position (`id:`),
+    time every log_created; if the connection drops, reconnect with `Last-Event-ID` (counted in
+    `resets`; a stream dropped more than three times fails the run)."""
+    last_id: list[str] = []
+    failures = 0
+    while True:
+        try:
+            await stream_once(port, token, received, ready, gate, last_id)
+            return
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            failures += 1
+            resets[0] += 1
+            if failures > 3:
+                raise RuntimeError(f"stream dropped {failures} times: {exc!r}") from exc
+
+
+async def stream_once(port: int, token: str, received: dict[str, float], ready: asyncio.Event, gate, last_id) -> None:
     async with gate:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        resume = f"Last-Event-ID: {last_id[-1]}\r\n" if last_id else ""
         writer.write(
             f"GET /api/v1/sse/events?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
+            f"Accept: text/event-stream\r\n{resume}\r\n".encode()
         )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
@@ -275,11 +296,15 @@ async def subscribe(port: int, token: str, received: dict[str, float], ready: as
             else:
                 chunk = await reader.read(65536)
                 if not chunk:
-                    return
+                    raise ConnectionResetError("the stream ended")
                 buffer += chunk
             now = time.monotonic()
             while b"\n\n" in buffer:
                 block, buffer = buffer.split(b"\n\n", 1)
+                for line in block.split(b"\n"):
+                    if line.startswith(b"id: "):
+                        last_id.append(line[4:].decode())
+                        del last_id[:-1]
                 if block.startswith(b"id:"):
                     ready.set()
                     continue
@@ -294,7 +319,8 @@ async def subscribe(port: int, token: str, received: dict[str, float], ready: as
 async def client_main(port: int, token: str, count: int, conn) -> None:
     gate = asyncio.Semaphore(50)  # Twisted's listen backlog is 50: do not flood it with SYNs
     streams = [({}, asyncio.Event()) for _ in range(count)]
-    tasks = [asyncio.create_task(subscribe(port, token, got, ready, gate)) for got, ready in streams]
+    resets = [0]
+    tasks = [asyncio.create_task(subscribe(port, token, got, ready, gate, resets)) for got, ready in streams]
     waiting = asyncio.ensure_future(asyncio.gather(*(ready.wait() for _, ready in streams)))
     # Every stream positioned, or one of them failed (a stream task only ends by failing here).
     await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -302,7 +328,7 @@ async def client_main(port: int, token: str, count: int, conn) -> None:
     if failed:
         conn.send(("error", repr(failed[0].exception())))
         return
-    conn.send(("ready", count))
+    conn.send(("ready", (count, resets[0])))
     # Wait (without blocking the loop) for the parent to say the webhooks are all in.
     loop = asyncio.get_running_loop()
     cpu_before = time.process_time()
@@ -311,7 +337,7 @@ async def client_main(port: int, token: str, count: int, conn) -> None:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and not all(expected <= got.keys() for got, _ in streams):
         await asyncio.sleep(0.1)
-    conn.send(("received", ([got for got, _ in streams], cpu_used)))
+    conn.send(("received", ([got for got, _ in streams], cpu_used, resets[0])))
     for task in tasks:
         task.cancel()
 
@@ -353,6 +379,35 @@ def post_webhooks(url: str, count: int, interval: float) -> tuple[dict[str, floa
         response = post_webhook(session, url, n)
         answered.append((time.monotonic() - began) * 1000)
         sent[response.json()["log_id"]] = began
+        time.sleep(interval)
+    return sent, answered
+
+
+def publish_directly(publish_url: str, count: int, interval: float) -> tuple[dict[str, float], list[float]]:
+    """The floor of the Pushpin path (`--pushpin --floor`): what a webhook makes Pushpin deliver
+    (one item on the all-events channel: a log_created and three more events of the same size),
+    published straight to Pushpin's publish endpoint, with no Django in between."""
+    from django_eventstream.utils import make_id, sse_encode_event
+
+    session = requests.Session()
+    sent: dict[str, float] = {}
+    answered: list[float] = []
+    for n in range(count):
+        log_id = f"floor-{n}"
+        data = json.dumps({"type": "log_created", "data": {"log_id": log_id, "padding": "x" * 300}})
+        blocks = [
+            sse_encode_event(kind, data, event_id=make_id({"rpa": 10_000_000 + n * 4 + i}))
+            for i, kind in enumerate(("job_updated", "task_updated", "account_updated", "log_created"))
+        ]
+        began = time.monotonic()
+        response = session.post(
+            f"{publish_url}/publish/",
+            json={"items": [{"channel": "rpa", "id": f"floor-{n}", "formats": {"http-stream": {"content": "".join(blocks)}}}]},
+            timeout=30,
+        )
+        response.raise_for_status()
+        answered.append((time.monotonic() - began) * 1000)
+        sent[log_id] = began
         time.sleep(interval)
     return sent, answered
 
@@ -414,11 +469,17 @@ def main() -> None:
             client.start()
             pipes.append(parent)
             clients.append(client)
+        resets_opening = 0
         for pipe in pipes:
             kind, value = pipe.recv()
             if kind != "ready":
                 raise SystemExit(f"a client process failed: {value}")
-        print(f"{args.subscribers} streams open in {time.monotonic() - began:.1f} s", flush=True)
+            resets_opening += value[1]
+        print(
+            f"{args.subscribers} streams open in {time.monotonic() - began:.1f} s"
+            f" ({resets_opening} dropped while opening and reconnected, as EventSource does)",
+            flush=True,
+        )
         status = requests.get(
             f"{url}/api/v1/sse/status", headers={"Authorization": f"Bearer {token}"}, timeout=10
         ).json()
@@ -433,17 +494,22 @@ def main() -> None:
             print(f"Pushpin (with zurl): RSS {proxy['rss_mb']:.0f} MB, {proxy['fds']:.0f} fds")
         cpu_before = connected["cpu_s"]
         pushpin_cpu_before = total_figures(pushpin_pids)["cpu_s"] if pushpin_pids else 0.0
-        sent, answered = post_webhooks(url, args.webhooks, args.interval)
+        if args.pushpin and args.floor:
+            sent, answered = publish_directly(layout.publish_url, args.webhooks, args.interval)
+        else:
+            sent, answered = post_webhooks(url, args.webhooks, args.interval)
         after = total_figures(pids)  # every stream still open
         pushpin_after = total_figures(pushpin_pids) if pushpin_pids else None
         for pipe in pipes:
             pipe.send((set(sent), args.wait))  # each client reports once it has all, or at the deadline
         streams: list[dict[str, float]] = []
         clients_cpu = 0.0
+        resets = 0
         for pipe in pipes:
-            kind, (received, cpu_used) = pipe.recv()
+            kind, (received, cpu_used, client_resets) = pipe.recv()
             streams.extend(received)
             clients_cpu += cpu_used
+            resets += client_resets
     finally:
         for process in reversed(started):
             stop(process)
@@ -460,7 +526,7 @@ def main() -> None:
             f"p50 {statistics.median(latencies):.1f}  p90 {percentile(latencies, 0.90):.1f}  "
             f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}"
         )
-    print(f"missed deliveries: {missed}")
+    print(f"missed deliveries: {missed}; streams dropped and reconnected: {resets} in all ({resets_opening} while opening)")
     print(
         f"webhook response time (ms): p50 {statistics.median(answered):.1f}  "
         f"p99 {percentile(answered, 0.99):.1f}  (included in the latency above)"

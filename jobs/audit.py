@@ -16,7 +16,7 @@ SOURCE_OF_JOB = {
 }
 
 
-def record(
+def record(  # `requested_by_id`: the requester when no `user` is at hand (a job's, not loaded)
     *,
     action: str,
     target: str,
@@ -24,6 +24,7 @@ def record(
     task: Task | None = None,
     job=None,
     user=None,
+    requested_by_id=None,
     outcome: str = ControlOutcome.PENDING,
     error: str = "",
     shadow_bot_account: str = "",
@@ -49,7 +50,7 @@ def record(
         action=action,
         target=target,
         source=source,
-        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        requested_by_id=user.pk if getattr(user, "is_authenticated", False) else requested_by_id,
         outcome=outcome,
         error=error,
     )

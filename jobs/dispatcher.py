@@ -1,8 +1,8 @@
 """The dispatcher: sends queued jobs' START through their robot's backend.
 
 One pass (`run_once`) runs the job timeouts (jobs.timeouts), hands the outbox's queued stops
-(jobs.outbox) to the pool, then, for every robot with a free
-slot and an eligible queued job, claims the next jobs (jobs.queue.claim: a short transaction) and
+(jobs.outbox) to the pool, then, for every robot with a free slot and an eligible queued job,
+claims the next jobs (jobs.queue.claim_many: one short transaction per CLAIM_BATCH robots) and
 hands each send to a small thread pool, so one slow robot never holds up another. A send runs
 outside any transaction; its outcome is recorded on the job's ControlRequest and applied with a
 transition: accepted → stays `dispatched` until the robot confirms; refused or unreachable →
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ from jobs.models import Job
 from tasks.models import ControlAction, ControlRequest
 
 logger = logging.getLogger(__name__)
+
+# Robots claimed per transaction in a pass: one short transaction per batch, not one per robot.
+CLAIM_BATCH = 50
 
 _wake = threading.Event()
 _pool_lock = threading.Lock()
@@ -72,23 +76,23 @@ def send_start(job: Job, *, user=None) -> tuple[ControlRequest, DispatchOutcome]
         target="START",
         source=audit.SOURCE_OF_JOB[job.source],
         job=job,
-        user=user or job.requested_by,
+        user=user,
+        requested_by_id=job.requested_by_id,
     )
     try:
         outcome = backends.call(backends.get_backend(job.backend), "start", job)
     except BackendNotConfigured as exc:
         outcome = DispatchOutcome(ok=False, message=exc.message, error=f"{exc.code}: {exc.message}")
     audit.store_outcome(request, outcome)
-    now = timezone.now()
-    with transaction.atomic():
-        if outcome.ok:
-            if outcome.external_id:
-                Job.objects.filter(pk=job.pk).update(external_id=outcome.external_id)
-                job.external_id = outcome.external_id
-        elif not outcome.may_have_reached:
-            transitions.fail_dispatch(job, now=now, message=outcome.error or outcome.message)
-        else:
-            Job.objects.filter(pk=job.pk).update(message=f"START may have reached the robot: {outcome.error}")
+    if outcome.ok:
+        if outcome.external_id:
+            Job.objects.filter(pk=job.pk).update(external_id=outcome.external_id)
+            job.external_id = outcome.external_id
+    elif not outcome.may_have_reached:
+        with transaction.atomic():
+            transitions.fail_dispatch(job, now=timezone.now(), message=outcome.error or outcome.message)
+    else:
+        Job.objects.filter(pk=job.pk).update(message=f"START may have reached the robot: {outcome.error}")
     return request, outcome
 
 
@@ -128,11 +132,13 @@ def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = Fals
     now = now or timezone.now()
     summary = Summary()
     futures: list[Future] = []
-    for account_id in queue.accounts_with_work(now):
+    waiting = queue.accounts_with_work(now)
+    for first in range(0, len(waiting), CLAIM_BATCH):
+        batch = waiting[first : first + CLAIM_BATCH]
         try:
-            claimed = queue.claim(account_id, now=now, skip_locked=skip_locked)
+            claimed = queue.claim_many(batch, now=now, skip_locked=skip_locked)
         except Exception:
-            logger.exception("dispatcher: claiming for account %s failed", account_id)
+            logger.exception("dispatcher: claiming for %s accounts failed", len(batch))
             continue
         futures += [future for job in claimed if (future := submit(job, summary)) is not None]
     if wait_for_sends and futures:
@@ -140,13 +146,15 @@ def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = Fals
     return summary
 
 
-def run_once(*, now: datetime | None = None, wait_for_sends: bool = False) -> Summary:
+def run_once(*, now: datetime | None = None, wait_for_sends: bool = False, sweep: bool = True) -> Summary:
+    """One pass; `sweep=False` leaves the timeouts for the next periodic pass (a kicked one)."""
     from jobs import outbox, timeouts
 
     now = now or timezone.now()
     summary = Summary()
     try:
-        summary.timed_out = timeouts.sweep(now=now)
+        if sweep:
+            summary.timed_out = timeouts.sweep(now=now)
     except Exception:
         logger.exception("dispatcher: timeouts failed")
     try:
@@ -162,11 +170,17 @@ def run_forever(*, interval: float | None = None, stop: threading.Event | None =
     interval = settings.RPA_DISPATCHER_INTERVAL if interval is None else interval
     stop = stop or threading.Event()
     logger.info("dispatcher running (sweep every %ss)", interval)
+    next_sweep = 0.0
     while not stop.is_set():
         _wake.clear()
         close_old_connections()
+        # A kick (a job ended or queued: up to hundreds a second in a burst) asks for dispatch
+        # only; the timeouts, which read every queued and running job, are swept once an interval.
+        sweep = time.monotonic() >= next_sweep
+        if sweep:
+            next_sweep = time.monotonic() + interval
         try:
-            run_once()
+            run_once(sweep=sweep)
         except Exception:
             logger.exception("dispatcher pass failed")
         finally:

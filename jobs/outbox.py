@@ -54,15 +54,20 @@ def send_stop_now(job: Job, *, source: str, user, action: str = ControlAction.ST
     return request, outcome
 
 
-def unsent_stop(account_id, *, now: datetime) -> bool:
-    """Whether the robot has a stop not yet delivered (a claimed one counts for as long as a
-    send can take, so a dispatcher that died mid-send does not block the robot for ever)."""
+def accounts_with_unsent_stop(account_ids: list, *, now: datetime) -> set:
+    """Which of these robots have a stop not yet delivered, in one query (a claimed one counts
+    for as long as a send can take, so a dispatcher that died mid-send does not block the robot
+    for ever)."""
     recent = now - timedelta(seconds=settings.RPA_RELAY_TIMEOUT + 60)
-    return ControlRequest.objects.filter(
-        Q(outcome=ControlOutcome.QUEUED) | Q(outcome=ControlOutcome.PENDING, created_at__gte=recent),
-        job__account_id=account_id,
-        action__in=STOP_ACTIONS,
-    ).exists()
+    return set(
+        ControlRequest.objects.filter(
+            Q(outcome=ControlOutcome.QUEUED) | Q(outcome=ControlOutcome.PENDING, created_at__gte=recent),
+            job__account_id__in=account_ids,
+            action__in=STOP_ACTIONS,
+        )
+        .values_list("job__account_id", flat=True)
+        .distinct()
+    )
 
 
 def claim(request_id) -> bool:

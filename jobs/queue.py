@@ -1,10 +1,12 @@
 """Each robot's queue: at most `max_concurrent_jobs` of its jobs dispatched, running or stopping;
 the others wait `queued`, by priority (high, normal, low) then age.
 
-A claim locks the account row (`SELECT … FOR UPDATE`, skipping rows another dispatcher holds on
+A claim locks the account rows (`SELECT … FOR UPDATE`, skipping rows another dispatcher holds on
 PostgreSQL; on SQLite every write transaction is `BEGIN IMMEDIATE`, so claims are serialized),
 counts the busy jobs and moves the next queued ones to `dispatched` with the compare-and-set of
-`jobs.transitions`, all in one short transaction. No backend is called here.
+`jobs.transitions`, all in one short transaction: for one robot (a start on it), or for every
+robot a dispatcher pass found free (`claim_many`: one transaction, a few statements, plus the
+moves). No backend is called here.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from accounts.models import Account
 from jobs import outbox, transitions
 from jobs.models import BUSY, Job, JobStatus
+from tasks.models import Task
 
 
 def eligible(now: datetime) -> Q:
@@ -26,26 +30,62 @@ def eligible(now: datetime) -> Q:
 
 def claim(account_id, *, now: datetime, skip_locked: bool = False) -> list[Job]:
     """Move the account's next queued jobs to `dispatched`, as many as it has free slots."""
+    return claim_many([account_id], now=now, skip_locked=skip_locked)
+
+
+def claim_many(account_ids, *, now: datetime, skip_locked: bool = False) -> list[Job]:
+    """`claim` for several robots in one short transaction: their rows locked in one statement
+    (on PostgreSQL skipping those another dispatcher holds, with `skip_locked`), then
+    `claim_locked`."""
     with transaction.atomic():
         locking = Account.objects.select_for_update(
             no_key=True, skip_locked=skip_locked and connection.vendor == "postgresql"
         )
-        account = locking.filter(pk=account_id).first()
-        if account is None or outbox.unsent_stop(account_id, now=now):
-            return []  # a pending stop (target=ALL) would end the next run too
-        free = account.max_concurrent_jobs - Job.objects.filter(account_id=account_id, status__in=BUSY).count()
-        if free <= 0:
-            return []
-        claimed = []
-        candidates = (
-            Job.objects.filter(eligible(now), account_id=account_id)
-            .select_related("account", "task")
-            .order_by("priority_rank", "created_at")[:free]
-        )
-        for job in list(candidates):
-            if transitions.dispatch(job, now=now) is not None:
-                claimed.append(job)
-        return claimed
+        accounts = {account.pk: account for account in locking.filter(pk__in=list(account_ids)).order_by("pk")}
+        return claim_locked(accounts, now=now)
+
+
+def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
+    """Inside the caller's transaction, which holds the lock of every account in `accounts`
+    (pk → Account): each robot's next eligible jobs, as many as its free slots, each moved
+    `queued → dispatched` by the compare-and-set of `jobs.transitions`. A robot with an unsent
+    stop gets none. Their tasks are locked (after their accounts, the one order) in one
+    statement and handed to the transitions, so nothing is read twice."""
+    transitions._require_transaction()
+    busy = dict(
+        Job.objects.filter(account_id__in=list(accounts), status__in=BUSY)
+        .order_by()
+        .values("account_id")
+        .annotate(n=Count("pk"))
+        .values_list("account_id", "n")
+    )
+    free = {pk: account.max_concurrent_jobs - busy.get(pk, 0) for pk, account in accounts.items()}
+    free = {pk: slots for pk, slots in free.items() if slots > 0}
+    if free:
+        for pk in outbox.accounts_with_unsent_stop(list(free), now=now):
+            free.pop(pk, None)  # a pending stop (target=ALL) would end the next run too
+    if not free:
+        return []
+    in_order = Window(RowNumber(), partition_by=[F("account_id")], order_by=[F("priority_rank"), F("created_at")])
+    candidates = list(
+        Job.objects.filter(eligible(now), account_id__in=list(free))
+        .annotate(place=in_order)
+        .filter(place__lte=max(free.values()))
+        .order_by("account_id", "place")
+    )
+    candidates = [job for job in candidates if job.place <= free[job.account_id]]
+    task_ids = sorted({job.task_id for job in candidates if job.task_id is not None})
+    tasks = {task.pk: task for task in Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")}
+    claimed = []
+    for job in candidates:
+        job.account = accounts[job.account_id]
+        task = tasks.get(job.task_id)
+        if task is not None:
+            task.account = job.account
+            job.task = task
+        if transitions.dispatch(job, now=now, task_locked=task is not None) is not None:
+            claimed.append(job)
+    return claimed
 
 
 def accounts_with_work(now: datetime) -> list:

@@ -30,18 +30,14 @@ CONFIRM_ACTIONS = ("START", "STOP")
 
 
 def _confirm_latest_request(task: Task, actions: list[str], now) -> None:
-    latest = (
-        ControlRequest.objects.filter(
-            task=task,
-            action__in=actions,
-            confirmed_at__isnull=True,
-            outcome__in=[ControlOutcome.PENDING, ControlOutcome.SENT],
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if latest is not None:
-        ControlRequest.objects.filter(pk=latest.pk).update(confirmed_at=now)
+    """The task's latest unconfirmed request of `actions` is confirmed now (one UPDATE)."""
+    latest = ControlRequest.objects.filter(
+        task=task,
+        action__in=actions,
+        confirmed_at__isnull=True,
+        outcome__in=[ControlOutcome.PENDING, ControlOutcome.SENT],
+    ).order_by("-created_at")
+    ControlRequest.objects.filter(pk__in=latest.values("pk")[:1]).update(confirmed_at=now)
 
 
 def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str | None = None) -> Task | None:
@@ -54,7 +50,7 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
         return None
     now = timezone.now()
     with transaction.atomic():
-        task = transitions.lock_task(match.pk)
+        task = transitions.lock_task(match.pk, account_id=match.account_id)
         job = transitions.active_job(task, now=now)
         if action == "START":
             _confirm_start(task, job, now)
@@ -67,6 +63,8 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
             Task.objects.filter(pk=task.pk).update(last_seen_at=now)
             _confirm_latest_request(task, [ControlAction.STOP, ControlAction.FORCE_STOP], now)
         presence.record_contact(account_id=task.account_id)
+    if action == "START":
+        return task  # as the transition left it (its status is all the answer reads)
     return Task.objects.select_related("account").get(pk=match.pk)
 
 
@@ -74,9 +72,10 @@ def _confirm_start(task: Task, job: Job | None, now) -> None:
     seen = {"last_run_time": now, "last_seen_at": now}
     if job is None:
         transitions.create(task=task, source=JobSource.ROBOT, now=now, status=JobStatus.RUNNING,
-                           started_at=now, task_fields=seen)
+                           started_at=now, task_fields=seen, task_locked=True)
     elif job.status in (JobStatus.QUEUED, JobStatus.DISPATCHED):
-        transitions.confirm_running(job, now=now)
+        job.task = task  # the row just locked: the transition re-uses it
+        transitions.confirm_running(job, now=now, task_locked=True)
     else:
         Task.objects.filter(pk=task.pk).update(last_seen_at=now)
 

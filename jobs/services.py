@@ -10,8 +10,12 @@ not configured.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import NoReturn
 
 from django.conf import settings
@@ -32,11 +36,16 @@ RELAY_NOT_CONFIGURED_MESSAGE = "relay not configured: set RPA_RELAY_URL to contr
 
 @dataclass
 class Started:
-    """A start's result: the job, the START sent inline (None when queued), its queue position."""
+    """A start's result: the job, the START sent inline (None when queued) and the task as the
+    start's transaction left it; `position` (the job's queue_position) is counted when read."""
 
     job: Job
     request: ControlRequest | None = None
-    position: int | None = None
+    task: Task | None = None
+
+    @cached_property
+    def position(self) -> int | None:
+        return queue.position(self.job)
 
 
 def fresh_task(task: Task) -> Task:
@@ -114,49 +123,65 @@ def start_job(
     wait_timeout_seconds: int | None = None,
     inline: bool = True,
 ) -> Started:
-    """Create the task's job; when its robot is free and `inline`, send the START now (502 if the
-    backend refuses it: the job then ends failed/dispatch_failed). Otherwise it waits queued for
-    the dispatcher. 409 TASK_ALREADY_RUNNING / START_PENDING, 503 when not configured."""
-    task = fresh_task(task)
-    refuse = dict(task=task, action=ControlAction.START, target="START", source=audit.SOURCE_OF_JOB.get(source, source), user=user)
-    problem = not_configured(task)
-    if problem is not None:
-        _refuse(**refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
-    now = timezone.now()
-    with transaction.atomic():
-        locked = transitions.lock_task(task.pk)
-        refusal = _start_refusal(locked, now)
-        job = None
-        if refusal is None:
-            job = transitions.create(
-                task=locked, source=source, now=now, user=user, priority=priority,
-                run_timeout_seconds=run_timeout_seconds, wait_timeout_seconds=wait_timeout_seconds,
-            )
-    if refusal is not None:
-        _refuse(**refuse, code=refusal[0], message=refusal[1])
-    started = Started(job)
-    if inline:
-        started.request = _dispatch_inline(job, user)
-    job.refresh_from_db()
-    started.job = job
-    started.position = queue.position(job)
+    """Create the task's job; when its robot is free and `inline`, claim it in the same
+    transaction and send the START now (502 if the backend refuses it: the job then ends
+    failed/dispatch_failed). Otherwise it waits queued for the dispatcher, as it does when every
+    inline slot (RPA_INLINE_STARTS) is sending already. 409 TASK_ALREADY_RUNNING / START_PENDING,
+    503 when not configured, 404 when the task is gone."""
+    refuse = dict(action=ControlAction.START, target="START", source=audit.SOURCE_OF_JOB.get(source, source), user=user)
+    with inline_slot(inline) as send_here:
+        now = timezone.now()
+        claimed: list[Job] = []
+        with transaction.atomic():
+            try:
+                locked = transitions.lock_task(task.pk, account_id=task.account_id)
+            except Task.DoesNotExist:
+                raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
+            problem = not_configured(locked)
+            refusal = _start_refusal(locked, now) if problem is None else None
+            if problem is None and refusal is None:
+                job = transitions.create(
+                    task=locked, source=source, now=now, user=user, priority=priority, task_locked=True,
+                    run_timeout_seconds=run_timeout_seconds, wait_timeout_seconds=wait_timeout_seconds,
+                )
+                if send_here:
+                    claimed = queue.claim_locked({locked.account_id: locked.account}, now=now)
+        if problem is not None:
+            _refuse(task=locked, **refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
+        if refusal is not None:
+            _refuse(task=locked, **refuse, code=refusal[0], message=refusal[1])
+        ours = next((claimed_job for claimed_job in claimed if claimed_job.pk == job.pk), None)
+        for other in claimed:  # an older job of the robot came first: the dispatcher's pool sends it
+            if other is not ours:
+                dispatcher.submit(other)
+        started = Started(ours or job, task=locked)
+        if ours is not None:
+            started.request, outcome = dispatcher.send_start(ours, user=user)
+            if not outcome.ok:
+                raise control_failed(started.request, outcome)
     return started
 
 
-def _dispatch_inline(job: Job, user) -> ControlRequest | None:
-    """Claim the robot's next jobs now; send ours here (its outcome is the response), any other
-    claimed one through the dispatcher's pool."""
-    claimed = queue.claim(job.account_id, now=timezone.now())
-    ours = next((claimed_job for claimed_job in claimed if claimed_job.pk == job.pk), None)
-    for other in claimed:
-        if other is not ours:
-            dispatcher.submit(other)
-    if ours is None:
-        return None
-    request, outcome = dispatcher.send_start(ours, user=user)
-    if not outcome.ok:
-        raise control_failed(request, outcome)
-    return request
+_inline_lock = threading.Lock()
+_inline_sending = 0
+
+
+@contextmanager
+def inline_slot(wanted: bool) -> Iterator[bool]:
+    """One of this process's RPA_INLINE_STARTS slots for a START sent in the request, if one is
+    free (yields False otherwise, or when not `wanted`). Each inline send holds a request thread
+    for as long as the backend takes (up to RPA_RELAY_TIMEOUT); past the bound the job is left
+    to the dispatcher's own pool, so a slow relay never takes every request thread."""
+    global _inline_sending
+    with _inline_lock:
+        granted = wanted and _inline_sending < settings.RPA_INLINE_STARTS
+        _inline_sending += granted
+    try:
+        yield granted
+    finally:
+        if granted:
+            with _inline_lock:
+                _inline_sending -= 1
 
 
 # -- stop ---------------------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ def transaction_locks_everything() -> bool:
 def lock_robot(account_id) -> None:
     """Lock the account row first, always: every transaction that moves jobs takes the account,
     then the task (on PostgreSQL; SQLite serializes writers anyway), so none can deadlock.
-    NO KEY UPDATE: a job inserted for the account (a foreign key's KEY SHARE) does not wait on it."""
+    NO KEY UPDATE: a job inserted for the account (a foreign key's KEY SHARE) does not wait on it.
+    A database without row locks (SQLite: its write transactions are serialized) skips the read."""
     if account_id is not None and not transaction_locks_everything():
         list(Account.objects.select_for_update(no_key=True).filter(pk=account_id).values_list("pk", flat=True))
 
@@ -248,12 +249,15 @@ def _sync_task(job: Job, now: datetime, extra: dict[str, Any], locked: Task | No
     task = _locked_task(job, locked)
     job.task = task
     before = events.snapshot(task, TASK_TRACKED_FIELDS)
+    written = ("status", "start_requested_at", *extra)
+    unchanged = events.snapshot(task, written)
     old_status = task.status
     task.status = TaskStatus.RUNNING if job.status in TASK_RUNNING else TaskStatus.PENDING
     task.start_requested_at = job.dispatched_at if job.status == JobStatus.DISPATCHED else None
     for name, value in extra.items():
         setattr(task, name, value)
-    task.save(update_fields=["status", "start_requested_at", *extra, "updated_at"])
+    if events.changed(unchanged, task):  # a job queued behind a pending task writes nothing
+        task.save(update_fields=[*written, "updated_at"])
     events.publish_task_updated(task, events.changed(before, task))
     return (old_status, task.status) if old_status != task.status else None
 
@@ -354,8 +358,8 @@ def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
     return job
 
 
-def dispatch(job: Job, *, now: datetime) -> Transition | None:
-    return move(job, JobStatus.DISPATCHED, now=now, expected=[JobStatus.QUEUED])
+def dispatch(job: Job, *, now: datetime, task_locked: bool = False) -> Transition | None:
+    return move(job, JobStatus.DISPATCHED, now=now, expected=[JobStatus.QUEUED], task_locked=task_locked)
 
 
 def fail_dispatch(job: Job, *, now: datetime, message: str) -> Transition | None:
@@ -364,13 +368,14 @@ def fail_dispatch(job: Job, *, now: datetime, message: str) -> Transition | None
     )
 
 
-def confirm_running(job: Job, *, now: datetime) -> Transition | None:
+def confirm_running(job: Job, *, now: datetime, task_locked: bool = False) -> Transition | None:
     return move(
         job,
         JobStatus.RUNNING,
         now=now,
         expected=[JobStatus.QUEUED, JobStatus.DISPATCHED],
         task_fields={"last_run_time": now, "last_seen_at": now},
+        task_locked=task_locked,
     )
 
 

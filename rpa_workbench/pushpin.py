@@ -48,10 +48,19 @@ def sse_block(channel: str, row: StoredRow) -> str:
 
 
 def items(rows: list[StoredRow]) -> list[dict[str, Any]]:
+    """One GRIP item per channel for rows published together (a request's events): their SSE
+    blocks in order, under the last one's id. Pushpin's work is per item and subscriber: one
+    item per event made a webhook's four events 20,000 deliveries to 5,000 streams instead of
+    5,000 (bench/README.md); the in-process streams write a burst in one go too."""
+    blocks: dict[str, list[str]] = {}
+    last_ids: dict[str, int] = {}
+    for row in rows:
+        for channel in row.channels():
+            blocks.setdefault(channel, []).append(sse_block(channel, row))
+            last_ids[channel] = row.id
     return [
-        {"channel": channel, "id": str(row.id), "formats": {"http-stream": {"content": sse_block(channel, row)}}}
-        for row in rows
-        for channel in row.channels()
+        {"channel": channel, "id": str(last_ids[channel]), "formats": {"http-stream": {"content": "".join(parts)}}}
+        for channel, parts in blocks.items()
     ]
 
 

@@ -55,7 +55,7 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
     ControlRequest), or which waits queued (returns the Job). 409 TASK_ALREADY_RUNNING /
     START_PENDING, 502 when the START failed, 503 when no backend is configured."""
     started = job_services.start_job(task=task, source=source, user=user)
-    _sync(task, job_services.fresh_task(task))
+    _sync(task, started.task)
     return started.request if started.request is not None else started.job
 
 
@@ -232,7 +232,13 @@ def _valid_ip(value: str) -> bool:
 def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
     """The §2 control response body: for a request that went out, a force-stop, or a job that
     was queued (robot busy) or cancelled (stopped while queued)."""
-    job = sent if isinstance(sent, Job) else sent.job
+    # The job as the control left it (a request made in this process carries it), else read.
+    if isinstance(sent, Job):
+        job = sent
+    elif ControlRequest.job.is_cached(sent) or sent.job_id is None:
+        job = sent.job
+    else:
+        job = Job.objects.filter(pk=sent.job_id).first()
     if isinstance(sent, Job):
         if sent.status == JobStatus.QUEUED:
             position = job_services.queue.position(sent)
@@ -251,6 +257,5 @@ def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
         message = "stop request sent, waiting for robot confirmation"
     body = {"success": True, "message": message, "task_id": str(task.pk), "status": task.status}
     if job is not None:
-        job = Job.objects.filter(pk=job.pk).first() or job
         body.update(job_id=str(job.pk), job_status=job.status)
     return body

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from jobs import dispatcher
 from jobs.models import Job, snapshot_of
 
 
@@ -26,6 +27,25 @@ def build_job(task, status: str = "queued", **fields) -> Job:
 @pytest.fixture
 def make_job(db):
     return build_job
+
+
+class OwnPool:
+    """The dispatcher's pool of this test; `drain()` waits until every send handed to it ran."""
+
+    def drain(self) -> None:
+        if dispatcher._pool is not None:
+            dispatcher._pool.shutdown(wait=True)
+            dispatcher._pool = None
+
+
+@pytest.fixture
+def own_pool(monkeypatch, settings):
+    """A fresh dispatcher pool of 8 threads for this test, drained at its end."""
+    settings.RPA_DISPATCHER_THREADS = 8
+    monkeypatch.setattr(dispatcher, "_pool", None)
+    pool = OwnPool()
+    yield pool
+    pool.drain()
 
 
 class Clock:

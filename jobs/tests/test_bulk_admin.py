@@ -8,22 +8,12 @@ import time
 
 import pytest
 
-from jobs import dispatcher, outbox, queue, services, timeouts
+from jobs import outbox, queue, services, timeouts
 from jobs.models import Job, JobReason, JobSource, JobStatus
 from rpa_workbench.testing.threads import run_together
 from tasks.models import ControlOutcome, ControlRequest, TaskStatus
 
 TASKS_URL = "/admin/tasks/task/"
-
-
-@pytest.fixture
-def own_pool(monkeypatch, settings):
-    """A fresh dispatcher pool of 8 threads for this test, drained at its end."""
-    settings.RPA_DISPATCHER_THREADS = 8
-    monkeypatch.setattr(dispatcher, "_pool", None)
-    yield
-    if dispatcher._pool is not None:
-        dispatcher._pool.shutdown(wait=True)
 
 
 def running_tasks(make_account, make_task, make_job, count: int) -> list:
@@ -54,10 +44,11 @@ def test_an_admin_stop_of_50_running_tasks_returns_at_once_while_the_relay_hangs
     assert response.status_code == 302
     assert elapsed < 6, f"the admin stop took {elapsed:.1f} s"
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.STOPPING}
-    dispatcher._pool.shutdown(wait=True)  # let the dispatcher's pool finish its sends
+    own_pool.drain()  # let the dispatcher's pool finish its sends
     stops = ControlRequest.objects.filter(action="stop")
     assert stops.count() == 50
     assert set(stops.values_list("outcome", flat=True)) == {ControlOutcome.FAILED}  # read timeouts, recorded
+    fake_relay.wait_for_requests(50, timeout=10)  # a timed-out request may still be on its way in
     sent_to = [q["tak"] for q in fake_relay.queries]
     assert sorted(sent_to) == sorted(t.app_name for t in tasks)  # each stop exactly once
     assert outbox.send_pending() == []  # nothing left for another dispatcher to send

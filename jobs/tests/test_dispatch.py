@@ -4,10 +4,11 @@ the next queued job goes out when a robot becomes free."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from jobs import backends, dispatcher, queue, reports, services, timeouts
@@ -109,3 +110,32 @@ def test_an_unconfigured_backend_is_503_and_creates_no_job(make_account, make_ta
         services.start_job(task=task, source=JobSource.API)
     assert (caught.value.status_code, caught.value.error_code) == (503, "RELAY_NOT_CONFIGURED")
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kicked_passes_dispatch_at_once_and_sweep_the_timeouts_once_an_interval(monkeypatch, make_task, fake_relay, settings):
+    """Each queued job kicks the loop, which sends it at once; the timeouts (a read of every
+    queued and running job) are swept by the periodic pass only, not by every kick."""
+    settings.RPA_DISPATCHER_THREADS = 0
+    sweeps: list[object] = []
+    real_sweep = timeouts.sweep
+    monkeypatch.setattr(timeouts, "sweep", lambda **kwargs: sweeps.append(kwargs) or real_sweep(**kwargs))
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            dispatcher.run_forever(interval=60, stop=stop)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        for sent in range(1, 4):
+            services.start_job(task=make_task(), source=JobSource.SCHEDULER, inline=False)  # queued: kicks
+            assert fake_relay.wait_for_requests(sent, timeout=10) == sent
+    finally:
+        stop.set()
+        dispatcher.kick()
+        thread.join(10)
+    assert len(sweeps) == 1  # the first pass; the kicked ones within the 60 s interval did not

@@ -3,15 +3,18 @@ then age, queue_position derived; the limit holds under real concurrent starts."
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from jobs import queue, services
+from jobs import dispatcher, queue, services
 from jobs.models import BUSY, Job, JobSource, JobStatus
 from rpa_workbench.errors import ApiError
 from rpa_workbench.testing.threads import run_together
+from tasks.models import Task
 
 pytestmark = pytest.mark.django_db
 
@@ -78,21 +81,88 @@ def test_one_active_job_per_task(make_task, fake_relay):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_robot_limit_holds_under_concurrent_starts(make_account, make_task, fake_relay, settings):
-    """Ten threads start ten tasks of one robot at the same instant: one START goes out."""
-    settings.RPA_DISPATCHER_THREADS = 2
+def test_the_robot_limit_holds_under_concurrent_starts(make_account, make_task, fake_relay, own_pool):
+    """Ten threads start ten tasks of one robot at the same instant: one START goes out. (A
+    START claimed for another start's job goes through the dispatcher's pool: drained before
+    counting, so a send still in flight is counted, and a second one would be too.)"""
     fake_relay.delay = 0.05
     account = make_account()
     tasks = [make_task(account) for _ in range(10)]
 
     results = run_together([lambda t=t: services.start_job(task=t, source=JobSource.API) for t in tasks])
+    own_pool.drain()
 
-    statuses = sorted(r.job.status for r in results)
-    assert statuses.count("dispatched") == 1 and statuses.count("queued") == 9
     assert Job.objects.filter(account=account, status__in=BUSY).count() == 1
+    assert Job.objects.filter(account=account, status=JobStatus.QUEUED).count() == 9
     assert len(fake_relay.requests) == 1
-    positions = sorted(queue.position(r.job) for r in results if r.job.status == "queued")
-    assert positions == list(range(1, 10))
+    assert sum(r.request is not None for r in results) <= 1  # sent in a request, or by the pool
+    queued = Job.objects.filter(account=account, status=JobStatus.QUEUED)
+    assert sorted(queue.position(job) for job in queued) == list(range(1, 10))
+
+
+def test_a_start_that_queues_behind_a_busy_robot_writes_nothing_on_its_task(make_account, make_task, fake_relay):
+    account = make_account()
+    busy, waiting = make_task(account), make_task(account)
+    services.start_job(task=busy, source=JobSource.API)
+    before = Task.objects.get(pk=waiting.pk).updated_at
+
+    started = services.start_job(task=waiting, source=JobSource.API)
+
+    assert started.job.status == JobStatus.QUEUED
+    assert Task.objects.get(pk=waiting.pk).updated_at == before  # pending before and after
+
+
+def test_with_no_inline_slot_a_start_on_a_free_robot_is_left_to_the_dispatcher(make_task, fake_relay, settings):
+    settings.RPA_INLINE_STARTS = 0
+    task = make_task()
+
+    started = services.start_job(task=task, source=JobSource.API)
+
+    assert (started.job.status, started.request, fake_relay.requests) == (JobStatus.QUEUED, None, [])
+    assert dispatcher.run_once().sent == [str(started.job.pk)]
+    assert [q["tak"] for q in fake_relay.queries] == [task.app_name]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_relay_holds_at_most_the_inline_slots(make_account, make_task, fake_relay, settings, own_pool):
+    """While the one inline slot waits on a slow relay, a start on another free robot answers at
+    once (queued) instead of taking a second request thread; the dispatcher sends it."""
+    settings.RPA_INLINE_STARTS = 1
+    fake_relay.delay = 1.0
+    first, second = make_task(make_account()), make_task(make_account())
+    holder = threading.Thread(target=lambda: services.start_job(task=first, source=JobSource.API))
+    holder.start()
+    assert fake_relay.wait_for_requests(1, timeout=10) == 1  # the first START is at the relay, holding the slot
+
+    began = time.monotonic()
+    started = services.start_job(task=second, source=JobSource.API)
+    answered = time.monotonic() - began
+    holder.join(10)
+
+    assert (started.job.status, started.request) == (JobStatus.QUEUED, None)
+    assert answered < fake_relay.delay
+    assert dispatcher.dispatch_pending(wait_for_sends=True).sent == [str(started.job.pk)]
+    assert sorted(q["tak"] for q in fake_relay.queries) == sorted([first.app_name, second.app_name])
+
+
+def test_one_pass_claims_every_free_robot_one_job_each_in_queue_order(make_account, make_task, make_job):
+    now = timezone.now()
+    robots = [make_account() for _ in range(3)]
+    expected = []
+    for robot in robots:
+        make_job(make_task(robot), priority="low", created_at=now - timedelta(minutes=9))
+        expected.append(make_job(make_task(robot), priority="high", created_at=now - timedelta(minutes=1)).pk)
+        make_job(make_task(robot), priority="high", created_at=now)
+    busy = make_account()
+    make_job(make_task(busy), JobStatus.RUNNING)
+    make_job(make_task(busy))
+
+    claimed = queue.claim_many([robot.pk for robot in [*robots, busy]], now=now)
+
+    assert sorted(job.pk for job in claimed) == sorted(expected)
+    for robot in [*robots, busy]:
+        assert Job.objects.filter(account=robot, status__in=BUSY).count() == 1
+    assert queue.claim_many([robot.pk for robot in robots], now=now) == []  # every slot is taken
 
 
 @pytest.mark.django_db(transaction=True)

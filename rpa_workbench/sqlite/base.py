@@ -5,9 +5,10 @@ writer in at a time and makes the others retry on its busy handler, which sleeps
 back-off (up to 100 ms a try) and serves nobody in order: under a burst of webhooks some writers
 lose again and again and wait seconds while the database is mostly idle. Here a write
 transaction (`BEGIN IMMEDIATE`, i.e. every `atomic` block) first takes a process-wide lock per
-database file, released at commit, rollback or close, so the threads of one server take turns at
-once and in order (`FairLock`: first come, first served). Writers in other processes (a second
-server, a management command) still meet on SQLite's busy timeout, as before.
+database file, released at commit, rollback or close, and so does a write statement outside a
+transaction (for its one statement), so the threads of one server take turns at once and in
+order (`FairLock`: first come, first served). Writers in other processes (a second server, a
+management command) still meet on SQLite's busy timeout, as before.
 """
 
 from __future__ import annotations
@@ -64,14 +65,41 @@ def writer_lock(name: str) -> FairLock:
         return _locks.setdefault(str(name), FairLock())
 
 
+# Statements that write: outside a transaction each is one (SQLite commits it at once).
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     _held_writer_lock: FairLock | None = None
 
-    def _start_transaction_under_autocommit(self):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django's public instrumentation hook, on every statement of this connection.
+        self.execute_wrappers.append(self._queue_autocommit_write)
+
+    def _take_writer_lock(self) -> FairLock:
         lock = writer_lock(self.settings_dict["NAME"])
         timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         if not lock.acquire(timeout=timeout):
             raise OperationalError(f"database is locked (another writer of this process held it for {timeout:g} s)")
+        return lock
+
+    def _queue_autocommit_write(self, execute, sql, params, many, context):
+        """A write outside `atomic` (an `.update()`, a `save()`) is a transaction of its own:
+        it takes its turn on the lock too, instead of meeting the lock's holder on SQLite's busy
+        handler (sleeps of up to 100 ms, in no order: seconds under a burst)."""
+        if self.in_atomic_block or self._held_writer_lock is not None or not self.get_autocommit():
+            return execute(sql, params, many, context)
+        if not sql.lstrip()[:7].upper().startswith(WRITES):
+            return execute(sql, params, many, context)
+        lock = self._take_writer_lock()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            lock.release()
+
+    def _start_transaction_under_autocommit(self):
+        lock = self._take_writer_lock()
         self._held_writer_lock = lock
         try:
             super()._start_transaction_under_autocommit()

@@ -33,9 +33,20 @@ class FakeRelay:
     requests: list[ReceivedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        self._arrived = threading.Condition(self._lock)
+
     def record(self, request: ReceivedRequest) -> None:
-        with self._lock:
+        with self._arrived:
             self.requests.append(request)
+            self._arrived.notify_all()
+
+    def wait_for_requests(self, count: int, timeout: float) -> int:
+        """Wait until `count` requests arrived (a sender in another thread), at most `timeout`
+        seconds; returns how many arrived."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.requests) >= count, timeout=timeout)
+            return len(self.requests)
 
     @property
     def queries(self) -> list[dict[str, str]]:

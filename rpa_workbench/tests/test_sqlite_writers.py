@@ -106,3 +106,53 @@ def test_a_writer_gives_up_after_the_busy_timeout_with_database_is_locked():
     assert len(outcome) == 1 and "database is locked" in str(outcome[0])
     assert not lock().locked()
     assert list(Account.objects.values_list("shadow_bot_account", flat=True)) == ["holder"]
+
+
+def test_a_write_outside_a_transaction_takes_its_turn_on_the_lock():
+    """An autocommit UPDATE is a transaction of its own: it waits on the process's lock (and
+    gives up with its message), not on SQLite's busy handler behind the lock's holder."""
+    Account.objects.create(shadow_bot_account="a", host_ip="10.0.0.1", port=8000)
+    outcome: list[BaseException | None] = []
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            Account.objects.create(shadow_bot_account="holder", host_ip="10.0.0.1", port=8000)
+            held.set()
+            release.wait(10)
+        connections.close_all()
+
+    def update_briefly() -> None:
+        connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "timeout": 0.2}
+        try:
+            Account.objects.filter(shadow_bot_account="a").update(port=9000)
+            outcome.append(None)
+        except OperationalError as exc:
+            outcome.append(exc)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    waiter = threading.Thread(target=update_briefly)
+    waiter.start()
+    waiter.join(10)
+    release.set()
+    holder.join(10)
+    assert len(outcome) == 1 and "another writer of this process" in str(outcome[0])
+    assert not lock().locked()
+    assert Account.objects.get(shadow_bot_account="a").port == 8000
+
+
+def test_a_write_outside_a_transaction_releases_the_lock_and_reads_never_take_it():
+    account = Account.objects.create(shadow_bot_account="a", host_ip="10.0.0.1", port=8000)
+    taken = []
+    real = lock()
+
+    with connection.execute_wrapper(lambda execute, sql, *rest: (taken.append(real.locked()), execute(sql, *rest))[1]):
+        Account.objects.filter(pk=account.pk).update(port=9000)
+        assert Account.objects.get(pk=account.pk).port == 9000
+    assert not real.locked()
+    assert taken == [True, False]  # the UPDATE ran holding it, the SELECT did not
