@@ -47,6 +47,13 @@ class FairLock:
                 return True  # handed over just as the wait timed out: ours after all
             return False
 
+    def locked(self) -> bool:
+        return self._held
+
+    def waiting(self) -> int:
+        """How many threads are queued for it."""
+        return len(self._waiting)
+
     def release(self) -> None:
         with self._mutex:
             if self._waiting:

@@ -156,3 +156,45 @@ def test_a_write_outside_a_transaction_releases_the_lock_and_reads_never_take_it
         assert Account.objects.get(pk=account.pk).port == 9000
     assert not real.locked()
     assert taken == [True, False]  # the UPDATE ran holding it, the SELECT did not
+
+
+def test_waiting_writers_get_the_lock_in_the_order_they_asked_for_it():
+    """First come, first served (threading.Lock wakes any waiter: some writers lost over and
+    over under a burst of webhooks)."""
+    from rpa_workbench.sqlite.base import FairLock
+
+    fair = FairLock()
+    assert fair.acquire(timeout=1)
+    order: list[int] = []
+    asked = threading.Semaphore(0)
+
+    def writer(n: int) -> None:
+        asked.release()
+        assert fair.acquire(timeout=10)
+        order.append(n)
+        fair.release()
+
+    threads = []
+    for n in range(8):
+        thread = threading.Thread(target=writer, args=(n,))
+        thread.start()
+        asked.acquire()  # this writer has asked before the next one starts
+        while fair.waiting() < n + 1:  # and is queued
+            time.sleep(0.001)
+        threads.append(thread)
+    fair.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == list(range(8))
+    assert not fair.locked()
+
+
+def test_a_writer_that_times_out_leaves_the_queue():
+    from rpa_workbench.sqlite.base import FairLock
+
+    fair = FairLock()
+    assert fair.acquire(timeout=1)
+    assert fair.acquire(timeout=0.01) is False
+    fair.release()
+    assert not fair.locked()
+    assert fair.acquire(timeout=0.01)
