@@ -11,7 +11,7 @@ from rpa_workbench.viewsets import ModelViewSet
 from tasks.models import Task
 
 # Each account's number of tasks as a correlated subquery, not a JOIN + GROUP BY: the page's
-# count() could drop it; a list page adds it to the page's rows only (annotate_rows).
+# count() then drops it (Django strips unused non-aggregate annotations) and is a plain COUNT.
 TASK_COUNT = Coalesce(
     Subquery(
         Task.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(n=Count("*")).values("n"),
@@ -22,12 +22,13 @@ TASK_COUNT = Coalesce(
 
 
 class AccountViewSet(ModelViewSet):
-    queryset = Account.objects.order_by("-created_at")
+    # The task count is resolved once, here (each request clones the query); the presence,
+    # which depends on the moment, is added to a list's page only (annotate_rows).
+    queryset = Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
 
     def annotate_rows(self, queryset):
-        queryset = queryset.annotate(task_count=TASK_COUNT)
         if "presence" in queryset.query.annotations:  # filtered by presence: keep that moment's
             return queryset
         return presence.with_presence(queryset)

@@ -30,16 +30,22 @@ class EnvelopePagination(BasePagination):
     """`{total, page, page_size, total_pages, items}`; a page past the end is empty, not 404."""
 
     def paginate_queryset(self, queryset, request, view=None, *, page_rows=None):
-        """The page's rows; `page_rows(queryset)` adds to them what counting does not need."""
+        """The page's rows; `page_rows(queryset)` adds to them what counting does not need
+        (annotations: it must not change which rows there are).
+
+        One row more than the page is read: when it is not there, the page is the last one and
+        the total is known without a COUNT (the last page of every list, and the only page of a
+        short one); otherwise, and for a page past the end, the filtered rows are counted."""
         self.page = parse_positive_int(request.query_params, "page", 1)
         self.page_size = parse_positive_int(request.query_params, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        self.total = queryset.count()
         offset = (self.page - 1) * self.page_size
-        if offset >= self.total:
-            return []
-        if page_rows is not None:
-            queryset = page_rows(queryset)
-        return list(queryset[offset : offset + self.page_size])
+        rows = page_rows(queryset) if page_rows is not None else queryset
+        rows = list(rows[offset : offset + self.page_size + 1])
+        if len(rows) <= self.page_size and (rows or offset == 0):
+            self.total = offset + len(rows)
+        else:
+            self.total = queryset.count()
+        return rows[: self.page_size]
 
     def get_paginated_response(self, data):
         return Response(

@@ -222,9 +222,11 @@ class ReadPlan:
 
 
 def _plain_serializer(serializer_class: type) -> bool:
-    """Its fields come from DRF's own `get_fields` (not chosen per request or per user)."""
+    """Its fields come from DRF's own `__init__` and `get_fields` (not chosen per request or per
+    user)."""
     return (
         issubclass(serializer_class, serializers.Serializer)
+        and serializer_class.__init__ is serializers.BaseSerializer.__init__
         and serializer_class.get_fields in (serializers.Serializer.get_fields, serializers.ModelSerializer.get_fields)
         and serializer_class.fields is serializers.Serializer.fields
         and serializer_class._readable_fields is serializers.Serializer._readable_fields

@@ -1,9 +1,12 @@
 """The list envelope's paginator (API.md §0): `page_rows` adds what only the page's rows need
-(annotations), after the count, to the page's rows only."""
+(annotations) to the page's rows only; the total is counted only when the page cannot tell it."""
 
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.db.models import Value
+from django.test.utils import CaptureQueriesContext
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
@@ -18,26 +21,38 @@ def paginate(query: str, queryset, page_rows):
 
 
 @pytest.mark.django_db
-def test_page_rows_shape_the_page_not_the_count(make_account):
+def test_page_rows_add_to_the_page_rows(make_account):
     for name in ("a", "b", "c"):
         make_account(shadow_bot_account=name)
     seen = []
 
-    def only_b(queryset):  # a page_rows that changed the count would show here
+    def marked(queryset):
         seen.append(queryset)
-        return queryset.filter(shadow_bot_account="b")
+        return queryset.annotate(marker=Value("page"))
 
-    paginator, rows = paginate("?page_size=2", Account.objects.order_by("shadow_bot_account"), only_b)
-    assert paginator.total == 3 and [row.shadow_bot_account for row in rows] == ["b"]
+    paginator, rows = paginate("?page_size=2", Account.objects.order_by("shadow_bot_account"), marked)
+    assert paginator.total == 3 and [(row.shadow_bot_account, row.marker) for row in rows] == [("a", "page"), ("b", "page")]
     assert len(seen) == 1
 
 
 @pytest.mark.django_db
-def test_page_rows_are_not_asked_for_a_page_past_the_end(make_account):
-    make_account()
-
-    def refuse(queryset):
-        raise AssertionError("no rows to annotate")
-
-    paginator, rows = paginate("?page=2", Account.objects.all(), refuse)
-    assert (paginator.total, rows) == (1, [])
+@pytest.mark.parametrize(
+    "accounts, query, total, rows, counted",
+    [
+        (0, "", 0, 0, False),
+        (3, "?page_size=5", 3, 3, False),  # the only page: no COUNT
+        (5, "?page_size=5", 5, 5, False),
+        (6, "?page_size=5", 6, 5, True),  # a next page exists: counted
+        (6, "?page_size=5&page=2", 6, 1, False),  # the last page: no COUNT
+        (10, "?page_size=5&page=2", 10, 5, False),
+        (6, "?page_size=5&page=3", 6, 0, True),  # past the end: counted
+        (0, "?page=2", 0, 0, True),
+    ],
+)
+def test_the_total_is_counted_only_when_the_page_cannot_tell_it(accounts, query, total, rows, counted, make_account):
+    for _ in range(accounts):
+        make_account()
+    with CaptureQueriesContext(connection) as captured:
+        paginator, page = paginate(query, Account.objects.order_by("created_at"), None)
+    assert (paginator.total, len(page)) == (total, rows)
+    assert any(q["sql"].upper().startswith("SELECT COUNT(") for q in captured.captured_queries) is counted

@@ -172,6 +172,27 @@ class NestedSerializer(ListedFast, serializers.ModelSerializer):
         fields = ["id", "account"]
 
 
+class PerRequestFieldsSerializer(ListedFast, serializers.ModelSerializer):
+    """Chooses its fields when it is made (here: from the context), so it has no plan."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.context.get("full"):
+            self.fields.pop("port")
+
+    class Meta:
+        model = Account
+        fields = ["id", "port"]
+
+
+@pytest.mark.django_db
+def test_a_serializer_choosing_its_fields_when_made_has_no_plan():
+    factories.make_account()
+    assert plan_for(PerRequestFieldsSerializer) is None
+    listed, single = listed_and_single(PerRequestFieldsSerializer, list(Account.objects.all()), {"full": True})
+    assert listed == single and b'"port":8000' in listed
+
+
 @pytest.mark.django_db
 def test_a_field_reading_its_context_is_written_by_drf_with_the_real_context():
     factories.make_account(shadow_bot_account="ctx")
