@@ -404,7 +404,7 @@ RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
 # Threads that run requests' synchronous work (middleware and views), each with its database
 # connection kept between requests: at most this many requests are worked on at once per
 # process (the others wait their turn; streams and bodies being sent hold no thread).
-RPA_REQUEST_THREADS = env_number("RPA_REQUEST_THREADS", 16, minimum=1, cast=int)
+RPA_REQUEST_THREADS = env_number("RPA_REQUEST_THREADS", 8, minimum=1, cast=int)
 # Pushpin's publish endpoint (e.g. http://127.0.0.1:5561) when Pushpin holds the streams in
 # front of several server processes (docs/production.md); empty = streams served in-process.
 RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")
