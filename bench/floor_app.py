@@ -5,7 +5,8 @@ No Django, no database, no validation: it answers the few requests `bench/ingest
 
 - `GET /health` → 200;
 - `POST /api/v1/webhook/execution-complete` → `{"success": true, "log_id": "<n>", "duplicate": false}`,
-  then every open stream gets the three events a real webhook publishes, in one write;
+  then every open stream gets the four events a real webhook publishes (job, task, account,
+  log; padded to their real sizes, 170–370 bytes of data each), in one write;
 - `GET /api/v1/sse/events` → a `text/event-stream` (its position first, as the real one);
 - `GET /api/v1/sse/status` → `{"status": "running", "connected_clients": N}`.
 
@@ -39,13 +40,15 @@ async def answer(send, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# The data sizes of a real webhook's events (bench/README.md, 2026-12-02).
+EVENT_SIZES = (("job_updated", 365), ("task_updated", 204), ("account_updated", 180), ("log_created", 166))
+
+
 def webhook_events(log_id: str, app_name: str) -> bytes:
     blocks = []
-    for event_type, data in (
-        ("account_updated", {"changes": {"status": "completed"}}),
-        ("task_updated", {"changes": {"status": "pending"}}),
-        ("log_created", {"log_id": log_id, "app_name": app_name, "status": "completed"}),
-    ):
+    for event_type, size in EVENT_SIZES:
+        data = {"log_id": log_id, "app_name": app_name, "status": "completed", "pad": ""}
+        data["pad"] = "x" * max(0, size - len(json.dumps({"type": event_type, "data": data})))
         payload = json.dumps({"type": event_type, "data": data})
         blocks.append(f"event: {event_type}\nid: rpa:{log_id}\ndata: {payload}\n\n")
     return "".join(blocks).encode()
