@@ -10,6 +10,9 @@ from rest_framework.response import Response
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# An OFFSET past this is past the end of any table (and past what SQLite and PostgreSQL take as
+# a 64-bit integer): such a page is not read, only the rows counted.
+MAX_OFFSET = 2**62
 
 
 def parse_positive_int(params, name: str, default: int, maximum: int | None = None) -> int:
@@ -39,6 +42,9 @@ class EnvelopePagination(BasePagination):
         self.page = parse_positive_int(request.query_params, "page", 1)
         self.page_size = parse_positive_int(request.query_params, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         offset = (self.page - 1) * self.page_size
+        if offset > MAX_OFFSET:
+            self.total = queryset.count()
+            return []
         rows = page_rows(queryset) if page_rows is not None else queryset
         rows = list(rows[offset : offset + self.page_size + 1])
         if len(rows) <= self.page_size and (rows or offset == 0):

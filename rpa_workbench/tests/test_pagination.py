@@ -56,3 +56,14 @@ def test_the_total_is_counted_only_when_the_page_cannot_tell_it(accounts, query,
         paginator, page = paginate(query, Account.objects.order_by("created_at"), None)
     assert (paginator.total, len(page)) == (total, rows)
     assert any(q["sql"].upper().startswith("SELECT COUNT(") for q in captured.captured_queries) is counted
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["21504876224185766748654291243761664000", str(2**62)])
+def test_a_page_far_past_the_end_is_empty_with_the_real_total(page, make_account, admin_client):
+    """Found by `make fuzz`: an OFFSET past 64 bits made the database driver raise (a 500)."""
+    make_account(shadow_bot_account="only")
+    response = admin_client.get(f"/api/v1/accounts?page={page}&page_size=13")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["total"], body["items"], body["page"]) == (1, [], int(page))
