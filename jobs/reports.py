@@ -105,7 +105,9 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     if exact is not None:
         if exact.status in ACTIVE and exact.task_id is not None:
             matched = task if task is not None and task.pk == exact.task_id else None
-            exact.task = transitions.lock_task(exact.task_id, read_in_transaction=matched)
+            exact.task = transitions.lock_task(
+                exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched
+            )
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
         elif exact.status in ACTIVE:
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)

@@ -46,14 +46,16 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
 def request_threads() -> ThreadPoolExecutor:
     """The process's request pool, made on first use (after the settings are read)."""
-    global _pool
+    global _pool, _pool_size
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=settings.RPA_REQUEST_THREADS, thread_name_prefix="rpa-request")
+            _pool_size = settings.RPA_REQUEST_THREADS
+            _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="rpa-request")
         return _pool
 
 
@@ -63,10 +65,9 @@ def shutdown_request_threads() -> None:
     have theirs, so none is skipped."""
     global _pool
     with _pool_lock:
-        pool, _pool = _pool, None
+        pool, workers, _pool = _pool, _pool_size, None
     if pool is None:
         return
-    workers = settings.RPA_REQUEST_THREADS
     barrier = threading.Barrier(workers)
 
     def close_here() -> None:
@@ -87,9 +88,6 @@ class ASGIHandler(asgi.ASGIHandler):
         # Not Django's ASGIHandler.__init__: it would build the async middleware chain first.
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
-
-    async def get_response_async(self, request):
-        return await in_request_thread(self.get_response)(request)
 
     def respond(self, scope, body_file):
         """On a pool thread: request started, the request built, the middleware and the view;

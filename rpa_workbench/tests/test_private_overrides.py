@@ -5,8 +5,7 @@ An upgrade that changes one of them fails here: re-read the new code, adapt the 
 re-measure what it buys (bench/README.md) before updating the fingerprint — or remove it.
 
 - `rpa_workbench/handler.py` (ASGI handler running the sync middleware chain and view in one
-  call on a long-lived pool thread) overrides `ASGIHandler.__init__`, `handle` and
-  `get_response_async`;
+  call on a long-lived pool thread) overrides `ASGIHandler.__init__` and `handle`;
 - `rpa_workbench/sqlite/base.py` (the writers of one process queued on a lock) overrides
   `_start_transaction_under_autocommit`, `_commit`, `_rollback`, `_close`;
 - `rpa_workbench/event_hub.py` (the hub) replaces `ListenerManager.__init__`, calls its
@@ -27,7 +26,6 @@ WRITTEN_FOR = {"django": "5.2.19", "django-eventstream": "5.3.4"}
 
 FINGERPRINTS = {
     "django.core.handlers.asgi.ASGIHandler.__init__": "41379d4f4b69f900",
-    "django.core.handlers.base.BaseHandler.get_response_async": "ad82c920df0cebbb",
     "django.core.handlers.asgi.ASGIHandler.handle": "98faeb5bef800331",
     "django.db.backends.sqlite3.base.DatabaseWrapper._start_transaction_under_autocommit": "7315cfc61c1dde12",
     "django.db.backends.base.base.BaseDatabaseWrapper._commit": "8ebc361e1e8fcb8d",
