@@ -128,6 +128,13 @@ class RecentTaskExecutionsInline(RecentExecutionsInline):
     fk_name = "task"
 
 
+
+def not_viewable(link: str | None) -> str:
+    """What a preview shows for a link it cannot sign: none stored, or a host not allowed."""
+    if not link:
+        return _("none")
+    return _("not viewable here (host not allowed): %(url)s") % {"url": link}
+
 @admin.register(ExecutionLog)
 class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -179,9 +186,7 @@ class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     def screenshot_preview(self, obj: ExecutionLog):
         url = signed_resource_url(obj.screenshot_path)
         if url is None:
-            return _("none") if not obj.screenshot_path else _("not viewable here (host not allowed): %(url)s") % {
-                "url": obj.screenshot_path
-            }
+            return not_viewable(obj.screenshot_path)
         return format_html(
             '<div class="log-screenshot"><a href="{}" target="_blank" rel="noopener">'
             '<img src="{}" alt="{}" loading="lazy"></a><br><a href="{}" target="_blank" rel="noopener">{}</a></div>',
@@ -192,9 +197,7 @@ class ExecutionLogAdmin(NullsLastAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     def log_preview(self, obj: ExecutionLog):
         url = signed_resource_url(obj.log_content)
         if url is None:
-            return _("none") if not obj.log_content else _("not viewable here (host not allowed): %(url)s") % {
-                "url": obj.log_content
-            }
+            return not_viewable(obj.log_content)
         download = signed_resource_url(obj.log_content, download=True)
         return format_html(
             '<pre class="log-text" data-log-src="{}" data-max-bytes="{}" data-truncated="{}" data-failed="{}">{}</pre>'

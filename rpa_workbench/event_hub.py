@@ -130,12 +130,8 @@ class Hub(ListenerManager):
             for row in rows:
                 if self.last_id is None or row.id > self.last_id:
                     self.ahead[row.id] = row
-            ready = self._take_ready()
-            gap_end = max(self.ahead) if self.ahead else None
-        if ready:
-            self.queue(channel_events(ready))
-        if gap_end is not None:
-            self._fill_gap(gap_end)
+            ready, gap_end = self._take_ready(), self._gap_end()
+        self._deliver(ready, gap_end)
 
     def needs_position(self) -> bool:
         """Whether the hub has no position yet (its first stream gives it one)."""
@@ -150,12 +146,8 @@ class Hub(ListenerManager):
             self.last_id = position
             for event_id in [event_id for event_id in self.ahead if event_id <= position]:
                 del self.ahead[event_id]
-            ready = self._take_ready()
-            gap_end = max(self.ahead) if self.ahead else None
-        if ready:
-            self.queue(channel_events(ready))
-        if gap_end is not None:
-            self._fill_gap(gap_end)
+            ready, gap_end = self._take_ready(), self._gap_end()
+        self._deliver(ready, gap_end)
 
     def _take_ready(self) -> list[StoredRow]:
         """Pop the rows that follow `last_id` without a gap (the caller holds `order_lock`)."""
@@ -164,6 +156,17 @@ class Hub(ListenerManager):
             self.last_id += 1
             ready.append(self.ahead.pop(self.last_id))
         return ready
+
+    def _gap_end(self) -> int | None:
+        """The newest row waiting behind a gap (the caller holds `order_lock`)."""
+        return max(self.ahead) if self.ahead else None
+
+    def _deliver(self, ready: list[StoredRow], gap_end: int | None) -> None:
+        """Outside `order_lock`: queue the rows that are in order, then fill the gap, if any."""
+        if ready:
+            self.queue(channel_events(ready))
+        if gap_end is not None:
+            self._fill_gap(gap_end)
 
     def _fill_gap(self, gap_end: int) -> None:
         """Read the ids missing below `gap_end` from the outbox (in a worker thread when called on
