@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from executionlogs.export import csv_response
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from resources.signing import signed_resource_url
-from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentInlineFormSet
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.badges import choice_badge
 from rpa_workbench.timefmt import format_duration
 
@@ -92,22 +92,13 @@ class CalendarQuerySet(models.QuerySet):
         return periods if order == "ASC" else periods[::-1]
 
 
-class RecentExecutionsFormSet(RecentInlineFormSet):
-    recent_limit = RECENT_RUNS
-    recent_order = "-start_time"
-
-
-class RecentExecutionsInline(ReadOnlyAdminMixin, admin.TabularInline):
+class RecentExecutionsInline(RecentRowsInline):
     """A task's or an account's latest runs on its page, each linking to its log page."""
 
     model = ExecutionLog
-    formset = RecentExecutionsFormSet
+    formset = recent_formset(RECENT_RUNS, order="-start_time")
     fields = ["start_time", "status_badge", "app_name", "duration_display", "end_time"]
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
     verbose_name = _("recent run")
     verbose_name_plural = format_lazy(_("recent runs (latest {count})"), count=RECENT_RUNS)
 

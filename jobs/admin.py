@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from dashboard.templatetags.dashboard_tags import duration
 from jobs import dispatcher, queue, services
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
-from rpa_workbench.admin_site import ReadOnlyAdminMixin, recent_formset
+from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.errors import ApiError
 
 CONTROL_PERMISSION = "tasks.control_task"
@@ -176,15 +176,11 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return succeeded
 
 
-class RecentJobInline(ReadOnlyAdminMixin, admin.TabularInline):
+class RecentJobInline(RecentRowsInline):
     """A task's or an account's latest jobs (read-only); the full history is in the Jobs list."""
 
     model = Job
     formset = recent_formset(INLINE_JOBS)
     fields = ["created_at", "status", "reason", "app_name", "priority", "source", "attempt", waited, ran]
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
     verbose_name_plural = format_lazy(_("recent jobs (latest {count})"), count=INLINE_JOBS)

@@ -83,16 +83,19 @@ class RecentInlineFormSet(BaseInlineFormSet):
         return self._recent
 
 
-def recent_formset(limit: int) -> type[BaseInlineFormSet]:
-    """An inline formset showing only the newest `limit` rows: filtered by the parent first, then cut."""
+def recent_formset(limit: int, order: str = "-created_at") -> type[RecentInlineFormSet]:
+    """An inline formset showing only the newest `limit` rows (by `order`)."""
+    return type("RecentFormSet", (RecentInlineFormSet,), {"recent_limit": limit, "recent_order": order})
 
-    class RecentFormSet(BaseInlineFormSet):
-        def get_queryset(self):
-            if not hasattr(self, "_recent"):
-                self._recent = super().get_queryset().order_by("-created_at")[:limit]
-            return self._recent
 
-    return RecentFormSet
+class RecentRowsInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """A read-only inline of a record's newest rows (set `formset = recent_formset(...)`), each
+    linking to its own page."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
 
 
 class NullsLastChangeList(ChangeList):

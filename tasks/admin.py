@@ -31,7 +31,7 @@ from jobs import services as job_services
 from jobs.admin import RecentJobInline
 from jobs.models import Job
 from resources.signing import link_problem
-from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, recent_formset
+from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
@@ -174,15 +174,11 @@ READ_ONLY_REQUEST_FIELDS = [
 ]
 
 
-class ControlRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ControlRequestInline(RecentRowsInline):
     model = ControlRequest
     formset = recent_formset(INLINE_CONTROL_REQUESTS)
     fields = READ_ONLY_REQUEST_FIELDS
     readonly_fields = READ_ONLY_REQUEST_FIELDS
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
     verbose_name_plural = format_lazy(_("recent control requests (latest {count})"), count=INLINE_CONTROL_REQUESTS)
 
     def get_queryset(self, request):
