@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ import conftest
 from alerts.models import AlertEvent, Delivery
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.simulator import start_simulator, stop_simulator
+from rpa_workbench.testing.waiting import wait_for
 from rpa_workbench.tests.conftest import SseReader
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -24,13 +24,6 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 SECRET = "live-e2e-secret"
 
 
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_failed_run_is_one_signed_delivery_and_one_alert_event(
@@ -58,7 +51,7 @@ def test_a_failed_run_is_one_signed_delivery_and_one_alert_event(
 
         event = stream.next("alert", timeout=40)
         assert event.data["data"]["event"] == "job_failed" and event.data["data"]["task_id"] == str(task.pk)
-        _wait_for(lambda: hook.requests, 20, f"the webhook delivery\n{server.log()}")
+        wait_for(lambda: hook.requests, timeout=20, what=f"the webhook delivery\n{server.log()}")
         stream.none("alert", within=3)  # nothing else comes, on the stream or the receiver
 
         [request] = hook.requests

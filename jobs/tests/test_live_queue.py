@@ -22,6 +22,7 @@ from jobs.models import FINAL, Job, JobReason, JobStatus
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.simulator import start_simulator, stop_simulator
 from rpa_workbench.testing.sse import open_stream
+from rpa_workbench.testing.waiting import wait_for
 from tasks.models import ControlAction, ControlRequest
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -44,14 +45,6 @@ def system(live_server_factory, tmp_path):
     stop_simulator(process, log)
 
 
-def _wait_for(condition, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _drain(events: queue.Queue, limit: float = 10.0) -> list[dict]:
@@ -90,8 +83,9 @@ def test_three_starts_on_a_busy_robot_run_one_by_one_in_priority_order(system, m
     post(dropped, "stop")  # still queued: cancelled, nothing sent
 
     ordered = [first, high, normal, low]
-    jobs = _wait_for(
+    jobs = wait_for(
         lambda: (found := list(Job.objects.filter(task__in=ordered, status__in=FINAL))) and len(found) == 4 and found,
+        timeout=60,
         what=f"four jobs ended\n{system.log()}",
     )
     jobs = sorted(jobs, key=lambda job: job.dispatched_at)

@@ -3,7 +3,6 @@ as the relay (a `manage.py simulate_robots` subprocess), the webhooks, the SSE s
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from executionlogs.models import ExecutionLog
 from rpa_workbench.testing.live_server import free_port
 from rpa_workbench.testing.simulator import start_simulator, stop_simulator
 from rpa_workbench.testing.sse import open_stream, payloads
+from rpa_workbench.testing.waiting import wait_for
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -48,14 +48,6 @@ def _system(live_server_factory, robots):
     return server
 
 
-def _wait_for(condition, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_scheduled_start_runs_on_a_simulated_robot_and_comes_back(live_server_factory, robots, make_task, make_account):
@@ -63,11 +55,11 @@ def test_scheduled_start_runs_on_a_simulated_robot_and_comes_back(live_server_fa
     account = make_account(host_ip="10.20.0.1", port=8100)
     task = make_task(account=account, trigger_time=timezone.now() - timedelta(seconds=1))
 
-    log = _wait_for(lambda: ExecutionLog.objects.filter(task=task).first(), what=f"execution log\n{server.log()}")
+    log = wait_for(lambda: ExecutionLog.objects.filter(task=task).first(), timeout=30, what=f"execution log\n{server.log()}")
 
     assert log.status == "completed" and log.screenshot
     task.refresh_from_db()
-    _wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.PENDING, what="task back to pending")
+    wait_for(lambda: Task.objects.get(pk=task.pk).status == TaskStatus.PENDING, timeout=30, what="task back to pending")
     assert task.trigger_time is None and task.last_run_time is not None
     request = ControlRequest.objects.get(task=task, source=ControlSource.SCHEDULER)
     assert request.outcome == "sent" and request.confirmed_at is not None
