@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from rpa_workbench import roles
+from rpa_workbench.testing import browser as browser_setup
 from rpa_workbench.testing import factories, translations
 from rpa_workbench.testing.live_server import start_daphne
 from rpa_workbench.testing.relay import start_fake_relay
@@ -159,3 +160,9 @@ def live_server_factory(transactional_db, tmp_path, settings):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Headless Chromium (rpa_workbench/testing/browser.py); list it after the data fixtures."""
+    yield from browser_setup.launched_chromium(monkeypatch)

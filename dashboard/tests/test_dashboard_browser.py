@@ -10,74 +10,13 @@ Every wait is generous and nothing is timed: CI runs this on a loaded 2-core mac
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-
 import pytest
 import requests
 
 from conftest import WEBHOOK_TOKEN
+from rpa_workbench.testing.browser import BROWSER_MARKS, WAIT_MS
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 30_000  # an upper bound for each step, not a measurement
-
-
-def find_chromium() -> str | None:
-    """$CHROMIUM_PATH if set, else Debian's `chromium` (or `chromium-browser`) on the PATH."""
-    configured = os.environ.get("CHROMIUM_PATH")
-    if configured:
-        return configured if os.access(configured, os.X_OK) else None
-    for name in ("chromium", "chromium-browser", "/usr/bin/chromium"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-CHROMIUM = find_chromium()
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.live,
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="no Chromium found (looked at $CHROMIUM_PATH, then chromium/chromium-browser on PATH); "
-        "install it with `apt-get install chromium` — .ci/run does",
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="playwright is not installed (pip install -r requirements.txt)",
-    ),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    """Chromium, started last: tests list it after their data fixtures and touch the database
-    no more, because a database call made while Playwright runs opens a second connection that
-    outlives the test (PostgreSQL then cannot drop the test database)."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; Django would then refuse the
-    # test's own (synchronous) database calls, which never run inside that loop.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True, timeout=WAIT_MS * 2
-        )
-        yield chromium
-        chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 def open_dashboard(browser, server, user, *, width: int = 1280, height: int = 900, path: str = "/dashboard/"):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.tests.test_dashboard_browser import CHROMIUM, CHROMIUM_FLAGS, WAIT_MS, pytestmark  # noqa: F401
+from rpa_workbench.testing.browser import BROWSER_MARKS, WAIT_MS
 from tasks.models import TaskStatus
+
+pytestmark = BROWSER_MARKS
 
 WIDTHS = (390, 1440)
 
@@ -27,19 +29,6 @@ def admin_data(make_account, make_task, make_log):
     make_task(account=robot, task_name="Order sync", app_name="order_sync", status=TaskStatus.RUNNING)
     make_log(task=task, account=robot, app_name=task.app_name, duration=754)
     return task
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True, timeout=WAIT_MS * 2
-        )
-        yield chromium
-        chromium.close()
 
 
 def signed_in(browser, server, width: int):
