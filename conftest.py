@@ -65,6 +65,13 @@ def _admin_login(client, user):
 
 
 @pytest.fixture
+def root(client, admin_user):
+    """A browser client logged into the admin as the superuser."""
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
 def operator(client, operator_user):
     """A browser client logged into the admin as a (staff) operator."""
     return _admin_login(client, operator_user)

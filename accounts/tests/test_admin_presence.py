@@ -11,12 +11,6 @@ pytestmark = pytest.mark.django_db
 ACCOUNTS_URL = "/admin/accounts/account/"
 
 
-@pytest.fixture
-def root(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def test_list_shows_presence_badges_and_filters_on_presence(root, make_account):
     seen = make_account(shadow_bot_account="bot_seen", host_ip="10.0.0.1")
     make_account(shadow_bot_account="bot_never", host_ip="10.0.0.2")

@@ -18,12 +18,6 @@ DELIVERIES_URL = "/admin/alerts/delivery/"
 SECRET = "admin-form-secret-987"
 
 
-@pytest.fixture
-def root(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def _form(**fields):
     return {"name": "ops", "kind": "webhook", "target": "https://hooks.example.com/x", "secret": "",
             "enabled": "on", "events": ["job_failed"], **fields}

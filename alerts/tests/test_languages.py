@@ -14,12 +14,6 @@ ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 CHANNELS_URL = "/admin/alerts/channel/"
 
 
-@pytest.fixture
-def root(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def test_the_channel_list_is_in_chinese(root, make_channel):
     make_channel(name="ops", kind="dingtalk")
     html = root.get(CHANNELS_URL, **ZH).content.decode()

@@ -14,12 +14,6 @@ pytestmark = pytest.mark.django_db
 LOG_PAGE = "/admin/executionlogs/executionlog/{}/change/"
 
 
-@pytest.fixture
-def root(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def body_of(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 

@@ -15,12 +15,6 @@ pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 
 
-@pytest.fixture
-def root(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def page(client, url: str, **headers) -> str:
     response = client.get(url, **headers)
     assert response.status_code == 200

@@ -23,12 +23,6 @@ JOBS_PREFIX = "jobs"  # the recent-jobs inline (jobs.admin)
 INLINE_LIMIT = 20
 
 
-@pytest.fixture
-def root(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def run_action(client, action: str, *tasks: Task):
     return client.post(
         TASKS_URL,
