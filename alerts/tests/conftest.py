@@ -6,6 +6,7 @@ import pytest
 
 from alerts.models import AlertEvent, Channel
 from rpa_workbench.testing.relay import start_fake_relay
+from rpa_workbench.testing.servers import stop
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +31,7 @@ def receiver():
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        stop(server)
 
 
 @pytest.fixture

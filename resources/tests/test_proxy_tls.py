@@ -14,6 +14,7 @@ import pytest
 
 from resources import proxy
 from resources.tests.upstream import send_body, start_upstream
+from rpa_workbench.testing.servers import stop
 
 pytestmark = [
     pytest.mark.django_db,
@@ -36,8 +37,7 @@ def https_bucket(tmp_path, settings, monkeypatch):
     monkeypatch.setattr(proxy, "resolve_host", lambda host, port: ["127.0.0.1"])
     settings.RPA_PROXY_CA_BUNDLE = str(cert)
     yield bucket
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def proxied(client, url: str):

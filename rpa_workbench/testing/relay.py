@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from rpa_workbench.testing.servers import serve_in_background
+
 
 @dataclass
 class ReceivedRequest:
@@ -84,5 +86,5 @@ def start_fake_relay() -> tuple[FakeRelay, ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     relay.url = f"http://127.0.0.1:{server.server_address[1]}/yingdao"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     return relay, server
