@@ -52,8 +52,12 @@ run: migrate messages
 lint: install-dev
 	$(BIN)/ruff check .
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist, one test module per worker at a time):
+# most of its wall time is spent waiting on the servers tests start, not on the CPU. The Pushpin
+# layout tests start several servers each and run in CI's own step (`-m pushpin`).
+PYTEST_WORKERS ?= 3
 test: lint messages
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not pushpin" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(FUZZ_VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
