@@ -486,6 +486,9 @@ RPA_ALERT_THREADS = env_number("RPA_ALERT_THREADS", 4, minimum=1, cast=int)
 # Time limits of one send (seconds): connect, and each read of the answer.
 RPA_ALERT_CONNECT_TIMEOUT = env_number("RPA_ALERT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_ALERT_TIMEOUT = env_number("RPA_ALERT_TIMEOUT", 10.0, minimum=0.1)
+# Channels may not reach internal addresses (loopback, private, link-local, metadata) unless
+# this comma list names the host: exact names or addresses, or networks such as 10.20.0.0/16.
+RPA_ALERT_ALLOWED_INTERNAL_HOSTS = env_list("RPA_ALERT_ALLOWED_INTERNAL_HOSTS", "")
 
 
 def env_either(name: str, default: str = "") -> str:
