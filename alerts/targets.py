@@ -49,6 +49,28 @@ def internal_allowed(host: str) -> bool:
     return False
 
 
+MASK = "…"
+
+
+def masked_target(kind: str, target: str) -> str:
+    """What non-admins see of a target: an http(s) URL cut after its host (a WeCom `?key=`, a
+    DingTalk `?access_token=`, a Feishu hook path are each enough to post to the operators'
+    group), e.g. `https://qyapi.weixin.qq.com/…`. Email addresses are no credential: shown."""
+    if kind == ChannelKind.EMAIL:
+        return target
+    parts = urlsplit(target)
+    try:
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return MASK
+    if not host:
+        return MASK
+    host = f"[{host}]" if ":" in host else host
+    shown = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    return shown + "/" + MASK if (parts.path not in ("", "/") or parts.query or parts.fragment) else shown + "/"
+
+
 def email_addresses(target: str) -> list[str]:
     return [address.strip() for address in target.split(",") if address.strip()]
 
