@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # rotated and signed-out refresh tokens (rpa_workbench/tokens.py)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -254,7 +255,7 @@ CORS_EXPOSE_HEADERS = ["content-disposition"]
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rpa_workbench.tokens.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rpa_workbench.permissions.ModelPermissions"],
@@ -283,6 +284,12 @@ SIMPLE_JWT = {
     ),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_OBTAIN_SERIALIZER": "rpa_workbench.login.ThrottledTokenObtainPairSerializer",
+    # Revocation (rpa_workbench/tokens.py, docs/security.md): each refresh returns a new refresh
+    # token and blacklists the used one; a password change ends every token issued before it.
+    "TOKEN_REFRESH_SERIALIZER": "rpa_workbench.token_views.RevocableTokenRefreshSerializer",
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 # --- Sign-in and webhook-secret throttling (rpa_workbench/throttling.py, docs/security.md) -----

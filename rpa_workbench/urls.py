@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from rpa_workbench import views
+from rpa_workbench import token_views, views
 
 handler400 = "rpa_workbench.errors.handler400"
 handler403 = "rpa_workbench.errors.handler403"
@@ -15,6 +15,7 @@ handler500 = "rpa_workbench.errors.handler500"
 api_v1 = [
     path("auth/token", TokenObtainPairView.as_view(), name="token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout", token_views.logout, name="logout"),
     path("auth/me", views.me, name="me"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("sse/", include("rpa_workbench.sse_urls")),
