@@ -14,7 +14,9 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import certifi
 import urllib3
+import urllib3.exceptions
 from django.conf import settings
+from requests.utils import get_environ_proxies
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -100,10 +102,11 @@ class Answer:
         return json.loads(self.content)
 
 
-def checked_target(url: str, *, redirected: bool = False) -> Target:
+def checked_target(url: str, *, redirected: bool = False, via_proxy: bool = False) -> Target:
     """The hop to connect to, through the server's outbound guard (rpa_workbench.outbound):
     a host resolving to an internal address is refused unless RPA_ALERT_ALLOWED_INTERNAL_HOSTS
-    names it. Reasons name the host and address, never the URL (its query may be a key)."""
+    names it. Reasons name the host and address, never the URL (its query may be a key).
+    Through an egress proxy a name we cannot resolve is the proxy's to resolve (address "")."""
     prefix = "refused: a redirect" if redirected else "refused"
     try:
         parts = outbound.split_url(url, scheme_error="the target is not an http(s) URL")
@@ -112,10 +115,42 @@ def checked_target(url: str, *, redirected: bool = False) -> Target:
     try:
         addresses = outbound.checked_addresses(parts.host, parts.port, internal_allowed=internal_allowed(parts.host))
     except outbound.Unresolvable:
+        if via_proxy:
+            return Target.of(parts, "")
         raise SendError(f"could not resolve host {parts.host}") from None
     except outbound.AddressRefused as exc:
         raise SendError(f"{prefix}: {exc.host} is {exc.reason} ({exc.address}), not allowed for alerts") from None
     return Target.of(parts, addresses[0])
+
+
+def egress_proxy(url: str) -> str | None:
+    """The HTTP_PROXY / HTTPS_PROXY that applies to `url` (NO_PROXY honoured), as with requests."""
+    proxies = get_environ_proxies(url)
+    return proxies.get(urlsplit(url).scheme.lower()) or proxies.get("all") or None
+
+
+def _open(target: Target, proxy: str | None, body: bytes, headers: dict[str, str], timeout: urllib3.Timeout):
+    """(the response, a closer): straight to the checked address, or through the egress proxy."""
+    common = {"body": body, "redirect": False, "retries": False, "preload_content": False}
+    if proxy:
+        manager = urllib3.ProxyManager(
+            proxy, num_pools=1, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where()
+        )
+        url = f"{target.scheme}://{target.host_header}{target.request_target}"
+        try:
+            return manager.urlopen("POST", url, headers=headers, **common), manager.clear
+        except BaseException:
+            manager.clear()
+            raise
+    pool = outbound.connection_pool(target, timeout, certifi.where())
+    try:
+        response = pool.urlopen(
+            "POST", target.request_target, headers={"Host": target.host_header, **headers}, assert_same_host=False, **common
+        )
+        return response, pool.close
+    except BaseException:
+        pool.close()
+        raise
 
 
 def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> Answer:
@@ -124,27 +159,15 @@ def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> Answer
 
     Errors name what went wrong, never the URL (it may hold a robot's key)."""
     connect, read = settings.RPA_ALERT_CONNECT_TIMEOUT, settings.RPA_ALERT_TIMEOUT
+    timeout = urllib3.Timeout(connect=connect, read=read)
     deadline = time.monotonic() + connect + read
+    sent = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT, **(headers or {})}
     for hop in range(MAX_REDIRECTS + 1):
-        target = checked_target(url, redirected=hop > 0)
-        sent = {
-            "Host": target.host_header,
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": USER_AGENT,
-            **(headers or {}),
-        }
-        pool = outbound.connection_pool(target, urllib3.Timeout(connect=connect, read=read), certifi.where())
+        proxy = egress_proxy(url)
+        target = checked_target(url, redirected=hop > 0, via_proxy=proxy is not None)
+        close = None
         try:
-            response = pool.urlopen(
-                "POST",
-                target.request_target,
-                body=body,
-                headers=sent,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                assert_same_host=False,
-            )
+            response, close = _open(target, proxy, body, sent, timeout)
             content = _read_bounded(response, deadline)
         except NewConnectionError:  # a subclass of ConnectTimeoutError in urllib3
             raise SendError("could not connect") from None
@@ -152,12 +175,13 @@ def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> Answer
             raise SendError(f"timed out (connect {connect:g}s, read {read:g}s)") from None
         except SSLError:
             raise SendError("TLS failed (certificate or protocol)") from None
-        except (ProtocolError, OSError):
+        except (ProtocolError, OSError, urllib3.exceptions.ProxyError):
             raise SendError("could not connect") from None
         except HTTPError as exc:
             raise SendError(f"request failed ({type(exc).__name__})") from None
         finally:
-            pool.close()
+            if close is not None:
+                close()
         location = response.headers.get("location")
         if response.status in FOLLOWED_REDIRECTS and location:
             url = urljoin(target.url, location)

@@ -192,3 +192,24 @@ def test_no_upstream_text_is_stored_or_shown(admin_client_api, viewer_client, re
     assert delivery.last_status == status and delivery.last_error == reason
     listing = viewer_client.get("/api/v1/alerts/deliveries").content.decode()
     assert UPSTREAM_TEXT not in listing and UPSTREAM_TEXT not in answer.content.decode()
+
+
+def test_an_egress_proxy_from_the_environment_is_used_and_targets_are_still_checked(
+    no_allow_list, monkeypatch, admin_client_api, receiver, make_channel
+):
+    """Behind a corporate proxy (HTTP_PROXY / HTTPS_PROXY, NO_PROXY honoured) alerts go through
+    it, as they did with requests; an internal target is refused before the proxy sees it."""
+    proxy = receiver()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.rsplit("/", 1)[0])
+    monkeypatch.setenv("NO_PROXY", "")
+    dns = {"hooks.example.com": ["93.184.216.34"], "localhost": ["127.0.0.1"]}
+    monkeypatch.setattr(outbound, "resolve_host", lambda host, port: dns[host])
+    channel = make_channel(target="http://hooks.example.com/rpa?x=1")
+    answer = admin_client_api.post(f"{CHANNELS}/{channel.pk}/test").json()
+    assert answer["success"] is True
+    [request] = proxy.requests
+    assert request.method == "POST" and request.path == "/rpa" and request.headers["Host"] == "hooks.example.com"
+
+    internal = make_channel(target="http://localhost:8080/rpa")
+    refused = admin_client_api.post(f"{CHANNELS}/{internal.pk}/test").json()
+    assert refused["success"] is False and "loopback" in refused["message"] and len(proxy.requests) == 1
