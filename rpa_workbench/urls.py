@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from rpa_workbench import token_views, views
@@ -33,7 +33,8 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's language switcher
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}workbench/favicon.svg", permanent=True)),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    # The split view serves its start-up script at /docs?script (no inline script: CSP).
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="openapi"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
