@@ -87,6 +87,7 @@ demo: migrate messages
 	@token="$${RPA_WEBHOOK_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	export RPA_WEBHOOK_TOKEN="$$token" RPA_RELAY_URL="http://127.0.0.1:$(SIM_PORT)/yingdao"; \
 	export RPA_DEMO_ALERT_PORT=$(ALERT_PORT) RPA_DEMO_ALERT_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
+	export RPA_ALERT_ALLOWED_INTERNAL_HOSTS="$${RPA_ALERT_ALLOWED_INTERNAL_HOSTS:-127.0.0.1}"; \
 	export RPA_YINGDAO_API_URL="http://127.0.0.1:$(YD_PORT)" RPA_PUBLIC_URL="http://$(HOST):$(PORT)"; \
 	export RPA_YINGDAO_ACCESS_KEY_ID="$${RPA_YINGDAO_ACCESS_KEY_ID:-demo-key}" RPA_YINGDAO_ACCESS_KEY_SECRET="$${RPA_YINGDAO_ACCESS_KEY_SECRET:-$$token}"; \
 	$(BIN)/python manage.py seed_demo; \

@@ -27,7 +27,7 @@ from rpa_workbench.robot_auth import RobotTokenRequired
 
 TAGS = schema_docs.TAGS
 STANDARD_ACTIONS = {"list", "create", "retrieve", "update", "partial_update", "destroy"}
-ANONYMOUS_PATHS = ("/api/v1/auth/token", "/api/v1/auth/token/refresh")
+ANONYMOUS_PATHS = ("/api/v1/auth/token", "/api/v1/auth/token/refresh", "/api/v1/auth/logout")
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (VALIDATION_ERROR); `message` names the field, `details` lists every error",

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # rotated and signed-out refresh tokens (rpa_workbench/tokens.py)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -116,6 +117,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "rpa_workbench.headers.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "rpa_workbench.locale.WorkbenchLocaleMiddleware",
@@ -233,6 +235,10 @@ if env_bool("DJANGO_SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# HSTS on responses to requests that came over TLS (behind the proxy: X-Forwarded-Proto: https
+# with DJANGO_SECURE_PROXY_SSL=true); never on plain HTTP. 0 turns it off.
+SECURE_HSTS_SECONDS = env_number("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0, cast=int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 
 # --- CORS (the SPA) ------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000")
@@ -254,7 +260,7 @@ CORS_EXPOSE_HEADERS = ["content-disposition"]
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rpa_workbench.tokens.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rpa_workbench.permissions.ModelPermissions"],
@@ -283,6 +289,12 @@ SIMPLE_JWT = {
     ),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_OBTAIN_SERIALIZER": "rpa_workbench.login.ThrottledTokenObtainPairSerializer",
+    # Revocation (rpa_workbench/tokens.py, docs/security.md): each refresh returns a new refresh
+    # token and blacklists the used one; a password change ends every token issued before it.
+    "TOKEN_REFRESH_SERIALIZER": "rpa_workbench.token_views.RevocableTokenRefreshSerializer",
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 # --- Sign-in and webhook-secret throttling (rpa_workbench/throttling.py, docs/security.md) -----
@@ -486,6 +498,9 @@ RPA_ALERT_THREADS = env_number("RPA_ALERT_THREADS", 4, minimum=1, cast=int)
 # Time limits of one send (seconds): connect, and each read of the answer.
 RPA_ALERT_CONNECT_TIMEOUT = env_number("RPA_ALERT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_ALERT_TIMEOUT = env_number("RPA_ALERT_TIMEOUT", 10.0, minimum=0.1)
+# Channels may not reach internal addresses (loopback, private, link-local, metadata) unless
+# this comma list names the host: exact names or addresses, or networks such as 10.20.0.0/16.
+RPA_ALERT_ALLOWED_INTERNAL_HOSTS = env_list("RPA_ALERT_ALLOWED_INTERNAL_HOSTS", "")
 
 
 def env_either(name: str, default: str = "") -> str:

@@ -33,13 +33,13 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 from accounts.models import Account
 from rpa_workbench import event_store, events, pushpin, roles
 from rpa_workbench.errors import ApiError, json_error_response
 from rpa_workbench.permissions import is_admin
+from rpa_workbench.tokens import JWTAuthentication
 
 logger = logging.getLogger(__name__)
 

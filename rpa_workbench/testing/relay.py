@@ -32,6 +32,7 @@ class FakeRelay:
     status: int = 200
     body: bytes = b'{"ok": true}'
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # extra answer headers (e.g. Location)
     requests: list[ReceivedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +73,8 @@ def start_fake_relay() -> tuple[FakeRelay, ThreadingHTTPServer]:
                 self.send_response(relay.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(relay.body)))
+                for name, value in relay.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(relay.body)
             except (BrokenPipeError, ConnectionResetError):
