@@ -388,6 +388,9 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
+# The jobs that make a robot "busy" (accounts/presence.py, API.md §1): the job model and its
+# busy statuses, named by string because accounts/ sits below jobs/ (docs/architecture.md).
+RPA_PRESENCE_BUSY_JOBS = ("jobs.Job", "jobs.models.BUSY")
 # The robots' model, which `?account_id=` of the event stream names (rpa_workbench/sse.py).
 RPA_ACCOUNT_MODEL = "accounts.Account"
 # The event outbox (rpa_workbench.event_store): each event stored once, in its change's
