@@ -220,6 +220,13 @@ def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) 
 SEQUENCER_INTERVAL = 1.0
 
 
+def sequence_pass() -> list[StoredRow]:
+    """Stamp every committed event still without a position and deliver it; what it stamped."""
+    stamped, _ = event_store.sequence()
+    fan_out(stamped)
+    return stamped
+
+
 def run_sequencer(*, stop: threading.Event, interval: float = SEQUENCER_INTERVAL) -> None:
     """The safety net of the after-commit stamping (an embedded loop, PostgreSQL only): events
     committed by a process that died before stamping them, or whose stamping failed, are stamped
@@ -229,8 +236,7 @@ def run_sequencer(*, stop: threading.Event, interval: float = SEQUENCER_INTERVAL
     while not stop.is_set():
         close_old_connections()
         try:
-            stamped, _ = event_store.sequence()
-            fan_out(stamped)
+            sequence_pass()
         except Exception:
             logger.exception("event sequencer pass failed")
         finally:

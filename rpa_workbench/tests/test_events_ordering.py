@@ -96,6 +96,25 @@ def test_an_event_committing_after_a_later_one_comes_after_it_and_is_never_skipp
     assert hub.positions == [seen, seen + 1]
 
 
+def test_an_event_whose_process_died_before_stamping_it_is_stamped_and_delivered_by_the_loop(
+    make_account, monkeypatch
+):
+    """Committed, but the after-commit stamping never ran (the process died, or it failed): the
+    sequencer loop every server runs (`events.run_sequencer`) stamps and delivers it."""
+    hub = RecordingHub()
+    monkeypatch.setattr(events, "hub", hub)
+    account = make_account()
+    with monkeypatch.context() as dying:
+        dying.setattr(events, "hand_over", lambda rows: None)
+        with transaction.atomic():
+            events.publish_account_updated(account, {"port": 3})
+    assert event_store.read_after(0, str(account.pk)) == []  # not readable before its position
+    [stamped] = events.sequence_pass()  # one pass of the loop
+    assert port(stamped) == 3 and hub.positions == [stamped.position]
+    assert event_store.read_after(0, str(account.pk)) == [stamped]
+    assert events.sequence_pass() == []  # stamped once
+
+
 def test_robot_b_webhooks_answer_within_a_second_while_a_transaction_holds_robot_a_event(
     make_account, make_task, monkeypatch
 ):

@@ -147,6 +147,20 @@ def test_the_plumbing_imports_no_domain_app():
     assert offending == []
 
 
+def test_every_app_the_settings_wire_in_by_string_resolves():
+    """The strings that replace imports in the plumbing name real functions and models."""
+    from django.apps import apps
+    from django.utils.module_loading import import_string
+
+    for _setting, path in settings.RPA_EMBEDDED_LOOPS.values():
+        assert callable(import_string(path)), path
+    for path in settings.RPA_EMBEDDED_WAKERS:
+        assert callable(import_string(path)), path
+    apps.get_model(settings.RPA_ACCOUNT_MODEL)
+    model, statuses = settings.RPA_PRESENCE_BUSY_JOBS
+    assert apps.get_model(model) and import_string(statuses)
+
+
 def test_the_layering_sees_imports_inside_functions_and_interface_modules(tmp_path):
     """The parser's own check: a lazy import counts, and the node of a module is its layer."""
     tree = ast.parse("def f():\n    from jobs import services\n    import tasks.models\n")
