@@ -43,6 +43,27 @@ ALLOWED_UNTIL_CONTROL_MERGES: dict[tuple[str, str], str] = {
 }
 
 
+# The layers of docs/architecture.md, bottom up. A domain node imports only nodes of lower
+# layers; every interface node (`<app>:ui`) is in the top layer and may import any node below
+# it, and other interfaces as long as no cycle forms.
+LAYERS: dict[str, int] = {
+    "rpa_workbench": 0,
+    "accounts": 1,
+    "tasks": 2,
+    "executionlogs": 3,
+    "jobs": 4,
+    "alerts": 5,
+    "resources": 5,
+    "yingdao": 5,
+    "dashboard": 6,
+}
+INTERFACE_LAYER = 7
+
+
+def layer(name: str) -> int:
+    return INTERFACE_LAYER if name.endswith(":ui") or name not in LAYERS else LAYERS[name]
+
+
 def node(module: str) -> str | None:
     """The layering node of a dotted module name (None outside the project's apps)."""
     app, _, rest = module.partition(".")
@@ -128,6 +149,20 @@ def test_the_imports_between_apps_have_no_cycle():
         if source in component and target in component and (source, target) not in ALLOWED_UNTIL_CONTROL_MERGES
     ]
     assert report == [], "import cycle between apps (docs/architecture.md, Layering):\n" + "\n".join(report)
+
+
+def test_every_import_goes_down_the_written_layers():
+    """docs/architecture.md's table, kept: a domain module never imports a layer above (or
+    beside) its own; an app without a domain row (webhooks) is an interface."""
+    assert set(LAYERS) | {"webhooks"} == set(APPS)
+    upward = [
+        f"{source} ({layer(source)}) -> {target} ({layer(target)}): {', '.join(sorted(where))}"
+        for (source, target), where in sorted(app_edges().items())
+        if (source, target) not in ALLOWED_UNTIL_CONTROL_MERGES
+        and layer(target) >= layer(source)
+        and not (layer(source) == layer(target) == INTERFACE_LAYER)
+    ]
+    assert upward == []
 
 
 def test_every_allowed_edge_still_exists_so_the_list_only_shrinks():
