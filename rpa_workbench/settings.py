@@ -400,6 +400,11 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
+# The jobs that make a robot "busy" (accounts/presence.py, API.md §1): the job model and its
+# busy statuses, named by string because accounts/ sits below jobs/ (docs/architecture.md).
+RPA_PRESENCE_BUSY_JOBS = ("jobs.Job", "jobs.models.BUSY")
+# The robots' model, which `?account_id=` of the event stream names (rpa_workbench/sse.py).
+RPA_ACCOUNT_MODEL = "accounts.Account"
 # The event outbox (rpa_workbench.event_store): each event stored once, in its change's
 # transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
 # Also behind django-eventstream's own send_event().
@@ -461,6 +466,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("RPA_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Embedded loops (rpa_workbench/embedded.py) ---------------------------------------------
+# Daemon threads each server process runs: thread name → (the setting that turns it on, None =
+# always; the function run with `stop=`). Named by string: rpa_workbench imports no domain app.
+RPA_EMBEDDED_LOOPS = {
+    "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", "tasks.scheduler.run_forever"),
+    # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
+    "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", "accounts.presence.run_forever"),
+    "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", "jobs.dispatcher.run_forever"),
+    "rpa-alerts": ("RPA_EMBEDDED_ALERTS", "alerts.worker.run_forever"),
+    # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
+    "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", "yingdao.loop.run_forever"),
+    # Stamps events whose process died between their commit and their stamping (PostgreSQL).
+    "rpa-events": (None, "rpa_workbench.events.run_sequencer"),
+}
+# Called when the loops stop: the dispatcher sleeps on its own wake-up event.
+RPA_EMBEDDED_WAKERS = ["jobs.dispatcher.kick"]
 
 # --- Scheduler (tasks/scheduler.py) ---------------------------------------------------------
 # Run the scheduler + watchdog loop inside the server process (a daemon thread started from
