@@ -9,7 +9,9 @@ deliveries happen in the same process as the SSE connections that must see their
 - the job dispatcher (jobs/dispatcher.py: queue, sends, job timeouts), off when
   RPA_EMBEDDED_DISPATCHER=false (`manage.py run_dispatcher` runs instead);
 - the alert delivery worker (alerts/worker.py), off when RPA_EMBEDDED_ALERTS=false
-  (`manage.py run_alerts` runs instead).
+  (`manage.py run_alerts` runs instead);
+- the work queue worker (workqueues/worker.py), off when RPA_EMBEDDED_WORKQUEUES=false
+  (`manage.py run_workqueues` runs instead).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
 detected). Several server processes each running them is safe: due work is claimed with
 conditional updates.
@@ -61,6 +63,12 @@ def _run_dispatcher() -> None:
     dispatcher.run_forever(stop=_stop)
 
 
+def _run_workqueues() -> None:
+    from workqueues import worker
+
+    worker.run_forever(stop=_stop)
+
+
 def _run_alerts() -> None:
     from alerts.worker import Worker
 
@@ -73,6 +81,8 @@ LOOPS: dict[str, tuple[str, Callable[[], None]]] = {
     "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", _run_presence),
     "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", _run_dispatcher),
     "rpa-alerts": ("RPA_EMBEDDED_ALERTS", _run_alerts),
+    # Work queues: triggers, abandonment, SLA alerts, queue_updated events (`run_workqueues` alone).
+    "rpa-workqueues": ("RPA_EMBEDDED_WORKQUEUES", _run_workqueues),
     # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
     "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", _run_yingdao),
 }
