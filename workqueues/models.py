@@ -123,6 +123,8 @@ class QueueItem(models.Model):
         indexes = [
             # The take: a queue's new items in the order they are taken.
             models.Index(fields=["queue", "status", "priority_rank", "sort_due_at", "created_at"], name="queueitem_take"),
+            # The oldest new item of a queue (oldest_new_at, the SLA).
+            models.Index(fields=["queue", "status", "created_at"], name="queueitem_oldest"),
             # Abandonment: in-progress items by when they were taken.
             models.Index(fields=["status", "started_at"], name="queueitem_status_started"),
             models.Index(fields=["queue", "reference"], name="queueitem_reference"),
