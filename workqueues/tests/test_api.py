@@ -138,8 +138,8 @@ def test_item_filters(operator_client, make_queue):
     assert get("status=failed") == ["B"]
     assert get("priority=high") == ["A"]
     assert get("reference=A") == ["A"]
-    assert sorted(get("created_after=2020-01-01")) == ["A", "B"]
-    assert get("created_before=2020-01-01") == []
+    assert sorted(get("created_after=2020-01-01T00:00:00Z")) == ["A", "B"]
+    assert get("created_before=2020-01-01T00:00:00Z") == []
     assert operator_client.get(f"{items_url(queue)}?status=nope").status_code == 400
 
 
