@@ -43,7 +43,7 @@ def test_the_item_list_filters_by_status_reference_priority_and_date(root, queue
     assert "OLD-1" in root.get(ITEMS + "?q=OLD-1").content.decode()
     page = root.get(ITEMS + "?priority__exact=high").content.decode()
     assert "N0" in page and "OLD-1" not in page
-    assert root.get(ITEMS + "?created_at__gte=2000-01-01+00:00:00").status_code == 200
+    assert root.get(ITEMS + "?created_at__gte=2000-01-01").status_code == 200
 
 
 def test_an_item_page_shows_payload_and_output_as_formatted_json(root, queue):
