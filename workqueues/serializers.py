@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from rpa_workbench.errors import Conflict
 from tasks.models import Task
 from workqueues import counting
-from workqueues.models import QueueItem, WorkQueue
+from workqueues.models import ItemStatus, QueueItem, WorkQueue
 
 
 class WorkQueueSerializer(serializers.ModelSerializer):
@@ -55,9 +57,11 @@ class WorkQueueSerializer(serializers.ModelSerializer):
             page = {queue.pk: (counting.counts_of([queue.pk])[queue.pk], counting.oldest_new_of([queue.pk]).get(queue.pk))}
         return page[queue.pk]
 
+    @extend_schema_field(inline_serializer("QueueCounts", {status: serializers.IntegerField() for status in ItemStatus.values}))
     def get_counts(self, queue: WorkQueue) -> dict[str, int]:
         return self._stats(queue)[0]
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_oldest_new_at(self, queue: WorkQueue):
         oldest = self._stats(queue)[1]
         return serializers.DateTimeField().to_representation(oldest) if oldest else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -82,7 +82,12 @@ class WorkQueueViewSet(ModelViewSet):
             queue.delete()
         return deleted_response(f"queue {queue.name} deleted")
 
-    @extend_schema(request=ItemInSerializer, responses={200: QueueItemSerializer(many=True), 201: BulkAnswer})
+    @extend_schema(methods=["GET"], operation_id="queues_items_list", request=None, filters=True,
+                   responses=QueueItemSerializer(many=True), parameters=[OpenApiParameter(name, str, required=False) for name in
+                                                                          ("status", "reference", "priority", "created_after", "created_before")])
+    @extend_schema(methods=["POST"], operation_id="queues_items_create", request=ItemInSerializer,
+                   responses={201: QueueItemSerializer},
+                   description="One item, or `{\"items\": [...]}` (≤ 1,000, all or nothing) → 201 `{created, ids}`.")
     @action(detail=True, methods=["get", "post"])
     def items(self, request, pk=None):
         queue = self.get_object()
