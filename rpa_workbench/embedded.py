@@ -7,7 +7,8 @@ function run with `stop=`), named by dotted string: this plumbing imports no dom
 (docs/architecture.md). Today: the scheduler and the presence sweep (off with
 RPA_EMBEDDED_SCHEDULER=false: `manage.py run_scheduler` runs both), the Yingdao loop (with the
 scheduler), the job dispatcher (RPA_EMBEDDED_DISPATCHER; `manage.py run_dispatcher`), the alert
-delivery worker (RPA_EMBEDDED_ALERTS; `manage.py run_alerts`), and on PostgreSQL the event
+delivery worker (RPA_EMBEDDED_ALERTS; `manage.py run_alerts`), the work queue worker
+(RPA_EMBEDDED_WORKQUEUES; `manage.py run_workqueues`), and on PostgreSQL the event
 sequencer's safety net (rpa_workbench.events.run_sequencer).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
 detected). Several server processes each running them is safe: due work is claimed with

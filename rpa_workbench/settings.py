@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "jobs",
     "alerts",
     "yingdao",
+    "workqueues",
 ]
 
 # Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
@@ -476,6 +477,8 @@ RPA_EMBEDDED_LOOPS = {
     "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", "accounts.presence.run_forever"),
     "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", "jobs.dispatcher.run_forever"),
     "rpa-alerts": ("RPA_EMBEDDED_ALERTS", "alerts.worker.run_forever"),
+    # Work queues: triggers, abandonment, SLA alerts, queue_updated events (`run_workqueues` alone).
+    "rpa-workqueues": ("RPA_EMBEDDED_WORKQUEUES", "workqueues.worker.run_forever"),
     # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
     "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", "yingdao.loop.run_forever"),
     # Stamps events whose process died between their commit and their stamping (PostgreSQL).
@@ -509,6 +512,11 @@ RPA_DISPATCHER_THREADS = env_number("RPA_DISPATCHER_THREADS", 8, minimum=0, cast
 # Starts whose START is sent inside the request (robot free) at once per process: each holds a
 # request thread for as long as the backend takes; past this the dispatcher's pool sends it.
 RPA_INLINE_STARTS = env_number("RPA_INLINE_STARTS", max(1, RPA_REQUEST_THREADS // 2), minimum=0, cast=int)
+# --- Work queues (workqueues/, docs/work-queues.md) -----------------------------------------
+# The queue worker (triggers, abandonment, SLA alerts, queue_updated events) inside the server
+# process (off: run `manage.py run_workqueues`), and the seconds between its passes.
+RPA_EMBEDDED_WORKQUEUES = env_bool("RPA_EMBEDDED_WORKQUEUES", True)
+RPA_WORKQUEUE_INTERVAL = env_number("RPA_WORKQUEUE_INTERVAL", 1.0, minimum=0.05)
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
 # Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
 # Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).

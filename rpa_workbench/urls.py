@@ -27,6 +27,7 @@ api_v1 = [
     path("", include("resources.urls")),
     path("", include("jobs.urls")),
     path("", include("alerts.urls")),
+    path("", include("workqueues.urls")),
 ]
 
 urlpatterns = [
