@@ -168,6 +168,25 @@ class Fleet:
             time.sleep(0.2)
         return False
 
+    def report_now(self, robot_name: str, *, failed: bool = False) -> bool:
+        """End the robot's run now and post its report in this thread (a test choosing the moment
+        of a report); False when the robot runs nothing."""
+        with self._lock:
+            robot = next((r for r in self.robots.values() if r.name == robot_name), None)
+            run = robot.run if robot is not None else None
+            if run is None:
+                return False
+            robot.run = None
+            run.stop.set()
+        self._report(robot, run, failed=failed)
+        return True
+
+    def running(self, robot_name: str) -> str | None:
+        """The app the robot runs now, if any."""
+        with self._lock:
+            robot = next((r for r in self.robots.values() if r.name == robot_name), None)
+            return robot.run.app_name if robot is not None and robot.run is not None else None
+
     def close(self) -> None:
         """Stop every run without reporting (the caller is done)."""
         self._closing.set()
@@ -175,6 +194,7 @@ class Fleet:
             for robot in self.robots.values():
                 if robot.run is not None:
                     robot.run.stop.set()
+                    robot.run = None
 
     # -- the relay -------------------------------------------------------------------------------
     def command(self, query: dict[str, str]) -> tuple[int, dict]:

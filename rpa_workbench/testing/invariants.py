@@ -108,11 +108,20 @@ def no_server_errors(statuses: Iterable[tuple[str, int]]) -> Check:
     return Check("responses 5xx (or no answer)", len(bad), [f"{k} x{v}" for k, v in sorted(by_kind.items())], len(seen))
 
 
+CHAINED = re.compile(r"direct cause of the following exception|During handling of the above exception")
+
+
 def clean_logs(logs: dict[str, str]) -> list[Check]:
     deadlocks, tracebacks = [], []
     for name, text in logs.items():
-        deadlocks += [f"{name}: {m.group(0)[:120]}" for m in re.finditer(r".*deadlock detected.*", text)]
-        tracebacks += [f"{name}: {_after(text, m.end())}" for m in re.finditer(r"Traceback \(most recent call last\)", text)]
+        found = [m.group(0).strip() for m in re.finditer(r".*deadlock detected.*", text)]
+        # psycopg's own error is chained under Django's: one deadlock, two lines
+        deadlocks += [f"{name}: {line[:120]}" for line in found if not line.startswith("psycopg.errors.")]
+        starts = [m.end() for m in re.finditer(r"Traceback \(most recent call last\)", text)]
+        # a chained exception prints one traceback per link: count the chain once, by its last link
+        last_links = [p for p, following in zip(starts, [*starts[1:], None], strict=True)
+                      if following is None or not CHAINED.search(text, p, following)]
+        tracebacks += [f"{name}: {_after(text, p)}" for p in last_links]
     return [
         Check('"deadlock detected" in a server log', len(deadlocks), deadlocks, len(logs)),
         Check("tracebacks in a server log", len(tracebacks), _distinct(tracebacks), len(logs)),
