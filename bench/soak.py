@@ -322,23 +322,13 @@ def wait_quiet(fleet: Fleet, timeout: float) -> float:
 def check(fleet: Fleet, driver: Driver, logs: dict[str, str], grace: float) -> list:
     from django.db import close_old_connections
 
-    from accounts.models import Account
     from rpa_workbench.testing import invariants
 
     close_old_connections()
-    jobs = invariants.load_jobs()
-    max_jobs = dict(Account.objects.values_list("shadow_bot_account", "max_concurrent_jobs"))
-    answers = driver.answers + [(f"webhook {call.path}", call.status) for call in fleet.calls]
-    return [
-        invariants.no_server_errors(answers),
-        *invariants.clean_logs(logs),
-        invariants.busy_overlaps(jobs, max_jobs, time.time()),
-        invariants.starts_for_ended_jobs(fleet.commands, jobs, grace),
-        invariants.starts_to_busy_robots(fleet.commands),
-        invariants.stops_after_next_start(fleet.commands, jobs, driver.stops),
-        invariants.all_final(jobs),
-        invariants.reports_stored_once(fleet.acks, invariants.stored_reports(fleet.acks)),
-    ]
+    return invariants.run_all(
+        commands=fleet.commands, stops=driver.stops, acks=fleet.acks, logs=logs, grace=grace,
+        answers=driver.answers + [(f"webhook {call.path}", call.status) for call in fleet.calls],
+    )
 
 
 def summary(fleet: Fleet, driver: Driver) -> None:

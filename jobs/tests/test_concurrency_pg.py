@@ -97,25 +97,15 @@ class System:
                  timeout=timeout, what="every job final")
 
     def checks(self) -> list[invariants.Check]:
-        from accounts.models import Account
-
         self.fleet.close()
         self.fleet.idle(10)
         for server in self.servers:
             server.stop()
-        jobs = invariants.load_jobs()
-        slots = dict(Account.objects.values_list("shadow_bot_account", "max_concurrent_jobs"))
-        answers = self.answers + [(f"webhook {c.path}", c.status) for c in self.fleet.calls]
-        return [
-            invariants.no_server_errors(answers),
-            *invariants.clean_logs({server.log_path.name: server.log() for server in self.servers}),
-            invariants.busy_overlaps(jobs, slots, time.time()),
-            invariants.starts_for_ended_jobs(self.fleet.commands, jobs),
-            invariants.starts_to_busy_robots(self.fleet.commands),
-            invariants.stops_after_next_start(self.fleet.commands, jobs, self.stops),
-            invariants.all_final(jobs),
-            invariants.reports_stored_once(self.fleet.acks, invariants.stored_reports(self.fleet.acks)),
-        ]
+        return invariants.run_all(
+            commands=self.fleet.commands, stops=self.stops, acks=self.fleet.acks,
+            answers=self.answers + [(f"webhook {c.path}", c.status) for c in self.fleet.calls],
+            logs={server.log_path.name: server.log() for server in self.servers},
+        )
 
     def assert_invariants(self) -> None:
         results = self.checks()

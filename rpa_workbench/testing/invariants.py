@@ -247,3 +247,41 @@ def reports_stored_once(acks: dict[str, list[str]], stored: dict[str, list[str]]
         if len(rows) != 1 or set(log_ids) != set(rows):
             examples.append(f"{execution_id[:8]}: answered {sorted(set(log_ids))}, stored {rows}")
     return Check("acknowledged reports not stored exactly once", len(examples), examples, len(acks))
+
+
+def reports_without_a_run(jobs: list[JobRow]) -> Check:
+    """A job an operator or a retry created is ended by a robot's report only after it was sent
+    (issue 22 item 5: a late report completed a retry that never ran)."""
+    ended = [j for j in jobs if j.status in ("completed", "failed") and j.source != "robot"]
+    bad = [j for j in ended if j.busy_from is None and (j.reason is None or j.reason.startswith("robot_"))]
+    return Check("jobs ended by a report although never dispatched", len(bad), [j.short() for j in bad], len(ended))
+
+
+def completed_with_a_reason(jobs: list[JobRow]) -> Check:
+    """A completed job carries no failure reason (issue 22 item 6)."""
+    completed = [j for j in jobs if j.status == "completed"]
+    bad = [j for j in completed if j.reason]
+    return Check("completed jobs that keep a failure reason", len(bad), [j.short() for j in bad], len(completed))
+
+
+def run_all(*, commands: list[Command], answers: list[tuple[str, int]], stops: list[OperatorStop],
+            logs: dict[str, str], acks: dict[str, list[str]], grace: float = 0.0) -> list[Check]:
+    """Every check, on the database as it is now (after quiescence and the servers stopped)."""
+    import time
+
+    from accounts.models import Account
+
+    jobs = load_jobs()
+    slots = dict(Account.objects.values_list("shadow_bot_account", "max_concurrent_jobs"))
+    return [
+        no_server_errors(answers),
+        *clean_logs(logs),
+        busy_overlaps(jobs, slots, time.time()),
+        starts_for_ended_jobs(commands, jobs, grace),
+        starts_to_busy_robots(commands),
+        stops_after_next_start(commands, jobs, stops),
+        all_final(jobs),
+        reports_stored_once(acks, stored_reports(acks)),
+        reports_without_a_run(jobs),
+        completed_with_a_reason(jobs),
+    ]
