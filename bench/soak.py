@@ -52,6 +52,7 @@ from rpa_workbench.testing.fleet import Fleet, FleetBehaviour  # noqa: E402
 logger = logging.getLogger("soak")
 WEBHOOK_TOKEN = "soak-webhook-secret"
 PRIORITIES = ("high", "normal", "low")
+HOT_ROBOTS, HOT_SHARE = 4, 0.4
 
 
 def parse_args() -> argparse.Namespace:
@@ -230,12 +231,14 @@ class Driver:
     def _job(self, rng, statuses):
         from jobs.models import Job
 
-        pk = self._pick(rng, Job.objects.filter(status__in=statuses).order_by("created_at"))
+        pk = self._pick(rng, Job.objects.filter(status__in=statuses).order_by("-created_at"))
         return Job.objects.filter(pk=pk).values("id", "shadow_bot_account", "task_id").first() if pk else None
 
     def _task(self, rng, **filters):
         from tasks.models import Task
 
+        if rng.random() < HOT_SHARE:  # operators crowd a few robots: their queues fill up
+            filters["account__shadow_bot_account__in"] = [f"soak_bot_{n:02d}" for n in range(HOT_ROBOTS)]
         pk = self._pick(rng, Task.objects.filter(**filters).order_by("created_at"))
         return Task.objects.filter(pk=pk).values("id", "account__shadow_bot_account").first() if pk else None
 
@@ -356,7 +359,7 @@ def main() -> int:
 
     work_dir = Path(tempfile.mkdtemp(prefix="rpa-soak-"))
     soak_url = fresh_database(args.database_url)
-    fleet = Fleet([], WEBHOOK_TOKEN, [], seed=rng.randrange(10**9), behaviour=FleetBehaviour())
+    fleet = Fleet([], WEBHOOK_TOKEN, [], seed=rng.randrange(10**9), behaviour=FleetBehaviour(slow_rate=0.05))
     relay = fleet.start()
     env = server_env(soak_url, work_dir, fleet.url)
     token, robots = prepare(env, args.robots, args.tasks, rng)

@@ -92,6 +92,8 @@ class FleetBehaviour:
     report_after_stop_rate: float = 0.15  # a stopped run still reports (late, as failed)
     heartbeat_with_report_rate: float = 0.5  # a heartbeat sent at the same moment as the report
     relay_latency: tuple[float, float] = (0.0, 0.1)  # from the relay's receipt to the robot's answer
+    slow_rate: float = 0.0  # a command the relay is slow to pass on …
+    slow_seconds: tuple[float, float] = (1.0, 3.0)  # … by this long
 
 
 class Fleet:
@@ -311,7 +313,8 @@ class Fleet:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 — http.server's naming
                 query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
-                time.sleep(fleet._rand(fleet.behaviour.relay_latency))
+                slow = fleet._chance(fleet.behaviour.slow_rate)
+                time.sleep(fleet._rand(fleet.behaviour.slow_seconds if slow else fleet.behaviour.relay_latency))
                 status, body = fleet.command(query)
                 data = json.dumps(body).encode()
                 try:
