@@ -119,7 +119,7 @@ def clean_logs(logs: dict[str, str]) -> list[Check]:
         deadlocks += [f"{name}: {line[:120]}" for line in found if not line.startswith("psycopg.errors.")]
         starts = [m.end() for m in re.finditer(r"Traceback \(most recent call last\)", text)]
         # a chained exception prints one traceback per link: count the chain once, by its last link
-        last_links = [p for p, following in zip(starts, [*starts[1:], None], strict=True)
+        last_links = [p for p, following in zip(starts, [*starts[1:], None][:len(starts)], strict=True)
                       if following is None or not CHAINED.search(text, p, following)]
         tracebacks += [f"{name}: {_after(text, p)}" for p in last_links]
     return [
