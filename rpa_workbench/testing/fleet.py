@@ -199,7 +199,8 @@ class Fleet:
                     robot.run = None
 
     # -- the relay -------------------------------------------------------------------------------
-    def command(self, query: dict[str, str]) -> tuple[int, dict]:
+    def command(self, query: dict[str, str], received: float | None = None) -> tuple[int, dict]:
+        """Hand a relay request to its robot; `received`: when the relay got it (default now)."""
         try:
             key = (query.get("backend_ip", ""), int(query.get("backend_port", "")))
         except ValueError:
@@ -209,7 +210,7 @@ class Fleet:
         if robot is None or target not in ("START", "ALL") or not app_name:
             return 404, {"success": False, "message": "no such robot or bad command"}
         with self._lock:
-            command = Command(self._clock(), robot.name, robot.host_ip, robot.port, app_name, target)
+            command = Command(self._clock() if received is None else received, robot.name, robot.host_ip, robot.port, app_name, target)
             self.commands.append(command)
             if target == "START":
                 return self._start(robot, command)
@@ -312,10 +313,11 @@ class Fleet:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 — http.server's naming
+                received = fleet._clock()
                 query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
                 slow = fleet._chance(fleet.behaviour.slow_rate)
                 time.sleep(fleet._rand(fleet.behaviour.slow_seconds if slow else fleet.behaviour.relay_latency))
-                status, body = fleet.command(query)
+                status, body = fleet.command(query, received)
                 data = json.dumps(body).encode()
                 try:
                     self.send_response(status)
