@@ -106,7 +106,7 @@ def dashboard_stats() -> dict[str, Any]:
 
 def queue_stats() -> list[dict[str, Any]]:
     """API.md §13: per work queue, ready, in progress, done today, success rate, oldest waiting."""
-    from workqueues.dashboard import queue_stats as per_queue
+    from workqueues.stats import queue_stats as per_queue
 
     return per_queue()
 

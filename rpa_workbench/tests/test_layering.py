@@ -55,9 +55,10 @@ LAYERS: dict[str, int] = {
     "alerts": 5,
     "resources": 5,
     "yingdao": 5,
-    "dashboard": 6,
+    "workqueues": 6,
+    "dashboard": 7,
 }
-INTERFACE_LAYER = 7
+INTERFACE_LAYER = 8
 
 
 def layer(name: str) -> int:

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from workqueues import items
-from workqueues.dashboard import queue_stats
+from workqueues.stats import queue_stats
 from workqueues.models import ItemStatus, QueueItem
 
 pytestmark = pytest.mark.django_db
