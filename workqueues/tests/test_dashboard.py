@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from workqueues import items
-from workqueues.stats import queue_stats
 from workqueues.models import ItemStatus, QueueItem
+from workqueues.stats import queue_stats
 
 pytestmark = pytest.mark.django_db
 
