@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import api_view, authentication_classes, parser_classes, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
@@ -18,6 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from rpa_workbench.errors import ApiError
+from rpa_workbench.parsers import JSONParser
 from rpa_workbench.tokens import user_of
 
 
@@ -56,6 +57,7 @@ class LogoutSerializer(serializers.Serializer):
     ),
 )
 @api_view(["POST"])
+@parser_classes([JSONParser])  # what the SPA sends; anything else is a 415
 @authentication_classes([])
 @permission_classes([AllowAny])
 def logout(request):

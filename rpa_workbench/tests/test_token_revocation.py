@@ -118,3 +118,10 @@ def test_a_token_signed_with_our_key_naming_no_usable_user_is_a_401(operator_use
     refresh["user_id"] = user_id
     assert _refresh(str(refresh)).status_code == 401
     assert APIClient().get(f"/api/v1/sse/events?token={access}").status_code == 401
+
+
+def test_logout_reads_json_only(operator_user):
+    pair = _sign_in()
+    response = APIClient().post(LOGOUT, {"refresh": pair["refresh"]})  # multipart form
+    assert response.status_code == 415 and response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert _refresh(pair["refresh"]).status_code == 200  # not revoked
