@@ -180,7 +180,7 @@ def hand_over(rows: list[StoredRow]) -> None:
     if not rows:
         return
     try:
-        stamped, elsewhere = event_store.sequence(rows)
+        stamped, elsewhere = event_store.sequence(rows, locate_own=not shared_fan_out())
     except Exception:
         # Stored and committed: the sequencer loop (`run_sequencer`) stamps and delivers them.
         logger.exception("could not stamp the positions of %s", ", ".join(row.type for row in rows))
@@ -190,6 +190,11 @@ def hand_over(rows: list[StoredRow]) -> None:
         event_store.trim()
     except Exception:
         logger.exception("could not trim the event outbox")
+
+
+def shared_fan_out() -> bool:
+    """Whether events reach every process's subscribers (Pushpin, Redis), not only this one's."""
+    return pushpin.enabled() or redis_publisher() is not None
 
 
 def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) -> None:
