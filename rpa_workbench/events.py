@@ -6,8 +6,8 @@ Every state change calls one `publish_*` function here, inside the change's tran
    a rolled-back change (or savepoint) takes its events with it, a committed one keeps them;
 2. after the commit, their positions are stamped (on PostgreSQL, by the sequencer in its own
    short transaction: `event_store.sequence`; docs/jobs.md, "Event ordering") and the stamped
-   rows are handed over live (`hand_over`): to this process's `hub` in the single-process set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to
-   every server process, or — with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the
+   rows are handed over live (`hand_over`): to this process's `hub` in the single-process
+   set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to every server process, or — with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the
    streams (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
    the events are stored, and streams replay them (`Last-Event-ID`, or the hub's gap read).
 
@@ -199,9 +199,9 @@ def shared_fan_out() -> bool:
 
 
 def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) -> None:
-    """Deliver `stamped` (rows this process stamped) to every subscriber. `elsewhere` are this
-    process's own rows another process stamped and delivered through Pushpin or Redis; without
-    them (one process) they only reach this process's hub."""
+    """Deliver `stamped` (the rows this process stamped, anybody's) to every subscriber.
+    `elsewhere` are this process's own rows another process stamped first: through Pushpin or
+    Redis that process delivered them to everyone, so only this process's hub still needs them."""
     elsewhere = elsewhere or []
     if not stamped and not elsewhere:
         return
