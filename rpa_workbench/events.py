@@ -7,8 +7,9 @@ Every state change calls one `publish_*` function here, inside the change's tran
 2. after the commit, their positions are stamped (on PostgreSQL, by the sequencer in its own
    short transaction: `event_store.sequence`; docs/jobs.md, "Event ordering") and the stamped
    rows are handed over live (`hand_over`): to this process's `hub` in the single-process
-   set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to every server process, or — with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the
-   streams (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
+   set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to every server process, or —
+   with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the streams
+   (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
    the events are stored, and streams replay them (`Last-Event-ID`, or the hub's gap read).
 
 The events of one workflow (a webhook's account, task and log events) are published inside
