@@ -130,13 +130,14 @@ def _row(pk: int, position: int, event_type: str, account: Any, data: str) -> St
     return StoredRow(int(position), event_type, str(account) if account is not None else None, data, pk=int(pk))
 
 
-def sequence(own: Iterable[StoredRow] = ()) -> tuple[list[StoredRow], list[StoredRow]]:
+def sequence(own: Iterable[StoredRow] = (), *, locate_own: bool = True) -> tuple[list[StoredRow], list[StoredRow]]:
     """Stamp a position on every committed event that has none, oldest first; call it outside
     any transaction, after the commit of `own` (the rows a transaction just stored).
 
     Returns (the rows this call stamped, in position order — other processes' included — and the
-    rows of `own` another sequencer stamped meanwhile). On SQLite both are what the inserts
-    gave: `own`, and nothing.
+    rows of `own` another sequencer stamped meanwhile, read back unless `locate_own` is false:
+    the fan-out through Pushpin or Redis has them from that sequencer). On SQLite both are what
+    the inserts gave: `own`, and nothing.
 
     One sequencer at a time (an advisory lock taken in a statement of its own, so the UPDATE's
     snapshot sees every stamp committed before it): positions commit in order. The lock is held
@@ -157,7 +158,7 @@ def sequence(own: Iterable[StoredRow] = ()) -> tuple[list[StoredRow], list[Store
                 break
     stamped.sort(key=lambda row: row.position)
     mine = {row.pk for row in stamped}
-    missing = [row.pk for row in own if row.pk not in mine]
+    missing = [row.pk for row in own if row.pk not in mine] if locate_own else []
     elsewhere: list[StoredRow] = []
     if missing:
         rows = StoredEvent.objects.filter(pk__in=missing, position__isnull=False).order_by("position")

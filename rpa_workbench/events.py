@@ -4,10 +4,12 @@ Every state change calls one `publish_*` function here, inside the change's tran
 1. the payload `{"type", "data"}` is JSON-encoded once and stored once in the outbox
    (`rpa_workbench.event_store`: one row, the account as a column), in the same transaction —
    a rolled-back change (or savepoint) takes its events with it, a committed one keeps them;
-2. after the commit, the stored rows are handed over live (`hand_over`): to this process's
-   `hub` in the single-process set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to
-   every server process, or — with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the
-   streams (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
+2. after the commit, their positions are stamped (on PostgreSQL, by the sequencer in its own
+   short transaction: `event_store.sequence`; docs/jobs.md, "Event ordering") and the stamped
+   rows are handed over live (`hand_over`): to this process's `hub` in the single-process
+   set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to every server process, or —
+   with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the streams
+   (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
    the events are stored, and streams replay them (`Last-Event-ID`, or the hub's gap read).
 
 The events of one workflow (a webhook's account, task and log events) are published inside
@@ -180,7 +182,7 @@ def hand_over(rows: list[StoredRow]) -> None:
     if not rows:
         return
     try:
-        stamped, elsewhere = event_store.sequence(rows)
+        stamped, elsewhere = event_store.sequence(rows, locate_own=not shared_fan_out())
     except Exception:
         # Stored and committed: the sequencer loop (`run_sequencer`) stamps and delivers them.
         logger.exception("could not stamp the positions of %s", ", ".join(row.type for row in rows))
@@ -192,10 +194,15 @@ def hand_over(rows: list[StoredRow]) -> None:
         logger.exception("could not trim the event outbox")
 
 
+def shared_fan_out() -> bool:
+    """Whether events reach every process's subscribers (Pushpin, Redis), not only this one's."""
+    return pushpin.enabled() or redis_publisher() is not None
+
+
 def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) -> None:
-    """Deliver `stamped` (rows this process stamped) to every subscriber. `elsewhere` are this
-    process's own rows another process stamped and delivered through Pushpin or Redis; without
-    them (one process) they only reach this process's hub."""
+    """Deliver `stamped` (the rows this process stamped, anybody's) to every subscriber.
+    `elsewhere` are this process's own rows another process stamped first: through Pushpin or
+    Redis that process delivered them to everyone, so only this process's hub still needs them."""
     elsewhere = elsewhere or []
     if not stamped and not elsewhere:
         return

@@ -115,6 +115,23 @@ def test_an_event_whose_process_died_before_stamping_it_is_stamped_and_delivered
     assert events.sequence_pass() == []  # stamped once
 
 
+def test_an_event_another_process_stamped_still_reaches_this_process_streams(make_account, monkeypatch):
+    """One process without Redis or Pushpin (a management command beside the server): whoever
+    stamps first delivers to its own hub, so the server's hand-over reads its own events back."""
+    account = make_account()
+    committed: list = []
+    with monkeypatch.context() as later:
+        later.setattr(events, "hand_over", committed.extend)  # this process, not yet run
+        with transaction.atomic():
+            events.publish_account_updated(account, {"port": 4})
+    monkeypatch.setattr(events, "hub", RecordingHub())
+    [stamped] = events.sequence_pass()  # the other process stamps it (its hub: no listener)
+    hub = RecordingHub()
+    monkeypatch.setattr(events, "hub", hub)
+    events.hand_over(committed)  # this process's after-commit hand-over
+    assert hub.positions == [stamped.position]
+
+
 def test_robot_b_webhooks_answer_within_a_second_while_a_transaction_holds_robot_a_event(
     make_account, make_task, monkeypatch
 ):
