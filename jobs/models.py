@@ -86,6 +86,7 @@ class JobSource(models.TextChoices):
     INTRANET = "intranet", _("Intranet proxy")
     RETRY = "retry", _("Retry")
     ROBOT = "robot", _("Robot (started on the robot)")
+    QUEUE = "queue", _("Work queue trigger")
 
 
 PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}

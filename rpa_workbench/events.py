@@ -22,10 +22,11 @@ import contextlib
 import contextvars
 import datetime
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.event import Event
@@ -171,31 +172,76 @@ class ChannelManager(DefaultChannelManager):
 
 
 def hand_over(rows: list[StoredRow]) -> None:
-    """Give committed rows to every subscriber: through Pushpin when it holds the streams,
-    through Redis to every process when configured, else (or when Redis fails) to this
-    process's hub. Then, at most once a minute, trim the outbox."""
+    """After the commit of `rows` (a transaction's events): stamp their positions (PostgreSQL,
+    see `event_store.sequence`; the rows of other transactions waiting for one come along), then
+    give the stamped rows to every subscriber: through Pushpin when it holds the streams, through
+    Redis to every process when configured, else (or when Redis fails) to this process's hub.
+    Then, at most once a minute, trim the outbox."""
     if not rows:
         return
     try:
-        if pushpin.enabled():
-            pushpin.publish(rows)
-        else:
-            publisher = redis_publisher()
-            sent = False
-            if publisher is not None:
-                try:
-                    publisher.publish(REDIS_CHANNEL, encode_rows(rows))
-                    sent = True
-                except Exception:
-                    logger.exception("could not publish events on Redis; delivering to this process only")
-            if not sent:
-                hub.receive(rows)
+        stamped, elsewhere = event_store.sequence(rows)
     except Exception:
-        logger.exception("could not hand over %s", ", ".join(row.type for row in rows))
+        # Stored and committed: the sequencer loop (`run_sequencer`) stamps and delivers them.
+        logger.exception("could not stamp the positions of %s", ", ".join(row.type for row in rows))
+        return
+    fan_out(stamped, elsewhere)
     try:
         event_store.trim()
     except Exception:
         logger.exception("could not trim the event outbox")
+
+
+def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) -> None:
+    """Deliver `stamped` (rows this process stamped) to every subscriber. `elsewhere` are this
+    process's own rows another process stamped and delivered through Pushpin or Redis; without
+    them (one process) they only reach this process's hub."""
+    elsewhere = elsewhere or []
+    if not stamped and not elsewhere:
+        return
+    try:
+        if pushpin.enabled():
+            if stamped:
+                pushpin.publish(stamped)
+            return
+        publisher = redis_publisher()
+        if publisher is not None:
+            try:
+                if stamped:
+                    publisher.publish(REDIS_CHANNEL, encode_rows(stamped))
+                return
+            except Exception:
+                logger.exception("could not publish events on Redis; delivering to this process only")
+        hub.receive(sorted([*stamped, *elsewhere], key=lambda row: row.position))
+    except Exception:
+        logger.exception("could not hand over %s", ", ".join(row.type for row in [*stamped, *elsewhere]))
+
+
+SEQUENCER_INTERVAL = 1.0
+
+
+def sequence_pass() -> list[StoredRow]:
+    """Stamp every committed event still without a position and deliver it; what it stamped."""
+    stamped, _ = event_store.sequence()
+    fan_out(stamped)
+    return stamped
+
+
+def run_sequencer(*, stop: threading.Event, interval: float = SEQUENCER_INTERVAL) -> None:
+    """The safety net of the after-commit stamping (an embedded loop, PostgreSQL only): events
+    committed by a process that died before stamping them, or whose stamping failed, are stamped
+    and delivered within `interval`. Usually it finds nothing (one index probe)."""
+    if not event_store.stamps_after_commit():
+        return  # SQLite: the insert gives the position
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            sequence_pass()
+        except Exception:
+            logger.exception("event sequencer pass failed")
+        finally:
+            close_old_connections()
+        stop.wait(interval)
 
 
 def wake_streams_after_request(**kwargs: Any) -> None:

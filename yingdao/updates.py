@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 BACKEND = "yingdao"
 PENDING_KEPT = timedelta(days=1)
+# Callbacks kept per jobUuid no job carries yet (the newest; Yingdao repeats a callback up to
+# 24 times), and in all: the secret sits in a URL Yingdao holds, so storage stays bounded.
+PENDING_PER_JOB = 5
+PENDING_TOTAL = 10_000
 # Our job status → the robot's word for record_execution.
 REPORTED_AS = {JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed"}
 
@@ -137,7 +141,7 @@ def receive(body: dict) -> list[Applied]:
     for report in parse_callback(body):
         job = find_job(report.job_uuid)
         if job is None:
-            PendingCallback.objects.create(job_uuid=report.job_uuid, body=body)
+            keep_pending(report)
             job = find_job(report.job_uuid)  # its start may have stored the id meanwhile
             if job is None:
                 results.append(Applied(report.job_uuid, None, None, "no job with this jobUuid (yet): nothing changed"))
@@ -146,6 +150,21 @@ def receive(body: dict) -> list[Applied]:
             continue
         results.append(apply_report(job, report))
     return results
+
+
+def keep_pending(report: JobReport) -> None:
+    """Store this job's own entry (never the whole body) until its job is known: at most
+    PENDING_PER_JOB per jobUuid (older ones dropped) and PENDING_TOTAL in all (then nothing more
+    is kept: reconciliation's job/query still finds the job's state); rows older than
+    PENDING_KEPT expire."""
+    prune_pending()  # expired rows go at every write, whether or not any job is busy
+    if PendingCallback.objects.count() >= PENDING_TOTAL:
+        logger.warning("yingdao callback for unknown job %s not kept: %d pending already", report.job_uuid, PENDING_TOTAL)
+        return
+    PendingCallback.objects.create(job_uuid=report.job_uuid, body=report.as_entry())
+    newest = PendingCallback.objects.filter(job_uuid=report.job_uuid).order_by("-received_at", "-id")
+    kept = list(newest.values_list("pk", flat=True)[:PENDING_PER_JOB])
+    PendingCallback.objects.filter(job_uuid=report.job_uuid).exclude(pk__in=kept).delete()
 
 
 def adopt(job: Job, job_uuid: str) -> list[Applied]:
