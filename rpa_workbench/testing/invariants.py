@@ -155,7 +155,7 @@ def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slac
     for job in jobs:
         if job.busy_from is not None:
             per_robot[job.robot].append(job)
-    examples, count, checked = [], 0, 0
+    examples, count, checked, by_robot_jobs = [], 0, 0, 0
     for robot, robot_jobs in per_robot.items():
         robot_jobs.sort(key=lambda j: j.busy_from)
         active: list[JobRow] = []
@@ -164,11 +164,12 @@ def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slac
             active = [a for a in active if (a.finished_at if a.finished_at is not None else now) > job.busy_from + slack]
             if len(active) >= max_jobs.get(robot, 1):
                 count += 1
+                by_robot_jobs += any(j.source == "robot" for j in (job, *active))
                 overlap = min((a.finished_at if a.finished_at is not None else now) for a in active) - job.busy_from
                 examples.append(f"{job.short()} busy {overlap:.2f}s beside {', '.join(a.short() for a in active)}")
             active.append(job)
-    return Check(f"jobs busy beside more than max_concurrent_jobs others of their robot (overlap > {slack}s)",
-                 count, examples, checked)
+    return Check(f"jobs busy beside more than max_concurrent_jobs others of their robot (overlap > {slack}s; "
+                 f"{by_robot_jobs} with a job a robot's report or confirm created)", count, examples, checked)
 
 
 # A design may stamp `dispatched_at` when the send's outcome is recorded, just after the relay
