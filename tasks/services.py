@@ -22,7 +22,7 @@ from jobs import audit, reports, transitions
 from jobs import services as job_services
 from jobs.models import BUSY, Job, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
-from tasks import relay
+from jobs.backends import relay_protocol as relay
 from tasks.models import (
     TASK_TRACKED_FIELDS,
     ControlAction,

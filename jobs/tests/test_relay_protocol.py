@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tasks import relay
+from jobs.backends import relay_protocol as relay
 
 
 def closed_port() -> int:
