@@ -20,9 +20,9 @@ from rest_framework import status as http
 
 from jobs import audit, reports, transitions
 from jobs import services as job_services
+from jobs.backends import relay_protocol as relay
 from jobs.models import BUSY, Job, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
-from jobs.backends import relay_protocol as relay
 from tasks.models import (
     TASK_TRACKED_FIELDS,
     ControlAction,
