@@ -13,6 +13,16 @@ Rules (docs/jobs.md):
 - `HOOKS` are called inside the transaction with each `Transition` (old and new status): the
   alerts app raises its alerts from there, atomically with the change.
 No other module writes `Task.status` or `Account.status` (jobs/tests/test_conventions.py).
+
+LOCK ORDER (every transaction that locks rows, in every app): the robot's **account**, then the
+**task**, then the **job**, then anything else (control requests, execution logs, events).
+`lock_robot` and `lock_task` take the first two and every transition, claim, report, confirm,
+outbox lease and scheduler claim begins with them; `move` locks the task before it updates the
+job. Account and task locks are `FOR NO KEY UPDATE` / `FOR UPDATE` row locks on PostgreSQL
+(inserting a job or log that references them takes only a KEY SHARE and does not wait); on
+SQLite every write transaction is `BEGIN IMMEDIATE` and so serialized. A one-statement write
+(e.g. a task's `last_seen_at`) holds one lock and may come in any order.
+jobs/tests/test_lock_order.py runs a mix of operations on PostgreSQL against it.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from jobs.backends import in_transaction
 from jobs.models import (
     ACTIVE,
     BUSY,
+    FINAL,
     RETRIED_REASONS,
     TASK_RUNNING,
     TRANSITIONS,
@@ -155,9 +166,12 @@ def move(
     locked = job.task if task_locked else None
     if locked is None:
         lock_robot(job.account_id)
+        if job.task_id is not None and not transaction_locks_everything():
+            # The task before the job (the lock order); its account, locked just above, read with it.
+            locked = Task.objects.select_for_update(of=("self",)).select_related("account").filter(pk=job.task_id).first()
     values: dict[str, Any] = {"status": new, "updated_at": now, **fields}
-    if reason is not None:
-        values["reason"] = reason
+    if reason is not None or new in FINAL:
+        values["reason"] = reason  # an end states its own reason, or none (never a stale one)
     if new in (JobStatus.DISPATCHED,):
         values.setdefault("dispatched_at", now)
     if new == JobStatus.RUNNING:
@@ -387,7 +401,7 @@ def stopped(job: Job, *, now: datetime, reason: str | None = None, expected=None
     """The robot confirmed a stop, or an operator force-stopped (reason force_stopped). A job
     being stopped for its run timeout ends failed/run_timeout instead."""
     if job.reason == JobReason.RUN_TIMEOUT and reason is None:
-        return move(job, JobStatus.FAILED, now=now, expected=[JobStatus.STOPPING])
+        return move(job, JobStatus.FAILED, now=now, expected=[JobStatus.STOPPING], reason=JobReason.RUN_TIMEOUT)
     return move(job, JobStatus.STOPPED, now=now, expected=expected or list(BUSY), reason=reason)
 
 
@@ -417,7 +431,7 @@ def finish_reported(job: Job, *, now: datetime, log, robot_status: str, task_loc
         job,
         new,
         now=now,
-        expected=list(ACTIVE),
+        expected=list(BUSY),
         reason=reason,
         execution_log=log,
         started_at=job.started_at or log.start_time,
@@ -463,6 +477,15 @@ def record_report_without_job(
         if latest and not running_elsewhere:
             _write_account(account, {"status": log.status, "recent_app": log.app_name, "end_time": end})
     return job
+
+
+def attach_log(job: Job, log) -> None:
+    """A robot's report of a job that has already ended (force-stopped, timed out, lost): its log
+    is attached to that job; nothing else moves."""
+    _require_transaction()
+    if Job.objects.filter(pk=job.pk).update(execution_log=log, updated_at=timezone.now()):
+        job.execution_log = log
+        events.publish_job_updated(job, {"execution_log_id": log.pk})
 
 
 def _not_earlier(current: datetime | None, candidate: datetime) -> datetime:
