@@ -101,7 +101,12 @@ def _unsent_of(account_id):
 def _expire_leases(account_id, now: datetime) -> None:
     """Leases older than lease_seconds(): their sender died mid-send. Recorded failed; a START
     among them may have reached the robot (never sent again; never_confirmed ends its job)."""
-    dead = _unsent_of(account_id).filter(outcome=ControlOutcome.PENDING, sent_at__lt=now - timedelta(seconds=lease_seconds()))
+    cutoff = now - timedelta(seconds=lease_seconds())
+    dead = _unsent_of(account_id).filter(
+        # sent_at null: a row an older version left pending (it recorded before sending)
+        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff),
+        outcome=ControlOutcome.PENDING,
+    )
     for command in dead:
         logger.warning("outbox: the sender of %s %s died mid-send; recorded failed", command.action, command.pk)
     dead.update(outcome=ControlOutcome.FAILED, error="the sender stopped while sending: it may have reached the robot")
@@ -174,8 +179,7 @@ def _record(command: ControlRequest, outcome: DispatchOutcome) -> None:
         job.refresh_from_db()
         if command.action == ControlAction.START:
             if outcome.ok and outcome.external_id:
-                Job.objects.filter(pk=job.pk).update(external_id=outcome.external_id)
-                job.external_id = outcome.external_id
+                transitions.store_external_id(job, outcome.external_id)
             elif not outcome.ok and not outcome.may_have_reached:
                 transitions.fail_dispatch(job, now=now, message=outcome.error or outcome.message)
             elif not outcome.ok:

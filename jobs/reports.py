@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework import status as http
 
 from accounts import presence
 from accounts.models import Account
+from executionlogs.models import ExecutionLog
+from executionlogs.services import ROBOT_STATUSES, create_log, find_original, summarise
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, FINAL, Job, JobReason, JobSource, JobStatus
+from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, Task
 
@@ -143,22 +147,23 @@ def is_stale(job: Job, log) -> bool:
     return log.start_time < since - timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
 
 
-def ended_run(task: Task, log, *, before=None) -> Job | None:
-    """The task's ended job whose run this report is about: it began (confirmed, else
-    dispatched) no later than the report's start and ended no earlier (both within the clock
-    skew), and has no report yet (or only the synthetic log of a lost contact or run timeout).
-    `before`: the report started before this moment (the dispatch of the task's current job)."""
+def _active_and_ended(task: Task, log) -> tuple[Job | None, Job | None]:
+    """In one query: the task's active job, and its ended job whose run this report may be about
+    (it began — confirmed, else dispatched — no later than the report's start and ended no
+    earlier, both within the clock skew, and has no report yet, or only the synthetic log of a
+    lost contact or run timeout)."""
     skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
-    if before is not None and log.start_time >= before:
-        return None
-    return (
-        Job.objects.filter(task_id=task.pk, status__in=FINAL, finished_at__gte=log.start_time - skew)
-        .annotate(began=Coalesce("started_at", "dispatched_at"))
-        .filter(began__isnull=False, began__lte=log.start_time + skew)
-        .filter(Q(execution_log__isnull=True) | Q(reason__in=SYNTHETIC_LOG_REASONS))
-        .order_by("-began")
-        .first()
+    ended = Q(
+        status__in=FINAL, finished_at__gte=log.start_time - skew, began__isnull=False, began__lte=log.start_time + skew
+    ) & (Q(execution_log__isnull=True) | Q(reason__in=SYNTHETIC_LOG_REASONS))
+    rows = list(
+        Job.objects.filter(task_id=task.pk)
+        .annotate(began=Coalesce("started_at", "dispatched_at"), ended_rank=Case(When(status__in=ACTIVE, then=0), default=1))
+        .filter(Q(status__in=ACTIVE) | ended)
+        .order_by("ended_rank", F("began").desc(nulls_last=True))[:2]
     )
+    active = next((job for job in rows if job.status in ACTIVE), None)
+    return active, next((job for job in rows if job.status not in ACTIVE), None)
 
 
 def attach_report(*, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None) -> Job | None:
@@ -187,9 +192,11 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
     task = transitions.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
-    job = transitions.active_job(task, now=now)
+    job, earlier = _active_and_ended(task, log)
+    job = transitions.with_task(job, task) if job is not None else transitions.adopt_if_running(task, now=now)
     busy = job is not None and job.status in BUSY
-    earlier = ended_run(task, log, before=(job.dispatched_at or job.created_at) if busy else None)
+    if earlier is not None and busy and log.start_time >= (job.dispatched_at or job.created_at):
+        earlier = None  # it started after the current job was dispatched: it is that job's run
     if earlier is not None:
         transitions.attach_log(earlier, log)
         return earlier
@@ -216,3 +223,86 @@ def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | N
             return None
         account_id = account.pk
     return transitions.record_heartbeat(account_id=account_id, app_name=app_name or None, task_id=task.pk if task else None)
+
+
+# -- execution reports (API.md §5 execution-complete) ------------------------------------------------
+def record_execution(
+    *,
+    shadow_bot_account: str,
+    app_name: str,
+    status: str,
+    start_time: datetime,
+    end_time: datetime | None = None,
+    duration: float | None = None,
+    result_summary: dict[str, Any] | None = None,
+    log_info: bool = False,
+    screenshot: bool = False,
+    screenshot_url: str | None = None,
+    log_url: str | None = None,
+    host_ip: str | None = None,
+    execution_id: str | None = None,
+) -> tuple[ExecutionLog, bool]:
+    """Record one finished execution; returns (log, created). A repeat returns the original.
+
+    In one transaction: the log (`executionlogs.services.create_log`, the transaction's first
+    write, so a repeat fails before anything else is written and rolls back having written
+    nothing), then the job it reports (`attach_report`: the job, task and account move), then
+    the robot's presence. `status` is the robot's word (completed | failed | timeout); times must
+    be aware. An execution from an unknown account is still recorded, flagged in its text.
+    """
+    if status not in ROBOT_STATUSES:
+        raise ValueError(f"unknown execution status {status!r}")
+    if duration is None and end_time is not None:
+        duration = (end_time - start_time).total_seconds()
+    fields = dict(
+        shadow_bot_account=shadow_bot_account, app_name=app_name, status=status, start_time=start_time,
+        end_time=end_time, duration=duration, result_summary=result_summary, log_info=log_info,
+        screenshot=screenshot, screenshot_url=screenshot_url, log_url=log_url, host_ip=host_ip,
+        execution_id=execution_id,
+    )
+    try:
+        with transaction.atomic(), events.batch():
+            log = _write(**fields)
+    except IntegrityError:
+        # The insert is the transaction's first write, so the rollback undid nothing else and the
+        # on-commit events were discarded with it. Answer with the log that won.
+        original = find_original(
+            shadow_bot_account=shadow_bot_account, app_name=app_name, start_time=start_time, execution_id=execution_id
+        )
+        if original is None:  # the conflict was something else: do not hide it
+            raise
+        logger.info("repeat delivery of execution %s ignored", original.pk)
+        if original.account_id is not None:
+            with transaction.atomic():  # a repeat is a sign of life all the same
+                presence.record_contact(account_id=original.account_id)
+        return original, False
+    return log, True
+
+
+def _write(*, shadow_bot_account: str, app_name: str, status: str, host_ip: str | None, result_summary,
+           screenshot_url: str | None, log_url: str | None, execution_id: str | None, **fields: Any) -> ExecutionLog:
+    """The writes of `record_execution`, inside its transaction: log first, then job, task, account."""
+    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
+    account = task.account if task is not None else Account.objects.match_robot(shadow_bot_account, host_ip)
+    log = create_log(
+        text=summarise(
+            app_name=app_name, robot_status=status, result_summary=result_summary, account_known=account is not None,
+            task_known=task is not None, shadow_bot_account=shadow_bot_account,
+        ),
+        app_name=app_name,
+        shadow_bot_account=shadow_bot_account,
+        host_ip=host_ip or (account.host_ip if account is not None else None),
+        status=ROBOT_STATUSES[status],
+        screenshot_path=screenshot_url or None,
+        log_content=log_url or None,
+        result_summary=result_summary,
+        execution_id=execution_id or None,
+        account=account,
+        task=task,
+        **fields,
+    )
+    attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
+    if account is not None:
+        # In this transaction: a write of its own would wait outside the writers' queue.
+        presence.record_contact(account_id=account.pk)
+    return log

@@ -35,6 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
@@ -351,11 +352,22 @@ def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
     _require_transaction()
     job = next(iter(Job.objects.filter(task_id=task.pk, status__in=ACTIVE).order_by()[:1]), None)
     if job is not None:
-        job.task = task  # the caller's row (locked by lock_task where it moves the job)
-        if job.account_id == task.account_id:
-            job.account = task.account
-    if job is not None or not adopt or task.status != TaskStatus.RUNNING:
-        return job
+        return with_task(job, task)
+    return adopt_if_running(task, now=now) if adopt else None
+
+
+def with_task(job: Job, task: Task) -> Job:
+    """`job` with the caller's task row (locked by lock_task where it moves the job)."""
+    job.task = task
+    if job.account_id == task.account_id:
+        job.account = task.account
+    return job
+
+
+def adopt_if_running(task: Task, *, now: datetime) -> Job | None:
+    """A task found running without an active job gets a running job with source `robot`."""
+    if task.status != TaskStatus.RUNNING:
+        return None
     started = task.last_run_time or task.last_seen_at or now
     job = Job.objects.create(
         **snapshot_of(task, task.priority),
@@ -486,6 +498,25 @@ def attach_log(job: Job, log) -> None:
     if Job.objects.filter(pk=job.pk).update(execution_log=log, updated_at=timezone.now()):
         job.execution_log = log
         events.publish_job_updated(job, {"execution_log_id": log.pk})
+
+
+def store_external_id(job: Job, external_id: str) -> bool:
+    """The backend's id of the job (e.g. Yingdao's jobUuid), stored once: never overwritten."""
+    _require_transaction()
+    stored = Job.objects.filter(pk=job.pk).filter(Q(external_id__isnull=True) | Q(external_id="")).update(
+        external_id=external_id, updated_at=timezone.now()
+    )
+    if stored:
+        job.external_id = external_id
+        events.publish_job_updated(job, {"external_id": external_id})
+    return bool(stored)
+
+
+def record_seen(job: Job, *, now: datetime) -> None:
+    """A sign of life of the job's run from its backend (e.g. Yingdao saying "still running"):
+    the task's last_seen_at, which the lost-contact watchdog reads (one statement)."""
+    if job.task_id is not None:
+        Task.objects.filter(pk=job.task_id).update(last_seen_at=now)
 
 
 def _not_earlier(current: datetime | None, candidate: datetime) -> datetime:

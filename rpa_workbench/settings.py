@@ -472,8 +472,8 @@ RPA_DISPATCHER_INTERVAL = env_number("RPA_DISPATCHER_INTERVAL", 1.0, minimum=0.0
 # Backend calls in flight at once (one slow robot never holds up the others); 0 sends in the
 # dispatcher's own thread, one after another (the tests' setting).
 RPA_DISPATCHER_THREADS = env_number("RPA_DISPATCHER_THREADS", 8, minimum=0, cast=int)
-# Starts whose START is sent inside the request (robot free) at once per process: each holds a
-# request thread for as long as the backend takes; past this the dispatcher's pool sends it.
+# Starts (robot free) whose request waits for its START's outcome (jobs.outbox), at once per
+# process: each holds a request thread for as long as the backend takes; past this it is queued.
 RPA_INLINE_STARTS = env_number("RPA_INLINE_STARTS", max(1, RPA_REQUEST_THREADS // 2), minimum=0, cast=int)
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
 # Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).

@@ -57,7 +57,7 @@ def start_was_sent(job: Job) -> bool:
 
 
 def reconcile(*, now: datetime | None = None, limit: int = BATCH) -> ReconcileSummary:
-    from jobs.backends.yingdao import backend
+    from yingdao.backend import backend
 
     now = now or timezone.now()
     summary = ReconcileSummary()

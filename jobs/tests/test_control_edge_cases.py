@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from executionlogs.services import record_execution
 from jobs import dispatcher, services, timeouts, transitions
 from jobs.models import Job, JobReason, JobStatus
+from jobs.reports import record_execution
 from tasks import scheduler
 from tasks.models import Task, TaskStatus
 

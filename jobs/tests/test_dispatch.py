@@ -32,7 +32,7 @@ def test_the_registry_maps_names_to_modules_and_unknown_ones_are_not_configured(
     with pytest.raises(BackendNotConfigured) as caught:
         backends.get_backend("nope")
     assert caught.value.code == "BACKEND_NOT_CONFIGURED"
-    assert backends.REGISTRY["yingdao"] == "jobs.backends.yingdao:backend"
+    assert backends.REGISTRY["yingdao"] == "yingdao.backend:backend"
 
 
 def test_a_start_that_may_have_reached_the_robot_is_not_sent_again(make_task, fake_relay, settings):

@@ -13,9 +13,9 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from executionlogs.services import record_execution
 from jobs import dispatcher, outbox, reports, services, timeouts
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
+from jobs.reports import record_execution
 from rpa_workbench.errors import ApiError
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,9 +9,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from executionlogs.services import record_execution
 from jobs import reports, services, transitions
 from jobs.models import Job, JobReason, JobSource, JobStatus
+from jobs.reports import record_execution
 from tasks.models import TaskStatus
 
 pytestmark = pytest.mark.django_db

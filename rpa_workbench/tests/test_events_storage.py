@@ -117,7 +117,7 @@ def test_an_execution_is_one_short_transaction_with_its_events(
     updates, their five events (log, two job, task, account) stored with them, the robot's
     contact, COMMIT; nothing after the commit but the live hand-over. 9 statements before the
     jobs app, 18 with it at first; now 16 on SQLite (18 on PostgreSQL, with the locks)."""
-    from executionlogs.services import record_execution
+    from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="running")
     with django_assert_max_num_queries(statements(sqlite=16, postgresql=18)):
@@ -140,8 +140,8 @@ def test_a_report_no_job_waited_for_is_one_short_transaction_too(
     the account then task locks, the account loaded with the task), the active-job read, the
     `robot` job's insert and event, the task update and event, the running-elsewhere check, the
     account update and event, the contact, COMMIT: 14 on SQLite, 16 on PostgreSQL."""
-    from executionlogs.services import record_execution
     from jobs.models import Job, JobSource
+    from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="pending")
     with django_assert_max_num_queries(statements(sqlite=14, postgresql=16)):
