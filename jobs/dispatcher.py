@@ -12,7 +12,8 @@ comes within RPA_START_CONFIRM_SECONDS of the send.
 
 Embedded in the server process by default (rpa_workbench/embedded.py), or `manage.py
 run_dispatcher` alone. Several side by side are safe: claims are conditional (jobs.queue).
-A job leaving its robot's slot calls `kick()` after commit, so this process's loop passes at once.
+A job leaving its robot's slot calls `wakeup.kick()` after commit, so this process's loop passes
+at once; the pool is `jobs.wakeup`'s.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.utils import timezone
 
-from jobs import outbox, queue
+from jobs import outbox, queue, wakeup
 from jobs.backends import DispatchOutcome
 from tasks.models import ControlAction, ControlRequest
 
@@ -38,24 +38,6 @@ logger = logging.getLogger(__name__)
 
 # Robots claimed per transaction in a pass: one short transaction per batch, not one per robot.
 CLAIM_BATCH = 50
-
-_wake = threading.Event()
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def kick() -> None:
-    """Ask this process's dispatcher loop for a pass now (a robot became free, a job queued)."""
-    _wake.set()
-
-
-def pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=settings.RPA_DISPATCHER_THREADS, thread_name_prefix="rpa-dispatch")
-        return _pool
-
 
 @dataclass
 class Summary:
@@ -82,23 +64,6 @@ def _note(summary: Summary | None) -> Callable[[ControlRequest, DispatchOutcome]
     return on_sent
 
 
-def _in_thread(send: Callable[..., None], *args: Any) -> None:
-    """`send` in a pool thread, which closes its database connection afterwards."""
-    try:
-        send(*args)
-    finally:
-        connection.close()
-
-
-def run_in_pool(send: Callable[..., None], *args: Any) -> Future | None:
-    """Run a send in the pool; with RPA_DISPATCHER_THREADS = 0, here and now (the tests' setting:
-    they run inside one transaction that other threads' connections cannot see)."""
-    if settings.RPA_DISPATCHER_THREADS == 0:
-        send(*args)
-        return None
-    return pool().submit(_in_thread, send, *args)
-
-
 def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = False, skip_locked: bool = True) -> Summary:
     """Claim the next jobs of every robot with a free slot (their STARTs written to the outbox in
     the claim's transaction) and hand those robots' commands to the pool's senders."""
@@ -114,7 +79,7 @@ def dispatch_pending(*, now: datetime | None = None, wait_for_sends: bool = Fals
             logger.exception("dispatcher: claiming for %s accounts failed", len(batch))
             continue
         for account_id in dict.fromkeys(job.account_id for job in claimed):
-            future = run_in_pool(outbox.send_robot_logged, account_id, _note(summary))
+            future = wakeup.run_in_pool(outbox.send_robot_logged, account_id, _note(summary))
             if future is not None:
                 futures.append(future)
     if wait_for_sends and futures:
@@ -150,7 +115,7 @@ def run_forever(*, interval: float | None = None, stop: threading.Event | None =
     logger.info("dispatcher running (sweep every %ss)", interval)
     next_sweep = 0.0
     while not stop.is_set():
-        _wake.clear()
+        wakeup.clear()
         close_old_connections()
         # A kick (a job ended or queued: up to hundreds a second in a burst) asks for dispatch
         # only; the timeouts, which read every queued and running job, are swept once an interval.
@@ -163,5 +128,5 @@ def run_forever(*, interval: float | None = None, stop: threading.Event | None =
             logger.exception("dispatcher pass failed")
         finally:
             close_old_connections()
-        _wake.wait(interval)
+        wakeup.wait(interval)
     logger.info("dispatcher stopped")

@@ -40,9 +40,9 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from jobs import audit, backends, transitions
+from jobs import audit, backends, transitions, wakeup
 from jobs.backends import BackendNotConfigured, DispatchOutcome
-from jobs.models import BUSY, Job, JobReason, JobStatus
+from jobs.models import BUSY, Job, JobStatus
 from tasks.models import ControlAction, ControlOutcome, ControlRequest
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ SEND_BATCH = 500
 # Called outside any transaction with a job whose START a backend accepted with an external id
 # (the yingdao app applies the callbacks that raced the answer).
 STARTED_HOOKS: list[Callable[[Job], None]] = []
+
+# Called outside any transaction with (job, outcome) after a plain stop was sent or failed.
+STOP_SENT_HOOKS: list[Callable[[Job, DispatchOutcome], None]] = []
 
 _waiters_lock = threading.Lock()
 _waiters: dict[str, threading.Event] = {}
@@ -189,10 +192,9 @@ def _record(command: ControlRequest, outcome: DispatchOutcome) -> None:
     if command.action == ControlAction.START and outcome.ok and outcome.external_id:
         for hook in STARTED_HOOKS:
             hook(job)
-    if command.action == ControlAction.STOP and job.status == JobStatus.STOPPING and job.reason == JobReason.RUN_TIMEOUT:
-        from jobs import timeouts
-
-        timeouts.finish_run_timeout(job, outcome=outcome, now=timezone.now())
+    if command.action == ControlAction.STOP:
+        for hook in STOP_SENT_HOOKS:  # jobs.timeouts ends a run-timeout job (jobs/apps.py)
+            hook(job, outcome)
 
 
 def send_one(command: ControlRequest) -> DispatchOutcome:
@@ -208,8 +210,6 @@ def send_one(command: ControlRequest) -> DispatchOutcome:
 def send_robot(account_id, on_sent: Callable[[ControlRequest, DispatchOutcome], None] | None = None) -> list[str]:
     """Send the robot's unsent commands one after another, for as long as this sender holds the
     lease; returns the ids it sent."""
-    from jobs import dispatcher
-
     sent = []
     while (command := lease_next(account_id)) is not None:
         outcome = send_one(command)
@@ -217,7 +217,7 @@ def send_robot(account_id, on_sent: Callable[[ControlRequest, DispatchOutcome], 
         if on_sent is not None:
             on_sent(command, outcome)
     if sent:
-        dispatcher.kick()  # a robot whose stop went out may take its next job
+        wakeup.kick()  # a robot whose stop went out may take its next job
     return sent
 
 
@@ -246,14 +246,12 @@ def robots_with_unsent(now: datetime | None = None) -> list:
 def send_pending(on_sent=None) -> list[str]:
     """Hand every robot with unsent commands to a sender. Returns the ids of the commands sent
     (RPA_DISPATCHER_THREADS = 0: sent here and now), or of the robots handed to the pool."""
-    from jobs import dispatcher
-
     done: list[str] = []
     for account_id in robots_with_unsent():
         if settings.RPA_DISPATCHER_THREADS == 0:
             done += send_robot_logged(account_id, on_sent)
         else:
-            dispatcher.run_in_pool(send_robot_logged, account_id, on_sent)
+            wakeup.run_in_pool(send_robot_logged, account_id, on_sent)
             done.append(str(account_id))
     return done
 
@@ -261,9 +259,7 @@ def send_pending(on_sent=None) -> list[str]:
 def wake(account_id) -> None:
     """Ask a sender to send this robot's commands now (the dispatcher's pool; with
     RPA_DISPATCHER_THREADS = 0, here and now: the tests' setting)."""
-    from jobs import dispatcher
-
-    dispatcher.run_in_pool(send_robot_logged, account_id)
+    wakeup.run_in_pool(send_robot_logged, account_id)
 
 
 # -- waiting ---------------------------------------------------------------------------------------------

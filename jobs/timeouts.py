@@ -127,6 +127,12 @@ def run_timeouts(now: datetime) -> list[str]:
     return done
 
 
+def after_stop_sent(job: Job, outcome) -> None:
+    """The outbox sent (or failed to send) a plain stop: a run-timeout job now ends."""
+    if job.status == JobStatus.STOPPING and job.reason == JobReason.RUN_TIMEOUT:
+        finish_run_timeout(job, outcome=outcome, now=timezone.now())
+
+
 def finish_run_timeout(job: Job, *, outcome, now: datetime) -> bool:
     """After its stop was sent: the timed-out job ends failed/run_timeout with a failed log."""
     text = (

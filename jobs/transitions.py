@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
 from accounts.services import TRACKED_FIELDS as ACCOUNT_TRACKED_FIELDS
+from jobs import wakeup
 from jobs.backends import in_transaction
 from jobs.models import (
     ACTIVE,
@@ -133,9 +134,7 @@ def _expected_for(new: str) -> list[str]:
 
 
 def _after_commit_wake_dispatcher() -> None:
-    from jobs import dispatcher
-
-    transaction.on_commit(dispatcher.kick)
+    transaction.on_commit(lambda: wakeup.kick())
 
 
 # -- the one compare-and-set ---------------------------------------------------------------------

@@ -106,9 +106,9 @@ def start() -> threading.Thread | None:
 def stop(timeout: float = 10) -> None:
     """Ask the loops to finish their pass and wait for them (called at interpreter exit)."""
     _stop.set()
-    from jobs import dispatcher
+    from jobs import wakeup
 
-    dispatcher.kick()  # its loop sleeps on its own wake-up event
+    wakeup.kick()  # the dispatcher's loop sleeps on its own wake-up event
     for thread in list(_threads.values()):
         if thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)

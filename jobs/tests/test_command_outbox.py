@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs import dispatcher, outbox, queue, services, timeouts
+from jobs import dispatcher, outbox, queue, services, timeouts, wakeup
 from jobs.models import Job, JobReason, JobSource, JobStatus
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, TaskStatus
 
@@ -54,7 +54,7 @@ def test_bug3_a_force_stop_goes_out_before_the_robots_next_start(make_account, m
     """The force stop frees the slot and wakes the dispatcher at commit; a pass right then must
     not send the next START before the stop (`target=ALL` would end that new run)."""
     _, job_a, job_b = _busy_robot(make_account, make_task, make_job)
-    monkeypatch.setattr(dispatcher, "kick", lambda: dispatcher.dispatch_pending())  # a pass at once
+    monkeypatch.setattr(wakeup, "kick", lambda: dispatcher.dispatch_pending())  # a pass at once
 
     services.stop_job(job=job_a, source="api", force=True)
     dispatcher.run_once(sweep=False)

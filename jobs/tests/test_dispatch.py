@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connections, transaction
 
-from jobs import backends, dispatcher, reports, services, timeouts
+from jobs import backends, dispatcher, reports, services, timeouts, wakeup
 from jobs.backends import BackendNotConfigured, InsideTransaction
 from jobs.models import Job, JobSource, JobStatus
 from rpa_workbench.errors import ApiError
@@ -114,6 +114,6 @@ def test_kicked_passes_dispatch_at_once_and_sweep_the_timeouts_once_an_interval(
             assert fake_relay.wait_for_requests(sent, timeout=10) == sent
     finally:
         stop.set()
-        dispatcher.kick()
+        wakeup.kick()
         thread.join(10)
     assert len(sweeps) == 1  # the first pass; the kicked ones within the 60 s interval did not
