@@ -180,7 +180,9 @@ def _dispatch(summary: Summary) -> None:
     from jobs.models import Job
 
     try:
-        sent = dispatcher.dispatch_pending()
+        # Waiting for a robot row another transaction holds for a moment (e.g. a racing
+        # scheduler's claim of the same task), not skipping it: this pass dispatches its own jobs.
+        sent = dispatcher.dispatch_pending(skip_locked=False)
     except Exception:
         logger.exception("scheduler: dispatching failed")
         return
