@@ -40,7 +40,7 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from jobs import audit, backends, transitions, wakeup
+from jobs import audit, backends, locks, transitions, wakeup
 from jobs.backends import BackendNotConfigured, DispatchOutcome
 from jobs.models import BUSY, Job, JobStatus
 from tasks.models import ControlAction, ControlOutcome, ControlRequest
@@ -136,7 +136,7 @@ def lease_next(account_id, *, now: datetime | None = None) -> ControlRequest | N
     or another sender has one of this robot's commands in flight."""
     now = now or timezone.now()
     with transaction.atomic():
-        transitions.lock_robot(account_id)
+        locks.lock_robot(account_id)
         _expire_leases(account_id, now)
         unsent = _unsent_of(account_id)
         if unsent.filter(outcome=ControlOutcome.PENDING).exists():
@@ -177,7 +177,7 @@ def _record(command: ControlRequest, outcome: DispatchOutcome) -> None:
     job = command.job
     now = timezone.now()
     with transaction.atomic():
-        transitions.lock_robot(job.account_id)
+        locks.lock_robot(job.account_id)
         audit.store_outcome(command, outcome)
         job.refresh_from_db()
         if command.action == ControlAction.START:

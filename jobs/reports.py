@@ -28,7 +28,7 @@ from accounts import presence
 from accounts.models import Account
 from executionlogs.models import ExecutionLog
 from executionlogs.services import ROBOT_STATUSES, create_log, find_original, summarise
-from jobs import transitions
+from jobs import locks, transitions
 from jobs.models import ACTIVE, BUSY, FINAL, Job, JobReason, JobSource, JobStatus
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
@@ -79,7 +79,7 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
         return None
     now = timezone.now()
     with transaction.atomic():
-        task = transitions.lock_task(match.pk, account_id=match.account_id)
+        task = locks.lock_task(match.pk, account_id=match.account_id)
         actions = [ControlAction.START] if action == "START" else [ControlAction.STOP, ControlAction.FORCE_STOP]
         command = _open_command(task, actions, now)
         if command is not None:
@@ -180,7 +180,7 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     if exact is not None:
         if exact.status in BUSY and exact.task_id is not None:
             matched = task if task is not None and task.pk == exact.task_id else None
-            exact.task = transitions.lock_task(
+            exact.task = locks.lock_task(
                 exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched
             )
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
@@ -191,7 +191,7 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = transitions.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
+    task = locks.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
     job, earlier = _active_and_ended(task, log)
     job = transitions.with_task(job, task) if job is not None else transitions.adopt_if_running(task, now=now)
     busy = job is not None and job.status in BUSY

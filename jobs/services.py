@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, backends, outbox, queue, transitions
+from jobs import audit, backends, locks, outbox, queue, transitions
 from jobs.backends import BackendNotConfigured
 from jobs.models import BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
@@ -141,7 +141,7 @@ def start_job(
         claimed: list[Job] = []
         with transaction.atomic():
             try:
-                locked = transitions.lock_task(task.pk, account_id=task.account_id)
+                locked = locks.lock_task(task.pk, account_id=task.account_id)
             except Task.DoesNotExist:
                 raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
             problem = not_configured(locked)
@@ -232,7 +232,7 @@ def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_leve
             if job.status != JobStatus.STOPPING and transitions.begin_stop(job, now=timezone.now()) is None:
                 raise _not_running(job, code)
         else:
-            transitions.lock_robot(job.account_id)
+            locks.lock_robot(job.account_id)
             job.refresh_from_db()
             if job.status not in BUSY:
                 raise Conflict(code, f"job {job.pk} is {job.status}, not running")
@@ -267,7 +267,7 @@ def retry_job(*, job: Job, user=None) -> Job:
         raise Conflict("TASK_NOT_FOUND", f"the task of job {job.pk} was deleted")
     now = timezone.now()
     with transaction.atomic():
-        task = transitions.lock_task(job.task_id)
+        task = locks.lock_task(job.task_id)
         refusal = _start_refusal(task, now)
         if refusal is not None:
             raise Conflict(*refusal)

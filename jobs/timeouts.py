@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from executionlogs.models import ExecutionStatus
 from executionlogs.services import create_log
-from jobs import audit, outbox, transitions
+from jobs import audit, locks, outbox, transitions
 from jobs.models import TASK_RUNNING, Job, JobReason, JobStatus
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
@@ -166,7 +166,7 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
     with transaction.atomic():
         if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
             return None
-        task = transitions.lock_task(task_id)
+        task = locks.lock_task(task_id)
         if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
             return None  # a heartbeat landed while we waited for the lock
         job = transitions.active_job(task, now=now)

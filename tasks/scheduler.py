@@ -103,11 +103,11 @@ def _claim_and_start(unclaimed, changed: dict, *, now: datetime, summary: Summar
     task_id = unclaimed.values_list("pk", flat=True).first()
     if task_id is None:
         return
-    from jobs import transitions
+    from jobs import locks
 
     with transaction.atomic():
         try:
-            task = transitions.lock_task(task_id)
+            task = locks.lock_task(task_id)
         except Task.DoesNotExist:
             return
         if not unclaimed.update(**changed, updated_at=now):

@@ -18,7 +18,7 @@ from django.db.models import Case, When
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, queue, transitions
+from jobs import audit, locks, queue, transitions
 from jobs import services as job_services
 from jobs.backends import relay_protocol as relay
 from jobs.models import BUSY, Job, JobStatus
@@ -52,7 +52,7 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
 
 def _current_job(task: Task) -> Job | None:
     with transaction.atomic():
-        locked = transitions.lock_task(task.pk)
+        locked = locks.lock_task(task.pk)
         return transitions.active_job(locked, now=timezone.now())
 
 
