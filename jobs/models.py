@@ -28,9 +28,8 @@ class JobStatus(models.TextChoices):
 
 # Every allowed move, and nothing else: a transition not listed here is refused (409).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    JobStatus.QUEUED: frozenset(
-        {JobStatus.DISPATCHED, JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED, JobStatus.COMPLETED}
-    ),
+    # A queued job never ran: it cannot complete or fail (a late report is about an earlier run).
+    JobStatus.QUEUED: frozenset({JobStatus.DISPATCHED, JobStatus.RUNNING, JobStatus.CANCELLED}),
     JobStatus.DISPATCHED: frozenset(
         {JobStatus.RUNNING, JobStatus.STOPPING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED}
     ),

@@ -485,7 +485,7 @@ RPA_EMBEDDED_LOOPS = {
     "rpa-events": (None, "rpa_workbench.events.run_sequencer"),
 }
 # Called when the loops stop: the dispatcher sleeps on its own wake-up event.
-RPA_EMBEDDED_WAKERS = ["jobs.dispatcher.kick"]
+RPA_EMBEDDED_WAKERS = ["jobs.wakeup.kick"]
 
 # --- Scheduler (tasks/scheduler.py) ---------------------------------------------------------
 # Run the scheduler + watchdog loop inside the server process (a daemon thread started from
@@ -509,8 +509,8 @@ RPA_DISPATCHER_INTERVAL = env_number("RPA_DISPATCHER_INTERVAL", 1.0, minimum=0.0
 # Backend calls in flight at once (one slow robot never holds up the others); 0 sends in the
 # dispatcher's own thread, one after another (the tests' setting).
 RPA_DISPATCHER_THREADS = env_number("RPA_DISPATCHER_THREADS", 8, minimum=0, cast=int)
-# Starts whose START is sent inside the request (robot free) at once per process: each holds a
-# request thread for as long as the backend takes; past this the dispatcher's pool sends it.
+# Starts (robot free) whose request waits for its START's outcome (jobs.outbox), at once per
+# process: each holds a request thread for as long as the backend takes; past this it is queued.
 RPA_INLINE_STARTS = env_number("RPA_INLINE_STARTS", max(1, RPA_REQUEST_THREADS // 2), minimum=0, cast=int)
 # --- Work queues (workqueues/, docs/work-queues.md) -----------------------------------------
 # The queue worker (triggers, abandonment, SLA alerts, queue_updated events) inside the server

@@ -16,9 +16,8 @@ from django.utils import timezone
 from accounts.models import Account
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError, Conflict
-from tasks.models import Task, TaskStatus
+from tasks.models import TASK_TRACKED_FIELDS, Task, TaskStatus
 from tasks.schedules import next_run_after
-from tasks.services import TASK_TRACKED_FIELDS
 
 # Fields that decide which robot runs what: not changeable while the robot is running the task.
 BINDING_FIELDS = ("account", "app_name")

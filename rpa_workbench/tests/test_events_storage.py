@@ -128,7 +128,7 @@ def test_an_execution_is_one_short_transaction_with_its_events(
     contact, COMMIT; nothing after the commit but the live hand-over. 9 statements before the
     jobs app, 18 with it at first; then 16 on SQLite (18 on PostgreSQL, with the locks); one more
     with work queues: the items the ended job still holds (workqueues.abandon.job_ended)."""
-    from executionlogs.services import record_execution
+    from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="running")
     with django_assert_max_num_queries(statements(sqlite=17, postgresql=19)):
@@ -152,8 +152,8 @@ def test_a_report_no_job_waited_for_is_one_short_transaction_too(
     `robot` job's insert and event, the task update and event, the running-elsewhere check, the
     account update and event, the work queue items the ended job still holds, the contact,
     COMMIT: 15 on SQLite, 17 on PostgreSQL."""
-    from executionlogs.services import record_execution
     from jobs.models import Job, JobSource
+    from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="pending")
     with django_assert_max_num_queries(statements(sqlite=15, postgresql=17)):

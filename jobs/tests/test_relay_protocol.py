@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from jobs.backends import relay_protocol as relay
 from rpa_workbench.testing.servers import serve_in_background, stop
-from tasks import relay
 
 
 def closed_port() -> int:
