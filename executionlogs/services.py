@@ -94,6 +94,7 @@ def record_execution(
     log_url: str | None = None,
     host_ip: str | None = None,
     execution_id: str | None = None,
+    outputs: dict[str, Any] | None = None,
 ) -> tuple[ExecutionLog, bool]:
     """Record one finished execution; returns (log, created). A repeat returns the original.
 
@@ -121,6 +122,7 @@ def record_execution(
                 log_url=log_url,
                 host_ip=host_ip,
                 execution_id=execution_id,
+                outputs=outputs,  # io: the job's outputs (API.md §11)
             )
     except IntegrityError:
         # The insert is the transaction's first write, so the rollback undid nothing else and the
@@ -156,6 +158,7 @@ def _write(
     log_url: str | None,
     host_ip: str | None,
     execution_id: str | None,
+    outputs: dict[str, Any] | None = None,
 ) -> ExecutionLog:
     """The writes of `record_execution`, inside its transaction: log first, then account and task.
 
@@ -191,7 +194,9 @@ def _write(
     # The job, task and account move in this same transaction (jobs.reports decides how).
     from jobs import reports
 
-    reports.attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
+    reports.attach_report(
+        log=log, task=task, account=account, robot_status=status, execution_id=execution_id, outputs=outputs  # io
+    )
     if account is not None:
         # In this transaction: a write of its own would wait outside the writers' queue.
         presence.record_contact(account_id=account.pk)

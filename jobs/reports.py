@@ -98,9 +98,13 @@ def is_stale(job: Job, log) -> bool:
     return log.start_time < job.created_at - timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
 
 
-def attach_report(*, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None) -> Job | None:
-    """Inside record_execution's transaction: end the job this report is about, if any."""
+def attach_report(
+    *, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None, outputs=None
+) -> Job | None:
+    """Inside record_execution's transaction: end the job this report is about, if any
+    (`outputs`: the run's results, stored on that job, API.md §11)."""
     now = timezone.now()
+    extra = {"outputs": outputs} if outputs is not None else {}  # io
     exact = _job_by_execution_id(execution_id)
     if exact is not None:
         if exact.status in ACTIVE and exact.task_id is not None:
@@ -108,9 +112,9 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
             exact.task = transitions.lock_task(
                 exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched
             )
-            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True, **extra)
         elif exact.status in ACTIVE:
-            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, **extra)
         elif exact.execution_log_id is None:
             Job.objects.filter(pk=exact.pk).update(execution_log=log)
         return exact
@@ -120,12 +124,12 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     job = transitions.active_job(task, now=now)
     if job is None:
         return transitions.record_report_without_job(
-            log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True
+            log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True, **extra
         )
     if is_stale(job, log):
         return None  # history only: the log is kept, nothing moves
     job.task = task  # the row just locked: the transition re-uses it
-    transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True)
+    transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True, **extra)
     return job
 
 

@@ -140,13 +140,24 @@ def config_file_url(task: Task) -> str | None:
     return signing.signed_resource_url(path)
 
 
-def task_config(*, shadow_bot_account: str, app_name: str, host_ip: str | None = None) -> dict[str, Any]:
+def task_config(
+    *, shadow_bot_account: str, app_name: str, host_ip: str | None = None, absolute=lambda url: url
+) -> dict[str, Any]:
+    """The task's config, and (API.md §11) the id and inputs — secrets in clear, for the robot
+    only — of its current dispatched or running job (null when it has none)."""
+    from jobs import inputs as job_inputs
+
     task = find_task(shadow_bot_account=shadow_bot_account, app_name=app_name, host_ip=host_ip)
+    job = job_inputs.current_for_robot(task)
+    stored = job.inputs if job is not None else None
     return {
         "config_file": task.config_file,
         "config_file_url": config_file_url(task),
         "config_info": task.config_info,
         "config_json": task.config_json,
+        "job_id": str(job.pk) if job is not None else None,
+        "inputs": job_inputs.for_robot(stored, absolute) if job is not None else None,
+        "secret_inputs": [item["name"] for item in stored or () if item.get("secret")],
     }
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts import presence
 from executionlogs.services import record_execution
+from jobs import outputs as job_outputs
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, Job, JobStatus
 from tasks.models import Task
@@ -122,6 +123,7 @@ def _finish(job: Job, report: JobReport, *, details: bool) -> Applied:
         screenshot=bool(report.screenshot_url),
         screenshot_url=report.screenshot_url or None,
         execution_id=str(job.pk),
+        outputs=job_outputs.from_yingdao(report.outputs, job_uuid=report.job_uuid),  # io: API.md §11
     )
     job = _fresh(job)
     return _applied(job, report, f"{job.status}: execution log {log.pk}" + ("" if created else " (already recorded)"))
