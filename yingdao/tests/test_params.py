@@ -23,7 +23,7 @@ def parameters(yingdao_task):
         [("order_date", "str", False), ("limit", "int", False), ("orders", "file", False), ("password", "str", True)]
     ):
         TaskParameter.objects.create(task=yingdao_task, position=position, name=name, type=kind, secret=secret)
-    default_storage.save("inputs/orders.csv", ContentFile("id,amount\n1,9.5\n".encode()))
+    default_storage.save("inputs/orders.csv", ContentFile(b"id,amount\n1,9.5\n"))
     return yingdao_task
 
 
