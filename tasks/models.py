@@ -239,7 +239,7 @@ class TaskParameter(models.Model):
         verbose_name = _("parameter")
         verbose_name_plural = _("parameters")
         ordering = ["position", "pk"]
-        constraints = [models.UniqueConstraint("task", "name", name="task_parameter_unique_name")]
+        constraints = [models.UniqueConstraint(fields=["task", "name"], name="task_parameter_unique_name")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.type})"

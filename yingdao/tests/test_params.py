@@ -113,3 +113,28 @@ def test_an_apps_parameters_are_read_from_query_robot_param(fake_yingdao):
     ]
     with pytest.raises(YingdaoError, match="no published app"):
         yingdao_params.app_parameters("unknown-app")
+
+
+def test_the_admin_loads_a_yingdao_tasks_parameters_keeping_what_the_operator_set(root, yingdao_task, fake_yingdao):
+    TaskParameter.objects.create(task=yingdao_task, name="password", secret=True, required=True, default="pw")
+    TaskParameter.objects.create(task=yingdao_task, name="gone", position=1)
+    fake_yingdao.set_robot_params("app-uuid-1", [{"name": "order_date", "type": "str", "description": "业务日期"},
+                                                 {"name": "password", "type": "str", "value": ""}])  # fmt: skip
+    page = root.get(f"/admin/tasks/task/{yingdao_task.pk}/change/").content.decode()
+    url = f"/admin/tasks/task/{yingdao_task.pk}/load-yingdao-parameters/"
+    assert f'action="{url}"' in page
+    response = root.post(url)
+    assert response.status_code == 302
+    rows = TaskParameter.objects.filter(task=yingdao_task)
+    assert [(p.name, p.description, p.secret, p.required, p.default) for p in rows] == [
+        ("order_date", "业务日期", False, False, None), ("password", "", True, True, "pw"),
+    ]  # fmt: skip
+    fake_yingdao.failures["robot/queryRobotParam"] = (500, "internal error")
+    failed = root.post(url, follow=True).content.decode()
+    assert "Yingdao did not answer the parameter list" in failed and rows.count() == 2
+
+
+def test_a_relay_task_offers_no_yingdao_loading(root, make_task):
+    task = make_task()
+    assert "load-yingdao-parameters" not in root.get(f"/admin/tasks/task/{task.pk}/change/").content.decode()
+    assert root.post(f"/admin/tasks/task/{task.pk}/load-yingdao-parameters/").status_code == 404
