@@ -52,7 +52,7 @@ def resolve(task, given: Any) -> list[dict[str, Any]]:
             try:
                 value = parameters.coerce(item.type, value)
             except ValueError as exc:
-                raise _invalid(item.name, str(exc)) from None
+                raise _invalid(item.name, parameters.without_value(str(exc)) if item.secret else str(exc)) from None
         resolved.append({"name": item.name, "type": item.type, "value": value, "secret": item.secret})
     size = len(json.dumps(values(resolved), ensure_ascii=False))
     if size > INPUTS_MAX_CHARS:

@@ -25,6 +25,11 @@ TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", "off"})
 
 
+def without_value(message: str) -> str:
+    """A coercion message minus the offending value it quotes (a secret's must never be echoed)."""
+    return message.split(" (got ", 1)[0]
+
+
 class ParameterError(ValueError):
     """A bad definition or value; `name` is the parameter to blame (None: the whole list)."""
 
@@ -133,15 +138,16 @@ def definition(raw: Any, *, index: int = 0) -> Definition:
     description = raw.get("description") or ""
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         raise ParameterError(name, f"description must be text of at most {DESCRIPTION_MAX} characters")
+    secret = _flag(name, "secret", raw.get("secret"))
     default = raw.get("default")
     if default is not None:
         try:
             default = coerce(kind, default)
         except ValueError as exc:
-            raise ParameterError(name, f"default {exc}") from None
+            raise ParameterError(name, f"default {without_value(str(exc)) if secret else exc}") from None
     return Definition(
         name=name, type=kind, required=_flag(name, "required", raw.get("required")), default=default,
-        description=description, secret=_flag(name, "secret", raw.get("secret")),
+        description=description, secret=secret,
     )
 
 

@@ -71,7 +71,12 @@ def params_for(job, api: Client) -> list[dict[str, Any]] | None:
     for item in inputs:
         value = item["value"]
         if item["type"] == ParameterType.FILE:
-            filename, content = file_content(value)
+            try:
+                filename, content = file_content(value)
+            except YingdaoError:
+                if not item.get("secret"):
+                    raise
+                raise YingdaoError(f"file input {item['name']} (secret) could not be read", endpoint="file/upload") from None
             answer = api.upload_file(filename, content)
             value = str((answer.data or {}).get("fileKey") or "") if isinstance(answer.data, dict) else ""
             if not value:
