@@ -76,3 +76,18 @@ def test_a_secret_default_is_write_only(operator_client, make_task):
     # Sending back what the API showed keeps the stored secret.
     put(operator_client, task, [shown, {"name": "extra"}])
     assert TaskParameter.objects.get(task=task, name="password").default == "hunter2"
+
+
+def test_the_demo_seeds_tasks_that_take_inputs_once(operator_client):
+    from django.core.management import call_command
+
+    from tasks.models import Task
+
+    call_command("seed_demo")
+    invoices = Task.objects.get(app_name="invoice_download")
+    TaskParameter.objects.filter(task=invoices, name="max_invoices").update(default=5)  # an operator's edit
+    call_command("seed_demo")
+    shown = operator_client.get(f"/api/v1/tasks/{invoices.pk}").json()["parameters"]
+    assert [p["name"] for p in shown] == ["invoice_month", "max_invoices", "include_credit_notes", "portal_password"]
+    assert shown[1]["default"] == 5 and shown[3] == {**shown[3], "secret": True, "default": "******"}
+    assert Task.objects.get(app_name="export_orders").parameters.count() == 2
