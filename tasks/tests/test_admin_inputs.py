@@ -145,3 +145,11 @@ def test_a_job_page_shows_its_outputs(operator, make_task):
     job = build_job(make_task(), "completed", outputs={"exported": 120, "file": "out.xlsx"}, inputs=[])
     page = operator.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
     assert re.search(r'id="job-outputs".*<th>exported</th><td>120</td>.*<th>file</th><td>out.xlsx</td>', page, re.S)
+
+
+def test_the_inputs_pages_in_chinese(root, task):
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    page = root.get(f"{TASKS_URL}{task.pk}/change/", **zh).content.decode()
+    assert "带输入启动…" in page and "参数（每次启动可传入的输入）" in page
+    form = root.get(f"{TASKS_URL}{task.pk}/start-with-inputs/", **zh).content.decode()
+    assert "带输入启动：" in form and "默认值：50" in form and "（默认值）" in form
