@@ -35,17 +35,24 @@ INPUTS_DIR = "inputs"
 
 
 class TaskParameterForm(forms.ModelForm):
-    default = forms.CharField(label=_("default"), required=False, max_length=8000)
+    default = forms.CharField(
+        label=_("default"), required=False, max_length=8000, widget=forms.TextInput(attrs={"size": 14})
+    )
 
     class Meta:
         model = TaskParameter
-        fields = ["name", "type", "required", "default", "description", "secret"]
+        fields = ["position", "name", "type", "required", "default", "description", "secret"]
+        widgets = {  # one row fits 1280 px beside the admin's sidebar
+            "position": forms.NumberInput(attrs={"style": "width: 3.5em"}),
+            "name": forms.TextInput(attrs={"size": 14}),
+            "description": forms.TextInput(attrs={"size": 20}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and self.instance.secret:
             self.fields["default"].widget = forms.PasswordInput(
-                render_value=False, attrs={"placeholder": gettext("unchanged (secret)")}
+                render_value=False, attrs={"placeholder": gettext("unchanged (secret)"), "size": 14}
             )
             self.initial["default"] = ""
         elif self.instance.pk is not None and self.instance.default is not None:
@@ -93,7 +100,7 @@ def _field_for(parameter: TaskParameter) -> forms.Field:
     hint = parameter.description
     if parameter.default is not None:
         shown = "******" if parameter.secret else _as_text(parameter.default)
-        hint = (hint + " " if hint else "") + gettext("Default: %(value)s") % {"value": shown}
+        hint = (hint + " — " if hint else "") + gettext("Default: %(value)s") % {"value": shown}
     common = {"label": parameter.name, "required": needed, "help_text": hint}
     if parameter.type == ParameterType.INT:
         return forms.IntegerField(**common)
