@@ -2,8 +2,9 @@
 
 `Job.inputs` is the list `[{name, type, value, secret}]` a start resolved from the task's
 parameters (`tasks.parameters`) and the values it was given; a retry copies its original's list,
-a scheduled start resolves the defaults. The robot's own read (`for_robot`, the Yingdao
-`params`) is the only place a secret value leaves in clear; every other reader uses `masked`.
+a scheduled start resolves the defaults. The robot's own read (`values`: config/get through
+`resources.services.inputs_for_robot`, the Yingdao `params`) is the only place a secret value
+leaves in clear; every other reader uses `masked`.
 """
 
 from __future__ import annotations
@@ -82,22 +83,6 @@ def secret_values(inputs: list[dict[str, Any]] | None) -> list[str]:
 def copy_for_retry(job) -> list[dict[str, Any]] | None:
     """A retry runs with exactly what its original ran with."""
     return [dict(item) for item in job.inputs] if job.inputs is not None else None
-
-
-def for_robot(inputs: list[dict[str, Any]] | None, absolute=lambda url: url) -> dict[str, Any] | None:
-    """`{name: value}` in clear for a relay robot (config/get): a stored file as a signed URL
-    it can download without credentials (`absolute` makes it a full URL); a URL as it is."""
-    if inputs is None:
-        return None
-    from resources.signing import is_cloud_url, signed_resource_url
-
-    found = {}
-    for item in inputs:
-        value = item["value"]
-        if item["type"] == parameters.ParameterType.FILE and not is_cloud_url(value):
-            value = absolute(signed_resource_url(value) or value)
-        found[item["name"]] = value
-    return found
 
 
 def current_for_robot(task) -> Any:

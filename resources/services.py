@@ -156,9 +156,23 @@ def task_config(
         "config_info": task.config_info,
         "config_json": task.config_json,
         "job_id": str(job.pk) if job is not None else None,
-        "inputs": job_inputs.for_robot(stored, absolute) if job is not None else None,
+        "inputs": inputs_for_robot(stored, absolute) if job is not None else None,
         "secret_inputs": [item["name"] for item in stored or () if item.get("secret")],
     }
+
+
+def inputs_for_robot(inputs: list[dict[str, Any]] | None, absolute=lambda url: url) -> dict[str, Any] | None:
+    """A job's inputs `{name: value}` in clear for its relay robot (config/get): a stored file as
+    a signed URL it can download without credentials (`absolute` makes it a full URL)."""
+    if inputs is None:
+        return None
+    found = {}
+    for item in inputs:
+        value = item["value"]
+        if item["type"] == "file" and not signing.is_cloud_url(value):
+            value = absolute(signing.signed_resource_url(value) or value)
+        found[item["name"]] = value
+    return found
 
 
 def send_intranet_control(*, backend_ip: str, backend_port: str, app_name: str, target: str, user) -> ControlRequest:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -23,10 +23,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from resources.files import safe_segment
 from rpa_workbench.errors import ApiError
 from tasks import parameters as task_parameters
 from tasks.models import ParameterType, Task, TaskParameter
@@ -157,7 +157,11 @@ class StartWithInputsForm(forms.Form):
 
     def _store(self, upload) -> str:
         stamp = timezone.localtime().strftime("%Y%m%d_%H%M%S_%f")
-        name = f"{INPUTS_DIR}/{safe_segment(str(self.task.pk))}/{stamp}_{safe_segment(upload.name or 'file')}"
+        try:
+            filename = get_valid_filename(upload.name or "file")
+        except SuspiciousFileOperation:  # a name like ".." has nothing safe left
+            filename = "file"
+        name = f"{INPUTS_DIR}/{self.task.pk}/{stamp}_{filename}"
         return default_storage.save(name, upload)
 
 

@@ -8,6 +8,7 @@ admin forms, as strings: numeric and boolean strings are accepted for numbers an
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +53,13 @@ class Definition:
         return {key: getattr(self, key) for key in DEFINITION_KEYS}
 
 
-def _file_problem(value: str) -> str | None:
-    from resources.signing import link_problem
+# Rules a `file` value must pass, each answering its problem or None. Registered by the app that
+# owns stored files and links (resources.apps: `link_problem`), which sits above tasks.
+FILE_RULES: list[Callable[[str], str | None]] = []
 
-    return link_problem(value)
+
+def _file_problem(value: str) -> str | None:
+    return next((problem for rule in FILE_RULES if (problem := rule(value))), None)
 
 
 def coerce(kind: str, value: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.utils import timezone
@@ -96,4 +97,4 @@ def test_the_logs_csv_extended_columns_carry_the_jobs_outputs(robot_client, oper
     extended = operator_client.get("/api/v1/logs/export", {"columns": "extended"})
     assert "outputs" not in b"".join(plain.streaming_content).decode("utf-8-sig").splitlines()[0]
     rows = list(csv.DictReader(io.StringIO(b"".join(extended.streaming_content).decode("utf-8-sig"))))
-    assert len(rows) == 1 and rows[0]["outputs"] == '{"exported": 7, "note": "=cmd"}'
+    assert len(rows) == 1 and json.loads(rows[0]["outputs"]) == {"exported": 7, "note": "=cmd"}
