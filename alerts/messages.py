@@ -3,6 +3,7 @@ RPA_ROBOT_TIMEZONE), with a link to the job or log page when RPA_PUBLIC_URL is s
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,17 @@ def link(context: dict[str, Any]) -> str:
     return base + "/dashboard/"
 
 
+OUTPUTS_SHOWN = 300
+
+
+def outputs_line(outputs: dict[str, Any]) -> str:
+    """The run's outputs on one line (输出 / outputs), cut to a readable length."""
+    text = ", ".join(f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in outputs.items())
+    if len(text) > OUTPUTS_SHOWN:
+        text = text[:OUTPUTS_SHOWN] + "…"
+    return f"输出 / outputs: {text}"
+
+
 def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
     """Two lines (中文 then English), plus the link when there is one."""
     zh, en = title(event)
@@ -71,6 +83,8 @@ def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
         zh_line += f"，原因 {reason}"
         en_line += f", reason: {reason}"
     lines = [zh_line + "。", en_line + "."]
+    if context.get("outputs"):
+        lines.append(outputs_line(context["outputs"]))
     url = link(context)
     if url:
         lines.append(url)

@@ -42,6 +42,7 @@ def _context(account, task, job, details: dict[str, Any]) -> dict[str, Any]:
     if job is not None:
         context["job_id"] = str(job.pk)
         context["reason"] = getattr(job, "reason", None) or None
+        context["outputs"] = getattr(job, "outputs", None) or None  # what the run reported (API.md §11)
     if task is not None:
         context.update(task_id=str(task.pk), task_name=task.task_name, app_name=task.app_name)
     if account is not None:

@@ -8,13 +8,14 @@ synchronous iterator whole, so there the same generator is fed through an async 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import JSONField, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
@@ -34,8 +35,9 @@ HEADER = [
     "screenshot",
     "created_at",
 ]
-# `?columns=extended`: the screenshot and log URLs the robot reported, after the fixed header.
-EXTENDED_HEADER = [*HEADER, "screenshot_path", "log_content"]
+# `?columns=extended`: the screenshot and log URLs the robot reported, after the fixed header,
+# and the outputs of the job the log ended (API.md §11, JSON).
+EXTENDED_HEADER = [*HEADER, "screenshot_path", "log_content", "outputs"]
 COLUMN_SETS = {"default": HEADER, "extended": EXTENDED_HEADER}
 BOM = "\ufeff"
 BATCH_ROWS = 500
@@ -57,7 +59,17 @@ def _cell(value) -> str:
         return format_datetime(value)
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, (dict, list)):
+        return neutralise(json.dumps(value, ensure_ascii=False))
     return neutralise(str(value))
+
+
+def with_job_outputs(queryset: QuerySet) -> QuerySet:
+    """Each log with `outputs`: those of the (latest) job it ended, in one correlated subquery."""
+    from jobs.models import Job
+
+    latest = Job.objects.filter(execution_log=OuterRef("pk")).order_by("-created_at").values("outputs")[:1]
+    return queryset.annotate(outputs=Subquery(latest, output_field=JSONField()))
 
 
 class _Line:
@@ -72,6 +84,8 @@ def csv_chunks(queryset: QuerySet, columns: list[str] = HEADER) -> Iterator[byte
     writer = csv.writer(_Line())
     yield (BOM + writer.writerow(columns)).encode("utf-8")
     batch: list[str] = []
+    if "outputs" in columns:
+        queryset = with_job_outputs(queryset)
     for row in queryset.values_list(*columns).iterator(chunk_size=BATCH_ROWS):
         batch.append(writer.writerow([_cell(value) for value in row]))
         if len(batch) >= BATCH_ROWS:

@@ -31,7 +31,7 @@ class ExecutionLogViewSet(viewsets.ReadOnlyModelViewSet):
                 "columns",
                 str,
                 enum=list(COLUMN_SETS),
-                description="`extended` adds screenshot_path and log_content after the fixed header",
+                description="`extended` adds screenshot_path, log_content and the job's outputs (JSON) after the fixed header",
             )
         ],
     )

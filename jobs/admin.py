@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dashboard.templatetags.dashboard_tags import duration
 from jobs import dispatcher, queue, services
+from jobs.admin_io import inputs_shown, outputs_shown
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
 from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.errors import ApiError
@@ -99,7 +100,8 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                    ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
     list_select_related = ["account", "task"]
-    readonly_fields = [waited, ran, "queue_position"]
+    readonly_fields = [waited, ran, "queue_position", inputs_shown, outputs_shown]
+    exclude = ["inputs", "outputs"]  # shown by inputs_shown (secrets masked) and outputs_shown
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     actions = ["cancel_selected", "stop_selected", "retry_selected"]

@@ -141,6 +141,10 @@ class Job(models.Model):
     run_timeout_seconds = models.PositiveIntegerField(_("run timeout (s)"))
     wait_timeout_seconds = models.PositiveIntegerField(_("wait timeout (s)"))
     message = models.TextField(_("message"), blank=True, default="")
+    # API.md §11 (jobs.inputs): the resolved inputs [{name, type, value, secret}] it was started
+    # with (null: a run we did not start), and the outputs {name: value} the run reported.
+    inputs = models.JSONField(_("inputs"), blank=True, null=True)
+    outputs = models.JSONField(_("outputs"), blank=True, null=True)
     execution_log = models.ForeignKey(
         "executionlogs.ExecutionLog", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs",
         verbose_name=_("execution log"),

@@ -166,7 +166,9 @@ def _active_and_ended(task: Task, log) -> tuple[Job | None, Job | None]:
     return active, next((job for job in rows if job.status not in ACTIVE), None)
 
 
-def attach_report(*, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None) -> Job | None:
+def attach_report(
+    *, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None, outputs=None
+) -> Job | None:
     """Inside record_execution's transaction: end the job this report is about, if any.
 
     A report attaches to the run it reports: the job its `execution_id` names; else the task's
@@ -174,8 +176,10 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
     dispatched and an ended job of the task matches its times (a late report of a force-stopped
     or timed-out run); else that ended job (its log attached, nothing moves); a queued job (a
     retry that has not run) is never ended by a report. Nothing matching: the robot's own run,
-    kept as a finished `robot` job."""
+    kept as a finished `robot` job. `outputs`: the run's results, stored on the job it ends
+    (API.md §11)."""
     now = timezone.now()
+    extra = {"outputs": outputs} if outputs is not None else {}  # io
     exact = _job_by_execution_id(execution_id)
     if exact is not None:
         if exact.status in BUSY and exact.task_id is not None:
@@ -183,9 +187,9 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
             exact.task = locks.lock_task(
                 exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched
             )
-            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True, **extra)
         elif exact.status in BUSY:
-            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)
+            transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, **extra)
         elif exact.execution_log_id is None:
             transitions.attach_log(exact, log)
         return exact
@@ -204,10 +208,10 @@ def attach_report(*, log, task: Task | None, account: Account | None, robot_stat
         if is_stale(job, log):
             return None  # history only: the log is kept, nothing moves
         job.task = task  # the row just locked: the transition re-uses it
-        transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True)
+        transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True, **extra)
         return job
     return transitions.record_report_without_job(
-        log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True
+        log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True, **extra
     )
 
 
@@ -241,6 +245,7 @@ def record_execution(
     log_url: str | None = None,
     host_ip: str | None = None,
     execution_id: str | None = None,
+    outputs: dict[str, Any] | None = None,
 ) -> tuple[ExecutionLog, bool]:
     """Record one finished execution; returns (log, created). A repeat returns the original.
 
@@ -262,7 +267,7 @@ def record_execution(
     )
     try:
         with transaction.atomic(), events.batch():
-            log = _write(**fields)
+            log = _write(**fields, outputs=outputs)
     except IntegrityError:
         # The insert is the transaction's first write, so the rollback undid nothing else and the
         # on-commit events were discarded with it. Answer with the log that won.
@@ -280,7 +285,8 @@ def record_execution(
 
 
 def _write(*, shadow_bot_account: str, app_name: str, status: str, host_ip: str | None, result_summary,
-           screenshot_url: str | None, log_url: str | None, execution_id: str | None, **fields: Any) -> ExecutionLog:
+           screenshot_url: str | None, log_url: str | None, execution_id: str | None,
+           outputs: dict[str, Any] | None = None, **fields: Any) -> ExecutionLog:
     """The writes of `record_execution`, inside its transaction: log first, then job, task, account."""
     task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
     account = task.account if task is not None else Account.objects.match_robot(shadow_bot_account, host_ip)
@@ -301,7 +307,9 @@ def _write(*, shadow_bot_account: str, app_name: str, status: str, host_ip: str 
         task=task,
         **fields,
     )
-    attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
+    attach_report(
+        log=log, task=task, account=account, robot_status=status, execution_id=execution_id, outputs=outputs  # io
+    )
     if account is not None:
         # In this transaction: a write of its own would wait outside the writers' queue.
         presence.record_contact(account_id=account.pk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from jobs import inputs as job_inputs
 from jobs import queue
 from jobs.models import Job
 from rpa_workbench.representation import ListedFast
@@ -20,6 +21,8 @@ class JobSerializer(ListedFast, serializers.ModelSerializer):
         slug_field="username", read_only=True, help_text="who started it (username); null when no user did"
     )
     queue_position = serializers.SerializerMethodField()
+    inputs = serializers.SerializerMethodField(help_text="the values it was started with; secrets as ******")
+    outputs = serializers.JSONField(read_only=True, help_text="{name: value} the run reported; null until then")
 
     class Meta:
         model = Job
@@ -28,7 +31,7 @@ class JobSerializer(ListedFast, serializers.ModelSerializer):
             "status", "reason", "priority", "source", "requested_by", "backend", "external_id",
             "attempt", "retry_of", "not_before", "queue_position", "run_timeout_seconds",
             "wait_timeout_seconds", "created_at", "dispatched_at", "started_at", "finished_at",
-            "execution_log_id",
+            "execution_log_id", "inputs", "outputs",
         ]
         read_only_fields = fields
 
@@ -48,6 +51,9 @@ class JobSerializer(ListedFast, serializers.ModelSerializer):
     def get_execution_log_id(self, job: Job) -> str | None:
         return self._id(job.execution_log_id)
 
+    def get_inputs(self, job: Job) -> dict | None:
+        return job_inputs.masked(job.inputs)
+
     def get_queue_position(self, job: Job) -> int | None:
         positions = self.context.get("positions")
         if positions is not None:
@@ -60,3 +66,7 @@ class JobCreateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
     run_timeout_seconds = serializers.IntegerField(min_value=1, max_value=30 * 86400, required=False, allow_null=True)
     wait_timeout_seconds = serializers.IntegerField(min_value=1, max_value=30 * 86400, required=False, allow_null=True)
+    inputs = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="values for the task's parameters, {name: value} (API.md §11); omitted ones take their defaults",
+    )

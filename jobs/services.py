@@ -25,6 +25,7 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from jobs import audit, backends, locks, outbox, queue, transitions
+from jobs import inputs as job_inputs
 from jobs.backends import BackendNotConfigured
 from jobs.models import BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
@@ -128,6 +129,7 @@ def start_job(
     run_timeout_seconds: int | None = None,
     wait_timeout_seconds: int | None = None,
     inline: bool = True,
+    inputs: dict | None = None,
 ) -> Started:
     """Create the task's job; when its robot is free and `inline`, claim it in the same
     transaction (its START written to the robot's command outbox), wake the robot's sender and
@@ -136,6 +138,7 @@ def start_job(
     waiting slot (RPA_INLINE_STARTS) is taken. 409 TASK_ALREADY_RUNNING / START_PENDING, 503 when
     not configured, 404 when the task is gone. Never calls a backend itself."""
     refuse = dict(action=ControlAction.START, target="START", source=audit.SOURCE_OF_JOB.get(source, source), user=user)
+    resolved = job_inputs.resolve(task, inputs)  # io: API.md §11 (400 naming the parameter)
     with inline_slot(inline) as wait_here:
         now = timezone.now()
         claimed: list[Job] = []
@@ -150,6 +153,7 @@ def start_job(
                 job = transitions.create(
                     task=locked, source=source, now=now, user=user, priority=priority, task_locked=True,
                     run_timeout_seconds=run_timeout_seconds, wait_timeout_seconds=wait_timeout_seconds,
+                    inputs=resolved,  # io
                 )
                 if wait_here:
                     claimed = queue.claim_locked({locked.account_id: locked.account}, now=now)
@@ -274,5 +278,5 @@ def retry_job(*, job: Job, user=None) -> Job:
         return transitions.create(
             task=task, source=JobSource.RETRY, now=now, user=user, priority=job.priority,
             run_timeout_seconds=job.run_timeout_seconds, wait_timeout_seconds=job.wait_timeout_seconds,
-            attempt=job.attempt + 1, retry_of=job,
+            attempt=job.attempt + 1, retry_of=job, inputs=job_inputs.copy_for_retry(job),  # io
         )

@@ -62,6 +62,7 @@ JOB_TRACKED_FIELDS = (
     "started_at",
     "finished_at",
     "execution_log_id",
+    "outputs",
 )
 ACCOUNT_FIELDS = ("status", "recent_app", "end_time")
 
@@ -299,6 +300,7 @@ def _maybe_retry(job: Job, now: datetime) -> Job | None:
         attempt=job.attempt + 1,
         retry_of=job,
         not_before=now + timedelta(seconds=task.retry_delay_seconds),
+        inputs=[dict(item) for item in job.inputs] if job.inputs is not None else None,  # the original's (API.md §11)
     )
 
 
@@ -392,8 +394,11 @@ def _report_reason(log, robot_status: str) -> str | None:
     return JobReason.ROBOT_REPORTED_TIMEOUT if robot_status == "timeout" else JobReason.ROBOT_REPORTED_FAILURE
 
 
-def finish_reported(job: Job, *, now: datetime, log, robot_status: str, task_locked: bool = False) -> Transition | None:
-    """The robot's execution report ends the job: completed, or failed with the robot's reason."""
+def finish_reported(
+    job: Job, *, now: datetime, log, robot_status: str, task_locked: bool = False, **fields: Any
+) -> Transition | None:
+    """The robot's execution report ends the job: completed, or failed with the robot's reason
+    (`fields`: the run's `outputs`, API.md §11)."""
     new, reason = log.status, _report_reason(log, robot_status)
     last_run = _not_earlier(job.task.last_run_time if job.task_id else None, log.start_time)
     return move(
@@ -407,6 +412,7 @@ def finish_reported(job: Job, *, now: datetime, log, robot_status: str, task_loc
         account_result={"end_time": log.end_time or log.start_time},
         task_fields={"last_run_time": last_run},
         task_locked=task_locked,
+        **fields,
     )
 
 
@@ -418,6 +424,7 @@ def record_report_without_job(
     now: datetime,
     robot_status: str = "completed",
     task_locked: bool = False,
+    **fields: Any,
 ) -> Job | None:
     """A report no active job was waiting for (a run started on the robot itself, or a late
     report): history as a finished `robot` job; the account's result only if it is the latest.
@@ -437,6 +444,7 @@ def record_report_without_job(
             finished_at=log.end_time or now,
             task_fields={"last_run_time": _not_earlier(task.last_run_time, log.start_time)},
             task_locked=task_locked,
+            **fields,
         )
     if account is not None:
         account = _locked_account(account.pk, task if task_locked else None)

@@ -49,6 +49,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         started = services.start_job(
             task=task, source=JobSource.API, user=request.user, priority=data.get("priority"),
             run_timeout_seconds=data.get("run_timeout_seconds"), wait_timeout_seconds=data.get("wait_timeout_seconds"),
+            inputs=data.get("inputs"),
         )
         return self._answer(started.job, 201)
 

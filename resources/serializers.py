@@ -27,6 +27,9 @@ class TaskConfigResponseSerializer(serializers.Serializer):
     config_file_url = serializers.CharField(allow_null=True)
     config_info = serializers.BooleanField()
     config_json = serializers.CharField(allow_null=True)
+    job_id = serializers.CharField(allow_null=True, help_text="the task's current dispatched or running job (API.md §11)")
+    inputs = serializers.JSONField(allow_null=True, help_text="that job's inputs {name: value}, secrets in clear")
+    secret_inputs = serializers.ListField(child=serializers.CharField(), help_text="which of the inputs are secret")
 
 
 class ProxyQuerySerializer(serializers.Serializer):

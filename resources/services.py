@@ -140,14 +140,39 @@ def config_file_url(task: Task) -> str | None:
     return signing.signed_resource_url(path)
 
 
-def task_config(*, shadow_bot_account: str, app_name: str, host_ip: str | None = None) -> dict[str, Any]:
+def task_config(
+    *, shadow_bot_account: str, app_name: str, host_ip: str | None = None, absolute=lambda url: url
+) -> dict[str, Any]:
+    """The task's config, and (API.md §11) the id and inputs — secrets in clear, for the robot
+    only — of its current dispatched or running job (null when it has none)."""
+    from jobs import inputs as job_inputs
+
     task = find_task(shadow_bot_account=shadow_bot_account, app_name=app_name, host_ip=host_ip)
+    job = job_inputs.current_for_robot(task)
+    stored = job.inputs if job is not None else None
     return {
         "config_file": task.config_file,
         "config_file_url": config_file_url(task),
         "config_info": task.config_info,
         "config_json": task.config_json,
+        "job_id": str(job.pk) if job is not None else None,
+        "inputs": inputs_for_robot(stored, absolute) if job is not None else None,
+        "secret_inputs": [item["name"] for item in stored or () if item.get("secret")],
     }
+
+
+def inputs_for_robot(inputs: list[dict[str, Any]] | None, absolute=lambda url: url) -> dict[str, Any] | None:
+    """A job's inputs `{name: value}` in clear for its relay robot (config/get): a stored file as
+    a signed URL it can download without credentials (`absolute` makes it a full URL)."""
+    if inputs is None:
+        return None
+    found = {}
+    for item in inputs:
+        value = item["value"]
+        if item["type"] == "file" and not signing.is_cloud_url(value):
+            value = absolute(signing.signed_resource_url(value) or value)
+        found[item["name"]] = value
+    return found
 
 
 def send_intranet_control(*, backend_ip: str, backend_port: str, app_name: str, target: str, user) -> ControlRequest:

@@ -171,7 +171,8 @@ class TaskConfigView(RobotEndpointMixin, APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         config = services.task_config(
-            shadow_bot_account=data["shadow_bot_account"], app_name=data["app_name"], host_ip=data.get("host_ip")
+            shadow_bot_account=data["shadow_bot_account"], app_name=data["app_name"], host_ip=data.get("host_ip"),
+            absolute=request.build_absolute_uri,
         )
         if config["config_file_url"] and config["config_file_url"].startswith("/"):
             config["config_file_url"] = request.build_absolute_uri(config["config_file_url"])

@@ -36,6 +36,7 @@ from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from tasks import editing, services
+from tasks.admin_inputs import TaskInputsMixin, TaskParameterInline
 from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
@@ -186,7 +187,7 @@ class ControlRequestInline(RecentRowsInline):
 
 
 @admin.register(Task)
-class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
+class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     form = TaskForm
     list_display = [
         "task_name", "account_display", "app_name", "status_badge", "schedule", "next_run_at", "trigger_time",
@@ -226,8 +227,8 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         ),
     ]
     ordering = ["-created_at"]
-    inlines = [RecentJobInline, RecentTaskExecutionsInline, ControlRequestInline]
-    actions = ["start_selected", "stop_selected", "force_stop_selected"]
+    inlines = [TaskParameterInline, RecentJobInline, RecentTaskExecutionsInline, ControlRequestInline]
+    actions = ["start_selected", "start_with_inputs", "stop_selected", "force_stop_selected"]
     show_facets = admin.ShowFacets.NEVER
 
     def get_inlines(self, request, obj):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Account
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError, Conflict
+from tasks import parameters as task_parameters
 from tasks.models import TASK_TRACKED_FIELDS, Task, TaskStatus
 from tasks.schedules import next_run_after
 
@@ -90,11 +91,14 @@ def _plan_next_run(task: Task) -> None:
 
 def create_task(*, fields: dict[str, Any], user=None) -> Task:
     fields = {k: v for k, v in fields.items() if k not in OWNED_FIELDS}
+    definitions = fields.pop("parameters", None)
     task = Task(**fields)
     _plan_next_run(task)
     try:
         with transaction.atomic():
             task.save()
+            if definitions:
+                task_parameters.replace(task, definitions)
             events.publish_task_updated(task, {"created": True, **events.snapshot(task, TASK_TRACKED_FIELDS)})
     except IntegrityError:
         raise _duplicate(task.account, task.app_name) from None
@@ -110,6 +114,7 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
     never the owned columns. Moving a running task to another account or app is refused: the
     robot would go on running the old one unobserved.
     """
+    definitions = changes.pop("parameters", None)
     changes = {
         name: value
         for name, value in changes.items()
@@ -121,6 +126,11 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
             if current is None:  # deleted since the caller loaded it (a DELETE won the race)
                 raise ApiError(404, "NOT_FOUND", f"task {task.pk} no longer exists")
             _refuse_moving_a_running_task(current, changes)
+            if definitions is not None and task_parameters.replace(current, definitions):
+                # Shown as the API shows them: a secret default masked.
+                events.publish_task_updated(
+                    current, {"parameters": [task_parameters.represent(p) for p in current.parameters.all()]}
+                )
             if not changes:
                 return current
             before = events.snapshot(current, TASK_TRACKED_FIELDS)

@@ -213,3 +213,39 @@ class ControlRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.app_name}@{self.shadow_bot_account} ({self.outcome})"
+
+
+class ParameterType(models.TextChoices):
+    """Yingdao's app parameter types (API.md §11)."""
+
+    STR = "str", _("Text")
+    INT = "int", _("Integer")
+    FLOAT = "float", _("Number")
+    BOOL = "bool", _("Yes/no")
+    FILE = "file", _("File")
+
+
+class TaskParameter(models.Model):
+    """One declared input of a task (API.md §11): what a start may pass, typed, with its default.
+
+    Rules (names, types, defaults of the right type) live in `tasks.parameters`; a job keeps its
+    own resolved copy (`Job.inputs`), so editing these never changes what a past run ran with."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="parameters", verbose_name=_("task"))
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    name = models.CharField(_("name"), max_length=100)
+    type = models.CharField(_("type"), max_length=8, choices=ParameterType.choices, default=ParameterType.STR)
+    required = models.BooleanField(_("required"), default=False)
+    # The typed default (a JSON scalar) or null; a secret parameter's default is secret too.
+    default = models.JSONField(_("default"), blank=True, null=True)
+    description = models.CharField(_("description"), max_length=500, blank=True, default="")
+    secret = models.BooleanField(_("secret"), default=False)
+
+    class Meta:
+        verbose_name = _("parameter")
+        verbose_name_plural = _("parameters")
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["task", "name"], name="task_parameter_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type})"

@@ -20,6 +20,7 @@ from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, loads_json_text
 from rpa_workbench.representation import ListedFast
 from tasks import editing
+from tasks import parameters as task_parameters
 from tasks.models import ControlRequest, Task, TaskPriority
 from tasks.schedules import ScheduleError, validate_schedule
 from yingdao import rules
@@ -51,6 +52,25 @@ class ConfigJsonField(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+@extend_schema_field(
+    {"type": "array", "maxItems": 50, "items": {"type": "object", "properties": {
+        "name": {"type": "string", "maxLength": 100}, "type": {"type": "string", "enum": list(task_parameters.TYPES)},
+        "required": {"type": "boolean"}, "default": {}, "description": {"type": "string"}, "secret": {"type": "boolean"},
+    }, "required": ["name"]}}
+)
+class ParametersField(serializers.Field):
+    """The task's parameter definitions (API.md §11); a secret's default is write-only."""
+
+    def to_internal_value(self, data):
+        try:
+            return task_parameters.definitions(data)
+        except task_parameters.ParameterError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return [task_parameters.represent(parameter) for parameter in value.all()]
 
 
 class TaskSerializer(ListedFast, serializers.ModelSerializer):
@@ -101,6 +121,7 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
     )
     # The Yingdao app's UUID, required on a `yingdao` account's tasks (yingdao/rules.py).
     yingdao_robot_uuid = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    parameters = ParametersField(required=False)
 
     class Meta:
         model = Task
@@ -129,6 +150,7 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
             "run_timeout_seconds",
             "wait_timeout_seconds",
             "yingdao_robot_uuid",
+            "parameters",
             "created_at",
             "updated_at",
         ]

@@ -41,11 +41,11 @@ def _sync(task: Task, fresh: Task) -> None:
     task.account = fresh.account
 
 
-def start_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
+def start_task(*, task: Task, source: str, user=None, inputs: dict | None = None) -> ControlRequest | Job:
     """Start the task: a job, whose START is sent now when its robot is free (returns that
     ControlRequest), or which waits queued (returns the Job). 409 TASK_ALREADY_RUNNING /
     START_PENDING, 502 when the START failed, 503 when no backend is configured."""
-    started = job_services.start_job(task=task, source=source, user=user)
+    started = job_services.start_job(task=task, source=source, user=user, inputs=inputs)  # io: inputs (API.md §11)
     _sync(task, started.task)
     return started.request if started.request is not None else started.job
 

@@ -54,6 +54,10 @@ class Run:
     app_name: str
     started: datetime
     stop: threading.Event = field(default_factory=threading.Event)
+    # API.md §11: what config/get said this run is (the job) and runs with (its inputs).
+    job_id: str | None = None
+    inputs: dict = field(default_factory=dict)
+    secret_inputs: list = field(default_factory=list)
 
 
 @dataclass
@@ -146,6 +150,7 @@ class RobotSimulator:
         if run.stop.wait(self.confirm_delay):
             return
         self.post("confirm", {**who, "action": "START"})
+        self.read_inputs(run)
         if self.work is not None and self.work(run):
             duration = 0.0  # it worked its queue until empty
         else:
@@ -178,7 +183,7 @@ class RobotSimulator:
             + (f"[{end:%H:%M:%S}] ERROR {error}\n" if failed else f"[{end:%H:%M:%S}] done\n")
         )
         self.files[f"{run.run_id}.txt"] = ("text/plain; charset=utf-8", log_text.encode())
-        return {
+        body = {
             "shadow_bot_account": run.account,
             "app_name": run.app_name,
             "host_ip": run.host_ip,
@@ -198,6 +203,37 @@ class RobotSimulator:
             "screenshot_url": f"{self.public_url}/files/{run.run_id}.png",
             "log_url": f"{self.public_url}/files/{run.run_id}.txt",
         }
+        self.report_outputs(run, body)
+        return body
+
+    # -- inputs and outputs (API.md §11) ----------------------------------------------------
+    def read_inputs(self, run: Run) -> None:
+        """Ask for the job this run is and its inputs, as a relay robot must (the relay's GET
+        cannot carry them): `POST /resources/config/get`."""
+        url = self.callback.rstrip("/") + "/api/v1/resources/config/get"
+        body = {"shadow_bot_account": run.account, "app_name": run.app_name, "host_ip": run.host_ip}
+        try:
+            response = self._session.post(url, json=body, headers={"X-Webhook-Token": self.token}, timeout=10)
+            config = response.json() if response.ok else {}
+        except (requests.RequestException, ValueError) as exc:
+            logger.warning("simulator: config/get failed: %s", exc)
+            return
+        run.job_id = config.get("job_id") or None
+        run.inputs = config.get("inputs") or {}
+        run.secret_inputs = list(config.get("secret_inputs") or [])
+        logger.info("simulator: %s runs job %s with %d input(s)", run.app_name, run.job_id, len(run.inputs))
+
+    def report_outputs(self, run: Run, body: dict) -> None:
+        """The report names its job (execution_id) and returns outputs: the items exported, the
+        names of the inputs it got, and the value of each input that is not secret (echoed)."""
+        if run.job_id:
+            body["execution_id"] = run.job_id
+        summary = body["result_summary"]
+        outputs = {"exported_items": summary["success_items"], "inputs_received": sorted(run.inputs)}
+        for name, value in run.inputs.items():
+            if name not in run.secret_inputs:
+                outputs[f"echo_{name}"] = value
+        body["outputs"] = outputs
 
     # -- HTTP server --------------------------------------------------------------------------
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:

@@ -27,23 +27,35 @@ class ControlResponseSerializer(serializers.Serializer):
     job_status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
 
+class StartBodySerializer(serializers.Serializer):
+    inputs = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="values for the task's parameters, {name: value} (API.md §11); omitted ones take their defaults",
+    )
+
+
+def start_inputs(request):
+    """The optional `inputs` of a start's body (API.md §11); checked by jobs.inputs.resolve."""
+    return request.data.get("inputs") if isinstance(request.data, dict) else None
+
+
 class TaskViewSet(ModelViewSet):
-    queryset = Task.objects.select_related("account").order_by("-created_at")
+    queryset = Task.objects.select_related("account").prefetch_related("parameters").order_by("-created_at")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
 
     def perform_destroy(self, instance):
         editing.delete_task(task=instance, user=self.request.user)
 
-    def _control(self, control, request) -> Response:
+    def _control(self, control, request, **extra) -> Response:
         task = self.get_object()
-        sent = control(task=task, source=ControlSource.API, user=request.user)
+        sent = control(task=task, source=ControlSource.API, user=request.user, **extra)
         return Response(services.control_response(task, sent))
 
-    @extend_schema(request=None, responses=ControlResponseSerializer)
+    @extend_schema(request=StartBodySerializer, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def start(self, request, pk=None):
-        return self._control(services.start_task, request)
+        return self._control(services.start_task, request, inputs=start_inputs(request))
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])

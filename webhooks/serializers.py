@@ -16,6 +16,7 @@ from rest_framework import serializers
 from executionlogs import limits
 from executionlogs.models import ExecutionLog
 from executionlogs.services import ROBOT_STATUSES
+from jobs import outputs as job_outputs
 from resources.signing import link_problem
 from rpa_workbench.fields import BoundedDateTimeField
 from rpa_workbench.parsers import JSONValueError, check_json_value
@@ -141,6 +142,16 @@ class ExecutionCompleteSerializer(RobotIdentitySerializer):
     screenshot_url = link_field()
     log_url = link_field()
     execution_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+    outputs = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="the run's results (API.md §11): {name: value} or [{name, value, type}]; ≤ 100 names, 64 KB",
+    )
+
+    def validate_outputs(self, value):
+        try:
+            return job_outputs.parse(value)
+        except job_outputs.OutputsError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_status(self, value: str) -> str:
         status = value.strip().lower()
@@ -187,6 +198,7 @@ class ExecutionCompleteSerializer(RobotIdentitySerializer):
             "screenshot_url": screenshot_url,
             "log_url": log_url,
             "execution_id": data.get("execution_id") or None,
+            "outputs": data.get("outputs"),
         }
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.conf import settings
 
 from jobs.backends import BackendNotConfigured, DispatchOutcome, ensure_outside_transaction
 from yingdao import client as yingdao_client
+from yingdao import params as yingdao_params
 from yingdao.callbacks import JobReport, report_of
 from yingdao.client import YingdaoError
 
@@ -132,6 +134,12 @@ class YingdaoBackend:
             return DispatchOutcome(ok=False, message=f"yingdao job/start not sent: {problem}", error=problem)
         api = yingdao_client.client()
         body = start_body(job)
+        try:  # io: the job's own inputs (API.md §11), files uploaded first; job/start not sent if that fails
+            inputs = yingdao_params.params_for(job, api)
+        except YingdaoError as exc:
+            return replace(_failed("file/upload", exc), may_have_reached=False)
+        if inputs is not None:
+            body["params"] = inputs
         try:
             try:
                 answer = api.start_job(body)

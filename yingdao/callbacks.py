@@ -131,6 +131,8 @@ def _text(value: Any, limit: int = 1000) -> str:
 def _outputs(item: dict[str, Any]) -> list[dict[str, Any]] | None:
     params = item.get("robotParams")
     outputs = params.get("outputs") if isinstance(params, dict) else item.get("outputs")
+    if outputs is None:  # io: a job callback carries the output params as `result` (API.md §11)
+        outputs = item.get("result")
     if isinstance(outputs, str):
         try:
             outputs = json.loads(outputs)
@@ -149,7 +151,7 @@ def report_of(item: dict[str, Any], *, job_uuid: str | None = None) -> JobReport
     raw = _text(item.get("status") or item.get("jobStatus"), 64).strip()
     known = {
         "jobUuid", "status", "jobStatus", "startTime", "endTime", "robotName", "robotClientName",
-        "screenshotUrl", "remark", "robotParams", "outputs", "idempotentUuid", "dataType",
+        "screenshotUrl", "remark", "robotParams", "outputs", "idempotentUuid", "dataType", "result",
     }  # fmt: skip
     return JobReport(
         job_uuid=uuid,

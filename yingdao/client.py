@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oapi/token/v2/token/create"
 DISPATCH_PATH = "/oapi/dispatch/v2/"
+ROBOT_PARAM_PATH = "/oapi/robot/v2/queryRobotParam"
 OK_CODE = 200
 UNAUTHORIZED_CODES = {401, 403}
 RATE_LIMITED_CODES = {429}
@@ -211,9 +212,21 @@ class Client:
     def list_clients(self, *, page: int = 1, size: int = 50) -> Answer:
         return self.call("client/list", {"page": page, "size": size})
 
+    def upload_file(self, filename: str, content: bytes) -> Answer:
+        """`file/upload` (multipart): `data.fileKey` names the file in a `file` parameter."""
+        return self.request("file/upload", "POST", DISPATCH_PATH + "file/upload", files={"file": (filename, content)})
+
+    def query_robot_params(self, robot_uuid: str) -> Answer:
+        """`robot/v2/queryRobotParam`: the app's `inputParams` / `outputParams`."""
+        return self.request("robot/queryRobotParam", "GET", ROBOT_PARAM_PATH, params={"robotUuid": robot_uuid})
+
     # -- machinery -------------------------------------------------------------------------
     def call(self, endpoint: str, body: dict[str, Any]) -> Answer:
         """POST `body` to `/oapi/dispatch/v2/<endpoint>`; the answer's `data` on code 200."""
+        return self.request(endpoint, "POST", DISPATCH_PATH + endpoint, json=body)
+
+    def request(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Answer:
+        """One authorised, paced call of `path` (renewing a refused token once)."""
         if not is_configured():
             raise NotConfigured(
                 "Yingdao Open API not configured: set " + ", ".join(missing_settings()), endpoint=endpoint
@@ -222,7 +235,7 @@ class Client:
         while True:
             token = self._token()
             try:
-                return self._paced(endpoint, lambda token=token: self._post(endpoint, body, token))
+                return self._paced(endpoint, lambda token=token: self._authorised(endpoint, method, path, token, kwargs))
             except _Unauthorized as refused:
                 self.tokens.invalidate(token)
                 if renewed:
@@ -270,9 +283,8 @@ class Client:
                 waited += backoff
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
-    def _post(self, endpoint: str, body: dict[str, Any], token: str) -> Answer:
-        headers = {"Authorization": f"Bearer {token}"}
-        return self._send(endpoint, "POST", DISPATCH_PATH + endpoint, json=body, headers=headers)
+    def _authorised(self, endpoint: str, method: str, path: str, token: str, kwargs: dict[str, Any]) -> Answer:
+        return self._send(endpoint, method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
 
     def _send(self, endpoint: str, method: str, path: str, **kwargs: Any) -> Answer:
         url = self.base_url + path

@@ -31,6 +31,7 @@ import requests
 
 from rpa_workbench.testing.servers import serve_in_background
 from yingdao.limiter import PUBLISHED_LIMITS
+from yingdao.testing_params import ParamsFake, parse_multipart
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def http_deliver(url: str, body: dict[str, Any]) -> int:
         return 0
 
 
-class FakeYingdao:
+class FakeYingdao(ParamsFake):
     """The fake tenant's state and counters; `url` is the base URL to configure."""
 
     def __init__(
@@ -150,6 +151,7 @@ class FakeYingdao:
         self.outbox: list[tuple[str, dict[str, Any]]] = []
         self.delivered: list[tuple[str, dict[str, Any], int]] = []
         self.callbacks_enabled = True
+        self._init_params()  # file/upload and queryRobotParam (yingdao.testing_params)
 
     # -- counters for tests ------------------------------------------------------------------
     def calls(self, endpoint: str) -> list[float]:
@@ -244,6 +246,8 @@ class FakeYingdao:
         }
         if job.screenshot_url:
             body["screenshotUrl"] = job.screenshot_url
+        if job.status in FINAL:  # the run's output params, as Yingdao's job callback carries them
+            body["result"] = list(job.outputs)
         return body
 
     def flush(self) -> list[int]:
@@ -386,6 +390,8 @@ ROUTES = {
     "/oapi/dispatch/v2/job/query": "job/query",
     "/oapi/dispatch/v2/job/stop": "job/stop",
     "/oapi/dispatch/v2/client/list": "client/list",
+    "/oapi/dispatch/v2/file/upload": "file/upload",
+    "/oapi/robot/v2/queryRobotParam": "robot/queryRobotParam",
 }
 
 
@@ -398,8 +404,10 @@ def make_server(fake: FakeYingdao, host: str = "127.0.0.1", port: int = 0) -> Th
                 return self._send(404, {"code": 404, "success": False, "msg": "no such API"})
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            if endpoint == "token":
+            if endpoint in ("token", "robot/queryRobotParam"):
                 body = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            elif endpoint == "file/upload":
+                body = parse_multipart(self.headers.get("Content-Type", ""), raw)
             else:
                 try:
                     body = json.loads(raw or b"{}")

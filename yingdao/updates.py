@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import presence
+from jobs import outputs as job_outputs
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, Job, JobStatus
 from jobs.reports import record_execution
@@ -123,6 +124,7 @@ def _finish(job: Job, report: JobReport, *, details: bool) -> Applied:
         screenshot=bool(report.screenshot_url),
         screenshot_url=report.screenshot_url or None,
         execution_id=str(job.pk),
+        outputs=job_outputs.from_yingdao(report.outputs, job_uuid=report.job_uuid),  # io: API.md §11
     )
     job = _fresh(job)
     return _applied(job, report, f"{job.status}: execution log {log.pk}" + ("" if created else " (already recorded)"))

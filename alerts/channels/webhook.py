@@ -34,7 +34,7 @@ def body_of(delivery) -> dict[str, Any]:
     if context.get("task_id"):
         task = {"id": context["task_id"], "task_name": context.get("task_name"), "app_name": context.get("app_name")}
     if context.get("job_id"):
-        job = {"id": context["job_id"], "reason": context.get("reason")}
+        job = {"id": context["job_id"], "reason": context.get("reason"), "outputs": context.get("outputs")}
     return {
         "event": delivery.event,
         "occurred_at": alert.occurred_at.isoformat(),

@@ -34,9 +34,9 @@ def test_default_header_is_unchanged(viewer_client, log):
 
 def test_extended_adds_the_screenshot_and_log_urls_after_the_fixed_header(viewer_client, log):
     header, row = rows(viewer_client.get(URL, {"columns": "extended"}))
-    assert ",".join(header) == FIXED + ",screenshot_path,log_content"
+    assert ",".join(header) == FIXED + ",screenshot_path,log_content,outputs"  # outputs: API.md §11
     assert row[0] == str(log.pk)
-    assert row[-2:] == ["https://b.oss-cn-shenzhen.aliyuncs.com/s/1.png", "logs/1.txt"]
+    assert row[-3:] == ["https://b.oss-cn-shenzhen.aliyuncs.com/s/1.png", "logs/1.txt", ""]  # no job, no outputs
 
 
 def test_extended_keeps_the_filters(viewer_client, make_log, log):

@@ -165,7 +165,8 @@ def test_robot_may_fetch_config_files_with_its_secret(operator_client, anon_clie
 
 def test_robot_config_without_a_file(robot_client, task):
     body = robot_client.post(GET_CONFIG, {"shadow_bot_account": "bot_01", "app_name": "DAILY_REPORT"}, format="json").json()
-    assert body == {"config_file": False, "config_file_url": None, "config_info": True, "config_json": '{"shop": "A"}'}
+    assert body == {"config_file": False, "config_file_url": None, "config_info": True, "config_json": '{"shop": "A"}',
+                    "job_id": None, "inputs": None, "secret_inputs": []}  # no current job (API.md §11)
 
 
 def test_robot_config_host_ip_picks_the_task_on_that_host(robot_client, make_account, make_task, task):

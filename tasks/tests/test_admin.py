@@ -20,6 +20,7 @@ REQUESTS_URL = "/admin/tasks/controlrequest/"
 INLINE_PREFIX = "control_requests"
 RUNS_PREFIX = "execution_logs"  # the recent-runs inline (executionlogs.admin)
 JOBS_PREFIX = "jobs"  # the recent-jobs inline (jobs.admin)
+PARAMETERS_PREFIX = "parameters"  # the parameters inline (tasks.admin_inputs)
 INLINE_LIMIT = 20
 
 
@@ -58,9 +59,9 @@ def task_form(account, **overrides) -> dict:
 
 
 def with_empty_inline(data: dict) -> dict:
-    """A change form also posts its (read-only, here empty) inlines: recent jobs, recent runs, control requests."""
+    """A change form also posts its (here empty) inlines: parameters, recent jobs, recent runs, control requests."""
     empty = {}
-    for prefix in (JOBS_PREFIX, RUNS_PREFIX, INLINE_PREFIX):
+    for prefix in (PARAMETERS_PREFIX, JOBS_PREFIX, RUNS_PREFIX, INLINE_PREFIX):
         for name in ("TOTAL", "INITIAL", "MIN_NUM", "MAX_NUM"):
             empty[f"{prefix}-{name}_FORMS"] = "0"
     return {**data, **empty}
@@ -346,7 +347,7 @@ def test_admin_edits_a_task_and_the_change_goes_through_the_domain_function(root
 
 def rendered_inline(page: str) -> dict:
     """The hidden inputs a browser posts back for the inlines (control requests, runs, jobs)."""
-    pattern = rf'<input type="hidden" name="((?:{INLINE_PREFIX}|{RUNS_PREFIX}|{JOBS_PREFIX})-[^"]+)" value="([^"]*)"'
+    pattern = rf'<input type="hidden" name="((?:{INLINE_PREFIX}|{RUNS_PREFIX}|{JOBS_PREFIX}|{PARAMETERS_PREFIX})-[^"]+)" value="([^"]*)"'
     return dict(re.findall(pattern, page))
 
 

@@ -52,10 +52,11 @@ def test_start_then_running_then_finish_ends_completed_with_its_execution_log(op
     assert job.status == "completed"
     log = ExecutionLog.objects.get(pk=job.execution_log_id)
     assert log.status == "completed" and log.app_name == "export_orders" and log.shadow_bot_account == "ydbot"
-    assert log.result_summary == {"total_items": 12, "success_items": 11}  # from one job/query: the callback lacks them
+    assert log.result_summary == {"total_items": 12, "success_items": 11}  # the callback's `result` (API.md §11)
+    assert job.outputs == {"total_items": 12, "success_items": 11}
     assert log.screenshot_path == "https://oss.example/1.png"
     assert log.start_time is not None and log.end_time is not None
-    assert len(fake_yingdao.calls("job/query")) == 1
+    assert fake_yingdao.calls("job/query") == []  # the callback carried everything (test_params: when it does not)
     yingdao_task.refresh_from_db()
     assert yingdao_task.status == "pending"
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Account, DispatchBackend
 from alerts.models import AlertEvent, Channel
+from tasks import demo_parameters
 from tasks.models import Task, TaskPriority
 
 ROBOTS = [
@@ -105,10 +106,13 @@ class Command(BaseCommand):
         ]
         created = 0
         tasks = demo_tasks()
+        rows = []
         for index, app_name, defaults in tasks:
-            _, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
+            row, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
             created += was_created
+            rows.append(row)
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
+        self.stdout.write(f"demo parameters: {demo_parameters.seed(rows)} task(s) take inputs")
         self.fire_queue_demo(accounts[QUEUE_ROBOT])
         self.seed_alert_channel()
         if apps.is_installed("workqueues"):  # the work queue demo lives in its own app

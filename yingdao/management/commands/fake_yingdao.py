@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account, DispatchBackend
+from tasks.demo_parameters import DEMO_PARAMETERS, yingdao_params
+from tasks.models import Task
 from yingdao.testing import FakeYingdao, make_server
 
 
@@ -49,6 +51,9 @@ class Command(BaseCommand):
         names += [name.strip() for name in opts["extra_clients"].split(",") if name.strip()]
         for number, name in enumerate(dict.fromkeys(names)):
             fake.add_client(name, ip=f"10.9.0.{number % 250 + 1}")
+        for robot_uuid, app_name in Task.objects.exclude(yingdao_robot_uuid="").values_list("yingdao_robot_uuid", "app_name"):
+            if app_name in DEMO_PARAMETERS:  # "Load parameters from Yingdao" has something to load
+                fake.set_robot_params(robot_uuid, yingdao_params(DEMO_PARAMETERS[app_name]), [{"name": "total_items", "type": "int"}])
         try:
             server = make_server(fake, opts["host"], opts["port"])
         except OSError as exc:
