@@ -25,7 +25,6 @@ from rpa_workbench.testing import invariants
 from rpa_workbench.testing.fleet import Fleet, FleetBehaviour
 from rpa_workbench.testing.waiting import wait_for
 
-ISSUE_22 = pytest.mark.xfail(strict=False, reason="issue 22: fixed by the control/events branches")
 
 pytestmark = [
     pytest.mark.live,
@@ -157,7 +156,6 @@ def together(*actions) -> list:
     return results
 
 
-@ISSUE_22
 def test_reports_and_heartbeats_of_one_robot_at_once(system_of, make_account, make_task):
     """One robot runs short jobs back to back for ten seconds; it heartbeats every 50 ms, sends a
     heartbeat at the moment of each report and half of its reports twice, while three more of its
@@ -188,7 +186,6 @@ def test_reports_and_heartbeats_of_one_robot_at_once(system_of, make_account, ma
     assert len(system.fleet.acks) >= 5, "the robot ran and reported"
 
 
-@ISSUE_22
 def test_start_force_stop_and_report_at_once(system_of, make_account, make_task):
     """While a robot runs A: its report of A, an operator's force stop of A and a start of B, at the
     same moment, on two servers; ten rounds, alternating A and B (issue 22 items 2, 3, 10)."""
@@ -211,7 +208,6 @@ def test_start_force_stop_and_report_at_once(system_of, make_account, make_task)
     system.assert_invariants()
 
 
-@ISSUE_22
 def test_cancel_while_the_robot_frees_up(system_of, make_account, make_task):
     """The robot reports its run (its slot frees, a dispatcher sends the next job) while an operator
     cancels that next job on the other server; eight rounds. A cancelled job's START never reaches
@@ -239,7 +235,6 @@ def test_cancel_while_the_robot_frees_up(system_of, make_account, make_task):
     system.assert_invariants()
 
 
-@ISSUE_22
 def test_two_servers_claim_one_robot(system_of, make_account, make_task):
     """Eight tasks of one robot started at once, half on each server, both servers' dispatchers
     handing the robot its next job as runs end (issue 22: two server processes claiming one robot).

@@ -24,24 +24,7 @@ ROUNDS = 25
 
 
 @pytest.fixture
-def without_the_global_event_lock(monkeypatch):
-    """The events' global advisory lock (rpa_workbench/event_store.py) is taken at a transaction's
-    first event and held to commit, whatever rows it locked first: issue 22's other half, removed
-    on the `events` branch. This test checks the row lock order alone, so it stores events with a
-    plain INSERT. Remove this fixture once that branch is merged."""
-    from rpa_workbench import event_store
-
-    def plain_insert_sql() -> str:
-        quote = connection.ops.quote_name
-        columns = ", ".join(quote(name) for name in ("type", "account_id", "data", "created_at"))
-        table = quote(event_store.StoredEvent._meta.db_table)
-        return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s) RETURNING {quote('id')}"
-
-    monkeypatch.setattr(event_store, "_insert_sql", plain_insert_sql)
-
-
-@pytest.fixture
-def fleet(make_account, make_task, without_the_global_event_lock):
+def fleet(make_account, make_task):
     if connection.vendor != "postgresql":
         pytest.skip("row locks and deadlocks are PostgreSQL's (SQLite serializes writers)")
     robots = [make_account(status="pending") for _ in range(3)]
