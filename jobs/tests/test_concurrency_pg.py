@@ -25,7 +25,6 @@ from rpa_workbench.testing import invariants
 from rpa_workbench.testing.fleet import Fleet, FleetBehaviour
 from rpa_workbench.testing.waiting import wait_for
 
-
 pytestmark = [
     pytest.mark.live,
     pytest.mark.django_db(transaction=True),
