@@ -106,7 +106,9 @@ def test_an_async_view_is_still_served():
 
 def test_requests_run_on_long_lived_threads_that_keep_their_database_connection():
     """A thread and a connection per request was 60 % of the server's busy time on /health
-    (bench/README.md): ten requests one after another open one connection, on a pool thread."""
+    (bench/README.md): ten requests one after another open a connection only on a pool thread
+    that had none (each thread keeps its own; which idle thread the pool hands a request to is
+    the executor's choice, so under load a few threads may take turns)."""
     from django.db.backends.signals import connection_created
 
     opened: list[str] = []
@@ -122,8 +124,9 @@ def test_requests_run_on_long_lived_threads_that_keep_their_database_connection(
             assert start["status"] == 200
     finally:
         connection_created.disconnect(record)
-    assert 1 <= len(opened) <= 2  # the request's thread, and perhaps the one that closed a response
     assert all(name.startswith("rpa-request") for name in opened)
+    assert len(opened) == len(set(opened))  # no thread opened a second connection
+    assert 1 <= len(opened) < 10  # not one per request
 
 
 def test_at_most_rpa_request_threads_requests_are_worked_on_at_once(settings):

@@ -12,6 +12,7 @@ from accounts.models import AccountStatus
 from jobs import reports
 from rpa_workbench.errors import ApiError
 from rpa_workbench.testing.threads import run_together
+from rpa_workbench.testing.waiting import wait_for
 from tasks import services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
@@ -70,6 +71,11 @@ def test_many_simultaneous_starts_from_every_source_send_one_request(make_accoun
         outcomes = race([starter(task.pk, source) for source in sources])
 
         assert Counter(outcomes) == {"ok": 1, "START_PENDING": len(sources) - 1}
+        # An admin or scheduler start only writes its START: the robot's sender sends it after.
+        wait_for(
+            lambda task=task: ControlRequest.objects.filter(task=task, outcome=ControlOutcome.SENT).exists(),
+            timeout=10, what="the one START sent",
+        )
         assert len(fake_relay.requests) - before == 1
         assert ControlRequest.objects.filter(task=task, outcome=ControlOutcome.SENT).count() == 1
 
