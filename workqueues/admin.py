@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Min, Q
@@ -64,6 +65,10 @@ class WorkQueueAdmin(admin.ModelAdmin):
     ]
     autocomplete_fields = ["task"]
     show_facets = admin.ShowFacets.NEVER
+
+    @property
+    def media(self):
+        return super().media + forms.Media(css={"all": ["workqueues/admin.css"]})
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -134,12 +139,11 @@ def pretty_json(value) -> str:
 
 @admin.register(QueueItem)
 class QueueItemAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "reference", "queue", "status", "priority", "retry_number", "error_type", "account",
-                    "created_at", "started_at", "finished_at"]  # fmt: skip
+    list_display = ["label", "queue", "status", "priority", "retry_number", "error_type", "created_at", "finished_at"]
     list_filter = ["status", "priority", "error_type", ("queue", admin.RelatedFieldListFilter), "created_at"]
     search_fields = ["=reference", "=id"]
     search_help_text = _("The exact reference or item ID.")
-    list_select_related = ["queue", "account"]
+    list_select_related = ["queue"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     actions = ["retry_selected", "delete_selected_items"]
@@ -148,6 +152,10 @@ class QueueItemAdmin(admin.ModelAdmin):
               "payload_json", "output_json", "defer_until", "due_at", "account", "job", "created_at", "started_at",
               "finished_at"]  # fmt: skip
     readonly_fields = fields
+
+    @property
+    def media(self):
+        return super().media + forms.Media(css={"all": ["workqueues/admin.css"]})
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -164,9 +172,10 @@ class QueueItemAdmin(admin.ModelAdmin):
     def get_actions(self, request):
         return {name: action for name, action in super().get_actions(request).items() if name != "delete_selected"}
 
-    @admin.display(description=_("item"), ordering="id")
-    def short_id(self, obj: QueueItem) -> str:
-        return str(obj.pk)[:8]
+    @admin.display(description=_("item"), ordering="reference")
+    def label(self, obj: QueueItem) -> str:
+        """Its reference, else the start of its ID."""
+        return obj.reference or str(obj.pk)[:8]
 
     @admin.display(description=_("payload"))
     def payload_json(self, obj: QueueItem) -> str:
