@@ -13,7 +13,7 @@
    → ms per page.
 
     .venv/bin/python bench/work_queue.py                                 # SQLite
-    DATABASE_URL=postgres://rpa@127.0.0.1:55432/rpa_h7 .venv/bin/python bench/work_queue.py
+    DATABASE_URL=postgres://rpa@127.0.0.1:55432/rpa_h7 .venv/bin/python bench/work_queue.py   # a fresh database beside it
     .venv/bin/python bench/work_queue.py --items 10000 --drain-seconds 0  # drain to the end
 
 wrk and the server share the machine's 2 cores; the load average is printed before and after.
@@ -75,6 +75,31 @@ def add_items(url: str, jwt: str, queue_id: str, total: int, clients: int) -> fl
     return time.perf_counter() - began
 
 
+def fresh_postgres_database() -> str | None:
+    """With DATABASE_URL on PostgreSQL: a new empty database beside it (dropped afterwards), so a
+    run never meets a previous run's rows. Returns its name (None on SQLite)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return None
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    fresh = f"{name.split('?')[0]}_wq_bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{fresh}"')
+    os.environ["DATABASE_URL"] = f"{base}/{fresh}"
+    return fresh
+
+
+def drop_database(name: str, admin_url: str) -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def admin_cookie() -> str:
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -95,6 +120,8 @@ def main() -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     work_dir = Path(tempfile.mkdtemp(prefix="bench_wq_"))
     token = secrets.token_urlsafe(24)
+    admin_url = os.environ.get("DATABASE_URL", "")
+    fresh = fresh_postgres_database()
     jwt = wrk_bench.prepare(work_dir, token)
     from django.db import connection
 
@@ -143,6 +170,8 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work_dir, ignore_errors=True)
+        if fresh:
+            drop_database(fresh, admin_url)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ ended without a result for them → `abandoned`, retried like an application fai
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -68,3 +69,13 @@ def test_a_late_result_for_an_abandoned_item_is_409(robot_client, make_queue, ma
     worker.run_once(now=now + timedelta(minutes=2))
     answer = robot_client.post(f"/api/v1/webhook/queue/items/{item.pk}/result", {"status": "successful"}, format="json")
     assert (answer.status_code, answer.json()["code"]) == (409, "ITEM_NOT_IN_PROGRESS")
+
+
+def test_the_worker_command_runs_one_pass(make_queue, make_account, now):
+    from django.core.management import call_command
+
+    queue, robot = make_queue(abandon_after_minutes=1, max_retries=0), make_account()
+    item = take_one(queue, robot, now)  # taken long ago, by the real clock
+    call_command("run_workqueues", once=True, stdout=io.StringIO())
+    item.refresh_from_db()
+    assert item.status == ItemStatus.ABANDONED

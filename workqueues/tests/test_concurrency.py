@@ -104,3 +104,49 @@ def test_twenty_robots_on_two_server_processes_get_every_item_exactly_once(live_
     for ids in got:
         taken_ranks = [ranks[uuid.UUID(item_id)] for item_id in ids]
         assert taken_ranks == sorted(taken_ranks)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_racing_the_end_of_its_job_counts_once(make_account, make_task):
+    """The robot's result and its job's end (which abandons the items it holds) at the same
+    instant: the item ends once — successful, or abandoned with exactly one retry and the late
+    result refused with 409."""
+    from django.db import transaction
+
+    from jobs import transitions
+    from jobs.models import JobReason
+    from jobs.tests.conftest import build_job
+    from rpa_workbench.errors import Conflict
+
+    robot = make_account()
+    task = make_task(account=robot)
+    queue = WorkQueue.objects.create(name="orders", task=task, max_retries=5)
+    outcomes = Counter()
+    for round_number in range(8):
+        job = build_job(task, status="running")
+        items.add_items(queue=queue, specs=[{"priority": "high", "reference": f"race-{round_number}"}])
+        item = items.take_next(queue_name="orders", shadow_bot_account=robot.shadow_bot_account)
+        assert item.job_id == job.pk
+
+        def report(item_id=item.pk):
+            try:
+                items.record_result(item_id=item_id, status="successful")
+                return "recorded"
+            except Conflict:
+                return "refused"
+
+        def end(job=job):
+            with transaction.atomic():
+                transitions.fail(job, now=job.created_at, reason=JobReason.LOST_CONTACT, expected=["running"])
+            return "ended"
+
+        reported, _ = run_together([report, end])
+        item.refresh_from_db()
+        retries = QueueItem.objects.filter(retry_of=item).count()
+        if item.status == ItemStatus.SUCCESSFUL:
+            assert (reported, retries) == ("recorded", 0)
+        else:
+            assert (item.status, reported, retries) == (ItemStatus.ABANDONED, "refused", 1)
+            QueueItem.objects.filter(retry_of=item).update(status=ItemStatus.DELETED, unique_reference=None)
+        outcomes[item.status] += 1
+    assert sum(outcomes.values()) == 8

@@ -52,3 +52,10 @@ def test_the_card_marks_a_queue_past_its_sla(root, make_queue):
     queue = make_queue("Late", sla_minutes=5)
     items.add_items(queue=queue, specs=[{"priority": "normal"}], now=timezone.now() - timedelta(minutes=10))
     assert 'data-stat="queue-sla"' in root.get("/dashboard/").content.decode()
+
+
+def test_queue_stats_take_two_queries_whatever_the_number_of_queues_and_items(busy_queue, make_queue, django_assert_num_queries):
+    for name in ("A", "B", "C"):
+        items.add_items(queue=make_queue(name), specs=[{"priority": "normal"}] * 20)
+    with django_assert_num_queries(2):
+        assert len(queue_stats()) == 4
