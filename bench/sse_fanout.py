@@ -63,8 +63,8 @@ def parse_args() -> argparse.Namespace:
         "--servers",
         type=int,
         default=1,
-        help="Daphne processes sharing a private redis-server (EVENTSTREAM_REDIS_URL); streams are "
-        "spread over them, webhooks go to the first (default 1: the single-process set-up)",
+        help="Daphne processes behind --pushpin (at least 2); without --pushpin one process, the "
+        "single-process set-up (live events reach several processes only through Pushpin)",
     )
     parser.add_argument(
         "--pushpin",
@@ -181,28 +181,6 @@ def start_daphne(env: dict[str, str], work_dir: Path, app: str = PRODUCT_APP) ->
             time.sleep(0.2)
     process.kill()
     raise SystemExit("Daphne did not answer /health within 60 s")
-
-
-def start_redis(work_dir: Path) -> tuple[subprocess.Popen, str]:
-    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
-    if binary is None:
-        raise SystemExit("--servers > 1 needs redis-server (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=work_dir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("redis-server did not start")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -387,7 +365,7 @@ def publish_directly(publish_url: str, count: int, interval: float) -> tuple[dic
     """The floor of the Pushpin path (`--pushpin --floor`): what a webhook makes Pushpin deliver
     (one item on the all-events channel: a log_created and three more events of the same size),
     published straight to Pushpin's publish endpoint, with no Django in between."""
-    from django_eventstream.utils import make_id, sse_encode_event
+    from rpa_workbench.sse_wire import encode_event, make_id
 
     session = requests.Session()
     sent: dict[str, float] = {}
@@ -396,7 +374,7 @@ def publish_directly(publish_url: str, count: int, interval: float) -> tuple[dic
         log_id = f"floor-{n}"
         data = json.dumps({"type": "log_created", "data": {"log_id": log_id, "padding": "x" * 300}})
         blocks = [
-            sse_encode_event(kind, data, event_id=make_id({"rpa": 10_000_000 + n * 4 + i}))
+            encode_event(kind, data, make_id({"rpa": 10_000_000 + n * 4 + i}))
             for i, kind in enumerate(("job_updated", "task_updated", "account_updated", "log_created"))
         ]
         began = time.monotonic()
@@ -419,8 +397,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     args = parse_args()
-    if args.floor and args.servers > 1:
-        raise SystemExit("--floor runs one bare process; it has no Redis to share events with")
+    if args.servers > 1 and not args.pushpin:
+        raise SystemExit("--servers > 1 needs --pushpin: several processes share live events through Pushpin")
     work_dir = Path(tempfile.mkdtemp(prefix="rpa-bench-sse-"))
     raise_fd_limit(args.subscribers * 2 + 200)
     env = server_env(work_dir)
@@ -438,19 +416,13 @@ def main() -> None:
             url = layout.url
             ports = [int(layout.url.rsplit(":", 1)[1])]
         else:
-            if args.servers > 1:
-                redis_process, env["EVENTSTREAM_REDIS_URL"] = start_redis(work_dir)
-                started.append(redis_process)
-            servers = []
-            for _ in range(max(1, args.servers)):
-                servers.append(start_daphne(env, work_dir, FLOOR_APP if args.floor else PRODUCT_APP))
-                started.append(servers[-1][0])
+            servers = [start_daphne(env, work_dir, FLOOR_APP if args.floor else PRODUCT_APP)]
+            started.append(servers[0][0])
             url = servers[0][1]
             ports = [int(server_url.rsplit(":", 1)[1]) for _, server_url in servers]
         pids = [process.pid for process, _ in servers]
         idle = total_figures(pids)
-        shared = f" sharing {env['EVENTSTREAM_REDIS_URL']}" if "EVENTSTREAM_REDIS_URL" in env else ""
-        shared += f" behind Pushpin {layout.url}" if layout is not None else ""
+        shared = f" behind Pushpin {layout.url}" if layout is not None else ""
         print(
             f"{len(servers)} Daphne process(es) {pids}{shared}; "
             f"idle: RSS {idle['rss_mb']:.0f} MB, {idle['threads']:.0f} threads"

@@ -14,8 +14,6 @@
     invisible to readers. A transaction held open delays only its own events.
 - `read_after` is the replay read of both streams (all events, or one account's); `trim` keeps
   the table bounded (`RPA_SSE_RETENTION_HOURS`, `RPA_SSE_RETENTION_EVENTS`), called after commit.
-- `OutboxStorage` is the same store behind django-eventstream's storage interface, so the
-  library's public `send_event()` stores and delivers through this path too.
 """
 
 from __future__ import annotations
@@ -31,8 +29,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django_eventstream.event import Event
-from django_eventstream.storage import EventDoesNotExist, StorageBase
 
 from rpa_workbench.models import EventTrimMark, StoredEvent
 
@@ -136,7 +132,7 @@ def sequence(own: Iterable[StoredRow] = (), *, locate_own: bool = True) -> tuple
 
     Returns (the rows this call stamped, in position order — other processes' included — and the
     rows of `own` another sequencer stamped meanwhile, read back unless `locate_own` is false:
-    the fan-out through Pushpin or Redis has them from that sequencer). On SQLite both are what
+    the fan-out through Pushpin has them from that sequencer). On SQLite both are what
     the inserts gave: `own`, and nothing.
 
     One sequencer at a time (an advisory lock taken in a statement of its own, so the UPDATE's
@@ -216,30 +212,3 @@ def trim(force: bool = False) -> None:
     EventTrimMark.objects.get_or_create(pk=1)
     EventTrimMark.objects.filter(pk=1, trimmed_through__lt=through).update(trimmed_through=through)
     StoredEvent.objects.filter(position__lte=through).delete()
-
-
-class OutboxStorage(StorageBase):
-    """django-eventstream's storage interface over the outbox (EVENTSTREAM_STORAGE_CLASS).
-
-    The project publishes through `rpa_workbench.events`; this makes the library's public
-    `send_event(channel, …)` work the same way: stored once (the channel names the account),
-    delivered to every subscriber after commit, replayable."""
-
-    def append_event(self, channel: str, event_type: str, data: str) -> Event:
-        """On PostgreSQL the event's position is known only after its commit: the Event returned
-        then carries 0, so every stream skips the library's immediate local delivery of it and
-        gets it, with its position, after the commit like any other event."""
-        from rpa_workbench import events
-
-        row = append(event_type, channel_account(channel), data)
-        events.deliver_after_commit(row)
-        return Event(channel, event_type, data, id=row.position or 0)
-
-    def get_events(self, channel: str, last_id: int, limit: int = 100) -> list[Event]:
-        if is_trimmed(last_id):
-            raise EventDoesNotExist("events after this id were trimmed", current_id())
-        rows = read_after(last_id, channel_account(channel), limit)
-        return [Event(channel, row.type, row.data, id=row.position) for row in rows]
-
-    def get_current_id(self, channel: str) -> int:
-        return current_id()

@@ -7,9 +7,8 @@ Every state change calls one `publish_*` function here, inside the change's tran
 2. after the commit, their positions are stamped (on PostgreSQL, by the sequencer in its own
    short transaction: `event_store.sequence`; docs/jobs.md, "Event ordering") and the stamped
    rows are handed over live (`hand_over`): to this process's `hub` in the single-process
-   set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to every server process, or —
-   with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the streams
-   (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
+   set-up, or — with `RPA_PUSHPIN_PUBLISH_URL`, several processes — to Pushpin, which holds
+   the streams (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
    the events are stored, and streams replay them (`Last-Event-ID`, or the hub's gap read).
 
 The events of one workflow (a webhook's account, task and log events) are published inside
@@ -30,11 +29,9 @@ from typing import Any
 
 from django.db import close_old_connections, transaction
 from django.utils import timezone
-from django_eventstream.channelmanager import DefaultChannelManager
-from django_eventstream.event import Event
 
 from rpa_workbench import event_store, pushpin
-from rpa_workbench.event_hub import REDIS_CHANNEL, Hub, connected_clients, encode_rows, hub, redis_publisher
+from rpa_workbench.event_hub import Hub, connected_clients, hub
 from rpa_workbench.event_store import ACCOUNT_CHANNEL_PREFIX, ALL_CHANNEL, StoredRow, account_channel
 from rpa_workbench.finite_json import finite_dumps
 from rpa_workbench.timefmt import api_values
@@ -44,7 +41,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ACCOUNT_CHANNEL_PREFIX",
     "ALL_CHANNEL",
-    "Event",
     "Hub",
     "account_channel",
     "connected_clients",
@@ -149,40 +145,19 @@ def encode(data: dict[str, Any]) -> str:
     return finite_dumps(api_values(data))
 
 
-# --- channels (django-eventstream's interface) --------------------------------------------
-
-
-class ChannelManager(DefaultChannelManager):
-    """Every authorised reader sees the global channel; `?account_id=` narrows to one account.
-
-    The stream view has already authenticated the user and validated `account_id`."""
-
-    def get_channels_for_request(self, request, view_kwargs):
-        account_id = request.GET.get("account_id")
-        if account_id:
-            return {account_channel(account_id)}
-        return {ALL_CHANNEL}
-
-    def can_read_channel(self, user, channel):
-        return bool(user is not None and user.is_authenticated)
-
-    def is_channel_reliable(self, channel):
-        return True
-
-
 # --- sending -------------------------------------------------------------------------------
 
 
 def hand_over(rows: list[StoredRow]) -> None:
     """After the commit of `rows` (a transaction's events): stamp their positions (PostgreSQL,
     see `event_store.sequence`; the rows of other transactions waiting for one come along), then
-    give the stamped rows to every subscriber: through Pushpin when it holds the streams, through
-    Redis to every process when configured, else (or when Redis fails) to this process's hub.
+    give the stamped rows to every subscriber: through Pushpin when it holds the streams, else to
+    this process's hub.
     Then, at most once a minute, trim the outbox."""
     if not rows:
         return
     try:
-        stamped, elsewhere = event_store.sequence(rows, locate_own=not shared_fan_out())
+        stamped, elsewhere = event_store.sequence(rows, locate_own=not pushpin.enabled())
     except Exception:
         # Stored and committed: the sequencer loop (`run_sequencer`) stamps and delivers them.
         logger.exception("could not stamp the positions of %s", ", ".join(row.type for row in rows))
@@ -194,15 +169,10 @@ def hand_over(rows: list[StoredRow]) -> None:
         logger.exception("could not trim the event outbox")
 
 
-def shared_fan_out() -> bool:
-    """Whether events reach every process's subscribers (Pushpin, Redis), not only this one's."""
-    return pushpin.enabled() or redis_publisher() is not None
-
-
 def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) -> None:
     """Deliver `stamped` (the rows this process stamped, anybody's) to every subscriber.
-    `elsewhere` are this process's own rows another process stamped first: through Pushpin or
-    Redis that process delivered them to everyone, so only this process's hub still needs them."""
+    `elsewhere` are this process's own rows another process stamped first: through Pushpin that
+    process delivered them to everyone, so only this process's hub still needs them."""
     elsewhere = elsewhere or []
     if not stamped and not elsewhere:
         return
@@ -211,14 +181,6 @@ def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) 
             if stamped:
                 pushpin.publish(stamped)
             return
-        publisher = redis_publisher()
-        if publisher is not None:
-            try:
-                if stamped:
-                    publisher.publish(REDIS_CHANNEL, encode_rows(stamped))
-                return
-            except Exception:
-                logger.exception("could not publish events on Redis; delivering to this process only")
         hub.receive(sorted([*stamped, *elsewhere], key=lambda row: row.position))
     except Exception:
         logger.exception("could not hand over %s", ", ".join(row.type for row in [*stamped, *elsewhere]))

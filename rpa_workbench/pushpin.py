@@ -24,9 +24,9 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django_eventstream.utils import make_id, sse_encode_event
 
 from rpa_workbench.event_store import StoredRow
+from rpa_workbench.sse_wire import encode_event, make_id
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def enabled() -> bool:
 
 def sse_block(channel: str, row: StoredRow) -> str:
     """The SSE block of `row` on `channel`: what the in-process stream sends too."""
-    return sse_encode_event(row.type, row.data, event_id=make_id({channel: row.position}))
+    return encode_event(row.type, row.data, make_id({channel: row.position}))
 
 
 def items(rows: list[StoredRow]) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ def heartbeat_item(now: float) -> dict[str, Any]:
     from rpa_workbench import events
 
     interval = float(getattr(settings, "RPA_SSE_HEARTBEAT_SECONDS", 30))
-    content = sse_encode_event(events.HEARTBEAT, events.encode(events.heartbeat_payload()))
+    content = encode_event(events.HEARTBEAT, events.encode(events.heartbeat_payload()))
     return {
         "channel": HEARTBEAT_CHANNEL,
         "id": f"hb-{int(now // interval)}",

@@ -100,7 +100,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_eventstream",
     "rpa_workbench",
     "accounts",
     "tasks",
@@ -408,14 +407,8 @@ RPA_PRESENCE_BUSY_JOBS = ("jobs.Job", "jobs.models.BUSY")
 RPA_ACCOUNT_MODEL = "accounts.Account"
 # The event outbox (rpa_workbench.event_store): each event stored once, in its change's
 # transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
-# Also behind django-eventstream's own send_event().
-EVENTSTREAM_STORAGE_CLASS = "rpa_workbench.event_store.OutboxStorage"
 RPA_SSE_RETENTION_HOURS = env_number("RPA_SSE_RETENTION_HOURS", 24, minimum=0.01)
 RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum=100, cast=int)
-EVENTSTREAM_CHANNELMANAGER_CLASS = "rpa_workbench.events.ChannelManager"
-EVENTSTREAM_ALLOW_ORIGINS = CORS_ALLOWED_ORIGINS
-EVENTSTREAM_ALLOW_CREDENTIALS = True
-EVENTSTREAM_ALLOW_HEADERS = "Authorization, Last-Event-ID"
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
@@ -427,33 +420,6 @@ RPA_REQUEST_THREADS = env_number("RPA_REQUEST_THREADS", 8, minimum=1, cast=int)
 # front of several server processes (docs/production.md); empty = streams served in-process.
 RPA_PUSHPIN_PUBLISH_URL = env_str("RPA_PUSHPIN_PUBLISH_URL")
 
-
-def parse_redis_url(url: str) -> dict:
-    """`redis://[user[:password]@]host[:port][/db]` or `rediss://…` (TLS) as redis-py keyword
-    arguments, keeping the username, the (percent-decoded) password and TLS."""
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(url)
-    if parsed.scheme not in ("redis", "rediss"):
-        raise ImproperlyConfigured(f"EVENTSTREAM_REDIS_URL must start with redis:// or rediss://, got {parsed.scheme!r}")
-    try:
-        port = parsed.port or 6379
-        db = int((parsed.path or "/0").lstrip("/") or 0)
-    except ValueError:
-        raise ImproperlyConfigured("EVENTSTREAM_REDIS_URL has a bad port or database number") from None
-    options: dict = {"host": parsed.hostname or "localhost", "port": port, "db": db}
-    if parsed.username:
-        options["username"] = unquote(parsed.username)
-    if parsed.password:
-        options["password"] = unquote(parsed.password)
-    if parsed.scheme == "rediss":
-        options["ssl"] = True
-    return options
-
-
-_redis_url = env_str("EVENTSTREAM_REDIS_URL")
-if _redis_url:
-    EVENTSTREAM_REDIS = parse_redis_url(_redis_url)
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,9 @@
 """`/api/v1/sse/events` and `/api/v1/sse/status` (API.md §6), served by Daphne.
 
-The stream is built from django-eventstream's parts (its Listener/ListenerManager queues and SSE
-encoder) over our event outbox (`rpa_workbench.event_store`), with our own loop, because the
-library's view:
+The stream is the project's own: a small view over our event outbox
+(`rpa_workbench.event_store`), this process's subscribers (`rpa_workbench.event_hub`) and the
+wire format (`rpa_workbench.sse_wire`), no django-eventstream internals. Not the library's view,
+because it:
 - sends `keep-alive` every 20 s where the contract wants a `heartbeat` event with a timestamp
   every `RPA_SSE_HEARTBEAT_SECONDS`;
 - reads storage through thread-sensitive `sync_to_async`, i.e. in the request's own executor
@@ -19,17 +20,14 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django_eventstream.eventrequest import EventRequest
-from django_eventstream.utils import make_id, parse_last_event_id, sse_encode_event
-from django_eventstream.views import Listener
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
@@ -39,7 +37,9 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 
 from rpa_workbench import event_store, events, pushpin, roles
 from rpa_workbench.errors import ApiError, json_error_response
+from rpa_workbench.event_hub import Listener
 from rpa_workbench.permissions import is_admin
+from rpa_workbench.sse_wire import LiveEvent, encode_event, make_id, parse_last_event_id
 from rpa_workbench.tokens import JWTAuthentication
 
 logger = logging.getLogger(__name__)
@@ -107,11 +107,20 @@ def requested_last_ids(request: HttpRequest, channel: str) -> dict[str, int]:
     if not raw:
         return {}
     try:
-        parsed = {unquote(name): int(value) for name, value in parse_last_event_id(raw.strip()).items()}
+        parsed = parse_last_event_id(raw.strip())
     except ValueError:
         message = "Last-Event-ID: expected <channel>:<id> as sent in the stream's id lines"
         raise ApiError(400, "VALIDATION_ERROR", message, {"Last-Event-ID": [message]}) from None
     return {channel: parsed[channel]} if channel in parsed else {}
+
+
+@dataclass
+class EventRequest:
+    """A validated stream request: its one channel, where it resumes, and who reads it."""
+
+    channel: str
+    user: Any
+    last_ids: dict[str, int] = field(default_factory=dict)
 
 
 def open_event_request(request: HttpRequest) -> EventRequest:
@@ -124,30 +133,25 @@ def open_event_request(request: HttpRequest) -> EventRequest:
     if not can_read_events(user):
         raise ApiError(403, "PERMISSION_DENIED", "you do not have permission to read events")
     channel = requested_channel(request)
-    event_request = EventRequest()
-    event_request.channels = {channel}
-    event_request.channel_last_ids = requested_last_ids(request, channel)
-    event_request.user = user
-    event_request.is_next = False
-    return event_request
+    return EventRequest(channel, user, requested_last_ids(request, channel))
 
 
 # --- the stream ----------------------------------------------------------------------------
 
 
 def encoded_event(event_type: str, data: str, last_ids: dict[str, int]) -> str:
-    return sse_encode_event(event_type, data, event_id=make_id(last_ids))
+    return encode_event(event_type, data, make_id(last_ids))
 
 
 def read_storage(event_request: EventRequest) -> tuple[str, dict[str, int]]:
     """Every stored event of the stream's channel after its last id, SSE-encoded, and the id
     reached. With no last id, nothing, and the current id (the position to resume from)."""
-    [channel] = event_request.channels
+    channel = event_request.channel
     if events.hub.needs_position():
         # Read before the replay, so the replay covers every event up to the hub's position.
         events.hub.note_position(event_store.current_id())
     account_id = event_store.channel_account(channel)
-    last_ids = dict(event_request.channel_last_ids)
+    last_ids = dict(event_request.last_ids)
     if channel not in last_ids:
         return "", {channel: event_store.current_id()}
     body: list[str] = []
@@ -171,7 +175,7 @@ READ_BATCH = 500
 read_storage_async = without_pinned_connection(read_storage)
 
 
-def take_queued(listener: Listener) -> tuple[dict[str, list], bool, bool]:
+def take_queued(listener: Listener) -> tuple[dict[str, list[LiveEvent]], bool, bool]:
     """What woke the stream: queued events, whether it must re-read storage, a heartbeat due."""
     with events.hub.lock:
         items, overflow, heartbeat = listener.channel_items, listener.overflow, listener.heartbeat_due
@@ -182,7 +186,7 @@ def take_queued(listener: Listener) -> tuple[dict[str, list], bool, bool]:
     return items, overflow, heartbeat
 
 
-def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> str:
+def encode_live(queued: dict[str, list[LiveEvent]], last_ids: dict[str, int]) -> str:
     """Encode events handed over live (the hub delivers them in id order). An id already sent
     is skipped: it was replayed from storage."""
     body: list[str] = []
@@ -191,28 +195,16 @@ def encode_live(queued: dict[str, list], last_ids: dict[str, int]) -> str:
             if item.id <= last_ids.get(channel, 0):
                 continue
             last_ids[channel] = item.id
-            body.append(encoded_once(item))
+            # The same block for every stream of the channel: encoded once, not per subscriber.
+            body.append(item.encoded())
     return "".join(body)
-
-
-def encoded_once(item) -> str:
-    """The SSE block of a live event for a one-channel stream. It is the same for every stream of
-    that channel (its id line is `<channel>:<id>`), so it is encoded once and kept on the shared
-    event object, not once per subscriber."""
-    block = getattr(item, "sse_block", None)
-    if block is None:
-        block = item.sse_block = encoded_event(item.type, item.data, {item.channel: item.id})
-    return block
 
 
 async def event_stream(event_request: EventRequest) -> AsyncIterator[bytes]:
     """The stream's body. It yields bytes (a str would make Django look up the response's
     charset on every write) and waits on its listener's event alone: new events, a storage
     re-read and the heartbeat (`events.hub`'s per-loop timer) all arrive as wake-ups."""
-    listener = Listener()
-    listener.user_id = event_request.user.pk
-    listener.channels = set(event_request.channels)
-    listener.assign_loop()
+    listener = Listener({event_request.channel}, user_id=event_request.user.pk)
     # Subscribe before the first storage read so nothing committed in between is lost.
     events.hub.add_listener(listener)
     try:
@@ -227,7 +219,7 @@ async def event_stream(event_request: EventRequest) -> AsyncIterator[bytes]:
             queued, must_read, heartbeat = take_queued(listener)
             body = encode_live(queued, last_ids)
             if must_read:
-                event_request.channel_last_ids = dict(last_ids)
+                event_request.last_ids = dict(last_ids)
                 more, last_ids = await read_storage_async(event_request)
                 body += more
             if heartbeat:
@@ -259,11 +251,10 @@ async def events_view(request: HttpRequest) -> HttpResponse:
     if pushpin.enabled() and "Grip-Sig" in request.headers:
         # Through Pushpin: send the replay with instructions to hold the stream, and let go.
         body, last_ids = await read_storage_async(event_request)
-        [channel] = event_request.channels
         response = HttpResponse(
             pushpin.hold_body(body, last_ids), content_type="text/event-stream"
         )
-        pushpin.hold(response, channel)
+        pushpin.hold(response, event_request.channel)
     else:
         response = StreamingHttpResponse(
             event_stream(event_request), content_type="text/event-stream"

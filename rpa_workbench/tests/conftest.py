@@ -1,4 +1,4 @@
-"""An SSE client for tests against the live Daphne server, and a throw-away local Redis."""
+"""An SSE client for tests against the live Daphne server."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import contextlib
 import json
 import queue
 import re
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +15,6 @@ import pytest
 import requests
 
 from rpa_workbench import roles
-from rpa_workbench.testing.live_server import free_port
 
 
 @pytest.fixture
@@ -226,48 +223,3 @@ class AdminSession:
 def admin_session(admin_user):
     """`admin_session(server)` → an AdminSession signed in as the superuser `root`."""
     return lambda server: AdminSession(server.url, "root", "pw-root")
-
-
-@dataclass
-class LocalRedis:
-    url: str
-    process: subprocess.Popen
-
-
-@pytest.fixture
-def local_redis(tmp_path):
-    """A private redis-server on a free loopback port (CI installs the `redis-server` package)."""
-    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
-    if binary is None:
-        pytest.skip("redis-server is not installed here (CI installs it): cross-process fan-out not tested")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield LocalRedis(url=f"redis://127.0.0.1:{port}/0", process=process)
-    process.terminate()
-    process.wait(timeout=10)

@@ -9,15 +9,14 @@ import time
 
 import pytest
 from django.core.signals import request_finished
-from django_eventstream.views import Listener
 
 from rpa_workbench import event_hub, event_store, events
+from rpa_workbench.event_hub import Listener
+from rpa_workbench.sse_wire import LiveEvent
 
 
 def listening(hub: events.Hub, channel: str) -> Listener:
-    listener = Listener()
-    listener.channels = {channel}
-    listener.assign_loop()
+    listener = Listener({channel})
     hub.add_listener(listener)
     return listener
 
@@ -42,9 +41,9 @@ def test_one_timer_per_loop_marks_every_stream_due_and_stops_with_the_last(setti
     assert stopped
 
 
-def workflow_burst() -> list[tuple[str, events.Event]]:
+def workflow_burst() -> list[LiveEvent]:
     return [
-        ("rpa", events.Event("rpa", event_type, "{}", id=n))
+        LiveEvent("rpa", event_type, "{}", n)
         for n, event_type in enumerate((events.ACCOUNT_UPDATED, events.TASK_UPDATED, events.LOG_CREATED), 1)
     ]
 
@@ -95,8 +94,8 @@ def test_the_end_of_a_request_wakes_the_streams_without_waiting_for_the_batch_de
 
 
 def test_an_event_arriving_alone_waits_for_the_rest_of_its_burst(settings):
-    """From Redis each event is its own message: the wake-up waits RPA_SSE_BATCH_SECONDS so the
-    others of the burst join the same write."""
+    """Events handed over one at a time outside a request (the sequencer loop, the scheduler):
+    the wake-up waits RPA_SSE_BATCH_SECONDS so the others of the burst join the same write."""
     settings.RPA_SSE_BATCH_SECONDS = 1.0
     hub = events.Hub()
 
@@ -104,7 +103,7 @@ def test_an_event_arriving_alone_waits_for_the_rest_of_its_burst(settings):
         listener = listening(hub, "rpa")
         loop = asyncio.get_running_loop()
         for n, event_type in enumerate((events.ACCOUNT_UPDATED, events.LOG_CREATED), 1):
-            await loop.run_in_executor(None, hub.add_to_queues, "rpa", events.Event("rpa", event_type, "{}", id=n))
+            await loop.run_in_executor(None, hub.queue, [LiveEvent("rpa", event_type, "{}", n)])
             await asyncio.sleep(0.05)
             assert not listener.aevent.is_set()
         await asyncio.wait_for(listener.aevent.wait(), 2)

@@ -116,7 +116,7 @@ def test_an_event_whose_process_died_before_stamping_it_is_stamped_and_delivered
 
 
 def test_an_event_another_process_stamped_still_reaches_this_process_streams(make_account, monkeypatch):
-    """One process without Redis or Pushpin (a management command beside the server): whoever
+    """One process without Pushpin (a management command beside the server): whoever
     stamps first delivers to its own hub, so the server's hand-over reads its own events back."""
     account = make_account()
     committed: list = []

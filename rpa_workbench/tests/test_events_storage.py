@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import uuid
 from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_eventstream import send_event
-from django_eventstream.storage import EventDoesNotExist
 
 from rpa_workbench import event_store, events
 from rpa_workbench.models import StoredEvent
@@ -256,22 +253,3 @@ def test_events_older_than_the_retention_are_trimmed_but_the_newest_stays(make_a
     event_store.trim(force=True)
     assert list(StoredEvent.objects.values_list("position", flat=True)) == [event_store.current_id()]
     assert event_store.current_id() > 0
-
-
-# --- django-eventstream's own send_event() ----------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_librarys_send_event_stores_once_and_delivers_through_the_outbox(make_account, handed_over):
-    account = make_account()
-    send_event(events.account_channel(account.pk), "account_updated", {"type": "account_updated", "data": {}})
-    send_event(events.ALL_CHANNEL, "log_created", {"type": "log_created", "data": {}})
-    rows = list(StoredEvent.objects.order_by("id").values_list("type", "account_id"))
-    assert rows == [("account_updated", account.pk), ("log_created", None)]
-    assert [[kind for _, kind in call] for call in handed_over] == [["account_updated"], ["log_created"]]
-    storage = event_store.OutboxStorage()
-    first = stamped_positions()[0]
-    assert [e.type for e in storage.get_events(events.ALL_CHANNEL, first - 1)] == ["account_updated", "log_created"]
-    assert [e.type for e in storage.get_events(events.account_channel(account.pk), first - 1)] == ["account_updated"]
-    with pytest.raises(EventDoesNotExist):
-        storage.get_events(events.account_channel(uuid.uuid4()), first + 10)

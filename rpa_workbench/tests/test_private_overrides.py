@@ -1,6 +1,5 @@
-"""The private code of Django, DRF, Daphne, django-filter and django-eventstream this project
-relies on, pinned to the versions it was written for. docs/architecture.md ("Private overrides")
-lists each place, what it buys (bench/overrides.py, bench/README.md) and why it is kept.
+"""The private code of Django, DRF, Daphne and django-filter this project relies on, pinned to
+the versions it was written for. docs/architecture.md ("Private overrides") lists each place, what it buys (bench/overrides.py, bench/README.md) and why it is kept.
 
 An upgrade that changes one of them fails here: re-read the new code, adapt the override, and
 re-measure what it buys before updating the fingerprint — or remove it.
@@ -10,8 +9,6 @@ re-measure what it buys before updating the fingerprint — or remove it.
   as Django's `handle` does);
 - `rpa_workbench/sqlite/base.py` (the writers of one process queued on a lock) overrides
   `_start_transaction_under_autocommit`, `_commit`, `_rollback`, `_close`;
-- `rpa_workbench/event_hub.py` (the hub) replaces `ListenerManager.__init__`, calls its
-  `add_listener`/`remove_listener`, and uses `Listener`'s attributes;
 - `rpa_workbench/representation.py` (list rows) reads `Serializer._readable_fields`,
   `ChoiceField.choice_strings_to_values` (set by `_set_choices`) and `fields.get_attribute`, and
   repeats `Serializer.to_representation` and `Field.get_attribute`;
@@ -49,7 +46,6 @@ from rpa_workbench.tests.test_asgi_handler import Crossings, call, http_scope
 
 WRITTEN_FOR = {
     "django": "5.2.19",
-    "django-eventstream": "5.3.4",
     "djangorestframework": "3.18.3",
     "django-filter": "26.2",
     "daphne": "4.2.3",
@@ -63,10 +59,6 @@ FINGERPRINTS = {
     "django.db.backends.base.base.BaseDatabaseWrapper._commit": "8ebc361e1e8fcb8d",
     "django.db.backends.base.base.BaseDatabaseWrapper._rollback": "d671ec3bb3c8ed44",
     "django.db.backends.base.base.BaseDatabaseWrapper._close": "d1a3f0e9a11cd084",
-    "django_eventstream.views.ListenerManager.__init__": "f77490a245a40df6",
-    "django_eventstream.views.ListenerManager.add_listener": "d1fbedb5454fbdd0",
-    "django_eventstream.views.ListenerManager.remove_listener": "121f80bf659a9079",
-    "django_eventstream.views.Listener.__init__": "87032e6e57f8e4d8",
     "rest_framework.serializers.Serializer._readable_fields": "9d978266584ed419",
     "rest_framework.serializers.Serializer.to_representation": "f2d1de6d682c8395",
     "rest_framework.fields.Field.get_attribute": "d6478027a6aad668",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from django_eventstream.utils import make_id, sse_encode_event
-
 from rpa_workbench import pushpin
 from rpa_workbench.event_store import ALL_CHANNEL, StoredRow, account_channel
+from rpa_workbench.sse_wire import encode_event, make_id
 
 ACCOUNT = str(uuid.uuid4())
 
@@ -29,7 +28,7 @@ def test_events_published_together_are_one_item_per_channel_in_order():
     everything = published[ALL_CHANNEL]
     assert everything["id"] == "43"
     assert everything["formats"]["http-stream"]["content"] == "".join(
-        sse_encode_event(row.type, row.data, event_id=make_id({ALL_CHANNEL: row.position})) for row in rows()
+        encode_event(row.type, row.data, make_id({ALL_CHANNEL: row.position})) for row in rows()
     )
     one_account = published[account_channel(ACCOUNT)]
     assert one_account["id"] == "42"  # the account's own events only
