@@ -24,16 +24,27 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import DispatchBackend
 from dashboard.templatetags.dashboard_tags import duration
 from jobs import dispatcher, queue, services
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
+from rpa_workbench.admin_buttons import PageButton, PageButtonsMixin
 from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentRowsInline, recent_formset
+from rpa_workbench.badges import choice_badge
 from rpa_workbench.errors import ApiError
+from rpa_workbench.refusals import explain_error
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many jobs a task's or an account's page shows inline (newest first).
 INLINE_JOBS = 10
 QUEUE_PARAMETER = "queue"
+RETRYABLE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELLED)
+# A job's page: the list actions on that one job (rpa_workbench/admin_buttons.py).
+PAGE_BUTTONS = {
+    "stop": PageButton("stop_selected", _("Stop"), "stop"),
+    "cancel": PageButton("cancel_selected", _("Cancel"), "cancel"),
+    "retry": PageButton("retry_selected", _("Retry"), "retry"),
+}
 
 
 def waited_seconds(job: Job, now: datetime) -> float:
@@ -48,6 +59,11 @@ def ran_seconds(job: Job, now: datetime) -> float | None:
     if begin is None:
         return None
     return max(0.0, ((job.finished_at or now) - begin).total_seconds())
+
+
+@admin.display(ordering="status", description=_("status"))
+def status_badge(obj: Job):
+    return choice_badge(JobStatus, obj.status)
 
 
 @admin.display(description=_("waited"))
@@ -90,16 +106,27 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Job)
-class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
-        "short_id", "status", "reason", "robot", "task_name", "priority", "source",
+        "short_id", status_badge, "reason", "robot", "task_name", "priority", "source",
         "queue_position", waited, ran, "created_at",
     ]  # fmt: skip
+    list_display_links = ["short_id"]
     list_filter = [QueueFilter, "status", "source", "priority", ("account", admin.RelatedOnlyFieldListFilter),
                    ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
     list_select_related = ["account", "task"]
-    readonly_fields = [waited, ran, "queue_position"]
+    readonly_fields = [status_badge, waited, ran, "queue_position", "backend_label"]
+    fieldsets = [
+        (None, {"fields": [status_badge, "reason", "message", "task", "account", "task_name", "app_name",
+                           "shadow_bot_account", "host_ip"]}),
+        (_("Queue"), {"fields": ["priority", "source", "requested_by", "queue_position", "attempt", "retry_of",
+                                 "not_before", "run_timeout_seconds", "wait_timeout_seconds"]}),
+        (_("Dispatch"), {"fields": ["backend_label", "external_id", "execution_log"]}),
+        (_("Timing"), {"fields": ["created_at", "dispatched_at", "started_at", "finished_at", waited, ran, "updated_at"]}),
+    ]  # fmt: skip
+    page_buttons = PAGE_BUTTONS
+    control_label = _("Control this job")
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     actions = ["cancel_selected", "stop_selected", "retry_selected"]
@@ -128,6 +155,18 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("queue position"))
     def queue_position(self, obj: Job) -> int | str:
         return queue.position(obj) or "-"
+
+    @admin.display(description=_("backend"))
+    def backend_label(self, obj: Job) -> str:
+        return str(dict(DispatchBackend.choices).get(obj.backend, obj.backend))
+
+    def buttons_for(self, obj: Job) -> list[str]:
+        """Only the buttons that apply to the job as it is now (each action refuses the rest)."""
+        if obj.status == JobStatus.QUEUED:
+            return ["cancel"]
+        if obj.status in BUSY:
+            return ["stop"]
+        return ["retry"] if obj.status in RETRYABLE else []
 
     # -- actions through jobs.services ------------------------------------------------------
     def has_control_permission(self, request) -> bool:
@@ -166,11 +205,13 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 result = act(job)
             except ApiError as exc:
                 level = messages.WARNING if exc.status_code == 409 else messages.ERROR
-                self.message_user(request, f"{label}: {gettext('refused')}: {exc.message}", level)
+                now = Job.objects.filter(pk=job.pk).first()
+                reason = explain_error(exc, status_label=now.get_status_display().lower() if now else None)
+                self.message_user(request, gettext("%(subject)s: refused: %(reason)s") % {"subject": label, "reason": reason}, level)
                 continue
             succeeded += 1
             suffix = f" → {str(result.pk)[:8]}" if result.pk != job.pk else ""
-            self.message_user(request, f"{label}: {done}{suffix} ({result.status})", messages.SUCCESS)
+            self.message_user(request, f"{label}: {done}{suffix} ({result.get_status_display()})", messages.SUCCESS)
         if succeeded > 1:
             self.message_user(request, ngettext("%d job done.", "%d jobs done.", succeeded) % succeeded)
         return succeeded
@@ -181,6 +222,6 @@ class RecentJobInline(RecentRowsInline):
 
     model = Job
     formset = recent_formset(INLINE_JOBS)
-    fields = ["created_at", "status", "reason", "app_name", "priority", "source", "attempt", waited, ran]
+    fields = ["created_at", status_badge, "reason", "app_name", "priority", "source", "attempt", waited, ran]
     readonly_fields = fields
     verbose_name_plural = format_lazy(_("recent jobs (latest {count})"), count=INLINE_JOBS)

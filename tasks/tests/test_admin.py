@@ -178,7 +178,7 @@ def test_start_without_a_relay_configured_says_so(operator, make_task):
     response = run_action(operator, "start_selected", task)
 
     [message] = texts(response)
-    assert "relay not configured" in message
+    assert "relay is not configured" in message
     task.refresh_from_db()
     assert task.start_requested_at is None
 
@@ -310,7 +310,7 @@ def test_a_second_task_for_the_same_app_is_a_form_error_whatever_the_case(root, 
     response = root.post(f"{TASKS_URL}add/", task_form(account, app_name="daily_report"))
 
     assert response.status_code == 200
-    assert "already has a task for app" in response.content.decode()
+    assert "already has a task for this app" in response.content.decode()
     assert Task.objects.count() == 1
 
 
