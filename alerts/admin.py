@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -110,7 +111,7 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["occurred_at", "event", "severity_badge", "account", "job_link", "message"]
+    list_display = ["occurred_at", "event", "severity_badge", "robot", "job_link", "message_summary"]
     list_filter = ["event", "severity"]
     search_fields = ["=id", "message", "account__shadow_bot_account", "task__app_name"]
     list_select_related = ["account", "task"]
@@ -123,6 +124,19 @@ class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(ordering="severity", description=_("severity"))
     def severity_badge(self, obj: Alert):
         return choice_badge(Severity, obj.severity)
+
+    @admin.display(description=_("message"))
+    def message_summary(self, obj: Alert) -> str:
+        """The message's first line (the Chinese one of a bilingual alert), without the link."""
+        first = (obj.message or "").strip().splitlines()[:1]
+        return Truncator(first[0]).chars(120) if first else "-"
+
+    @admin.display(ordering="account__shadow_bot_account", description=_("robot"))
+    def robot(self, obj: Alert):
+        account = obj.account
+        if account is None:
+            return obj.context.get("shadow_bot_account") or "-"
+        return format_html('{}<span class="cell-sub">{}</span>', account.shadow_bot_account, account.host_ip)
 
     @admin.display(description=_("job"))
     def job_link(self, obj: Alert):

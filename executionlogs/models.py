@@ -70,4 +70,4 @@ class ExecutionLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.app_name}@{self.shadow_bot_account} {self.get_status_display()} {display_datetime(self.start_time)}"
+        return f"{self.app_name} @ {self.shadow_bot_account} · {self.get_status_display()} {display_datetime(self.start_time)}"

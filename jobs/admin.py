@@ -110,8 +110,8 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_id", status_badge, "reason", "robot", "task_name", "priority", "source",
         "queue_position", waited, ran, "created_at",
-    ]  # fmt: skip
-    list_display_links = ["short_id"]
+    ]  # fmt: skip  (every column; get_list_display picks those of the page)
+    list_display_links = ["short_id", "task_name"]
     list_filter = [QueueFilter, "status", "source", "priority", ("account", admin.RelatedOnlyFieldListFilter),
                    ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
@@ -138,6 +138,13 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         queryset = self.model._default_manager.get_queryset().annotate(queue_rank=busy_first)
         return queryset.order_by(*(self.get_ordering(request) or ()))
 
+    def get_list_display(self, request):
+        """A robot's queue shows what orders it (priority, position); the full list what happened
+        (reason, source, run time) — each fits a 1280 px screen."""
+        if request.GET.get(QUEUE_PARAMETER) == "active":
+            return ["short_id", status_badge, "robot", "task_name", "priority", "queue_position", waited, "created_at"]
+        return ["short_id", status_badge, "reason", "robot", "task_name", "source", waited, ran, "created_at"]
+
     def get_ordering(self, request):
         if request.GET.get(QUEUE_PARAMETER) == "active":
             return ["queue_rank", "priority_rank", "created_at"]
@@ -150,7 +157,10 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("robot"), ordering="shadow_bot_account")
     def robot(self, obj: Job) -> str:
-        return f"{obj.shadow_bot_account}@{obj.host_ip}" if obj.host_ip else obj.shadow_bot_account
+        """The account name, its host IP under it (two tokens that never break inside)."""
+        if not obj.host_ip:
+            return obj.shadow_bot_account
+        return format_html('{}<span class="cell-sub">{}</span>', obj.shadow_bot_account, obj.host_ip)
 
     @admin.display(description=_("queue position"))
     def queue_position(self, obj: Job) -> int | str:
@@ -218,10 +228,15 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class RecentJobInline(RecentRowsInline):
-    """A task's or an account's latest jobs (read-only); the full history is in the Jobs list."""
+    """A task's or an account's latest jobs (read-only); the full history is in the Jobs list.
+
+    Columns are named (not callables) so each has a CSS class: phones show fewer of them."""
 
     model = Job
     formset = recent_formset(INLINE_JOBS)
-    fields = ["created_at", status_badge, "reason", "app_name", "priority", "source", "attempt", waited, ran]
+    fields = ["created_at", "status_badge", "reason", "app_name", "priority", "source", "attempt", "waited", "ran"]
     readonly_fields = fields
+    status_badge = staticmethod(status_badge)
+    waited = staticmethod(waited)
+    ran = staticmethod(ran)
     verbose_name_plural = format_lazy(_("recent jobs (latest {count})"), count=INLINE_JOBS)

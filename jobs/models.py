@@ -164,7 +164,7 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.app_name}@{self.shadow_bot_account} {self.get_status_display()} ({str(self.pk)[:8]})"
+        return f"{self.app_name} @ {self.shadow_bot_account} · {self.get_status_display()} ({str(self.pk)[:8]})"
 
     @property
     def is_active(self) -> bool:

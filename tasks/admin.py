@@ -74,14 +74,17 @@ def error_display(obj: ControlRequest) -> str:
 
 @admin.display(ordering="shadow_bot_account", description=_("robot"))
 def robot_display(obj: ControlRequest) -> str:
-    return f"{obj.shadow_bot_account}@{obj.host_ip}:{obj.port}" if obj.host_ip else obj.shadow_bot_account
+    if not obj.host_ip:
+        return obj.shadow_bot_account
+    return format_html('{}<span class="cell-sub">{}:{}</span>', obj.shadow_bot_account, obj.host_ip, obj.port)
 
 
 class ControlRequestInline(RecentRowsInline):
     model = ControlRequest
     formset = recent_formset(INLINE_CONTROL_REQUESTS)
-    fields = [error_display if name == "error" else name for name in READ_ONLY_REQUEST_FIELDS]
+    fields = ["error_display" if name == "error" else name for name in READ_ONLY_REQUEST_FIELDS]
     readonly_fields = fields
+    error_display = staticmethod(error_display)
     verbose_name_plural = format_lazy(_("recent control requests (latest {count})"), count=INLINE_CONTROL_REQUESTS)
 
     def get_queryset(self, request):
@@ -149,7 +152,8 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
 
     @admin.display(ordering="account__shadow_bot_account", description=_("account"))
     def account_display(self, obj: Task) -> str:
-        return account_label(obj)
+        account = obj.account
+        return format_html('{}<span class="cell-sub">{}:{}</span>', account.shadow_bot_account, account.host_ip, account.port)
 
     @admin.display(description=_("stored config file"))
     def config_file_link(self, obj: Task):

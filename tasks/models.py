@@ -206,4 +206,4 @@ class ControlRequest(models.Model):
         indexes = [models.Index(fields=["task", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.app_name}@{self.shadow_bot_account} ({self.get_outcome_display()})"
+        return f"{self.get_action_display()} {self.app_name} @ {self.shadow_bot_account} ({self.get_outcome_display()})"

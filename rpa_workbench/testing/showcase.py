@@ -46,8 +46,8 @@ def build_showcase() -> Showcase:
     shown = Showcase()
     o = shown.objects
     o["account"] = Account.objects.create(
-        shadow_bot_account="finance_robot_shanghai_office_01", host_ip="192.168.100.200", port=18080,
-        status="running", recent_app="daily_sales_report_southern_region", last_seen_at=_at(3),
+        shadow_bot_account="finance_robot_shanghai_01", host_ip="192.168.100.200", port=18080,
+        status="running", recent_app="daily_sales_report_region", last_seen_at=_at(3),
         last_heartbeat_at=_at(3),
     )
     o["yingdao_account"] = Account.objects.create(
@@ -55,7 +55,7 @@ def build_showcase() -> Showcase:
         yingdao_account_name="yd_robot_02@corp", max_concurrent_jobs=2, end_time=_at(-50),
     )
     o["task"] = Task.objects.create(
-        account=o["account"], task_name="每日销售报表 southern_region", app_name="daily_sales_report_southern_region",
+        account=o["account"], task_name="每日销售报表 southern_region", app_name="daily_sales_report_region",
         status=TaskStatus.RUNNING, schedule="*/5 * * * *", schedule_timezone="Asia/Shanghai", next_run_at=_at(7),
         trigger_time=_at(24 * 60 + 5), last_run_time=_at(-21), priority=TaskPriority.HIGH, max_retries=2,
         config_json='{"shop": "A"}', config_info=True, remark="nc_second 备注：每五分钟一次",
@@ -98,7 +98,7 @@ def build_showcase() -> Showcase:
         events=[AlertEvent.JOB_FAILED, AlertEvent.ROBOT_OFFLINE],
     )
     o["alert"] = Alert.objects.create(
-        event=AlertEvent.JOB_FAILED, severity=Severity.CRITICAL, message="【RPA】运行失败：机器人 finance_robot_shanghai_office_01。\n[RPA] Job failed: robot finance_robot_shanghai_office_01.",
+        event=AlertEvent.JOB_FAILED, severity=Severity.CRITICAL, message="【RPA】运行失败：机器人 finance_robot_shanghai_01。\n[RPA] Job failed: robot finance_robot_shanghai_01.",
         account=o["account"], task=o["task"], job_id=o["failed_job"].pk, occurred_at=_at(-9),
         context={"app_name": o["task"].app_name, "shadow_bot_account": o["account"].shadow_bot_account,
                  "reason": JobReason.ROBOT_REPORTED_FAILURE},

@@ -35,7 +35,7 @@ def test_the_checker_finds_an_untranslated_message_and_a_utc_time():
     """The checks themselves: they see what they must fail on."""
     found = page_checks.untranslated("作业 Stop selected jobs (a queued one is cancelled) 列表")
     assert any(fragment.startswith("Stop selected jobs (a queued one") for fragment in found)
-    assert page_checks.untranslated("机器人 finance_robot_shanghai_office_01 · 192.168.100.200") == []
+    assert page_checks.untranslated("机器人 finance_robot_shanghai_01 · 192.168.100.200") == []
     assert page_checks.utc_times("失败 2026-12-07 01:38", {"2026-12-07 01:38"}) == ["2026-12-07 01:38"]
     assert page_checks.utc_times('"at": "2026-12-07T01:38:17Z"', set()) == ["2026-12-07T01:38:17Z"]
 
@@ -70,7 +70,9 @@ def test_titles_captions_and_alert_titles_use_the_display_zone_and_the_language(
         assert str(showcase["alert"]) == "运行失败，2026-12-07 09:29:17"
         assert str(showcase["delivery"]) == "运行失败 → 运维群 ops webhook（已发送）"
     with translation.override("en"):
-        assert str(showcase["log"]) == "daily_sales_report_southern_region@finance_robot_shanghai_office_01 Failed 2026-12-07 09:17"
+        assert str(showcase["log"]) == (
+            "daily_sales_report_region @ finance_robot_shanghai_01 · Failed 2026-12-07 09:17"
+        )
     page = rendered(root, f"/admin/alerts/alert/{showcase['alert'].pk}/change/", **ZH)
     assert "运行失败，2026-12-07 09:29:17" in page
 
