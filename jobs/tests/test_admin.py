@@ -10,7 +10,6 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from jobs import services
 from jobs.admin import queue_url
 from jobs.models import Job, JobReason, JobStatus
 
@@ -30,21 +29,6 @@ def run_action(client, action: str, *jobs: Job):
 
 def texts(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def calls(monkeypatch):
-    """Spy on the job workflows: the admin must call them, not write statuses itself."""
-    seen: list[str] = []
-    for name in ("cancel_job", "stop_job", "retry_job"):
-        real = getattr(services, name)
-
-        def spy(*args, _real=real, _name=name, **kwargs):
-            seen.append(_name)
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(services, name, spy)
-    return seen
 
 
 def test_cancel_moves_a_queued_job_through_cancel_job(

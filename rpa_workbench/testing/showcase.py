@@ -172,6 +172,7 @@ def admin_pages(shown: Showcase, *, dashboard: bool = True) -> list[str]:
     for name in ("task", "running_job", "failed_job", "queued_job", "log", "account"):
         obj = shown[name]
         pages.append(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]))
+    pages.append(reverse("admin:tasks_task_history", args=[shown["task"].pk]))
     pages.append(reverse("admin:jobs_job_changelist") + f"?account__id__exact={shown['account'].pk}&queue=active")
     if dashboard:
         pages.append("/dashboard/")
