@@ -143,12 +143,14 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
         return self.inlines if obj is not None else []  # a new task has no control requests yet
 
     def get_fieldsets(self, request, obj=None):
-        """A new task's page shows no id (it is made when saved) and no stored file yet."""
+        """A new task's page shows no id (it is made when saved), no stored file and no state yet."""
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None:
             return fieldsets
-        hidden = {"id", "config_file_link", "next_run_at"}
-        return [(name, {**options, "fields": [f for f in options["fields"] if f not in hidden]}) for name, options in fieldsets]
+        hidden = {"id", "config_file_link", "next_run_at", "status", "last_run_time", "start_requested_at",
+                  "last_seen_at", "created_at", "updated_at"}  # fmt: skip
+        kept = [(name, {**options, "fields": [f for f in options["fields"] if f not in hidden]}) for name, options in fieldsets]
+        return [(name, options) for name, options in kept if options["fields"]]
 
     @admin.display(ordering="account__shadow_bot_account", description=_("account"))
     def account_display(self, obj: Task) -> str:
