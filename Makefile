@@ -52,8 +52,12 @@ run: migrate messages
 lint: install-dev
 	$(BIN)/ruff check .
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist, one test module per worker at a time):
+# most of its wall time is spent waiting on the servers tests start, not on the CPU. The Pushpin
+# layout tests start several servers each and run in CI's own step (`-m pushpin`).
+PYTEST_WORKERS ?= 3
 test: lint messages
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not pushpin" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(FUZZ_VENV) var rpa_app.db rpa_app.db-wal rpa_app.db-shm
@@ -83,6 +87,7 @@ demo: migrate messages
 	@token="$${RPA_WEBHOOK_TOKEN:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	export RPA_WEBHOOK_TOKEN="$$token" RPA_RELAY_URL="http://127.0.0.1:$(SIM_PORT)/yingdao"; \
 	export RPA_DEMO_ALERT_PORT=$(ALERT_PORT) RPA_DEMO_ALERT_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
+	export RPA_ALERT_ALLOWED_INTERNAL_HOSTS="$${RPA_ALERT_ALLOWED_INTERNAL_HOSTS:-127.0.0.1}"; \
 	export RPA_YINGDAO_API_URL="http://127.0.0.1:$(YD_PORT)" RPA_PUBLIC_URL="http://$(HOST):$(PORT)"; \
 	export RPA_YINGDAO_ACCESS_KEY_ID="$${RPA_YINGDAO_ACCESS_KEY_ID:-demo-key}" RPA_YINGDAO_ACCESS_KEY_SECRET="$${RPA_YINGDAO_ACCESS_KEY_SECRET:-$$token}"; \
 	$(BIN)/python manage.py seed_demo; \

@@ -14,6 +14,7 @@ from rpa_workbench.testing import browser as browser_setup
 from rpa_workbench.testing import factories, translations
 from rpa_workbench.testing.live_server import start_daphne
 from rpa_workbench.testing.relay import start_fake_relay
+from rpa_workbench.testing.servers import stop
 
 WEBHOOK_TOKEN = "test-webhook-secret"
 
@@ -149,8 +150,7 @@ def fake_relay(settings):
     relay, server = start_fake_relay()
     settings.RPA_RELAY_URL = relay.url
     yield relay
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture

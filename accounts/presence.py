@@ -7,7 +7,11 @@
 - `presence_state` stores the presence last *announced* (online / offline / unknown). A robot
   coming back (`record_contact`) or falling silent (`sweep_presence`, run by the embedded loop)
   flips it with a compare-and-set, so of several processes exactly one announces each flip.
-  `announce` is the single place a flip is published (and where alerts hook in).
+  `announce` is the single place a flip is published; apps above hook into it through
+  `FLIP_HOOKS` (alerts, from its AppConfig.ready).
+- This module sits below jobs/ (jobs records contacts through it), so it imports neither jobs/
+  nor alerts/: the jobs that make a robot busy are named by `settings.RPA_PRESENCE_BUSY_JOBS`
+  (docs/architecture.md, "Layering").
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,10 +28,10 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, PresenceState
-from alerts import sources as alert_sources
 from rpa_workbench import events
 
 logger = logging.getLogger(__name__)
@@ -51,33 +56,29 @@ def timeout() -> timedelta:
 
 
 @functools.cache
-def _static_cases() -> tuple[When, When]:
+def _static_cases() -> tuple[When, ...]:
     """The parts of the presence CASE that do not depend on the moment, built once: a list page
     then resolves them rather than building them (Django copies an expression to resolve it).
 
     - never heard from: unknown;
-    - something of this account is running: busy (a job dispatched, running or stopping once the
-      jobs app is installed, API.md §1; else a running task of the account)."""
+    - something of this account is running: busy (a job dispatched, running or stopping, API.md
+      §1: `RPA_PRESENCE_BUSY_JOBS` names the job model and its busy statuses)."""
     never_seen = When(last_seen_at__isnull=True, then=Value(UNKNOWN))
-    if apps.is_installed("jobs"):
-        from jobs.models import BUSY as BUSY_STATUSES
-        from jobs.models import Job
-
-        running = Exists(Job.objects.filter(account_id=OuterRef("pk"), status__in=BUSY_STATUSES))
-    else:
-        from tasks.models import Task, TaskStatus
-
-        running = Exists(Task.objects.filter(account_id=OuterRef("pk"), status=TaskStatus.RUNNING))
-    return never_seen, When(running, then=Value(BUSY))
+    busy_jobs = getattr(settings, "RPA_PRESENCE_BUSY_JOBS", None)
+    if not busy_jobs:
+        return (never_seen,)
+    model, statuses = busy_jobs
+    jobs = apps.get_model(model).objects.filter(account_id=OuterRef("pk"), status__in=import_string(statuses))
+    return never_seen, When(Exists(jobs), then=Value(BUSY))
 
 
 def presence_expression(now: datetime) -> Case:
     """The SQL CASE deriving presence at `now`."""
-    never_seen, running = _static_cases()
+    never_seen, *running = _static_cases()
     return Case(
         never_seen,
         When(last_seen_at__lt=now - timeout(), then=Value(OFFLINE)),
-        running,
+        *running,
         default=Value(ONLINE),
         output_field=CharField(),
     )
@@ -110,6 +111,11 @@ class Flip:
     account: Account
     before: str
     after: str  # the derived presence now: online, busy or offline
+
+
+# Called with (flip, now) inside the transaction of every announced flip (alerts appends its
+# `presence_flipped` in AlertsConfig.ready), so what they write commits with the flip.
+FLIP_HOOKS: list[Callable[[Flip, datetime], None]] = []
 
 
 def record_contact(*, account_id, when: datetime | None = None) -> Flip | None:
@@ -154,7 +160,8 @@ def announce(account_id, before: str, *, now: datetime | None = None) -> Flip:
     account = with_presence(Account.objects.filter(pk=account_id), now=now).get()
     flip = Flip(account=account, before=str(before), after=account.presence)
     events.publish_account_updated(account, {"presence": account.presence})
-    alert_sources.presence_flipped(account, before=flip.before, after=flip.after, now=now or clock())
+    for hook in FLIP_HOOKS:
+        hook(flip, now or clock())
     logger.info("robot %s is now %s (was %s)", account.task_control, flip.after, flip.before)
     return flip
 

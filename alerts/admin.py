@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts import services
 from alerts.models import Alert, AlertEvent, Channel, Delivery, Severity
-from alerts.targets import TargetError, clean_target
+from alerts.targets import TargetError, clean_target, masked_target
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
 from rpa_workbench.badges import choice_badge
+from rpa_workbench.permissions import is_admin
 
 
 class ChannelForm(forms.ModelForm):
@@ -70,10 +71,23 @@ class ChannelAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         """Read-only viewers get the page without the form fields, so the secret is never
-        rendered as a read-only value."""
+        rendered as a read-only value; non-admins see the target masked (its query or path is
+        the credential that posts to the operators' group)."""
         if self.has_change_permission(request, obj) or (obj is None and self.has_add_permission(request)):
-            return self.fields
-        return [name for name in self.fields if name not in self.WRITE_ONLY]
+            fields = list(self.fields)
+        else:
+            fields = [name for name in self.fields if name not in self.WRITE_ONLY]
+        if not is_admin(request.user):
+            fields = ["target_masked" if name == "target" else name for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if is_admin(request.user) else [*readonly, "target_masked"]
+
+    @admin.display(description=_("target"))
+    def target_masked(self, obj: Channel) -> str:
+        return masked_target(obj.kind, obj.target)
 
     @admin.display(description=_("events"))
     def event_list(self, obj: Channel) -> str:

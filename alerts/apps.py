@@ -8,6 +8,13 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Alerts")
 
     def ready(self) -> None:
+        # alerts sits above accounts and jobs (docs/architecture.md): it hooks into their
+        # changes here instead of being called by them.
+        from accounts import presence
+        from alerts.sources import presence_flipped
+
+        if presence_flipped not in presence.FLIP_HOOKS:
+            presence.FLIP_HOOKS.append(presence_flipped)
         # Job outcomes alert from inside each job transition's transaction (jobs/transitions.py).
         if apps.is_installed("jobs"):
             from alerts.sources import job_transition

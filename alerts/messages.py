@@ -22,6 +22,8 @@ TITLES: dict[str, tuple[str, str]] = {
     AlertEvent.DISPATCH_FAILED: ("下发失败", "Dispatch failed"),
     AlertEvent.QUEUE_WAIT_EXCEEDED: ("排队超时", "Queue wait exceeded"),
     AlertEvent.SCHEDULE_SKIPPED: ("定时运行被跳过", "Scheduled run skipped"),
+    AlertEvent.QUEUE_SLA_BREACHED: ("工作队列超出 SLA", "Work queue SLA breached"),
+    AlertEvent.QUEUE_ITEM_FAILED: ("工作队列事项最终失败", "Work queue item failed"),
 }
 TEST_TITLES = ("测试消息", "Test message")
 
@@ -57,6 +59,7 @@ def link(context: dict[str, Any]) -> str:
     for key, path in (
         ("job_id", "/admin/jobs/job/{}/change/"),
         ("log_id", "/admin/executionlogs/executionlog/{}/change/"),
+        ("queue_id", "/admin/workqueues/workqueue/{}/change/"),
         ("task_id", "/admin/tasks/task/{}/change/"),
         ("account_id", "/admin/accounts/account/{}/change/"),
     ):
@@ -75,6 +78,10 @@ def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
     zh_reason, en_reason = reason_labels(reason)
     zh_line = f"【RPA】{zh}：机器人 {robot}" + (f"，应用 {app}" if app else "") + f"，时间 {when}"
     en_line = f"[RPA] {en}: robot {robot}" + (f", app {app}" if app else "") + f", at {when}"
+    queue = context.get("queue")
+    if queue:
+        zh_line += f"，队列 {queue}" + (f"，事项 {context['reference']}" if context.get("reference") else "")
+        en_line += f", queue {queue}" + (f", item {context['reference']}" if context.get("reference") else "")
     if reason:
         zh_line += f"，原因：{zh_reason}"
         en_line += f", reason: {en_reason}"

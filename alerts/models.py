@@ -24,6 +24,8 @@ class AlertEvent(models.TextChoices):
     DISPATCH_FAILED = "dispatch_failed", _("Dispatch failed")
     QUEUE_WAIT_EXCEEDED = "queue_wait_exceeded", _("Queue wait exceeded")
     SCHEDULE_SKIPPED = "schedule_skipped", _("Schedule skipped")
+    QUEUE_SLA_BREACHED = "queue_sla_breached", _("Work queue SLA breached")
+    QUEUE_ITEM_FAILED = "queue_item_failed", _("Work queue item failed")
 
 
 class Severity(models.TextChoices):

@@ -4,7 +4,8 @@ from rest_framework import serializers
 
 from accounts.models import Account
 from alerts.models import AlertEvent, Channel, ChannelKind, Delivery
-from alerts.targets import TargetError, clean_target
+from alerts.targets import TargetError, clean_target, masked_target
+from rpa_workbench.permissions import is_admin
 
 
 def clean_events(values) -> list[str]:
@@ -16,7 +17,9 @@ def clean_events(values) -> list[str]:
 
 
 class ChannelSerializer(serializers.ModelSerializer):
-    """`secret` is write-only: accepted, never returned. Sending "" clears it; leaving it out keeps it."""
+    """`secret` is write-only: accepted, never returned. Sending "" clears it; leaving it out keeps it.
+    `target` is shown whole to admins only; others get it cut after the host (its query or path
+    is a credential: `masked_target`)."""
 
     id = serializers.CharField(read_only=True)
     kind = serializers.ChoiceField(choices=ChannelKind.choices)
@@ -50,6 +53,9 @@ class ChannelSerializer(serializers.ModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["account_ids"] = [str(pk) for pk in data["account_ids"]]
+        request = self.context.get("request")
+        if not is_admin(getattr(request, "user", None)):
+            data["target"] = masked_target(instance.kind, instance.target)
         return data
 
 

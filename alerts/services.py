@@ -31,6 +31,8 @@ DEFAULT_SEVERITY = {
     AlertEvent.DISPATCH_FAILED: Severity.CRITICAL,
     AlertEvent.QUEUE_WAIT_EXCEEDED: Severity.WARNING,
     AlertEvent.SCHEDULE_SKIPPED: Severity.INFO,
+    AlertEvent.QUEUE_SLA_BREACHED: Severity.WARNING,
+    AlertEvent.QUEUE_ITEM_FAILED: Severity.WARNING,
 }
 
 

@@ -51,10 +51,11 @@ def schedule_skipped(task, request) -> None:
     raise_alert(event=AlertEvent.SCHEDULE_SKIPPED, task=task, details={"reason": request.error})
 
 
-def presence_flipped(account, *, before: str, after: str, now) -> None:
-    """In the transaction of a presence flip (accounts.presence.announce): online → offline is
-    `robot_offline`; offline → online (or busy) is `robot_online`. A robot's first sighting
-    (unknown → online) is not an alert."""
+def presence_flipped(flip, now) -> None:
+    """A hook of accounts.presence.FLIP_HOOKS, in the transaction of a presence flip
+    (`accounts.presence.Flip`): online → offline is `robot_offline`; offline → online (or busy)
+    is `robot_online`. A robot's first sighting (unknown → online) is not an alert."""
+    account, before, after = flip.account, flip.before, flip.after
     if after == "offline" and before != "offline":
         event = AlertEvent.ROBOT_OFFLINE
     elif before == "offline" and after in ("online", "busy"):

@@ -207,3 +207,8 @@ class Worker:
         self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         logger.info("alert worker stopped")
+
+
+def run_forever(*, stop: threading.Event) -> None:
+    """The embedded loop (settings.RPA_EMBEDDED_LOOPS): one worker until `stop` is set."""
+    Worker().run_forever(stop)

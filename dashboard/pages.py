@@ -60,6 +60,7 @@ def dashboard_context(days: int) -> dict[str, Any]:
         "generated_at": stats["generated_at"],
         "alerts": alerts_dashboard.card_context(),
         "jobs_card": jobs_dashboard.card_context(stats["jobs"]),
+        "queues_card": stats["queues"],
     }
 
 

@@ -69,6 +69,18 @@ class StatsResponse(serializers.Serializer):
             "success_rate": serializers.FloatField(help_text="percentage, 2 decimals"),
         },
     )
+    queues = serializers.ListField(
+        child=inline_serializer("StatsQueue", {
+            "queue_id": serializers.CharField(), "name": serializers.CharField(), "ready": serializers.IntegerField(),
+            "in_progress": serializers.IntegerField(), "done_today": serializers.IntegerField(),
+            "successful_today": serializers.IntegerField(), "failed_today": serializers.IntegerField(),
+            "success_rate": serializers.FloatField(allow_null=True, help_text="percentage of today's ends, 2 decimals"),
+            "oldest_ready_at": serializers.DateTimeField(allow_null=True),
+            "oldest_waited_seconds": serializers.FloatField(allow_null=True),
+            "sla_minutes": serializers.IntegerField(allow_null=True), "sla_breached": serializers.BooleanField(),
+        }),
+        help_text="work queues (API.md §13), by name, at most 50",
+    )
     generated_at = serializers.DateTimeField()
 
 

@@ -99,8 +99,16 @@ def dashboard_stats() -> dict[str, Any]:
             "success_rate": percentage(completed, logs["total"]),
         },
         "jobs": job_stats(),
+        "queues": queue_stats(),
         "generated_at": timezone.now(),
     }
+
+
+def queue_stats() -> list[dict[str, Any]]:
+    """API.md §13: per work queue, ready, in progress, done today, success rate, oldest waiting."""
+    from workqueues.stats import queue_stats as per_queue
+
+    return per_queue()
 
 
 def job_stats() -> dict[str, Any]:

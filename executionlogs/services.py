@@ -1,11 +1,9 @@
-"""Recording a finished execution (the execution-complete webhook, API.md §5).
+"""Execution logs: `create_log`, the one function that writes one, and what describes it.
 
-`record_execution` is the one workflow: in one transaction it writes the log and hands it to
-`jobs.reports`, which ends the matching job (and so sets the task's and account's status).
-`create_log` is the one function that writes an execution log. The database
-decides idempotency (the unique constraints on ExecutionLog), so two concurrent deliveries of the
-same execution produce one log: the loser's insert (the transaction's first write) fails, its
-transaction rolls back, and it answers with the winner's log, having written nothing.
+The workflow of a robot's report (the execution-complete webhook, API.md §5) is
+`jobs.reports.record_execution`, which calls `create_log` as its transaction's first write: the
+database decides idempotency (the unique constraints on ExecutionLog), and `find_original`
+names the log a repeat collided with. This module never calls into jobs.
 """
 
 from __future__ import annotations
@@ -14,13 +12,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import models
 
-from accounts import presence
-from accounts.models import Account
 from executionlogs.models import ExecutionLog, ExecutionStatus
 from rpa_workbench import events
-from tasks.models import Task
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +25,6 @@ ROBOT_STATUSES: dict[str, str] = {
     "failed": ExecutionStatus.FAILED,
     "timeout": ExecutionStatus.FAILED,
 }
-
 
 
 def _format_summary(result_summary: dict[str, Any] | None) -> str:
@@ -72,130 +66,12 @@ def summarise(
     return text
 
 
-def _original(*, shadow_bot_account: str, app_name: str, start_time: datetime, execution_id: str | None):
+def find_original(*, shadow_bot_account: str, app_name: str, start_time: datetime, execution_id: str | None):
+    """The log a repeat delivery of this execution collided with (its idempotency keys)."""
     same = models.Q(shadow_bot_account=shadow_bot_account, app_name=app_name, start_time=start_time)
     if execution_id:
         same |= models.Q(execution_id=execution_id)
     return ExecutionLog.objects.filter(same).order_by("created_at").first()
-
-
-def record_execution(
-    *,
-    shadow_bot_account: str,
-    app_name: str,
-    status: str,
-    start_time: datetime,
-    end_time: datetime | None = None,
-    duration: float | None = None,
-    result_summary: dict[str, Any] | None = None,
-    log_info: bool = False,
-    screenshot: bool = False,
-    screenshot_url: str | None = None,
-    log_url: str | None = None,
-    host_ip: str | None = None,
-    execution_id: str | None = None,
-) -> tuple[ExecutionLog, bool]:
-    """Record one finished execution; returns (log, created). A repeat returns the original.
-
-    `status` is the robot's word (completed | failed | timeout); times must be aware.
-    An execution from an unknown account is still recorded, flagged in its text.
-    """
-    if status not in ROBOT_STATUSES:
-        raise ValueError(f"unknown execution status {status!r}")
-    if duration is None and end_time is not None:
-        duration = (end_time - start_time).total_seconds()
-
-    try:
-        with transaction.atomic(), events.batch():
-            log = _write(
-                shadow_bot_account=shadow_bot_account,
-                app_name=app_name,
-                status=status,
-                start_time=start_time,
-                end_time=end_time,
-                duration=duration,
-                result_summary=result_summary,
-                log_info=log_info,
-                screenshot=screenshot,
-                screenshot_url=screenshot_url,
-                log_url=log_url,
-                host_ip=host_ip,
-                execution_id=execution_id,
-            )
-    except IntegrityError:
-        # The insert is the transaction's first write, so the rollback undid nothing else and the
-        # on-commit events were discarded with it. Answer with the log that won.
-        original = _original(
-            shadow_bot_account=shadow_bot_account,
-            app_name=app_name,
-            start_time=start_time,
-            execution_id=execution_id,
-        )
-        if original is None:  # the conflict was something else: do not hide it
-            raise
-        logger.info("repeat delivery of execution %s ignored", original.pk)
-        if original.account_id is not None:
-            with transaction.atomic():  # a repeat is a sign of life all the same
-                presence.record_contact(account_id=original.account_id)
-        return original, False
-    return log, True
-
-
-def _write(
-    *,
-    shadow_bot_account: str,
-    app_name: str,
-    status: str,
-    start_time: datetime,
-    end_time: datetime | None,
-    duration: float | None,
-    result_summary: dict[str, Any] | None,
-    log_info: bool,
-    screenshot: bool,
-    screenshot_url: str | None,
-    log_url: str | None,
-    host_ip: str | None,
-    execution_id: str | None,
-) -> ExecutionLog:
-    """The writes of `record_execution`, inside its transaction: log first, then account and task.
-
-    Inserting the log first makes a repeat fail before anything else is written, with no savepoint.
-    """
-    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
-    account = task.account if task is not None else Account.objects.match_robot(shadow_bot_account, host_ip)
-    log = create_log(
-        text=summarise(
-            app_name=app_name,
-            robot_status=status,
-            result_summary=result_summary,
-            account_known=account is not None,
-            task_known=task is not None,
-            shadow_bot_account=shadow_bot_account,
-        ),
-        app_name=app_name,
-        shadow_bot_account=shadow_bot_account,
-        host_ip=host_ip or (account.host_ip if account is not None else None),
-        status=ROBOT_STATUSES[status],
-        start_time=start_time,
-        end_time=end_time,
-        duration=duration,
-        log_info=log_info,
-        screenshot=screenshot,
-        screenshot_path=screenshot_url or None,
-        log_content=log_url or None,
-        result_summary=result_summary,
-        execution_id=execution_id or None,
-        account=account,
-        task=task,
-    )
-    # The job, task and account move in this same transaction (jobs.reports decides how).
-    from jobs import reports
-
-    reports.attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
-    if account is not None:
-        # In this transaction: a write of its own would wait outside the writers' queue.
-        presence.record_contact(account_id=account.pk)
-    return log
 
 
 def create_log(**fields: Any) -> ExecutionLog:

@@ -13,6 +13,7 @@ SOURCE_OF_JOB = {
     "intranet": ControlSource.INTRANET,
     "retry": ControlSource.RETRY,
     "robot": ControlSource.DISPATCHER,
+    "queue": ControlSource.DISPATCHER,  # a work queue's trigger (workqueues.trigger)
 }
 
 

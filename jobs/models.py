@@ -28,9 +28,8 @@ class JobStatus(models.TextChoices):
 
 # Every allowed move, and nothing else: a transition not listed here is refused (409).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    JobStatus.QUEUED: frozenset(
-        {JobStatus.DISPATCHED, JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED, JobStatus.COMPLETED}
-    ),
+    # A queued job never ran: it cannot complete or fail (a late report is about an earlier run).
+    JobStatus.QUEUED: frozenset({JobStatus.DISPATCHED, JobStatus.RUNNING, JobStatus.CANCELLED}),
     JobStatus.DISPATCHED: frozenset(
         {JobStatus.RUNNING, JobStatus.STOPPING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED}
     ),
@@ -86,6 +85,7 @@ class JobSource(models.TextChoices):
     INTRANET = "intranet", _("Intranet proxy")
     RETRY = "retry", _("Retry")
     ROBOT = "robot", _("Robot (started on the robot)")
+    QUEUE = "queue", _("Work queue trigger")
 
 
 PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}

@@ -6,7 +6,8 @@ PostgreSQL; on SQLite every write transaction is `BEGIN IMMEDIATE`, so claims ar
 counts the busy jobs and moves the next queued ones to `dispatched` with the compare-and-set of
 `jobs.transitions`, all in one short transaction: for one robot (a start on it), or for every
 robot a dispatcher pass found free (`claim_many`: one transaction, a few statements, plus the
-moves). No backend is called here.
+moves), each claimed job's START written to the robot's command outbox (jobs.outbox) in that same
+transaction. No backend is called here.
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from accounts.models import Account
-from jobs import outbox, transitions
+from jobs import audit, outbox, transitions
 from jobs.models import BUSY, Job, JobStatus
-from tasks.models import Task
+from tasks.models import ControlAction, Task
 
 # A robot's queue order: priority (high first: the lowest rank), then age.
 QUEUE_ORDER = ("priority_rank", "created_at")
 
 
 def eligible(now: datetime) -> Q:
-    """Queued jobs that may be dispatched now (a retry waits for its not_before)."""
-    return Q(status=JobStatus.QUEUED) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+    """Queued jobs that may be dispatched now (a retry waits for its not_before; a job whose task
+    was deleted is never dispatched: the timeouts sweep cancels it)."""
+    return (
+        Q(status=JobStatus.QUEUED, task__isnull=False)
+        & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+    )
 
 
 def claim(account_id, *, now: datetime, skip_locked: bool = False) -> list[Job]:
@@ -80,6 +85,11 @@ def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
             task.account = job.account
             job.task = task
         if transitions.dispatch(job, now=now, task_locked=task is not None) is not None:
+            # Its START, in the claim's transaction: the outbox's sender sends it (jobs.outbox).
+            job.start_command = outbox.enqueue(
+                job, action=ControlAction.START, source=audit.SOURCE_OF_JOB[job.source],
+                requested_by_id=job.requested_by_id,
+            )
             claimed.append(job)
     return claimed
 

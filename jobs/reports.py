@@ -1,8 +1,9 @@
 """What robots tell us, attached to jobs (API.md §5): confirm START/STOP, execution reports,
 heartbeats.
 
-- A confirm or report moves the task's current (active) job; none active → a job with source
-  `robot` is created, so a run started on the robot's own desktop is in the history too.
+- A confirm answers the command it confirms, a report the run it reports (see `confirm` and
+  `attach_report`), never whatever job is current; nothing matching → a job with source `robot`,
+  so a run started on the robot's own desktop is in the history too.
 - `execution_id` equal to a job's id attaches to that job exactly.
 - A report whose start_time is earlier than its job's creation by more than
   RPA_CLOCK_SKEW_SECONDS belongs to an earlier run: kept as history, no state changes.
@@ -11,38 +12,66 @@ heartbeats.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework import status as http
 
 from accounts import presence
 from accounts.models import Account
-from jobs import transitions
-from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
+from executionlogs.models import ExecutionLog
+from executionlogs.services import ROBOT_STATUSES, create_log, find_original, summarise
+from jobs import locks, transitions
+from jobs.models import ACTIVE, BUSY, FINAL, Job, JobReason, JobSource, JobStatus
+from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, Task
 
 CONFIRM_ACTIONS = ("START", "STOP")
+# Ends whose execution log is our own synthetic one: the robot's real report may still come.
+SYNTHETIC_LOG_REASONS = (JobReason.LOST_CONTACT, JobReason.RUN_TIMEOUT)
+
+logger = logging.getLogger(__name__)
 
 
-def _confirm_latest_request(task: Task, actions: list[str], now) -> None:
-    """The task's latest unconfirmed request of `actions` is confirmed now (one UPDATE)."""
-    latest = ControlRequest.objects.filter(
-        task=task,
-        action__in=actions,
-        confirmed_at__isnull=True,
-        outcome__in=[ControlOutcome.PENDING, ControlOutcome.SENT],
-    ).order_by("-created_at")
-    ControlRequest.objects.filter(pk__in=latest.values("pk")[:1]).update(confirmed_at=now)
+def _open_command(task: Task, actions: list[str], now) -> ControlRequest | None:
+    """The task's latest command of `actions` that left (or is leaving) within the confirm window
+    and is not confirmed yet: what a robot's confirm answers."""
+    since = now - timedelta(seconds=settings.RPA_START_CONFIRM_SECONDS)
+    return (
+        ControlRequest.objects.filter(
+            Q(sent_at__gte=since) | Q(sent_at__isnull=True, created_at__gte=since),
+            task=task,
+            action__in=actions,
+            confirmed_at__isnull=True,
+            outcome__in=[ControlOutcome.PENDING, ControlOutcome.SENT],
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _job_of(command: ControlRequest, task: Task) -> Job | None:
+    job = Job.objects.filter(pk=command.job_id).first() if command.job_id else None
+    if job is not None and job.task_id == task.pk:
+        job.task = task  # the row just locked: the transition re-uses it
+    return job
 
 
 def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str | None = None) -> Task | None:
-    """The robot confirms it acted: START → the job running (task and account running);
-    STOP → the job stopped (both pending). None when no task matches."""
+    """The robot confirms it acted. A confirm answers the command it confirms (the task's latest
+    unconfirmed START or stop sent within RPA_START_CONFIRM_SECONDS): START → that job running;
+    STOP → that job stopped; if that job has ended meanwhile (force-stopped, cancelled), nothing
+    else moves — never the robot's next job. With no such command (a run the robot started or
+    stopped itself): START → the task's current job running (none → a new `robot` job); STOP →
+    the current job stopped. None when no task matches."""
     if action not in CONFIRM_ACTIONS:
         raise ApiError(http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "action: must be START or STOP")
     match = Task.objects.match_robot(shadow_bot_account, app_name, host_ip or None)
@@ -50,32 +79,51 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
         return None
     now = timezone.now()
     with transaction.atomic():
-        task = transitions.lock_task(match.pk, account_id=match.account_id)
-        job = transitions.active_job(task, now=now)
+        task = locks.lock_task(match.pk, account_id=match.account_id)
+        actions = [ControlAction.START] if action == "START" else [ControlAction.STOP, ControlAction.FORCE_STOP]
+        command = _open_command(task, actions, now)
+        if command is not None:
+            ControlRequest.objects.filter(pk=command.pk).update(confirmed_at=now)
+            job = _job_of(command, task)
+        else:
+            job = transitions.active_job(task, now=now)
         if action == "START":
-            _confirm_start(task, job, now)
-            _confirm_latest_request(task, [ControlAction.START], now)
+            _confirm_start(task, job, now, answers_command=command is not None)
         else:
             if job is not None and job.status in BUSY:
                 transitions.stopped(job, now=now)
-            elif job is None:
+            elif job is None and command is None:
                 transitions.mark_account_pending(task.account_id)
             Task.objects.filter(pk=task.pk).update(last_seen_at=now)
-            _confirm_latest_request(task, [ControlAction.STOP, ControlAction.FORCE_STOP], now)
         presence.record_contact(account_id=task.account_id)
     if action == "START":
         return task  # as the transition left it (its status is all the answer reads)
     return Task.objects.select_related("account").get(pk=match.pk)
 
 
-def _confirm_start(task: Task, job: Job | None, now) -> None:
+def _robot_full(task: Task, job: Job | None) -> bool:
+    """Whether the robot's slots are all taken by other jobs (a run it says it started by itself
+    would then overlap them: it is not recorded as a busy job)."""
+    busy = Job.objects.filter(account_id=task.account_id, status__in=BUSY)
+    if job is not None:
+        busy = busy.exclude(pk=job.pk)
+    return busy.count() >= task.account.max_concurrent_jobs
+
+
+def _confirm_start(task: Task, job: Job | None, now, *, answers_command: bool) -> None:
     seen = {"last_run_time": now, "last_seen_at": now}
+    unsent_by_us = not answers_command and (job is None or job.status == JobStatus.QUEUED)
+    if (answers_command and job is not None and job.status not in ACTIVE) or (unsent_by_us and _robot_full(task, job)):
+        # Its job ended meanwhile (the stop that ended it follows to the robot), or a START we
+        # never sent on a robot whose slots are taken: nothing moves.
+        logger.warning("robot confirmed a START of %s it has no slot or live job for: nothing moves", task.app_name)
+        Task.objects.filter(pk=task.pk).update(last_seen_at=now)
+        return
     if job is None:
         transitions.create(task=task, source=JobSource.ROBOT, now=now, status=JobStatus.RUNNING,
                            started_at=now, task_fields=seen, task_locked=True)
     elif job.status in (JobStatus.QUEUED, JobStatus.DISPATCHED):
-        job.task = task  # the row just locked: the transition re-uses it
-        transitions.confirm_running(job, now=now, task_locked=True)
+        transitions.confirm_running(job, now=now, task_locked=job.task is task)
     else:
         Task.objects.filter(pk=task.pk).update(last_seen_at=now)
 
@@ -91,42 +139,76 @@ def _job_by_execution_id(execution_id: str | None) -> Job | None:
 
 
 def is_stale(job: Job, log) -> bool:
-    """A report from before this job existed (beyond the clock skew) is about an earlier run.
-    Jobs we did not create (source robot) have no such moment to compare with."""
+    """A report from before this job was dispatched (beyond the clock skew) is about an earlier
+    run. Jobs we did not create (source robot) have no such moment to compare with."""
     if job.source == JobSource.ROBOT:
         return False
-    return log.start_time < job.created_at - timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
+    since = job.dispatched_at or job.created_at
+    return log.start_time < since - timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
+
+
+def _active_and_ended(task: Task, log) -> tuple[Job | None, Job | None]:
+    """In one query: the task's active job, and its ended job whose run this report may be about
+    (it began — confirmed, else dispatched — no later than the report's start and ended no
+    earlier, both within the clock skew, and has no report yet, or only the synthetic log of a
+    lost contact or run timeout)."""
+    skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
+    ended = Q(
+        status__in=FINAL, finished_at__gte=log.start_time - skew, began__isnull=False, began__lte=log.start_time + skew
+    ) & (Q(execution_log__isnull=True) | Q(reason__in=SYNTHETIC_LOG_REASONS))
+    rows = list(
+        Job.objects.filter(task_id=task.pk)
+        .annotate(began=Coalesce("started_at", "dispatched_at"), ended_rank=Case(When(status__in=ACTIVE, then=0), default=1))
+        .filter(Q(status__in=ACTIVE) | ended)
+        .order_by("ended_rank", F("began").desc(nulls_last=True))[:2]
+    )
+    active = next((job for job in rows if job.status in ACTIVE), None)
+    return active, next((job for job in rows if job.status not in ACTIVE), None)
 
 
 def attach_report(*, log, task: Task | None, account: Account | None, robot_status: str, execution_id=None) -> Job | None:
-    """Inside record_execution's transaction: end the job this report is about, if any."""
+    """Inside record_execution's transaction: end the job this report is about, if any.
+
+    A report attaches to the run it reports: the job its `execution_id` names; else the task's
+    busy job (dispatched, running, stopping) unless the report started before that job was
+    dispatched and an ended job of the task matches its times (a late report of a force-stopped
+    or timed-out run); else that ended job (its log attached, nothing moves); a queued job (a
+    retry that has not run) is never ended by a report. Nothing matching: the robot's own run,
+    kept as a finished `robot` job."""
     now = timezone.now()
     exact = _job_by_execution_id(execution_id)
     if exact is not None:
-        if exact.status in ACTIVE and exact.task_id is not None:
+        if exact.status in BUSY and exact.task_id is not None:
             matched = task if task is not None and task.pk == exact.task_id else None
-            exact.task = transitions.lock_task(
+            exact.task = locks.lock_task(
                 exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched
             )
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True)
-        elif exact.status in ACTIVE:
+        elif exact.status in BUSY:
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status)
         elif exact.execution_log_id is None:
-            Job.objects.filter(pk=exact.pk).update(execution_log=log)
+            transitions.attach_log(exact, log)
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = transitions.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
-    job = transitions.active_job(task, now=now)
-    if job is None:
-        return transitions.record_report_without_job(
-            log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True
-        )
-    if is_stale(job, log):
-        return None  # history only: the log is kept, nothing moves
-    job.task = task  # the row just locked: the transition re-uses it
-    transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True)
-    return job
+    task = locks.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
+    job, earlier = _active_and_ended(task, log)
+    job = transitions.with_task(job, task) if job is not None else transitions.adopt_if_running(task, now=now)
+    busy = job is not None and job.status in BUSY
+    if earlier is not None and busy and log.start_time >= (job.dispatched_at or job.created_at):
+        earlier = None  # it started after the current job was dispatched: it is that job's run
+    if earlier is not None:
+        transitions.attach_log(earlier, log)
+        return earlier
+    if busy:
+        if is_stale(job, log):
+            return None  # history only: the log is kept, nothing moves
+        job.task = task  # the row just locked: the transition re-uses it
+        transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True)
+        return job
+    return transitions.record_report_without_job(
+        log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True
+    )
 
 
 def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | None = None) -> Account | None:
@@ -141,3 +223,86 @@ def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | N
             return None
         account_id = account.pk
     return transitions.record_heartbeat(account_id=account_id, app_name=app_name or None, task_id=task.pk if task else None)
+
+
+# -- execution reports (API.md §5 execution-complete) ------------------------------------------------
+def record_execution(
+    *,
+    shadow_bot_account: str,
+    app_name: str,
+    status: str,
+    start_time: datetime,
+    end_time: datetime | None = None,
+    duration: float | None = None,
+    result_summary: dict[str, Any] | None = None,
+    log_info: bool = False,
+    screenshot: bool = False,
+    screenshot_url: str | None = None,
+    log_url: str | None = None,
+    host_ip: str | None = None,
+    execution_id: str | None = None,
+) -> tuple[ExecutionLog, bool]:
+    """Record one finished execution; returns (log, created). A repeat returns the original.
+
+    In one transaction: the log (`executionlogs.services.create_log`, the transaction's first
+    write, so a repeat fails before anything else is written and rolls back having written
+    nothing), then the job it reports (`attach_report`: the job, task and account move), then
+    the robot's presence. `status` is the robot's word (completed | failed | timeout); times must
+    be aware. An execution from an unknown account is still recorded, flagged in its text.
+    """
+    if status not in ROBOT_STATUSES:
+        raise ValueError(f"unknown execution status {status!r}")
+    if duration is None and end_time is not None:
+        duration = (end_time - start_time).total_seconds()
+    fields = dict(
+        shadow_bot_account=shadow_bot_account, app_name=app_name, status=status, start_time=start_time,
+        end_time=end_time, duration=duration, result_summary=result_summary, log_info=log_info,
+        screenshot=screenshot, screenshot_url=screenshot_url, log_url=log_url, host_ip=host_ip,
+        execution_id=execution_id,
+    )
+    try:
+        with transaction.atomic(), events.batch():
+            log = _write(**fields)
+    except IntegrityError:
+        # The insert is the transaction's first write, so the rollback undid nothing else and the
+        # on-commit events were discarded with it. Answer with the log that won.
+        original = find_original(
+            shadow_bot_account=shadow_bot_account, app_name=app_name, start_time=start_time, execution_id=execution_id
+        )
+        if original is None:  # the conflict was something else: do not hide it
+            raise
+        logger.info("repeat delivery of execution %s ignored", original.pk)
+        if original.account_id is not None:
+            with transaction.atomic():  # a repeat is a sign of life all the same
+                presence.record_contact(account_id=original.account_id)
+        return original, False
+    return log, True
+
+
+def _write(*, shadow_bot_account: str, app_name: str, status: str, host_ip: str | None, result_summary,
+           screenshot_url: str | None, log_url: str | None, execution_id: str | None, **fields: Any) -> ExecutionLog:
+    """The writes of `record_execution`, inside its transaction: log first, then job, task, account."""
+    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
+    account = task.account if task is not None else Account.objects.match_robot(shadow_bot_account, host_ip)
+    log = create_log(
+        text=summarise(
+            app_name=app_name, robot_status=status, result_summary=result_summary, account_known=account is not None,
+            task_known=task is not None, shadow_bot_account=shadow_bot_account,
+        ),
+        app_name=app_name,
+        shadow_bot_account=shadow_bot_account,
+        host_ip=host_ip or (account.host_ip if account is not None else None),
+        status=ROBOT_STATUSES[status],
+        screenshot_path=screenshot_url or None,
+        log_content=log_url or None,
+        result_summary=result_summary,
+        execution_id=execution_id or None,
+        account=account,
+        task=task,
+        **fields,
+    )
+    attach_report(log=log, task=task, account=account, robot_status=status, execution_id=execution_id)
+    if account is not None:
+        # In this transaction: a write of its own would wait outside the writers' queue.
+        presence.record_contact(account_id=account.pk)
+    return log

@@ -1,8 +1,9 @@
 """Job workflows shared by the API, the admin, the scheduler and the intranet endpoint: start
 (a job, dispatched inline when its robot is free), stop, force-stop, cancel and retry.
 
-Each decides in one short transaction through `jobs.transitions`, and calls backends only after
-it committed. Every refusal is recorded (a `skipped` ControlRequest) and raised as the API.md
+Each decides in one short transaction through `jobs.transitions`, which also writes the robot's
+command (START, stop, force stop) into its outbox (`jobs.outbox`); none calls a backend. An API
+start or stop waits, bounded, for its command's outcome. Every refusal is recorded (a `skipped` ControlRequest) and raised as the API.md
 error: 409 naming the current state, 502 CONTROL_REQUEST_FAILED, 503 when the robot's backend is
 not configured.
 """
@@ -23,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, backends, dispatcher, outbox, queue, transitions
+from jobs import audit, backends, locks, outbox, queue, transitions
 from jobs.backends import BackendNotConfigured
 from jobs.models import BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
@@ -67,7 +68,12 @@ def _refuse(task: Task, *, action: str, target: str, source: str, user, code: st
 
 def not_configured(task: Task) -> BackendNotConfigured | None:
     """Why the task's robot cannot be dispatched to, or None."""
-    name = task.account.dispatch_backend
+    return robot_not_configured(task.account)
+
+
+def robot_not_configured(account) -> BackendNotConfigured | None:
+    """Why this robot cannot be sent commands, or None."""
+    name = account.dispatch_backend
     try:
         backend = backends.get_backend(name)
     except BackendNotConfigured as exc:
@@ -82,11 +88,11 @@ def not_configured(task: Task) -> BackendNotConfigured | None:
     return BackendNotConfigured(name, message)
 
 
-def control_failed(request: ControlRequest, outcome, **extra) -> ApiError:
+def control_failed(request: ControlRequest, **extra) -> ApiError:
     return ApiError(
         http.HTTP_502_BAD_GATEWAY,
         "CONTROL_REQUEST_FAILED",
-        f"control request failed: {outcome.error or outcome.message}",
+        f"control request failed: {request.error}",
         control_request_id=str(request.pk),
         **extra,
     )
@@ -124,17 +130,18 @@ def start_job(
     inline: bool = True,
 ) -> Started:
     """Create the task's job; when its robot is free and `inline`, claim it in the same
-    transaction and send the START now (502 if the backend refuses it: the job then ends
+    transaction (its START written to the robot's command outbox), wake the robot's sender and
+    wait, bounded, for the START's outcome (502 if the backend refused it: the job then ended
     failed/dispatch_failed). Otherwise it waits queued for the dispatcher, as it does when every
-    inline slot (RPA_INLINE_STARTS) is sending already. 409 TASK_ALREADY_RUNNING / START_PENDING,
-    503 when not configured, 404 when the task is gone."""
+    waiting slot (RPA_INLINE_STARTS) is taken. 409 TASK_ALREADY_RUNNING / START_PENDING, 503 when
+    not configured, 404 when the task is gone. Never calls a backend itself."""
     refuse = dict(action=ControlAction.START, target="START", source=audit.SOURCE_OF_JOB.get(source, source), user=user)
-    with inline_slot(inline) as send_here:
+    with inline_slot(inline) as wait_here:
         now = timezone.now()
         claimed: list[Job] = []
         with transaction.atomic():
             try:
-                locked = transitions.lock_task(task.pk, account_id=task.account_id)
+                locked = locks.lock_task(task.pk, account_id=task.account_id)
             except Task.DoesNotExist:
                 raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
             problem = not_configured(locked)
@@ -144,21 +151,20 @@ def start_job(
                     task=locked, source=source, now=now, user=user, priority=priority, task_locked=True,
                     run_timeout_seconds=run_timeout_seconds, wait_timeout_seconds=wait_timeout_seconds,
                 )
-                if send_here:
+                if wait_here:
                     claimed = queue.claim_locked({locked.account_id: locked.account}, now=now)
         if problem is not None:
             _refuse(task=locked, **refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
         if refusal is not None:
             _refuse(task=locked, **refuse, code=refusal[0], message=refusal[1])
         ours = next((claimed_job for claimed_job in claimed if claimed_job.pk == job.pk), None)
-        for other in claimed:  # an older job of the robot came first: the dispatcher's pool sends it
-            if other is not ours:
-                dispatcher.submit(other)
         started = Started(ours or job, task=locked)
         if ours is not None:
-            started.request, outcome = dispatcher.send_start(ours, user=user)
-            if not outcome.ok:
-                raise control_failed(started.request, outcome)
+            started.request = outbox.send_and_wait(ours.start_command)
+            if started.request.outcome == ControlOutcome.FAILED:
+                raise control_failed(started.request)
+        elif claimed:
+            outbox.wake(locked.account_id)  # an older job of the robot came first
     return started
 
 
@@ -168,10 +174,10 @@ _inline_sending = 0
 
 @contextmanager
 def inline_slot(wanted: bool) -> Iterator[bool]:
-    """One of this process's RPA_INLINE_STARTS slots for a START sent in the request, if one is
-    free (yields False otherwise, or when not `wanted`). Each inline send holds a request thread
-    for as long as the backend takes (up to RPA_RELAY_TIMEOUT); past the bound the job is left
-    to the dispatcher's own pool, so a slow relay never takes every request thread."""
+    """One of this process's RPA_INLINE_STARTS slots for a request waiting on its START's
+    outcome, if one is free (yields False otherwise, or when not `wanted`). Each wait holds a
+    request thread for as long as the backend takes (up to RPA_RELAY_TIMEOUT); past the bound the
+    job is left queued and answered at once, so a slow relay never takes every request thread."""
     global _inline_sending
     with _inline_lock:
         granted = wanted and _inline_sending < settings.RPA_INLINE_STARTS
@@ -191,11 +197,12 @@ def _not_running(job: Job, code: str) -> Conflict:
 
 
 def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_level: bool = False, deferred: bool = False):
-    """queued → cancelled; dispatched/running → the backend's stop, then stopping (502 when it
-    fails, nothing changed); `force` → stopped at once, the stop sent after commit regardless.
-    `deferred` (admin bulk actions): no backend call here; the job moves now (stopping, or
-    stopped when forced) and its stop is queued in the outbox for the dispatcher (jobs.outbox).
-    Returns (job, ControlRequest or None)."""
+    """queued → cancelled; dispatched/running → a STOP command in the robot's outbox, waited for
+    (bounded): sent → the job `stopping`; failed → 502, nothing changed. `force` → stopped at
+    once with its FORCE_STOP command written in the same transaction (sent whatever the job does
+    next). `deferred` (admin bulk actions): no waiting; the job moves now (stopping, or stopped
+    when forced) with its command, and the dispatcher sends it. A job whose robot was deleted
+    ends stopped with nothing sent. Returns (job, ControlRequest or None)."""
     code = "TASK_NOT_RUNNING" if task_level else "JOB_NOT_RUNNING"
     if job.status == JobStatus.QUEUED:
         with transaction.atomic():
@@ -205,32 +212,38 @@ def stop_job(*, job: Job, source: str, user=None, force: bool = False, task_leve
         job.refresh_from_db()
     if job.status not in BUSY:
         raise Conflict(code, f"job {job.pk} is {job.status}, not running")
-    if force:
-        request = None
+    if job.account_id is None:  # its robot was deleted: there is nobody to send a stop to
         with transaction.atomic():
             if transitions.stopped(job, now=timezone.now(), reason=JobReason.FORCE_STOPPED) is None:
                 raise _not_running(job, code)
-            if deferred:
-                request = outbox.queue_stop(job, source=source, user=user, action=ControlAction.FORCE_STOP)
-        if request is None:
-            request, _ = outbox.send_stop_now(job, source=source, user=user, action=ControlAction.FORCE_STOP)
-        return job, request
-    problem = not_configured(job.task) if job.task_id else None
+        return job, None
+    if force:
+        with transaction.atomic():
+            if transitions.stopped(job, now=timezone.now(), reason=JobReason.FORCE_STOPPED) is None:
+                raise _not_running(job, code)
+            command = outbox.enqueue(job, action=ControlAction.FORCE_STOP, source=source, user=user)
+        return job, (command if deferred else outbox.send_and_wait(command))
+    problem = robot_not_configured(job.account)
     if problem is not None:
         _refuse(job.task, job=job, action=ControlAction.STOP, target="ALL", source=source, user=user,
                 code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
-    if deferred:
-        with transaction.atomic():
+    with transaction.atomic():
+        if deferred:
             if job.status != JobStatus.STOPPING and transitions.begin_stop(job, now=timezone.now()) is None:
                 raise _not_running(job, code)
-            return job, outbox.queue_stop(job, source=source, user=user)
-    request, outcome = outbox.send_stop_now(job, source=source, user=user)
-    if not outcome.ok:
-        raise control_failed(request, outcome)
-    if job.status != JobStatus.STOPPING:
-        with transaction.atomic():
-            transitions.begin_stop(job, now=timezone.now())
-    return job, request
+        else:
+            locks.lock_robot(job.account_id)
+            job.refresh_from_db()
+            if job.status not in BUSY:
+                raise Conflict(code, f"job {job.pk} is {job.status}, not running")
+        command = outbox.enqueue(job, action=ControlAction.STOP, source=source, user=user)
+    if deferred:
+        return job, command
+    command = outbox.send_and_wait(command)
+    if command.outcome == ControlOutcome.FAILED:
+        raise control_failed(command)
+    job.refresh_from_db()
+    return job, command
 
 
 # -- cancel / retry -------------------------------------------------------------------------------------
@@ -254,7 +267,7 @@ def retry_job(*, job: Job, user=None) -> Job:
         raise Conflict("TASK_NOT_FOUND", f"the task of job {job.pk} was deleted")
     now = timezone.now()
     with transaction.atomic():
-        task = transitions.lock_task(job.task_id)
+        task = locks.lock_task(job.task_id)
         refusal = _start_refusal(task, now)
         if refusal is not None:
             raise Conflict(*refusal)

@@ -2,7 +2,8 @@
 `jobs.transitions`, so several dispatchers/schedulers apply each exactly once:
 
 - wait_timeout: queued longer than its wait_timeout_seconds → cancelled/wait_timeout;
-- never_confirmed: dispatched, no confirm within RPA_START_CONFIRM_SECONDS → failed (robot freed);
+- never_confirmed: dispatched, no confirm within RPA_START_CONFIRM_SECONDS of its START's send →
+  failed (robot freed); a START still in the outbox is not late, it is unsent;
 - run_timeout: running longer than run_timeout_seconds → stopping, its stop queued in the
   outbox (jobs.outbox; the dispatcher sends it) → failed/run_timeout, with a failed execution log;
 - lost_contact: running, no confirm or heartbeat for RPA_HEARTBEAT_TIMEOUT → failed, the
@@ -17,14 +18,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from executionlogs.models import ExecutionStatus
 from executionlogs.services import create_log
-from jobs import audit, transitions
+from jobs import audit, locks, outbox, transitions
 from jobs.models import TASK_RUNNING, Job, JobReason, JobStatus
-from tasks.models import ControlAction, ControlOutcome, ControlSource, Task, TaskStatus
+from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ def _describe(seconds: int) -> str:
         minutes = seconds // 60
         return f"{minutes} minute" + ("" if minutes == 1 else "s")
     return f"{seconds} seconds"
+
+
+def _run_began(job: Job) -> datetime:
+    return job.started_at or job.dispatched_at or job.created_at
 
 
 def _failed_log(job: Job, *, now: datetime, text: str, error: str, since: datetime):
@@ -55,22 +60,44 @@ def _failed_log(job: Job, *, now: datetime, text: str, error: str, since: dateti
 
 # -- queued too long -------------------------------------------------------------------------------
 def wait_timeouts(now: datetime) -> list[str]:
-    rows = Job.objects.filter(status=JobStatus.QUEUED).values_list("pk", "created_at", "wait_timeout_seconds")
-    expired = [pk for pk, created, wait in rows if created + timedelta(seconds=wait) < now]
+    """Queued past their wait timeout → cancelled/wait_timeout; queued with their task deleted →
+    cancelled at once (it would never be dispatched)."""
+    rows = Job.objects.filter(status=JobStatus.QUEUED).values_list("pk", "created_at", "wait_timeout_seconds", "task_id")
+    expired = {pk: JobReason.WAIT_TIMEOUT for pk, created, wait, _ in rows if created + timedelta(seconds=wait) < now}
+    expired.update({pk: JobReason.CANCELLED for pk, _, _, task_id in rows if task_id is None})
     done = []
-    for job in Job.objects.select_related("task", "account").filter(pk__in=expired):
+    for job in Job.objects.select_related("task", "account").filter(pk__in=list(expired)):
         with transaction.atomic():
-            if transitions.cancel(job, now=now, reason=JobReason.WAIT_TIMEOUT) is not None:
+            if transitions.cancel(job, now=now, reason=expired[job.pk]) is not None:
                 done.append(str(job.pk))
     return done
 
 
 # -- dispatched, never confirmed ----------------------------------------------------------------------
+def _start_sent_at():
+    """When the job's START left (its latest START command's send), or None while it is unsent."""
+    starts = ControlRequest.objects.filter(job_id=OuterRef("pk"), action=ControlAction.START).order_by("-created_at")
+    return Subquery(starts.values("sent_at")[:1])
+
+
 def never_confirmed(now: datetime) -> list[str]:
+    """Dispatched jobs whose START went out more than RPA_START_CONFIRM_SECONDS ago and were never
+    confirmed → failed. The window counts from the send: a job claimed but not sent yet (its START
+    still in the outbox, e.g. the server died after the claim) is sent, never failed. A job with no
+    START command at all (made before the outbox) counts from its dispatch."""
     cutoff = now - timedelta(seconds=settings.RPA_START_CONFIRM_SECONDS)
+    unsent = ControlRequest.objects.filter(job_id=OuterRef("pk"), action=ControlAction.START, outcome__in=outbox.UNSENT)
+    candidates = (
+        Job.objects.select_related("task", "account")
+        .filter(status=JobStatus.DISPATCHED, dispatched_at__lt=cutoff)
+        .annotate(start_sent_at=_start_sent_at(), start_unsent=Exists(unsent))
+        .filter(start_unsent=False)
+        .filter(Q(start_sent_at__lt=cutoff) | Q(start_sent_at__isnull=True))
+    )
     done = []
-    for job in Job.objects.select_related("task", "account").filter(status=JobStatus.DISPATCHED, dispatched_at__lt=cutoff):
-        if job.backend == "yingdao" and job.dispatched_at + timedelta(seconds=job.wait_timeout_seconds) > cutoff:
+    for job in candidates:
+        sent_at = job.start_sent_at or job.dispatched_at
+        if job.backend == "yingdao" and sent_at + timedelta(seconds=job.wait_timeout_seconds) > cutoff:
             # It may wait in Yingdao's own queue for waitTimeoutSeconds (Yingdao then ends it, and
             # reconciliation asks meanwhile): failing it earlier would retry it beside that run.
             continue
@@ -89,8 +116,6 @@ def run_timeouts(now: datetime) -> list[str]:
     """Expired runs → stopping/run_timeout, each with its stop queued in the outbox in the same
     transaction (no backend call here: the sweep never waits on a robot). The dispatcher sends
     the stop, then `finish_run_timeout` ends the job; until then its robot's slot stays taken."""
-    from jobs import outbox
-
     rows = Job.objects.filter(status=JobStatus.RUNNING).values_list("pk", "started_at", "run_timeout_seconds")
     expired = [pk for pk, started, limit in rows if started and started + timedelta(seconds=limit) < now]
     done = []
@@ -102,6 +127,12 @@ def run_timeouts(now: datetime) -> list[str]:
     return done
 
 
+def after_stop_sent(job: Job, outcome) -> None:
+    """The outbox sent (or failed to send) a plain stop: a run-timeout job now ends."""
+    if job.status == JobStatus.STOPPING and job.reason == JobReason.RUN_TIMEOUT:
+        finish_run_timeout(job, outcome=outcome, now=timezone.now())
+
+
 def finish_run_timeout(job: Job, *, outcome, now: datetime) -> bool:
     """After its stop was sent: the timed-out job ends failed/run_timeout with a failed log."""
     text = (
@@ -110,7 +141,7 @@ def finish_run_timeout(job: Job, *, outcome, now: datetime) -> bool:
         + ("sent." if outcome.ok else f"not delivered ({outcome.error or outcome.message}).")
     )
     with transaction.atomic():
-        log = _failed_log(job, now=now, text=text, error="run timeout", since=job.started_at)
+        log = _failed_log(job, now=now, text=text, error="run timeout", since=_run_began(job))
         if transitions.fail(job, now=now, reason=JobReason.RUN_TIMEOUT, expected=[JobStatus.STOPPING], log=log, message=text):
             return True
         transaction.set_rollback(True)  # the robot's own stop or report came first
@@ -135,7 +166,7 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
     with transaction.atomic():
         if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
             return None
-        task = transitions.lock_task(task_id)
+        task = locks.lock_task(task_id)
         if not Task.objects.filter(silent_since(cutoff), pk=task_id).exists():
             return None  # a heartbeat landed while we waited for the lock
         job = transitions.active_job(task, now=now)
@@ -148,7 +179,9 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
             f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {task.app_name} "
             f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
         )
-        log = _failed_log(job, now=now, text=message, error="contact lost", since=task.last_run_time or last_seen)
+        # The run's own start (ours, not the robot's last report's start_time, which is another
+        # log's idempotency key: reusing it failed every pass and left the job stuck).
+        log = _failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
         if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
             transaction.set_rollback(True)
             return None

@@ -13,6 +13,8 @@ Rules (docs/jobs.md):
 - `HOOKS` are called inside the transaction with each `Transition` (old and new status): the
   alerts app raises its alerts from there, atomically with the change.
 No other module writes `Task.status` or `Account.status` (jobs/tests/test_conventions.py).
+
+Rows are locked in the one order written in jobs/locks.py (account, task, job, then the rest).
 """
 
 from __future__ import annotations
@@ -24,15 +26,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account, AccountStatus
 from accounts.services import TRACKED_FIELDS as ACCOUNT_TRACKED_FIELDS
+from jobs import wakeup
 from jobs.backends import in_transaction
+from jobs.locks import lock_robot, transaction_locks_everything
 from jobs.models import (
     ACTIVE,
     BUSY,
+    FINAL,
     RETRIED_REASONS,
     TASK_RUNNING,
     TRANSITIONS,
@@ -81,49 +87,12 @@ def _require_transaction() -> None:
         raise RuntimeError("job transitions run inside the caller's transaction.atomic()")
 
 
-def transaction_locks_everything() -> bool:
-    """SQLite: every transaction begins IMMEDIATE (settings), i.e. holding the database's one
-    write lock, so what it reads cannot change under it and row locks (which SQLite has not)
-    add nothing. PostgreSQL: rows are locked one by one, as below."""
-    return not connection.features.has_select_for_update
-
-
-def lock_robot(account_id) -> None:
-    """Lock the account row first, always: every transaction that moves jobs takes the account,
-    then the task (on PostgreSQL; SQLite serializes writers anyway), so none can deadlock.
-    NO KEY UPDATE: a job inserted for the account (a foreign key's KEY SHARE) does not wait on it.
-    A database without row locks (SQLite: its write transactions are serialized) skips the read."""
-    if account_id is not None and not transaction_locks_everything():
-        list(Account.objects.select_for_update(no_key=True).filter(pk=account_id).values_list("pk", flat=True))
-
-
-def lock_task(task_pk, *, account_id: Any = None, read_in_transaction: Task | None = None) -> Task:
-    """The task, locked after its account (see lock_robot), with that account loaded under the
-    lock. `account_id`, when the caller has just read it, saves reading it again; should the task
-    have moved to another account meanwhile, that account is locked too.
-    `read_in_transaction`: the task (its account loaded) as this transaction already read it;
-    where the transaction holds the whole database (SQLite) that row is current and is used as is."""
-    if read_in_transaction is not None and transaction_locks_everything():
-        _require_transaction()
-        return read_in_transaction
-    if account_id is None:
-        account_id = Task.objects.filter(pk=task_pk).values_list("account_id", flat=True).first()
-    lock_robot(account_id)
-    task = Task.objects.select_for_update().select_related("account").get(pk=task_pk)
-    if task.account_id != account_id:
-        lock_robot(task.account_id)
-        task.account = Account.objects.get(pk=task.account_id)
-    return task
-
-
 def _expected_for(new: str) -> list[str]:
     return [status for status, targets in TRANSITIONS.items() if new in targets]
 
 
 def _after_commit_wake_dispatcher() -> None:
-    from jobs import dispatcher
-
-    transaction.on_commit(dispatcher.kick)
+    transaction.on_commit(lambda: wakeup.kick())
 
 
 # -- the one compare-and-set ---------------------------------------------------------------------
@@ -155,9 +124,12 @@ def move(
     locked = job.task if task_locked else None
     if locked is None:
         lock_robot(job.account_id)
+        if job.task_id is not None and not transaction_locks_everything():
+            # The task before the job (the lock order); its account, locked just above, read with it.
+            locked = Task.objects.select_for_update(of=("self",)).select_related("account").filter(pk=job.task_id).first()
     values: dict[str, Any] = {"status": new, "updated_at": now, **fields}
-    if reason is not None:
-        values["reason"] = reason
+    if reason is not None or new in FINAL:
+        values["reason"] = reason  # an end states its own reason, or none (never a stale one)
     if new in (JobStatus.DISPATCHED,):
         values.setdefault("dispatched_at", now)
     if new == JobStatus.RUNNING:
@@ -337,11 +309,22 @@ def active_job(task: Task, *, now: datetime, adopt: bool = True) -> Job | None:
     _require_transaction()
     job = next(iter(Job.objects.filter(task_id=task.pk, status__in=ACTIVE).order_by()[:1]), None)
     if job is not None:
-        job.task = task  # the caller's row (locked by lock_task where it moves the job)
-        if job.account_id == task.account_id:
-            job.account = task.account
-    if job is not None or not adopt or task.status != TaskStatus.RUNNING:
-        return job
+        return with_task(job, task)
+    return adopt_if_running(task, now=now) if adopt else None
+
+
+def with_task(job: Job, task: Task) -> Job:
+    """`job` with the caller's task row (locked by lock_task where it moves the job)."""
+    job.task = task
+    if job.account_id == task.account_id:
+        job.account = task.account
+    return job
+
+
+def adopt_if_running(task: Task, *, now: datetime) -> Job | None:
+    """A task found running without an active job gets a running job with source `robot`."""
+    if task.status != TaskStatus.RUNNING:
+        return None
     started = task.last_run_time or task.last_seen_at or now
     job = Job.objects.create(
         **snapshot_of(task, task.priority),
@@ -387,7 +370,7 @@ def stopped(job: Job, *, now: datetime, reason: str | None = None, expected=None
     """The robot confirmed a stop, or an operator force-stopped (reason force_stopped). A job
     being stopped for its run timeout ends failed/run_timeout instead."""
     if job.reason == JobReason.RUN_TIMEOUT and reason is None:
-        return move(job, JobStatus.FAILED, now=now, expected=[JobStatus.STOPPING])
+        return move(job, JobStatus.FAILED, now=now, expected=[JobStatus.STOPPING], reason=JobReason.RUN_TIMEOUT)
     return move(job, JobStatus.STOPPED, now=now, expected=expected or list(BUSY), reason=reason)
 
 
@@ -417,7 +400,7 @@ def finish_reported(job: Job, *, now: datetime, log, robot_status: str, task_loc
         job,
         new,
         now=now,
-        expected=list(ACTIVE),
+        expected=list(BUSY),
         reason=reason,
         execution_log=log,
         started_at=job.started_at or log.start_time,
@@ -463,6 +446,34 @@ def record_report_without_job(
         if latest and not running_elsewhere:
             _write_account(account, {"status": log.status, "recent_app": log.app_name, "end_time": end})
     return job
+
+
+def attach_log(job: Job, log) -> None:
+    """A robot's report of a job that has already ended (force-stopped, timed out, lost): its log
+    is attached to that job; nothing else moves."""
+    _require_transaction()
+    if Job.objects.filter(pk=job.pk).update(execution_log=log, updated_at=timezone.now()):
+        job.execution_log = log
+        events.publish_job_updated(job, {"execution_log_id": log.pk})
+
+
+def store_external_id(job: Job, external_id: str) -> bool:
+    """The backend's id of the job (e.g. Yingdao's jobUuid), stored once: never overwritten."""
+    _require_transaction()
+    stored = Job.objects.filter(pk=job.pk).filter(Q(external_id__isnull=True) | Q(external_id="")).update(
+        external_id=external_id, updated_at=timezone.now()
+    )
+    if stored:
+        job.external_id = external_id
+        events.publish_job_updated(job, {"external_id": external_id})
+    return bool(stored)
+
+
+def record_seen(job: Job, *, now: datetime) -> None:
+    """A sign of life of the job's run from its backend (e.g. Yingdao saying "still running"):
+    the task's last_seen_at, which the lost-contact watchdog reads (one statement)."""
+    if job.task_id is not None:
+        Task.objects.filter(pk=job.task_id).update(last_seen_at=now)
 
 
 def _not_earlier(current: datetime | None, candidate: datetime) -> datetime:

@@ -1,15 +1,15 @@
 """Background loops embedded in the server process (the single-process default).
 
 Started from asgi.py in daemon threads, so scheduled starts, watchdog transitions and alert
-deliveries happen in the same process as the SSE connections that must see their events:
-- the scheduler (tasks/scheduler.py) and the presence sweep (accounts/presence.py), off when
-  RPA_EMBEDDED_SCHEDULER=false (a separate `manage.py run_scheduler` runs both instead);
-- the Yingdao loop (yingdao/loop.py: client sync, reconciliation), with the scheduler
-  (`manage.py run_yingdao` alone);
-- the job dispatcher (jobs/dispatcher.py: queue, sends, job timeouts), off when
-  RPA_EMBEDDED_DISPATCHER=false (`manage.py run_dispatcher` runs instead);
-- the alert delivery worker (alerts/worker.py), off when RPA_EMBEDDED_ALERTS=false
-  (`manage.py run_alerts` runs instead).
+deliveries happen in the same process as the SSE connections that must see their events. Which
+loops run is `settings.RPA_EMBEDDED_LOOPS` (thread name → the setting that turns it on, and the
+function run with `stop=`), named by dotted string: this plumbing imports no domain app
+(docs/architecture.md). Today: the scheduler and the presence sweep (off with
+RPA_EMBEDDED_SCHEDULER=false: `manage.py run_scheduler` runs both), the Yingdao loop (with the
+scheduler), the job dispatcher (RPA_EMBEDDED_DISPATCHER; `manage.py run_dispatcher`), the alert
+delivery worker (RPA_EMBEDDED_ALERTS; `manage.py run_alerts`), the work queue worker
+(RPA_EMBEDDED_WORKQUEUES; `manage.py run_workqueues`), and on PostgreSQL the event
+sequencer's safety net (rpa_workbench.events.run_sequencer).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
 detected). Several server processes each running them is safe: due work is claimed with
 conditional updates.
@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -33,54 +34,19 @@ _threads: dict[str, threading.Thread] = {}
 _stop = threading.Event()
 
 
-def should_start(setting: str = "RPA_EMBEDDED_SCHEDULER") -> bool:
-    return bool(getattr(settings, setting)) and "pytest" not in sys.modules
+def should_start(setting: str | None = "RPA_EMBEDDED_SCHEDULER") -> bool:
+    """Whether a loop switched on by `setting` (None: always on) runs in this process."""
+    return (setting is None or bool(getattr(settings, setting))) and "pytest" not in sys.modules
 
 
-def _run_scheduler() -> None:
-    from tasks import scheduler
-
-    scheduler.run_forever(stop=_stop)
-
-
-def _run_presence() -> None:
-    from accounts import presence
-
-    presence.run_forever(stop=_stop)
+def loops() -> dict[str, tuple[str | None, str]]:
+    """Thread name → (the setting that turns it on, the dotted path of its loop function)."""
+    return {name: (setting, path) for name, (setting, path) in settings.RPA_EMBEDDED_LOOPS.items()}
 
 
-def _run_yingdao() -> None:
-    from yingdao import loop
-
-    loop.run_forever(stop=_stop)
-
-
-def _run_dispatcher() -> None:
-    from jobs import dispatcher
-
-    dispatcher.run_forever(stop=_stop)
-
-
-def _run_alerts() -> None:
-    from alerts.worker import Worker
-
-    Worker().run_forever(stop=_stop)
-
-
-LOOPS: dict[str, tuple[str, Callable[[], None]]] = {
-    "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", _run_scheduler),
-    # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
-    "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", _run_presence),
-    "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", _run_dispatcher),
-    "rpa-alerts": ("RPA_EMBEDDED_ALERTS", _run_alerts),
-    # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
-    "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", _run_yingdao),
-}
-
-
-def _run(target: Callable[[], None]) -> None:
+def _run(target: Callable[..., None]) -> None:
     try:
-        target()
+        target(stop=_stop)
     finally:
         connection.close()
 
@@ -89,26 +55,26 @@ def start() -> threading.Thread | None:
     """Start each enabled loop's thread once per process (idempotent); returns the scheduler's
     thread, None when it is disabled."""
     with _lock:
-        for name, (setting, target) in LOOPS.items():
+        for name, (setting, path) in loops().items():
             if not should_start(setting):
                 continue
             thread = _threads.get(name)
             if thread is None or not thread.is_alive():
                 _stop.clear()
-                thread = threading.Thread(target=_run, args=(target,), name=name, daemon=True)
+                thread = threading.Thread(target=_run, args=(import_string(path),), name=name, daemon=True)
                 _threads[name] = thread
                 thread.start()
                 atexit.register(stop)
-                logger.info("embedded %s started (%s=false turns it off)", name, setting)
+                logger.info("embedded %s started%s", name, f" ({setting}=false turns it off)" if setting else "")
     return _threads.get("rpa-scheduler") if should_start() else None
 
 
 def stop(timeout: float = 10) -> None:
-    """Ask the loops to finish their pass and wait for them (called at interpreter exit)."""
+    """Ask the loops to finish their pass and wait for them (called at interpreter exit). Loops
+    that sleep on their own wake-up event are woken by `settings.RPA_EMBEDDED_WAKERS`."""
     _stop.set()
-    from jobs import dispatcher
-
-    dispatcher.kick()  # its loop sleeps on its own wake-up event
+    for path in getattr(settings, "RPA_EMBEDDED_WAKERS", ()):
+        import_string(path)()
     for thread in list(_threads.values()):
         if thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)

@@ -3,11 +3,12 @@
 Streams subscribe here; events reach it after their commit — from this process's requests
 (`events.hand_over`) or, with `EVENTSTREAM_REDIS`, from every process through Redis pub/sub.
 They can arrive out of order (two requests' after-commit hand-overs race; Redis carries several
-publishers), so `receive` delivers them in id order: the next id goes out at once, and an id
-beyond the next makes the hub read the missing ones from the outbox (ids commit in order, see
-`rpa_workbench.event_store`, so anything below a committed id is there or was rolled back).
-An event published by a process the hub does not hear from (a management command without Redis)
-is found by the same read once any later event arrives, and by every stream's replay.
+publishers), so `receive` delivers them in position order: the next position goes out at once,
+and one beyond the next makes the hub read the missing ones from the outbox (positions are
+stamped in commit order, see `rpa_workbench.event_store`, so every position below a stamped one
+is readable). An event stamped by a process the hub does not hear from (a management command
+without Redis) is found by the same read once any later event arrives, and by every stream's
+replay. (Events below are "ids": an event's position is its id in every stream.)
 
 Private overrides (written for django-eventstream 5.3.4, pinned by tests/test_events_hub.py):
 `__init__` (no library RedisListener), and `add_to_queues` routing into our batching `queue`.
@@ -49,7 +50,7 @@ def redis_options() -> dict[str, Any] | None:
 
 
 def encode_rows(rows: list[StoredRow]) -> str:
-    return json.dumps({"events": [[row.id, row.type, row.account_id, row.data] for row in rows]})
+    return json.dumps({"events": [[row.position, row.type, row.account_id, row.data] for row in rows]})
 
 
 def decode_rows(raw: bytes | str) -> list[StoredRow]:
@@ -58,7 +59,7 @@ def decode_rows(raw: bytes | str) -> list[StoredRow]:
 
 def channel_events(rows: list[StoredRow]) -> list[tuple[str, Event]]:
     """Each row as an Event on each channel it belongs to (the id line differs per channel)."""
-    return [(channel, Event(channel, row.type, row.data, id=row.id)) for row in rows for channel in row.channels()]
+    return [(channel, Event(channel, row.type, row.data, id=row.position)) for row in rows for channel in row.channels()]
 
 
 class Hub(ListenerManager):
@@ -128,8 +129,8 @@ class Hub(ListenerManager):
                 self.last_id, self.ahead = None, {}
                 return
             for row in rows:
-                if self.last_id is None or row.id > self.last_id:
-                    self.ahead[row.id] = row
+                if self.last_id is None or row.position > self.last_id:
+                    self.ahead[row.position] = row
             ready, gap_end = self._take_ready(), self._gap_end()
         self._deliver(ready, gap_end)
 
@@ -198,8 +199,8 @@ class Hub(ListenerManager):
             if self.last_id is None:
                 return
             for row in missing:
-                if self.last_id < row.id <= gap_end:
-                    self.ahead.setdefault(row.id, row)
+                if self.last_id < row.position <= gap_end:
+                    self.ahead.setdefault(row.position, row)
             ready = [self.ahead.pop(event_id) for event_id in sorted(self.ahead) if self.last_id < event_id <= gap_end]
             if ready:
                 self.last_id = max(self.last_id, gap_end)

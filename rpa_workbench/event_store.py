@@ -2,11 +2,16 @@
 
 - `append` inserts one row in the caller's transaction (a rolled-back change, or savepoint,
   takes its events with it; a committed change has its events, even if the process dies before
-  delivering them). The row id is the event's position in every stream.
-- Ids commit in order: on SQLite one writer at a time; on PostgreSQL the insert first takes a
-  transaction-level advisory lock (in the same statement), held until commit, so a reader that
-  sees id N also sees every committed id below N. Streams and the hub rely on that to resume
-  with `id > last` and never skip an event that committed late.
+  delivering them).
+- Each event's id in every stream is its **position** (`StoredEvent.position`), given in commit
+  order, so that a reader that sees position N also sees every position below N, and streams
+  resume with `position > last` without ever skipping an event that committed late
+  (docs/jobs.md, "Event ordering"):
+  - on SQLite, one writer at a time: the insert takes the next position itself;
+  - on PostgreSQL, the insert leaves it empty, and `sequence` stamps the committed events after
+    their commit, in its own short transaction (one sequencer at a time, under an advisory lock
+    held for that one UPDATE only; never by a request's transaction). Until then an event is
+    invisible to readers. A transaction held open delays only its own events.
 - `read_after` is the replay read of both streams (all events, or one account's); `trim` keeps
   the table bounded (`RPA_SSE_RETENTION_HOURS`, `RPA_SSE_RETENTION_EVENTS`), called after commit.
 - `OutboxStorage` is the same store behind django-eventstream's storage interface, so the
@@ -19,11 +24,12 @@ import datetime
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django_eventstream.event import Event
 from django_eventstream.storage import EventDoesNotExist, StorageBase
@@ -32,18 +38,22 @@ from rpa_workbench.models import EventTrimMark, StoredEvent
 
 ALL_CHANNEL = "rpa"
 ACCOUNT_CHANNEL_PREFIX = "account-"
-# Any constant: the advisory lock that orders event ids by commit on PostgreSQL.
-ORDER_LOCK_KEY = 0x52504145  # "RPAE"
+# Any constant: the advisory lock one sequencer holds while it stamps positions (PostgreSQL).
+SEQUENCER_LOCK_KEY = 0x52504145  # "RPAE"
+# At most this many events stamped per statement (a backlog takes several).
+SEQUENCE_BATCH = 1000
 
 
 @dataclass(frozen=True)
 class StoredRow:
-    """One stored event as the fan-out needs it: position, type, account, encoded payload."""
+    """One stored event as the fan-out needs it: its position (the event's id in every stream;
+    None until stamped), type, account, encoded payload, and its row's primary key."""
 
-    id: int
+    position: int | None
     type: str
     account_id: str | None
     data: str
+    pk: int = 0
 
     def channels(self) -> list[str]:
         """The streams it belongs to: all events, and its account's."""
@@ -63,16 +73,25 @@ def channel_account(channel: str) -> str | None:
     return None
 
 
+def stamps_after_commit() -> bool:
+    """Whether positions are stamped after commit (PostgreSQL), not by the insert (SQLite)."""
+    return connection.vendor == "postgresql"
+
+
+def _table() -> str:
+    return connection.ops.quote_name(StoredEvent._meta.db_table)
+
+
 def _insert_sql() -> str:
     quote = connection.ops.quote_name
-    table = quote(StoredEvent._meta.db_table)
-    columns = ", ".join(quote(name) for name in ("type", "account_id", "data", "created_at"))
-    if connection.vendor == "postgresql":
-        return (
-            f"INSERT INTO {table} ({columns}) SELECT %s, %s, %s, %s "
-            f"FROM pg_advisory_xact_lock({ORDER_LOCK_KEY}) RETURNING {quote('id')}"
-        )
-    return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s) RETURNING {quote('id')}"
+    columns = ["type", "account_id", "data", "created_at"]
+    values = "%s, %s, %s, %s"
+    if not stamps_after_commit():
+        # One writer at a time (SQLite): the next position commits after every one below it.
+        columns.append("position")
+        values += f", (SELECT COALESCE(MAX({quote('position')}), 0) + 1 FROM {_table()})"
+    names = ", ".join(quote(name) for name in columns)
+    return f"INSERT INTO {_table()} ({names}) VALUES ({values}) RETURNING {quote('id')}, {quote('position')}"
 
 
 def append(event_type: str, account_id: Any | None, encoded: str) -> StoredRow:
@@ -87,26 +106,80 @@ def append(event_type: str, account_id: Any | None, encoded: str) -> StoredRow:
     ]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), params)
-        (event_id,) = cursor.fetchone()
-    return StoredRow(int(event_id), event_type, account, encoded)
+        pk, position = cursor.fetchone()
+    return StoredRow(position, event_type, account, encoded, pk=int(pk))
+
+
+_SEQUENCE_SQL = """
+WITH todo AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n
+    FROM {table} WHERE "position" IS NULL ORDER BY id LIMIT %s
+), top AS (
+    SELECT GREATEST(
+        COALESCE(MAX("position"), 0),
+        COALESCE((SELECT trimmed_through FROM {trim} WHERE id = 1), 0)
+    ) AS last FROM {table}
+)
+UPDATE {table} AS event SET "position" = top.last + todo.n
+FROM todo, top WHERE event.id = todo.id
+RETURNING event.id, event."position", event.type, event.account_id, event.data
+"""
+
+
+def _row(pk: int, position: int, event_type: str, account: Any, data: str) -> StoredRow:
+    return StoredRow(int(position), event_type, str(account) if account is not None else None, data, pk=int(pk))
+
+
+def sequence(own: Iterable[StoredRow] = (), *, locate_own: bool = True) -> tuple[list[StoredRow], list[StoredRow]]:
+    """Stamp a position on every committed event that has none, oldest first; call it outside
+    any transaction, after the commit of `own` (the rows a transaction just stored).
+
+    Returns (the rows this call stamped, in position order — other processes' included — and the
+    rows of `own` another sequencer stamped meanwhile, read back unless `locate_own` is false:
+    the fan-out through Pushpin or Redis has them from that sequencer). On SQLite both are what
+    the inserts gave: `own`, and nothing.
+
+    One sequencer at a time (an advisory lock taken in a statement of its own, so the UPDATE's
+    snapshot sees every stamp committed before it): positions commit in order. The lock is held
+    for this short transaction only; no request's transaction ever waits for it."""
+    own = list(own)
+    if not stamps_after_commit():
+        return own, []
+    table = _table()
+    trim_table = connection.ops.quote_name(EventTrimMark._meta.db_table)
+    stamped: list[StoredRow] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK_KEY])
+        while True:
+            cursor.execute(_SEQUENCE_SQL.format(table=table, trim=trim_table), [SEQUENCE_BATCH])
+            batch = cursor.fetchall()
+            stamped.extend(_row(*values) for values in batch)
+            if len(batch) < SEQUENCE_BATCH:
+                break
+    stamped.sort(key=lambda row: row.position)
+    mine = {row.pk for row in stamped}
+    missing = [row.pk for row in own if row.pk not in mine] if locate_own else []
+    elsewhere: list[StoredRow] = []
+    if missing:
+        rows = StoredEvent.objects.filter(pk__in=missing, position__isnull=False).order_by("position")
+        elsewhere = [_row(*values) for values in rows.values_list("id", "position", "type", "account_id", "data")]
+    return stamped, elsewhere
 
 
 def read_after(last_id: int, account_id: str | None = None, limit: int = 100) -> list[StoredRow]:
-    """The stored events after `last_id` (of one account, or all), oldest first."""
-    qs = StoredEvent.objects.filter(id__gt=last_id)
+    """The stamped events after position `last_id` (of one account, or all), oldest first."""
+    qs = StoredEvent.objects.filter(position__gt=last_id)
     if account_id is not None:
         qs = qs.filter(account_id=account_id)
-    return [
-        StoredRow(event_id, event_type, str(account) if account is not None else None, data)
-        for event_id, event_type, account, data in qs.order_by("id").values_list(
-            "id", "type", "account_id", "data"
-        )[:limit]
-    ]
+    rows = qs.order_by("position").values_list("id", "position", "type", "account_id", "data")[:limit]
+    return [_row(*values) for values in rows]
 
 
 def current_id() -> int:
-    """The newest event's id (0 when none): where a stream with no Last-Event-ID starts."""
-    return StoredEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    """The newest event's position (0 when none): where a stream with no Last-Event-ID starts."""
+    return StoredEvent.objects.filter(position__isnull=False).order_by("-position").values_list(
+        "position", flat=True
+    ).first() or 0
 
 
 def is_trimmed(last_id: int) -> bool:
@@ -135,14 +208,14 @@ def trim(force: bool = False) -> None:
     hours = float(getattr(settings, "RPA_SSE_RETENTION_HOURS", 24))
     keep = int(getattr(settings, "RPA_SSE_RETENTION_EVENTS", 10000))
     cutoff = timezone.now() - datetime.timedelta(hours=hours)
-    by_age = StoredEvent.objects.filter(id__lt=newest, created_at__lt=cutoff).order_by("-id")
-    through = max(by_age.values_list("id", flat=True).first() or 0, newest - keep)
+    by_age = StoredEvent.objects.filter(position__lt=newest, created_at__lt=cutoff).order_by("-position")
+    through = max(by_age.values_list("position", flat=True).first() or 0, newest - keep)
     if through <= 0:
         return
     # The mark first: a reader that finds the events gone also finds the mark.
     EventTrimMark.objects.get_or_create(pk=1)
     EventTrimMark.objects.filter(pk=1, trimmed_through__lt=through).update(trimmed_through=through)
-    StoredEvent.objects.filter(id__lte=through).delete()
+    StoredEvent.objects.filter(position__lte=through).delete()
 
 
 class OutboxStorage(StorageBase):
@@ -153,17 +226,20 @@ class OutboxStorage(StorageBase):
     delivered to every subscriber after commit, replayable."""
 
     def append_event(self, channel: str, event_type: str, data: str) -> Event:
+        """On PostgreSQL the event's position is known only after its commit: the Event returned
+        then carries 0, so every stream skips the library's immediate local delivery of it and
+        gets it, with its position, after the commit like any other event."""
         from rpa_workbench import events
 
         row = append(event_type, channel_account(channel), data)
         events.deliver_after_commit(row)
-        return Event(channel, event_type, data, id=row.id)
+        return Event(channel, event_type, data, id=row.position or 0)
 
     def get_events(self, channel: str, last_id: int, limit: int = 100) -> list[Event]:
         if is_trimmed(last_id):
             raise EventDoesNotExist("events after this id were trimmed", current_id())
         rows = read_after(last_id, channel_account(channel), limit)
-        return [Event(channel, row.type, row.data, id=row.id) for row in rows]
+        return [Event(channel, row.type, row.data, id=row.position) for row in rows]
 
     def get_current_id(self, channel: str) -> int:
         return current_id()

@@ -4,10 +4,12 @@ Every state change calls one `publish_*` function here, inside the change's tran
 1. the payload `{"type", "data"}` is JSON-encoded once and stored once in the outbox
    (`rpa_workbench.event_store`: one row, the account as a column), in the same transaction —
    a rolled-back change (or savepoint) takes its events with it, a committed one keeps them;
-2. after the commit, the stored rows are handed over live (`hand_over`): to this process's
-   `hub` in the single-process set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to
-   every server process, or — with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the
-   streams (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
+2. after the commit, their positions are stamped (on PostgreSQL, by the sequencer in its own
+   short transaction: `event_store.sequence`; docs/jobs.md, "Event ordering") and the stamped
+   rows are handed over live (`hand_over`): to this process's `hub` in the single-process
+   set-up, or — with `EVENTSTREAM_REDIS` — published on Redis to every server process, or —
+   with `RPA_PUSHPIN_PUBLISH_URL` — to Pushpin, which holds the streams
+   (`rpa_workbench.pushpin`). Delivery failing is logged, never fails the request:
    the events are stored, and streams replay them (`Last-Event-ID`, or the hub's gap read).
 
 The events of one workflow (a webhook's account, task and log events) are published inside
@@ -22,10 +24,11 @@ import contextlib
 import contextvars
 import datetime
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django_eventstream.channelmanager import DefaultChannelManager
 from django_eventstream.event import Event
@@ -171,31 +174,81 @@ class ChannelManager(DefaultChannelManager):
 
 
 def hand_over(rows: list[StoredRow]) -> None:
-    """Give committed rows to every subscriber: through Pushpin when it holds the streams,
-    through Redis to every process when configured, else (or when Redis fails) to this
-    process's hub. Then, at most once a minute, trim the outbox."""
+    """After the commit of `rows` (a transaction's events): stamp their positions (PostgreSQL,
+    see `event_store.sequence`; the rows of other transactions waiting for one come along), then
+    give the stamped rows to every subscriber: through Pushpin when it holds the streams, through
+    Redis to every process when configured, else (or when Redis fails) to this process's hub.
+    Then, at most once a minute, trim the outbox."""
     if not rows:
         return
     try:
-        if pushpin.enabled():
-            pushpin.publish(rows)
-        else:
-            publisher = redis_publisher()
-            sent = False
-            if publisher is not None:
-                try:
-                    publisher.publish(REDIS_CHANNEL, encode_rows(rows))
-                    sent = True
-                except Exception:
-                    logger.exception("could not publish events on Redis; delivering to this process only")
-            if not sent:
-                hub.receive(rows)
+        stamped, elsewhere = event_store.sequence(rows, locate_own=not shared_fan_out())
     except Exception:
-        logger.exception("could not hand over %s", ", ".join(row.type for row in rows))
+        # Stored and committed: the sequencer loop (`run_sequencer`) stamps and delivers them.
+        logger.exception("could not stamp the positions of %s", ", ".join(row.type for row in rows))
+        return
+    fan_out(stamped, elsewhere)
     try:
         event_store.trim()
     except Exception:
         logger.exception("could not trim the event outbox")
+
+
+def shared_fan_out() -> bool:
+    """Whether events reach every process's subscribers (Pushpin, Redis), not only this one's."""
+    return pushpin.enabled() or redis_publisher() is not None
+
+
+def fan_out(stamped: list[StoredRow], elsewhere: list[StoredRow] | None = None) -> None:
+    """Deliver `stamped` (the rows this process stamped, anybody's) to every subscriber.
+    `elsewhere` are this process's own rows another process stamped first: through Pushpin or
+    Redis that process delivered them to everyone, so only this process's hub still needs them."""
+    elsewhere = elsewhere or []
+    if not stamped and not elsewhere:
+        return
+    try:
+        if pushpin.enabled():
+            if stamped:
+                pushpin.publish(stamped)
+            return
+        publisher = redis_publisher()
+        if publisher is not None:
+            try:
+                if stamped:
+                    publisher.publish(REDIS_CHANNEL, encode_rows(stamped))
+                return
+            except Exception:
+                logger.exception("could not publish events on Redis; delivering to this process only")
+        hub.receive(sorted([*stamped, *elsewhere], key=lambda row: row.position))
+    except Exception:
+        logger.exception("could not hand over %s", ", ".join(row.type for row in [*stamped, *elsewhere]))
+
+
+SEQUENCER_INTERVAL = 1.0
+
+
+def sequence_pass() -> list[StoredRow]:
+    """Stamp every committed event still without a position and deliver it; what it stamped."""
+    stamped, _ = event_store.sequence()
+    fan_out(stamped)
+    return stamped
+
+
+def run_sequencer(*, stop: threading.Event, interval: float = SEQUENCER_INTERVAL) -> None:
+    """The safety net of the after-commit stamping (an embedded loop, PostgreSQL only): events
+    committed by a process that died before stamping them, or whose stamping failed, are stamped
+    and delivered within `interval`. Usually it finds nothing (one index probe)."""
+    if not event_store.stamps_after_commit():
+        return  # SQLite: the insert gives the position
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            sequence_pass()
+        except Exception:
+            logger.exception("event sequencer pass failed")
+        finally:
+            close_old_connections()
+        stop.wait(interval)
 
 
 def wake_streams_after_request(**kwargs: Any) -> None:

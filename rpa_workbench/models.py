@@ -27,11 +27,14 @@ class AuthFailure(models.Model):
 class StoredEvent(models.Model):
     """One published event, stored once, in the transaction of the change that caused it.
 
-    Its id is the event's position for every stream: the all-events stream sends every id, an
-    account's stream (`?account_id=`) only the ids whose `account_id` is that account. No foreign
-    key: an account's events (its deletion included) outlive it for replay."""
+    Its `position` is the event's id for every stream, given in commit order (on PostgreSQL
+    stamped after the commit, see rpa_workbench.event_store; null until then): the all-events
+    stream sends every position, an account's stream (`?account_id=`) only those whose
+    `account_id` is that account. `id` only orders the inserts. No foreign key: an account's
+    events (its deletion included) outlive it for replay."""
 
     id = models.BigAutoField(primary_key=True)
+    position = models.BigIntegerField(null=True, blank=True, unique=True)
     type = models.CharField(max_length=64)
     account_id = models.UUIDField(null=True, blank=True)
     data = models.TextField()  # the encoded `{"type", "data"}` payload, sent as is
@@ -39,11 +42,15 @@ class StoredEvent(models.Model):
 
     class Meta:
         db_table = "rpa_event"
-        ordering = ["id"]
-        indexes = [models.Index(fields=["account_id", "id"], name="rpa_event_account_id")]
+        ordering = ["position"]
+        indexes = [
+            models.Index(fields=["account_id", "position"], name="rpa_event_account_position"),
+            # The sequencer's work list: the few committed events not stamped yet.
+            models.Index(fields=["id"], condition=models.Q(position__isnull=True), name="rpa_event_unstamped"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.type} #{self.id}"
+        return f"{self.type} #{self.position}"
 
 
 class EventTrimMark(models.Model):

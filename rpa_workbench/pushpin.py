@@ -44,7 +44,7 @@ def enabled() -> bool:
 
 def sse_block(channel: str, row: StoredRow) -> str:
     """The SSE block of `row` on `channel`: what the in-process stream sends too."""
-    return sse_encode_event(row.type, row.data, event_id=make_id({channel: row.id}))
+    return sse_encode_event(row.type, row.data, event_id=make_id({channel: row.position}))
 
 
 def items(rows: list[StoredRow]) -> list[dict[str, Any]]:
@@ -57,7 +57,7 @@ def items(rows: list[StoredRow]) -> list[dict[str, Any]]:
     for row in rows:
         for channel in row.channels():
             blocks.setdefault(channel, []).append(sse_block(channel, row))
-            last_ids[channel] = row.id
+            last_ids[channel] = row.position
     return [
         {"channel": channel, "id": str(last_ids[channel]), "formats": {"http-stream": {"content": "".join(parts)}}}
         for channel, parts in blocks.items()

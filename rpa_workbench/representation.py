@@ -5,9 +5,9 @@ copy of the declared fields plus the model's), then, for each field of each row,
 `get_attribute` and the field's `to_representation`; a datetime looks the current time zone up
 each time. On a page of 20 rows that was about half of a list request's Python.
 
-`ReadPlan` works out once per serializer class, from the public DRF API (the `fields` of one
-prototype instance, each field's `source_attrs`, `to_representation`, `default_timezone`), how
-each readable field is read and written, and writes a row from that: the same keys, in the same
+`ReadPlan` works out once per serializer class (the `fields` of one prototype instance, each
+field's `source_attrs`, `to_representation`, `default_timezone`) how each readable field is read
+and written, and writes a row from that: the same keys, in the same
 order, with the same values. A row the plan cannot write (an attribute missing, a field
 reading its context) is written by DRF itself, so the plan is never wrong, only sometimes not
 faster. Serializer classes the plan does not understand (nested serializers, hyperlinks, file
@@ -16,6 +16,12 @@ URLs, overridden `get_fields`) have no plan and are written by DRF.
 `ListedFast` (a serializer mixin) uses the plan for the rows of a list (`many=True`) only; one
 object (retrieve, the answer of a create or update) is still written by DRF.
 rpa_workbench/tests/test_representation.py compares both on varied rows.
+
+Not all of it is DRF's public API: it reads `Serializer._readable_fields`, a `ChoiceField`'s
+`choice_strings_to_values` and DRF's `fields.get_attribute`, and repeats what
+`Serializer.to_representation` does. Kept because it buys more than half of a list request
+(bench/overrides.py), and pinned to DRF 3.18.3 in rpa_workbench/tests/test_private_overrides.py
+(docs/architecture.md, "Private overrides").
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ VIEW_ONLY = [
     "alerts.view_channel",
     "alerts.view_delivery",
     "alerts.view_alert",
+    "workqueues.view_workqueue",
+    "workqueues.view_queueitem",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -41,6 +43,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "tasks.change_task",
         "tasks.delete_task",
         "tasks.control_task",
+        "workqueues.add_workqueue",
+        "workqueues.change_workqueue",
+        "workqueues.delete_workqueue",
+        "workqueues.add_queueitem",
+        "workqueues.change_queueitem",
+        "workqueues.delete_queueitem",
     ],
 }
 

@@ -27,7 +27,7 @@ from rpa_workbench.robot_auth import RobotTokenRequired
 
 TAGS = schema_docs.TAGS
 STANDARD_ACTIONS = {"list", "create", "retrieve", "update", "partial_update", "destroy"}
-ANONYMOUS_PATHS = ("/api/v1/auth/token", "/api/v1/auth/token/refresh")
+ANONYMOUS_PATHS = ("/api/v1/auth/token", "/api/v1/auth/token/refresh", "/api/v1/auth/logout")
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (VALIDATION_ERROR); `message` names the field, `details` lists every error",
@@ -61,6 +61,15 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
         503: NOT_CONFIGURED,
     },
     "tasks_stop": {409: "TASK_NOT_RUNNING", 502: CONTROL_FAILED, 503: NOT_CONFIGURED},
+    "queues_create": {409: "QUEUE_EXISTS: a queue has this name"},
+    "queues_update": {409: "QUEUE_EXISTS: a queue has this name"},
+    "queues_partial_update": {409: "QUEUE_EXISTS: a queue has this name"},
+    "queues_destroy": {409: "QUEUE_NOT_EMPTY: the queue has new or in-progress items"},
+    "queues_items_create": {409: "DUPLICATE_REFERENCE: the queue wants unique references and one is taken"},
+    "queues_items_upload": {409: "DUPLICATE_REFERENCE: a reference was taken while the file was added"},
+    "queue_items_retry": {409: "ITEM_NOT_RETRYABLE (not failed or abandoned) or ITEM_ALREADY_RETRIED"},
+    "queue_items_delete": {409: "ITEM_NOT_NEW: only new items are deleted"},
+    "webhook_queue_items_result": {409: "ITEM_NOT_IN_PROGRESS: the item is not in progress (a repeat of its result is 200)"},
     "jobs_create": {
         409: "TASK_ALREADY_RUNNING, or START_PENDING while the task has a queued or unconfirmed job",
         502: CONTROL_FAILED,

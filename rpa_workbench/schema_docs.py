@@ -37,6 +37,11 @@ TAGS = [
     },
     {"name": "alerts", "description": "Alert channels and their delivery log."},
     {
+        "name": "queues",
+        "description": "Work queues: business items (orders, invoices…) robots take one at a time, "
+        "retried on technical failure and counted.",
+    },
+    {
         "name": "events",
         "description": "Server-sent events: every state change, live, with replay by `Last-Event-ID`.",
     },
@@ -72,6 +77,13 @@ SUMMARIES = {
     "resources_config_get": "Robot asks for its task's config",
     "sse_status": "How many event streams are open",
     "alerts_channels_test": "Send a test message through a channel now",
+    "queues_items_list": "List a queue's items (filters, newest first, paginated)",
+    "queues_items_create": "Add one item, or up to 1,000 at once (all or nothing)",
+    "queues_items_upload": "Add items from a CSV file (all or nothing, errors per line)",
+    "queue_items_retry": "Retry a failed or abandoned item as a new item",
+    "queue_items_delete": "Delete a new item (status deleted)",
+    "webhook_queue_next": "Robot takes the next ready item of a queue",
+    "webhook_queue_items_result": "Robot records the result of the item it took",
 }
 
 # Query parameters whose filter does not describe itself.
@@ -87,7 +99,7 @@ PARAMETER_DESCRIPTIONS = {
     "end_date": "started at or before: a date-time, or a date meaning that whole day",
 }
 
-TAG_OF_PATH = {"webhook": "webhooks", "sse": "events", "health": "service"}
+TAG_OF_PATH = {"webhook": "webhooks", "sse": "events", "health": "service", "queue-items": "queues"}
 
 _STANDARD_SUMMARIES = {
     "list": "List {plural} (paginated)",
@@ -180,6 +192,7 @@ SSE_EVENTS = {
     "task_updated": "`{task_id, shadow_bot_account, app_name, changes: {...changed fields}}`",
     "job_updated": "`{job_id, task_id, account_id, shadow_bot_account, app_name, status, changes}`",
     "alert": "`{alert_id, event, severity, message, account_id, task_id, job_id}`",
+    "queue_updated": "`{queue_id, name, counts}`: a work queue changed (at most one a second per queue)",
     "heartbeat": "`{timestamp}`, every RPA_SSE_HEARTBEAT_SECONDS (default 30)",
     "stream-reset": "`{channels}`: the resume point is older than the retention; reload",
 }

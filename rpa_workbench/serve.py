@@ -1,16 +1,19 @@
 """The server entry point: `python -m rpa_workbench.serve -b 127.0.0.1 -p 8888 rpa_workbench.asgi:application`.
 
-Daphne's own command line and options, with two differences (Daphne 4.2; both pinned by tests):
+Daphne's own command line and options, with two differences (Daphne 4.2):
 
 1. Credentials are redacted from the access log (issue 13 item 7): Daphne writes each request's
-   full URL, and the SSE stream's `?token=<JWT>` would be in every line. `log_action` passes the
-   path through `redaction.redact` first.
+   full URL, and the SSE stream's `?token=<JWT>` would be in every line. The access logger
+   Daphne's command line makes is handed to the server (its public `action_logger` argument)
+   wrapped in `RedactingAccessLog`, which passes the path through `redaction.redact` first.
 2. An application that fails after its response started gets its connection closed at once
    (issue 13 item 8: a proxied body passing RPA_PROXY_MAX_BYTES mid-stream raises). Daphne would
    answer the failure with a 500 page, which it cannot send once headers are out: it raises
    instead (its application checker then stops running) and the client waits for a body end
    that never comes. Closing the TCP connection without that end makes every client see an
-   incomplete body.
+   incomplete body. This one reads Daphne's private state (`Server.connections`,
+   `application_instance`, the protocol's `_response_started`): kept for correctness, pinned in
+   rpa_workbench/tests/test_private_overrides.py (docs/architecture.md, "Private overrides").
 
 Plain `daphne` still serves the app, without these two: then use `--access-log /dev/null`.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from daphne.cli import CommandLineInterface
@@ -28,13 +32,26 @@ from daphne.server import Server
 logger = logging.getLogger("rpa_workbench.serve")  # also when run as __main__
 
 
-class WorkbenchServer(Server):
-    def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+class RedactingAccessLog:
+    """An `action_logger` (Daphne's access log: called with protocol, action and details) that
+    redacts credentials from the path before the wrapped logger writes it."""
+
+    def __init__(self, write: Callable[[str, str, dict[str, Any]], None]) -> None:
+        self.write = write
+
+    def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
         if isinstance(details.get("path"), str):
             from rpa_workbench.redaction import redact  # after Django's settings are configured
 
             details = {**details, "path": redact(details["path"])}
-        super().log_action(protocol, action, details)
+        self.write(protocol, action, details)
+
+
+class WorkbenchServer(Server):
+    def __init__(self, *args: Any, action_logger: Callable | None = None, **kwargs: Any) -> None:
+        super().__init__(
+            *args, action_logger=RedactingAccessLog(action_logger) if action_logger else None, **kwargs
+        )
 
     def create_application(self, protocol, scope):
         queue = super().create_application(protocol, scope)

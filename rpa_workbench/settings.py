@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",  # rotated and signed-out refresh tokens (rpa_workbench/tokens.py)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -110,12 +111,14 @@ INSTALLED_APPS = [
     "jobs",
     "alerts",
     "yingdao",
+    "workqueues",
 ]
 
 # Run synchronously under Daphne, in one worker-thread call per request (rpa_workbench/handler.py).
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "rpa_workbench.headers.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "rpa_workbench.locale.WorkbenchLocaleMiddleware",
@@ -235,6 +238,10 @@ if env_bool("DJANGO_SECURE_PROXY_SSL", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# HSTS on responses to requests that came over TLS (behind the proxy: X-Forwarded-Proto: https
+# with DJANGO_SECURE_PROXY_SSL=true); never on plain HTTP. 0 turns it off.
+SECURE_HSTS_SECONDS = env_number("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0, cast=int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 
 # --- CORS (the SPA) ------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000")
@@ -256,7 +263,7 @@ CORS_EXPOSE_HEADERS = ["content-disposition"]
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rpa_workbench.tokens.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rpa_workbench.permissions.ModelPermissions"],
@@ -285,6 +292,12 @@ SIMPLE_JWT = {
     ),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "TOKEN_OBTAIN_SERIALIZER": "rpa_workbench.login.ThrottledTokenObtainPairSerializer",
+    # Revocation (rpa_workbench/tokens.py, docs/security.md): each refresh returns a new refresh
+    # token and blacklists the used one; a password change ends every token issued before it.
+    "TOKEN_REFRESH_SERIALIZER": "rpa_workbench.token_views.RevocableTokenRefreshSerializer",
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 # --- Sign-in and webhook-secret throttling (rpa_workbench/throttling.py, docs/security.md) -----
@@ -390,6 +403,11 @@ if RPA_S3_BUCKET:
     }
 
 # --- Events (server-sent events) ------------------------------------------------------------
+# The jobs that make a robot "busy" (accounts/presence.py, API.md §1): the job model and its
+# busy statuses, named by string because accounts/ sits below jobs/ (docs/architecture.md).
+RPA_PRESENCE_BUSY_JOBS = ("jobs.Job", "jobs.models.BUSY")
+# The robots' model, which `?account_id=` of the event stream names (rpa_workbench/sse.py).
+RPA_ACCOUNT_MODEL = "accounts.Account"
 # The event outbox (rpa_workbench.event_store): each event stored once, in its change's
 # transaction; replayable for RPA_SSE_RETENTION_HOURS, at most the last RPA_SSE_RETENTION_EVENTS.
 # Also behind django-eventstream's own send_event().
@@ -452,6 +470,25 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Embedded loops (rpa_workbench/embedded.py) ---------------------------------------------
+# Daemon threads each server process runs: thread name → (the setting that turns it on, None =
+# always; the function run with `stop=`). Named by string: rpa_workbench imports no domain app.
+RPA_EMBEDDED_LOOPS = {
+    "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", "tasks.scheduler.run_forever"),
+    # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
+    "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", "accounts.presence.run_forever"),
+    "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", "jobs.dispatcher.run_forever"),
+    "rpa-alerts": ("RPA_EMBEDDED_ALERTS", "alerts.worker.run_forever"),
+    # Work queues: triggers, abandonment, SLA alerts, queue_updated events (`run_workqueues` alone).
+    "rpa-workqueues": ("RPA_EMBEDDED_WORKQUEUES", "workqueues.worker.run_forever"),
+    # Yingdao client sync and reconciliation (idle without an access key); `run_yingdao` alone.
+    "rpa-yingdao": ("RPA_EMBEDDED_SCHEDULER", "yingdao.loop.run_forever"),
+    # Stamps events whose process died between their commit and their stamping (PostgreSQL).
+    "rpa-events": (None, "rpa_workbench.events.run_sequencer"),
+}
+# Called when the loops stop: the dispatcher sleeps on its own wake-up event.
+RPA_EMBEDDED_WAKERS = ["jobs.wakeup.kick"]
+
 # --- Scheduler (tasks/scheduler.py) ---------------------------------------------------------
 # Run the scheduler + watchdog loop inside the server process (a daemon thread started from
 # asgi.py). Turn off when a separate `manage.py run_scheduler` process runs instead.
@@ -474,9 +511,14 @@ RPA_DISPATCHER_INTERVAL = env_number("RPA_DISPATCHER_INTERVAL", 1.0, minimum=0.0
 # Backend calls in flight at once (one slow robot never holds up the others); 0 sends in the
 # dispatcher's own thread, one after another (the tests' setting).
 RPA_DISPATCHER_THREADS = env_number("RPA_DISPATCHER_THREADS", 8, minimum=0, cast=int)
-# Starts whose START is sent inside the request (robot free) at once per process: each holds a
-# request thread for as long as the backend takes; past this the dispatcher's pool sends it.
+# Starts (robot free) whose request waits for its START's outcome (jobs.outbox), at once per
+# process: each holds a request thread for as long as the backend takes; past this it is queued.
 RPA_INLINE_STARTS = env_number("RPA_INLINE_STARTS", max(1, RPA_REQUEST_THREADS // 2), minimum=0, cast=int)
+# --- Work queues (workqueues/, docs/work-queues.md) -----------------------------------------
+# The queue worker (triggers, abandonment, SLA alerts, queue_updated events) inside the server
+# process (off: run `manage.py run_workqueues`), and the seconds between its passes.
+RPA_EMBEDDED_WORKQUEUES = env_bool("RPA_EMBEDDED_WORKQUEUES", True)
+RPA_WORKQUEUE_INTERVAL = env_number("RPA_WORKQUEUE_INTERVAL", 1.0, minimum=0.05)
 # --- Alerts (alerts/, docs/alerts.md) -------------------------------------------------------
 # Links in alert messages start with RPA_PUBLIC_URL (defined above; empty = no link).
 # Run the alert delivery worker inside the server process (off: run `manage.py run_alerts`).
@@ -488,6 +530,9 @@ RPA_ALERT_THREADS = env_number("RPA_ALERT_THREADS", 4, minimum=1, cast=int)
 # Time limits of one send (seconds): connect, and each read of the answer.
 RPA_ALERT_CONNECT_TIMEOUT = env_number("RPA_ALERT_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 RPA_ALERT_TIMEOUT = env_number("RPA_ALERT_TIMEOUT", 10.0, minimum=0.1)
+# Channels may not reach internal addresses (loopback, private, link-local, metadata) unless
+# this comma list names the host: exact names or addresses, or networks such as 10.20.0.0/16.
+RPA_ALERT_ALLOWED_INTERNAL_HOSTS = env_list("RPA_ALERT_ALLOWED_INTERNAL_HOSTS", "")
 
 
 def env_either(name: str, default: str = "") -> str:

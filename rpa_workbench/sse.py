@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from asgiref.sync import sync_to_async
+from django.apps import apps
+from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django_eventstream.eventrequest import EventRequest
@@ -33,13 +35,12 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
-from accounts.models import Account
 from rpa_workbench import event_store, events, pushpin, roles
 from rpa_workbench.errors import ApiError, json_error_response
 from rpa_workbench.permissions import is_admin
+from rpa_workbench.tokens import JWTAuthentication
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ def requested_channel(request: HttpRequest) -> str:
         raise ApiError(
             400, "VALIDATION_ERROR", "account_id: must be a UUID", {"account_id": ["must be a UUID"]}
         ) from None
-    if not Account.objects.filter(pk=pk).exists():
+    # The account model is named by a setting: this plumbing imports no domain app.
+    if not apps.get_model(settings.RPA_ACCOUNT_MODEL).objects.filter(pk=pk).exists():
         raise ApiError(404, "NOT_FOUND", f"account {pk} not found")
     return events.account_channel(pk)
 
@@ -157,7 +159,7 @@ def read_storage(event_request: EventRequest) -> tuple[str, dict[str, int]]:
     while True:
         rows = event_store.read_after(last_ids[channel], account_id, limit=READ_BATCH)
         for row in rows:
-            last_ids[channel] = row.id
+            last_ids[channel] = row.position
             body.append(encoded_event(row.type, row.data, last_ids))
         if len(rows) < READ_BATCH:
             return "".join(body), last_ids

@@ -157,6 +157,8 @@ def server_env(workdir: Path, webhook_token: str, password: str, relay_url: str)
             "RPA_VAR_DIR": str(workdir / "var"),
             "RPA_WEBHOOK_TOKEN": webhook_token,
             "RPA_RELAY_URL": relay_url,
+            # The seeded alert channel posts to the local fake relay: an on-premises receiver.
+            "RPA_ALERT_ALLOWED_INTERNAL_HOSTS": "127.0.0.1",
             "DJANGO_SUPERUSER_USERNAME": ADMIN,
             "DJANGO_SUPERUSER_PASSWORD": password,
             "DJANGO_DEBUG": "0",

@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from accounts.models import Account
 from rpa_workbench import events
-from rpa_workbench.errors import Conflict
-from tasks.models import Task, TaskStatus
+from rpa_workbench.errors import ApiError, Conflict
+from tasks.models import TASK_TRACKED_FIELDS, Task, TaskStatus
 from tasks.schedules import next_run_after
-from tasks.services import TASK_TRACKED_FIELDS
 
 # Fields that decide which robot runs what: not changeable while the robot is running the task.
 BINDING_FIELDS = ("account", "app_name")
@@ -118,7 +117,9 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
     }
     try:
         with transaction.atomic():
-            current = Task.objects.select_for_update().select_related("account").get(pk=task.pk)
+            current = Task.objects.select_for_update().select_related("account").filter(pk=task.pk).first()
+            if current is None:  # deleted since the caller loaded it (a DELETE won the race)
+                raise ApiError(404, "NOT_FOUND", f"task {task.pk} no longer exists")
             _refuse_moving_a_running_task(current, changes)
             if not changes:
                 return current

@@ -161,8 +161,8 @@ class ControlSource(models.TextChoices):
 
 
 class ControlOutcome(models.TextChoices):
-    """queued (in the outbox, for the dispatcher: jobs.outbox) → pending (claimed, being sent) →
-    sent | failed; skipped when refused before sending."""
+    """queued (a command in its robot's outbox: jobs.outbox) → pending (leased by a sender, being
+    sent) → sent | failed; skipped when refused, or when it no longer applied when leased."""
 
     QUEUED = "queued", _("Queued")
     PENDING = "pending", _("Pending")
@@ -198,12 +198,18 @@ class ControlRequest(models.Model):
     latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    # When a sender leased it (jobs.outbox): the robot's one command in flight since then.
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("control request")
         verbose_name_plural = _("control requests")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["task", "-created_at"])]
+        indexes = [
+            models.Index(fields=["task", "-created_at"]),
+            # The outbox: unsent commands (queued, pending) in order.
+            models.Index(fields=["outcome", "created_at"], name="controlrequest_outbox"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.app_name} @ {self.shadow_bot_account} ({self.get_outcome_display()})"

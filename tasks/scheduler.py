@@ -4,9 +4,10 @@ Each pass (`run_once`) finds due work and *claims* it with a conditional UPDATE 
 succeeds while the row still holds the value that was read (`trigger_time = <old>` /
 `next_run_at = <old>`). Of several schedulers (the embedded one in each server process, or
 `manage.py run_scheduler`) racing for the same task, exactly one claims it, and only that one
-starts it, through the normal `tasks.services.start_task` (source `scheduler`), outside any
-transaction. A claim is committed before the start is sent, so a crash in between loses that
-run rather than risking a double start (a repeated START could run the app twice).
+starts it, through the normal `jobs.services.start_job` (source `scheduler`, queued: the START
+goes through the robot's command outbox). The claim and the job it creates are one transaction
+(the account and task locked first, the one lock order), so a crash in between loses nothing:
+both roll back and the next pass claims the task again.
 
 - One-shot: the claim clears `trigger_time`, so it fires once.
 - Recurring: the claim moves `next_run_at` to the first slot after *now*, so a scheduler that was
@@ -95,16 +96,38 @@ def _start(task_id, summary: Summary, why: str) -> None:
     logger.info("scheduler: %s queued (%s)", task, why)
 
 
+def _claim_and_start(unclaimed, changed: dict, *, now: datetime, summary: Summary, why: str, start: bool = True) -> None:
+    """In one transaction: lock the task (its account first), claim it (`unclaimed`: the task
+    while it still holds the values read; updated to `changed`, 0 rows → another scheduler took
+    it) and create its job."""
+    task_id = unclaimed.values_list("pk", flat=True).first()
+    if task_id is None:
+        return
+    from jobs import locks
+
+    with transaction.atomic():
+        try:
+            task = locks.lock_task(task_id)
+        except Task.DoesNotExist:
+            return
+        if not unclaimed.update(**changed, updated_at=now):
+            return  # another scheduler took it, or someone changed it meanwhile
+        task.refresh_from_db(fields=list(changed))
+        events.publish_task_updated(task, changed)
+        if start:
+            _start(task_id, summary, why)
+
+
 def fire_one_shots(now: datetime, summary: Summary) -> None:
     due = Task.objects.filter(trigger_time__lte=now).order_by("trigger_time").values_list("pk", "trigger_time")
     for task_id, trigger_time in list(due):
-        claimed = Task.objects.filter(pk=task_id, trigger_time=trigger_time).update(trigger_time=None, updated_at=now)
-        if not claimed:
-            continue  # another scheduler took it, or someone changed it meanwhile
-        task = Task.objects.select_related("account").filter(pk=task_id).first()
-        if task is not None:
-            events.publish_task_updated(task, {"trigger_time": None})
-        _start(task_id, summary, f"one-shot (trigger_time {format_datetime(trigger_time)})")
+        _claim_and_start(
+            Task.objects.filter(pk=task_id, trigger_time=trigger_time),
+            {"trigger_time": None},
+            now=now,
+            summary=summary,
+            why=f"one-shot (trigger_time {format_datetime(trigger_time)})",
+        )
 
 
 def _next_slot(task_id, expr: str, tz: str, after: datetime) -> datetime | None:
@@ -139,15 +162,14 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
     for task_id, expr, tz, slot in list(due):
         # From now, not from the slot: after downtime, all missed slots collapse into this one start.
         nxt = _next_slot(task_id, expr, tz, now)
-        claimed = Task.objects.filter(pk=task_id, schedule=expr, next_run_at=slot).update(next_run_at=nxt, updated_at=now)
-        if not claimed:
-            continue
-        task = Task.objects.select_related("account").filter(pk=task_id).first()
-        if task is not None:
-            events.publish_task_updated(task, {"next_run_at": nxt})
-        if nxt is None:
-            continue  # unusable expression: logged, never started
-        _start(task_id, summary, f"scheduled {expr!r} (slot {format_datetime(slot)})")
+        _claim_and_start(
+            Task.objects.filter(pk=task_id, schedule=expr, next_run_at=slot),
+            {"next_run_at": nxt},
+            now=now,
+            summary=summary,
+            why=f"scheduled {expr!r} (slot {format_datetime(slot)})",
+            start=nxt is not None,  # unusable expression: logged, never started
+        )
 
 
 def _dispatch(summary: Summary) -> None:
@@ -158,7 +180,9 @@ def _dispatch(summary: Summary) -> None:
     from jobs.models import Job
 
     try:
-        sent = dispatcher.dispatch_pending()
+        # Waiting for a robot row another transaction holds for a moment (e.g. a racing
+        # scheduler's claim of the same task), not skipping it: this pass dispatches its own jobs.
+        sent = dispatcher.dispatch_pending(skip_locked=False)
     except Exception:
         logger.exception("scheduler: dispatching failed")
         return

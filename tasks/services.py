@@ -1,10 +1,10 @@
 """Task control (API.md §2), as the API, admin, scheduler and intranet endpoint call it: every
-start, stop and force-stop is a job (`jobs.services`), every robot report moves one
-(`jobs.reports`). This module keeps the task-level answers the SPA reads: the same 409 codes,
-the 502/503 contract and `control_response`.
+start, stop and force-stop is a job (`jobs.services`); robots' confirms, reports and heartbeats
+are `jobs.reports` (no re-export here). This module keeps the task-level answers the SPA reads:
+the same 409 codes, the 502/503 contract and `control_response`.
 
-Callers must not wrap these functions in `transaction.atomic`: backends are called outside any
-transaction (enforced by `jobs.backends.call`).
+Callers must not wrap these functions in `transaction.atomic`: an API start or stop waits for its
+command's outcome (jobs.outbox), which a transaction would hide from the sender.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from django.db.models import Case, When
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, reports, transitions
+from jobs import audit, locks, queue, transitions
 from jobs import services as job_services
+from jobs.backends import relay_protocol as relay
 from jobs.models import BUSY, Job, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
-from tasks import relay
 from tasks.models import (
-    TASK_TRACKED_FIELDS,
     ControlAction,
     ControlOutcome,
     ControlRequest,
@@ -33,14 +32,6 @@ from tasks.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["TASK_TRACKED_FIELDS", "confirm", "record_heartbeat", "start_task", "stop_task", "force_stop_task"]
-
-NOT_CONFIGURED_MESSAGE = job_services.RELAY_NOT_CONFIGURED_MESSAGE
-
-# The robot side lives with the jobs it moves.
-confirm = reports.confirm
-record_heartbeat = reports.record_heartbeat
 
 
 def _sync(task: Task, fresh: Task) -> None:
@@ -61,7 +52,7 @@ def start_task(*, task: Task, source: str, user=None) -> ControlRequest | Job:
 
 def _current_job(task: Task) -> Job | None:
     with transaction.atomic():
-        locked = transitions.lock_task(task.pk)
+        locked = locks.lock_task(task.pk)
         return transitions.active_job(locked, now=timezone.now())
 
 
@@ -192,14 +183,14 @@ def _send_raw(*, task: Task | None, target: str, source: str, user, host_ip: str
         port=port,
         app_name=app_name,
         outcome=ControlOutcome.PENDING if configured else ControlOutcome.SKIPPED,
-        error="" if configured else f"RELAY_NOT_CONFIGURED: {NOT_CONFIGURED_MESSAGE}",
+        error="" if configured else f"RELAY_NOT_CONFIGURED: {job_services.RELAY_NOT_CONFIGURED_MESSAGE}",
     )
     if task is not None:
         request.task = task
         request.save(update_fields=["task"])
     if not configured:
         raise ApiError(
-            http.HTTP_503_SERVICE_UNAVAILABLE, "RELAY_NOT_CONFIGURED", NOT_CONFIGURED_MESSAGE, success=False
+            http.HTTP_503_SERVICE_UNAVAILABLE, "RELAY_NOT_CONFIGURED", job_services.RELAY_NOT_CONFIGURED_MESSAGE, success=False
         )
     try:
         result = relay.send(backend_ip=host_ip, backend_port=port, app_name=app_name, target=target)
@@ -241,7 +232,7 @@ def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
         job = Job.objects.filter(pk=sent.job_id).first()
     if isinstance(sent, Job):
         if sent.status == JobStatus.QUEUED:
-            position = job_services.queue.position(sent)
+            position = queue.position(sent)
             if Job.objects.filter(account_id=sent.account_id, status__in=BUSY).exists():
                 message = f"queued: robot {sent.shadow_bot_account} is busy (position {position})"
             else:  # every inline slot of this process was sending: the dispatcher sends it

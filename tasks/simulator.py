@@ -70,6 +70,8 @@ class RobotSimulator:
     runs: dict[tuple[str, int], Run] = field(default_factory=dict)  # (host, port) → its one run
     refused: int = 0
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # Runs of work-queue apps take items until none is left instead (tasks/simulator_queues.py).
+    work: Callable[[Run], bool] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -144,7 +146,10 @@ class RobotSimulator:
         if run.stop.wait(self.confirm_delay):
             return
         self.post("confirm", {**who, "action": "START"})
-        duration = self._random.uniform(*self.run_seconds)
+        if self.work is not None and self.work(run):
+            duration = 0.0  # it worked its queue until empty
+        else:
+            duration = self._random.uniform(*self.run_seconds)
         deadline = datetime.now(UTC).timestamp() + duration
         while True:
             left = deadline - datetime.now(UTC).timestamp()

@@ -168,7 +168,7 @@ class ExecutionCompleteSerializer(RobotIdentitySerializer):
         return attrs
 
     def service_kwargs(self) -> dict:
-        """The validated body as keyword arguments of `executionlogs.services.record_execution`."""
+        """The validated body as keyword arguments of `jobs.reports.record_execution`."""
         data = self.validated_data
         screenshot_url = data.get("screenshot_url") or None
         log_url = data.get("log_url") or None

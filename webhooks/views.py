@@ -1,4 +1,5 @@
-"""Robot webhooks (API.md §5): thin views over `tasks.services` and `executionlogs.services`.
+"""Robot webhooks (API.md §5): thin views over `jobs.reports` (robots' confirms,
+reports and heartbeats).
 
 They authenticate with the shared webhook secret only (no user), validate the body, call one
 domain function and answer `{"success": true, "message": ...}`.
@@ -11,11 +12,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from executionlogs.services import record_execution
+from jobs import reports
 from resources.signing import safe_link
 from rpa_workbench.errors import ApiError
 from rpa_workbench.robot_auth import RobotEndpointMixin, RobotQueryTokenRequired
-from tasks import services as task_services
 from webhooks import responses
 from webhooks.serializers import (
     ConfirmSerializer,
@@ -35,7 +35,7 @@ class ConfirmView(WebhookView):
         serializer = ConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        task = task_services.confirm(
+        task = reports.confirm(
             shadow_bot_account=data["shadow_bot_account"],
             app_name=data["app_name"],
             action=data["action"],
@@ -65,7 +65,7 @@ class ExecutionCompleteView(WebhookView):
     def post(self, request):
         serializer = ExecutionCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        log, created = record_execution(**serializer.service_kwargs())
+        log, created = reports.record_execution(**serializer.service_kwargs())
         message = (
             "execution recorded" if created else "execution already recorded; returning the original log"
         )
@@ -90,7 +90,7 @@ class HeartbeatView(WebhookView):
         serializer = HeartbeatSerializer(data=source)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        account = task_services.record_heartbeat(
+        account = reports.record_heartbeat(
             shadow_bot_account=data["shadow_bot_account"],
             app_name=data["app_name"],
             host_ip=data.get("host_ip"),

@@ -30,6 +30,11 @@ STATUS_MAP: dict[str, str] = {
 FINAL_STATUSES = frozenset({"completed", "failed", "stopped"})
 # Epoch values below this are seconds, above it milliseconds (1e11 s is the year 5138).
 EPOCH_MS_THRESHOLD = 10**11
+# A scheduled task's callback lists its apps' runs: more than this is no Yingdao task (400).
+MAX_JOB_LIST = 100
+# What a stored (pending) entry may keep of a run's output params; larger ones are left to the
+# job/query made when the job ends (`yingdao.updates.with_details`).
+MAX_STORED_OUTPUTS_BYTES = 16 * 1024
 
 
 class CallbackError(ValueError):
@@ -57,6 +62,28 @@ class JobReport:
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    def as_entry(self) -> dict[str, Any]:
+        """This job's own entry, job-shaped (what `parse_callback` reads back as this report),
+        built from the bounded values read here: what a pending callback stores — never the
+        whole body it came in, nor its unknown keys."""
+        entry: dict[str, Any] = {
+            "dataType": "job",
+            "jobUuid": self.job_uuid,
+            "status": self.raw_status,
+            "startTime": self.start_time.isoformat() if self.start_time else None,
+            "endTime": self.end_time.isoformat() if self.end_time else None,
+            "robotName": self.robot_name,
+            "robotClientName": self.robot_client_name,
+            "screenshotUrl": self.screenshot_url,
+            "remark": self.remark,
+            "idempotentUuid": self.idempotent_uuid,
+        }
+        if self.outputs is not None:
+            size = len(json.dumps(self.outputs, ensure_ascii=False, default=str))
+            if size <= MAX_STORED_OUTPUTS_BYTES:
+                entry["robotParams"] = {"outputs": self.outputs}
+        return entry
+
 
 def map_status(raw: Any) -> str | None:
     return STATUS_MAP.get(str(raw or "").strip().lower())
@@ -67,26 +94,34 @@ def parse_time(value: Any, *, name: str = "time") -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise CallbackError(f"{name}: not a time ({value!r})")
+        raise CallbackError(f"{name}: not a time ({_shown(value)})")
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if len(value.strip()) > 20:  # no epoch has that many digits (and int() of 4,300+ raises)
+            raise CallbackError(f"{name}: epoch value out of range ({_shown(value)})")
         value = int(value.strip())
     if isinstance(value, (int, float)):
-        seconds = value / 1000 if abs(value) >= EPOCH_MS_THRESHOLD else value
         try:
+            seconds = value / 1000 if abs(value) >= EPOCH_MS_THRESHOLD else value
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise CallbackError(f"{name}: epoch value out of range ({value!r})") from None
+            raise CallbackError(f"{name}: epoch value out of range ({_shown(value)})") from None
     if not isinstance(value, str):
-        raise CallbackError(f"{name}: not a time ({value!r})")
+        raise CallbackError(f"{name}: not a time ({_shown(value)})")
     try:
         parsed = parse_datetime(value.strip())
     except ValueError:
         parsed = None
     if parsed is None:
-        raise CallbackError(f"{name}: expected 'YYYY-MM-DD HH:MM:SS' or epoch milliseconds, got {value!r}")
+        raise CallbackError(f"{name}: expected 'YYYY-MM-DD HH:MM:SS' or epoch milliseconds, got {_shown(value)}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(settings.RPA_ROBOT_TIMEZONE))
     return parsed
+
+
+def _shown(value: Any) -> str:
+    """A value as named in an error: its repr, cut short (the answer never echoes a big body)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def _text(value: Any, limit: int = 1000) -> str:
@@ -140,10 +175,12 @@ def parse_callback(body: Any) -> list[JobReport]:
     if data_type == "job":
         return [report_of(body)]
     if data_type != "task":
-        raise CallbackError(f"dataType: expected job or task, got {body.get('dataType')!r}")
+        raise CallbackError(f"dataType: expected job or task, got {_shown(body.get('dataType'))}")
     job_list = body.get("jobList") or []
     if not isinstance(job_list, list):
         raise CallbackError("jobList: expected a list")
+    if len(job_list) > MAX_JOB_LIST:
+        raise CallbackError(f"jobList: at most {MAX_JOB_LIST} entries, got {len(job_list)}")
     reports = [report_of(item) for item in job_list if isinstance(item, dict) and item.get("jobUuid")]
     if not reports and body.get("taskUuid"):
         # A task without per-job ids: the task's own status, under its uuid.

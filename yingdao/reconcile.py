@@ -3,8 +3,9 @@
 The cure for "stuck dispatched/running": a `yingdao` job in dispatched, running or stopping not
 moved for RPA_YINGDAO_RECONCILE_SECONDS is queried (paced by the shared limiter, at most
 `BATCH` per pass) and moved on if Yingdao knows more, through the same `updates.apply_report`
-the callbacks use. A job whose job/start answer was lost (no jobUuid stored) is asked again
-with its idempotentUuid, which returns the job Yingdao made, never a second one.
+the callbacks use. A `dispatched` job whose job/start answer was lost (sent, no jobUuid stored) is
+asked again with its idempotentUuid, which returns the job Yingdao made, never a second one; a job
+whose START is still in the outbox, or that is being stopped, is never sent a job/start here.
 Run by the Yingdao loop (yingdao/loop.py) once per period, claimed across processes.
 """
 
@@ -17,7 +18,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from jobs.models import BUSY, Job
+from jobs.models import BUSY, Job, JobStatus
+from tasks.models import ControlAction, ControlOutcome, ControlRequest
 from yingdao import claims, updates
 from yingdao.client import YingdaoError
 
@@ -43,8 +45,19 @@ def overdue(now: datetime):
     )
 
 
+def start_was_sent(job: Job) -> bool:
+    """Whether asking job/start again (same idempotentUuid) can only learn the jobUuid: the job is
+    still `dispatched` (not being stopped: a job/start then could start what is being stopped) and
+    its START left the outbox (sent, or failed after it may have reached Yingdao)."""
+    if job.status != JobStatus.DISPATCHED:
+        return False
+    return ControlRequest.objects.filter(
+        job_id=job.pk, action=ControlAction.START, outcome__in=[ControlOutcome.SENT, ControlOutcome.FAILED]
+    ).exists()
+
+
 def reconcile(*, now: datetime | None = None, limit: int = BATCH) -> ReconcileSummary:
-    from jobs.backends.yingdao import backend
+    from yingdao.backend import backend
 
     now = now or timezone.now()
     summary = ReconcileSummary()
@@ -53,10 +66,13 @@ def reconcile(*, now: datetime | None = None, limit: int = BATCH) -> ReconcileSu
         before = job.status
         try:
             if not job.external_id:
+                if not start_was_sent(job):
+                    continue  # its START is still in the outbox (or never left): asking would start it
                 outcome = backend.start(job)  # idempotent: learns the jobUuid, starts nothing new
                 if not outcome.ok:
                     summary.errors.append(f"{job.pk}: {outcome.error or outcome.message}")
                     continue
+                updates.adopt(job, outcome.external_id)
                 job = updates.find_job(outcome.external_id) or job
             report = backend.query(job)
         except YingdaoError as exc:

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from rpa_workbench.testing.servers import serve_in_background
 from yingdao.limiter import PUBLISHED_LIMITS
 
 logger = logging.getLogger(__name__)
@@ -435,5 +436,5 @@ def start_fake_yingdao(**options: Any) -> tuple[FakeYingdao, ThreadingHTTPServer
     """Start a fake on a free local port in a background thread."""
     fake = FakeYingdao(**options)
     server = make_server(fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     return fake, server

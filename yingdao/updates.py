@@ -1,9 +1,8 @@
 """Applying what Yingdao says about a job (callbacks, job/query answers) to our job.
 
 Every change goes through `jobs.transitions` (compare-and-set, so repeats and out-of-order
-reports change nothing twice), and a job's end is written by `executionlogs.services.
-record_execution`, the function the execution-complete webhook uses, with `execution_id` = our
-job id (so it attaches to exactly this job, and a repeat returns the original log).
+reports change nothing twice), and a job's end is written by `jobs.reports.record_execution`,
+the function the execution-complete webhook uses, with `execution_id` = our job id (so it attaches to exactly this job, and a repeat returns the original log).
 
 A callback for a jobUuid no job carries yet is kept as a `PendingCallback`: its job/start may be
 in flight (the answer with the jobUuid not stored yet). `adopt` stores the jobUuid and applies
@@ -18,14 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts import presence
-from executionlogs.services import record_execution
 from jobs import transitions
 from jobs.models import ACTIVE, BUSY, Job, JobStatus
-from tasks.models import Task
+from jobs.reports import record_execution
 from yingdao.callbacks import CallbackError, JobReport, parse_callback, summarise_outputs
 from yingdao.client import YingdaoError
 from yingdao.models import PendingCallback
@@ -34,6 +31,10 @@ logger = logging.getLogger(__name__)
 
 BACKEND = "yingdao"
 PENDING_KEPT = timedelta(days=1)
+# Callbacks kept per jobUuid no job carries yet (the newest; Yingdao repeats a callback up to
+# 24 times), and in all: the secret sits in a URL Yingdao holds, so storage stays bounded.
+PENDING_PER_JOB = 5
+PENDING_TOTAL = 10_000
 # Our job status → the robot's word for record_execution.
 REPORTED_AS = {JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed"}
 
@@ -59,7 +60,7 @@ def with_details(job: Job, report: JobReport) -> JobReport:
     (outside any transaction); the callback's own values win. Unchanged when the query fails."""
     if report.outputs is not None and report.screenshot_url and report.start_time:
         return report
-    from jobs.backends.yingdao import backend
+    from yingdao.backend import backend
 
     try:
         queried = backend.query(job)
@@ -92,7 +93,7 @@ def apply_report(job: Job, report: JobReport, *, details: bool = True) -> Applie
         if moved is None and job.task_id and job.status in BUSY:
             # Yingdao robots send no heartbeats: Yingdao saying "still running" is the sign of life
             # the lost-contact watchdog reads (reconciliation asks at least every few minutes).
-            Task.objects.filter(pk=job.task_id).update(last_seen_at=now)
+            transitions.record_seen(job, now=now)
         return _applied(job, report, "running" if moved else f"already {job.status}: nothing changed")
     if report.status == JobStatus.STOPPED:
         with transaction.atomic():
@@ -137,7 +138,7 @@ def receive(body: dict) -> list[Applied]:
     for report in parse_callback(body):
         job = find_job(report.job_uuid)
         if job is None:
-            PendingCallback.objects.create(job_uuid=report.job_uuid, body=body)
+            keep_pending(report)
             job = find_job(report.job_uuid)  # its start may have stored the id meanwhile
             if job is None:
                 results.append(Applied(report.job_uuid, None, None, "no job with this jobUuid (yet): nothing changed"))
@@ -148,9 +149,25 @@ def receive(body: dict) -> list[Applied]:
     return results
 
 
+def keep_pending(report: JobReport) -> None:
+    """Store this job's own entry (never the whole body) until its job is known: at most
+    PENDING_PER_JOB per jobUuid (older ones dropped) and PENDING_TOTAL in all (then nothing more
+    is kept: reconciliation's job/query still finds the job's state); rows older than
+    PENDING_KEPT expire."""
+    prune_pending()  # expired rows go at every write, whether or not any job is busy
+    if PendingCallback.objects.count() >= PENDING_TOTAL:
+        logger.warning("yingdao callback for unknown job %s not kept: %d pending already", report.job_uuid, PENDING_TOTAL)
+        return
+    PendingCallback.objects.create(job_uuid=report.job_uuid, body=report.as_entry())
+    newest = PendingCallback.objects.filter(job_uuid=report.job_uuid).order_by("-received_at", "-id")
+    kept = list(newest.values_list("pk", flat=True)[:PENDING_PER_JOB])
+    PendingCallback.objects.filter(job_uuid=report.job_uuid).exclude(pk__in=kept).delete()
+
+
 def adopt(job: Job, job_uuid: str) -> list[Applied]:
     """job/start answered `job_uuid`: store it (once) and apply the callbacks that came first."""
-    Job.objects.filter(pk=job.pk).filter(Q(external_id__isnull=True) | Q(external_id="")).update(external_id=job_uuid)
+    with transaction.atomic():
+        transitions.store_external_id(job, job_uuid)
     job.external_id = job_uuid
     return apply_pending(job)
 

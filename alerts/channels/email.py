@@ -25,7 +25,9 @@ def send(delivery) -> SendResult:
     try:
         sent = EmailMessage(subject(delivery), delivery.message, to=recipients).send()
     except Exception as exc:  # noqa: BLE001 — SMTP, socket and backend errors alike: a failed send
-        raise SendError(f"email not sent ({type(exc).__name__}: {str(exc)[:150]})") from None
+        # The server's own reply text is never kept (issue 23): its code and our words only.
+        code = getattr(exc, "smtp_code", None)
+        raise SendError(f"email not sent ({type(exc).__name__}{f' {code}' if code else ''})") from None
     if not sent:
         raise SendError("email not sent (the backend accepted nothing)")
     return SendResult(True)

@@ -6,6 +6,7 @@ import pytest
 
 from alerts.models import AlertEvent, Channel
 from rpa_workbench.testing.relay import start_fake_relay
+from rpa_workbench.testing.servers import stop
 
 
 @pytest.fixture(autouse=True)
@@ -13,6 +14,9 @@ def _alert_settings(settings):
     settings.RPA_PUBLIC_URL = ""
     settings.RPA_ALERT_CONNECT_TIMEOUT = 1.0
     settings.RPA_ALERT_TIMEOUT = 1.0
+    # The local fake receivers (127.0.0.1) stand in for on-premises ones: allow-listed here;
+    # test_internal_addresses.py proves what happens without it.
+    settings.RPA_ALERT_ALLOWED_INTERNAL_HOSTS = ["127.0.0.1"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
@@ -30,8 +34,7 @@ def receiver():
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        stop(server)
 
 
 @pytest.fixture

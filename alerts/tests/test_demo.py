@@ -3,8 +3,6 @@ webhook channel pointing at it."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
 from django.core.management import call_command
@@ -14,6 +12,7 @@ from alerts.models import Channel, Delivery
 from alerts.receiver import make_server
 from alerts.services import raise_alert
 from rpa_workbench.testing.live_server import free_port
+from rpa_workbench.testing.servers import serve_in_background, stop
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +22,9 @@ def demo_receiver():
     printed: list[str] = []
     port = free_port()
     server = make_server(port, "demo-secret", printed.append)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     yield port, printed
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def test_the_seeded_channel_reaches_the_receiver_signed(monkeypatch, demo_receiver, make_task):

@@ -38,6 +38,7 @@ def test_a_failed_run_is_one_signed_delivery_and_one_alert_event(
         "RPA_SCHEDULER_INTERVAL": "0.5",
         "RPA_EMBEDDED_ALERTS": "true",
         "RPA_ALERT_INTERVAL": "0.2",
+        "RPA_ALERT_ALLOWED_INTERNAL_HOSTS": "127.0.0.1",  # the local receiver stands in for an on-premises one
     })
     simulator = start_simulator(
         tmp_path, sim_port, server.url, conftest.WEBHOOK_TOKEN,

@@ -99,9 +99,13 @@ def test_feishu_text_message_signed_in_the_body(receiver, make_channel, make_tas
 @pytest.mark.parametrize(
     ("kind", "answer", "error"),
     [
-        ("dingtalk", b'{"errcode": 310000, "errmsg": "sign not match"}', "errcode 310000: sign not match"),
-        ("wecom", b'{"errcode": 93000, "errmsg": "invalid webhook url"}', "errcode 93000: invalid webhook url"),
-        ("feishu", b'{"code": 19021, "msg": "sign match fail"}', "code 19021: sign match fail"),
+        (
+            "dingtalk",
+            b'{"errcode": 310000, "errmsg": "sign not match"}',
+            "errcode 310000: the robot's security settings refused it (signature, keyword or IP)",
+        ),
+        ("wecom", b'{"errcode": 93000, "errmsg": "invalid webhook url"}', "errcode 93000: the webhook key is not valid"),
+        ("feishu", b'{"code": 19021, "msg": "sign match fail"}', "code 19021: signature mismatch"),
     ],
 )
 def test_a_chat_robot_error_code_is_a_failed_attempt(receiver, make_channel, make_task, kind, answer, error):

@@ -198,7 +198,7 @@ def test_the_worker_is_embedded_in_the_server_unless_switched_off(settings, monk
     assert embedded.should_start("RPA_EMBEDDED_ALERTS") is False
     settings.RPA_EMBEDDED_ALERTS = True
     assert embedded.should_start("RPA_EMBEDDED_ALERTS") is True
-    assert embedded.LOOPS["rpa-alerts"][0] == "RPA_EMBEDDED_ALERTS"
+    assert embedded.loops()["rpa-alerts"] == ("RPA_EMBEDDED_ALERTS", "alerts.worker.run_forever")
 
 
 @pytest.mark.django_db

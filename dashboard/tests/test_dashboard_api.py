@@ -90,8 +90,8 @@ def test_stats_counts_by_status_and_success_rate(viewer_client, make_account, ma
 
 
 def test_stats_runs_four_queries_with_no_logs(django_assert_num_queries):
-    # Four, plus one for the jobs (API.md §9.2).
-    with django_assert_num_queries(5):
+    # Four, plus one for the jobs (API.md §9.2) and one for the work queues (§13).
+    with django_assert_num_queries(6):
         services.dashboard_stats()
 
 
@@ -101,7 +101,7 @@ def test_stats_runs_the_same_four_queries_with_many_logs(
     for index in range(60):
         make_log(status="failed" if index % 4 == 0 else "completed", app_name=f"app_{index % 7}")
     make_task(account=make_account(status="running"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         stats = services.dashboard_stats()
     assert stats["execution_logs"]["by_status"] == {"completed": 45, "failed": 15}
     assert stats["execution_logs"]["success_rate"] == 75.0
@@ -110,12 +110,12 @@ def test_stats_runs_the_same_four_queries_with_many_logs(
 def test_stats_endpoint_query_count_does_not_grow_with_logs(
     admin_client_api, django_assert_num_queries, make_log
 ):
-    # One query authenticates the JWT's user; the four aggregates answer.
-    with django_assert_num_queries(6):
+    # One query authenticates the JWT's user; the aggregates answer (logs, jobs, work queues).
+    with django_assert_num_queries(7):
         assert admin_client_api.get(STATS).status_code == 200
     for _ in range(40):
         make_log()
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert admin_client_api.get(STATS).json()["execution_logs"]["total"] == 40
 
 

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 # name → "module.path:attribute"; adding a backend is one module plus one line here.
 REGISTRY: dict[str, str] = {
     "relay": "jobs.backends.relay:backend",
-    "yingdao": "jobs.backends.yingdao:backend",
+    "yingdao": "yingdao.backend:backend",  # yingdao/ sits above jobs/: looked up, not imported
 }
 
 

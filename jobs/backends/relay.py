@@ -1,10 +1,10 @@
-"""The relay backend (API.md §2): `GET RPA_RELAY_URL?...&target=START|ALL` through `tasks.relay`,
+"""The relay backend (API.md §2): `GET RPA_RELAY_URL?...&target=START|ALL` through `jobs.backends.relay_protocol`,
 which keeps the timeouts, the single retry of a refused connection and the URL masking."""
 
 from __future__ import annotations
 
 from jobs.backends import DispatchOutcome, ensure_outside_transaction
-from tasks import relay
+from jobs.backends import relay_protocol as relay
 
 
 class RelayBackend:

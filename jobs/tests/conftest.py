@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from jobs import dispatcher
+from jobs import wakeup
 from jobs.models import Job, snapshot_of
 
 
@@ -33,16 +33,16 @@ class OwnPool:
     """The dispatcher's pool of this test; `drain()` waits until every send handed to it ran."""
 
     def drain(self) -> None:
-        if dispatcher._pool is not None:
-            dispatcher._pool.shutdown(wait=True)
-            dispatcher._pool = None
+        if wakeup._pool is not None:
+            wakeup._pool.shutdown(wait=True)
+            wakeup._pool = None
 
 
 @pytest.fixture
 def own_pool(monkeypatch, settings):
     """A fresh dispatcher pool of 8 threads for this test, drained at its end."""
     settings.RPA_DISPATCHER_THREADS = 8
-    monkeypatch.setattr(dispatcher, "_pool", None)
+    monkeypatch.setattr(wakeup, "_pool", None)
     pool = OwnPool()
     yield pool
     pool.drain()

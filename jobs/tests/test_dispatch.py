@@ -1,17 +1,15 @@
-"""Dispatch through the backend interface: never inside a transaction, a crash between claim and
-send never leaves a job stuck, a START that may have reached the robot is never sent twice, and
+"""Dispatch through the backend interface: never inside a transaction (a crash between claim and
+send: jobs/tests/test_command_outbox.py), a START that may have reached the robot is never sent twice, and
 the next queued job goes out when a robot becomes free."""
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import connections, transaction
-from django.utils import timezone
 
-from jobs import backends, dispatcher, queue, reports, services, timeouts
+from jobs import backends, dispatcher, reports, services, timeouts, wakeup
 from jobs.backends import BackendNotConfigured, InsideTransaction
 from jobs.models import Job, JobSource, JobStatus
 from rpa_workbench.errors import ApiError
@@ -34,27 +32,7 @@ def test_the_registry_maps_names_to_modules_and_unknown_ones_are_not_configured(
     with pytest.raises(BackendNotConfigured) as caught:
         backends.get_backend("nope")
     assert caught.value.code == "BACKEND_NOT_CONFIGURED"
-    assert backends.REGISTRY["yingdao"] == "jobs.backends.yingdao:backend"
-
-
-def test_a_crash_between_claim_and_send_ends_never_confirmed_and_frees_the_robot(make_account, make_task, make_job, settings, fake_relay):
-    settings.RPA_START_CONFIRM_SECONDS = 120
-    account = make_account()
-    crashed = make_job(make_task(account))
-    waiting = make_job(make_task(account), created_at=timezone.now() + timedelta(seconds=1))
-    now = timezone.now()
-    [claimed] = queue.claim(account.pk, now=now)  # ... and the process died before sending
-    assert claimed.pk == crashed.pk
-
-    assert timeouts.never_confirmed(now + timedelta(seconds=119)) == []
-    assert timeouts.never_confirmed(now + timedelta(seconds=121)) == [str(crashed.pk)]
-    crashed.refresh_from_db()
-    assert (crashed.status, crashed.reason) == ("failed", "never_confirmed")
-    assert fake_relay.requests == []  # never sent, and never sent late either
-
-    dispatcher.dispatch_pending(now=now + timedelta(seconds=122))
-    waiting.refresh_from_db()
-    assert waiting.status == JobStatus.DISPATCHED and len(fake_relay.requests) == 1
+    assert backends.REGISTRY["yingdao"] == "yingdao.backend:backend"
 
 
 def test_a_start_that_may_have_reached_the_robot_is_not_sent_again(make_task, fake_relay, settings):
@@ -136,6 +114,6 @@ def test_kicked_passes_dispatch_at_once_and_sweep_the_timeouts_once_an_interval(
             assert fake_relay.wait_for_requests(sent, timeout=10) == sent
     finally:
         stop.set()
-        dispatcher.kick()
+        wakeup.kick()
         thread.join(10)
     assert len(sweeps) == 1  # the first pass; the kicked ones within the 60 s interval did not

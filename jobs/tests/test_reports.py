@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from executionlogs.models import ExecutionLog
-from executionlogs.services import record_execution
 from jobs import reports, services
 from jobs.models import Job, JobSource, JobStatus
+from jobs.reports import record_execution
 
 pytestmark = pytest.mark.django_db
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from resources.tests.upstream import start_upstream
+from rpa_workbench.testing.servers import stop
 
 
 @pytest.fixture
@@ -11,5 +12,4 @@ def upstream(settings):
     bucket, server = start_upstream()
     settings.RPA_PROXY_ALLOWED_HOSTS = ["127.0.0.1"]
     yield bucket
-    server.shutdown()
-    server.server_close()
+    stop(server)

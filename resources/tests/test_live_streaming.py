@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from resources.proxy import PREFETCH_BYTES
 from resources.signing import signed_resource_url
 from resources.tests.upstream import send_chunked, start_upstream
+from rpa_workbench.testing.servers import stop
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -20,8 +21,7 @@ def bucket():
     upstream, server = start_upstream()
     yield upstream
     upstream.release.set()
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def test_proxy_streams_under_daphne(live_server_factory, bucket, settings):

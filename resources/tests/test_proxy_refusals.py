@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from resources import proxy
 from resources.tests.upstream import redirect, send_body
+from rpa_workbench import outbound
 
 pytestmark = pytest.mark.django_db
 
@@ -56,12 +56,12 @@ def literal_url(address: str) -> str:
 
 @pytest.mark.parametrize("address", REFUSED_ADDRESSES)
 def test_every_non_public_address_has_a_refusal_reason(address):
-    assert proxy.refusal_reason(ipaddress.ip_address(address)) is not None
+    assert outbound.refusal_reason(ipaddress.ip_address(address)) is not None
 
 
 @pytest.mark.parametrize("address", ["47.112.1.1", "8.8.8.8", "2408:4000::1", "2002:2f70:101::1"])
 def test_public_addresses_are_fine(address):
-    assert proxy.refusal_reason(ipaddress.ip_address(address)) is None
+    assert outbound.refusal_reason(ipaddress.ip_address(address)) is None
 
 
 @pytest.mark.parametrize("address", REFUSED_ADDRESSES)
@@ -93,7 +93,7 @@ def test_glob_matching_loopback_does_not_open_it(viewer_client, upstream, settin
 
 def test_host_resolving_to_a_private_address_is_refused(viewer_client, settings, monkeypatch):
     settings.RPA_PROXY_ALLOWED_HOSTS = ["*.oss.example.com"]
-    monkeypatch.setattr(proxy, "resolve_host", lambda host, port: ["93.184.216.34", "10.1.2.3"])
+    monkeypatch.setattr(outbound, "resolve_host", lambda host, port: ["93.184.216.34", "10.1.2.3"])
     response = proxied(viewer_client, "https://bucket.oss.example.com/shot.png")
     assert response.status_code == 403
     assert "10.1.2.3" in response.json()["message"]
@@ -109,7 +109,7 @@ def test_connection_goes_to_the_checked_address_with_the_original_host(viewer_cl
         lookups.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(proxy, "resolve_host", dns)
+    monkeypatch.setattr(outbound, "resolve_host", dns)
     response = proxied(viewer_client, f"http://files.intranet.test:{upstream.port}/shot.png")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"pinned"

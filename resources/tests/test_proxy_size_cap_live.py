@@ -12,6 +12,7 @@ import requests
 from resources.proxy import PREFETCH_BYTES
 from resources.signing import signed_resource_url
 from resources.tests.upstream import send_chunked, start_upstream
+from rpa_workbench.testing.servers import stop
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -22,8 +23,7 @@ CAP = PREFETCH_BYTES + 300_000
 def bucket():
     upstream, server = start_upstream()
     yield upstream
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture

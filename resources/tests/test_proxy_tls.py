@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from resources import proxy
 from resources.tests.upstream import send_body, start_upstream
+from rpa_workbench import outbound
+from rpa_workbench.testing.servers import stop
 
 pytestmark = [
     pytest.mark.django_db,
@@ -33,11 +34,10 @@ def https_bucket(tmp_path, settings, monkeypatch):
     )  # fmt: skip
     bucket, server = start_upstream(certfile=str(cert), keyfile=str(key))
     bucket.routes["/shot.png"] = lambda h: send_body(h, b"over tls", Content_Type="image/png")
-    monkeypatch.setattr(proxy, "resolve_host", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(outbound, "resolve_host", lambda host, port: ["127.0.0.1"])
     settings.RPA_PROXY_CA_BUNDLE = str(cert)
     yield bucket
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def proxied(client, url: str):

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from rpa_workbench.testing.servers import serve_in_background
+
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -92,5 +94,5 @@ def start_upstream(*, certfile: str | None = None, keyfile: str | None = None) -
         context.load_cert_chain(certfile, keyfile)
         server.socket = context.wrap_socket(server.socket, server_side=True)
     upstream.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    serve_in_background(server)
     return upstream, server

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from rpa_workbench.testing.servers import serve_in_background
+
 
 @dataclass
 class ReceivedRequest:
@@ -30,6 +32,7 @@ class FakeRelay:
     status: int = 200
     body: bytes = b'{"ok": true}'
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # extra answer headers (e.g. Location)
     requests: list[ReceivedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +73,8 @@ def start_fake_relay() -> tuple[FakeRelay, ThreadingHTTPServer]:
                 self.send_response(relay.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(relay.body)))
+                for name, value in relay.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(relay.body)
             except (BrokenPipeError, ConnectionResetError):
@@ -84,5 +89,5 @@ def start_fake_relay() -> tuple[FakeRelay, ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     relay.url = f"http://127.0.0.1:{server.server_address[1]}/yingdao"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     return relay, server

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 
 import pytest
 from asgiref import sync
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
-from django.conf import settings
 
-from rpa_workbench.handler import GC_THRESHOLDS, ASGIHandler, shutdown_request_threads
-from rpa_workbench.testing import live_server
+from rpa_workbench.handler import ASGIHandler, shutdown_request_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,19 +84,6 @@ def call(handler: ASGIHandler, scope: dict, on_start=None) -> tuple[dict, dict, 
     return start, headers, content
 
 
-def test_a_synchronous_request_enters_a_worker_thread_once(monkeypatch):
-    """Two hand-overs in all: the request-started signal, the stack and the view in one, then
-    closing the response once it is sent (Django's own handler makes one or more per
-    middleware, and starts a thread per request)."""
-    crossings: list[Crossings] = []
-    start, _, content = call(
-        ASGIHandler(), http_scope("/health"), on_start=lambda: crossings.append(Crossings(monkeypatch))
-    )
-    assert start["status"] == 200
-    assert json.loads(content)["database"] == "connected"
-    assert (crossings[0].to_thread, crossings[0].to_loop) == (2, 0)
-
-
 def test_a_request_through_the_handler_keeps_every_middlewares_effect():
     _, headers, _ = call(ASGIHandler(), http_scope("/health"))
     assert "origin" in headers["vary"].lower()  # CORS (its headers are tested on the live server)
@@ -120,29 +102,6 @@ def test_an_async_view_is_still_served():
     start, _, content = call(ASGIHandler(), http_scope("/api/v1/sse/events"))
     assert start["status"] == 401
     assert json.loads(content)["code"] == "NOT_AUTHENTICATED"
-
-
-def test_the_server_entry_point_freezes_the_startup_heap_and_raises_gc_thresholds(tmp_path):
-    """Full collections over a thousand open streams stalled them all for 150–250 ms."""
-    probe = (
-        "import gc, json, rpa_workbench.asgi; "
-        "print(json.dumps([gc.get_threshold(), gc.get_freeze_count()]))"
-    )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "rpa_workbench.settings",
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "RPA_EMBEDDED_SCHEDULER": "false",
-        "RPA_VAR_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": live_server.test_database_url(),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    thresholds, frozen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert tuple(thresholds) == GC_THRESHOLDS
-    assert frozen > 50_000  # Django, the apps and every view
 
 
 def test_requests_run_on_long_lived_threads_that_keep_their_database_connection():

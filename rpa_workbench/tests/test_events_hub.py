@@ -149,7 +149,7 @@ def test_events_arriving_out_of_order_reach_streams_in_id_order_with_gaps_read_f
         listener = listening(hub, "rpa")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, hub.receive, [first])  # before the hub has a position
-        hub.note_position(first.id - 1)  # the stream's read, before its replay
+        hub.note_position(first.position - 1)  # the stream's read, before its replay
         for rows in ([first], [third], [fourth], [third]):  # `from_command` never handed over
             await loop.run_in_executor(None, hub.receive, rows)
         await asyncio.sleep(0.05)
@@ -157,4 +157,4 @@ def test_events_arriving_out_of_order_reach_streams_in_id_order_with_gaps_read_f
         hub.remove_listener(listener)
         return delivered
 
-    assert asyncio.run(scenario()) == [first.id, from_command.id, third.id, fourth.id]
+    assert asyncio.run(scenario()) == [first.position, from_command.position, third.position, fourth.position]

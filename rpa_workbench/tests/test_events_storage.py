@@ -1,5 +1,6 @@
 """The event outbox (`rpa_workbench.event_store`): each event stored once, in the transaction of
-its change, with ids that commit in order; replay reads, retention, and delivery after commit."""
+its change, with positions in commit order; replay reads, retention, and delivery after commit.
+(Ordering under concurrency on PostgreSQL: test_events_ordering.py.)"""
 
 from __future__ import annotations
 
@@ -26,10 +27,18 @@ def log(account_id) -> SimpleNamespace:
 
 @pytest.fixture
 def handed_over(monkeypatch) -> list[list[tuple[int, str]]]:
-    """Every hand-over after commit, as (id, type) lists."""
+    """Every hand-over after commit, as (primary key, type) lists (nothing is stamped: on
+    PostgreSQL the hand-over is what stamps positions)."""
     calls: list[list[tuple[int, str]]] = []
-    monkeypatch.setattr(events, "hand_over", lambda rows: calls.append([(row.id, row.type) for row in rows]))
+    monkeypatch.setattr(events, "hand_over", lambda rows: calls.append([(row.pk, row.type) for row in rows]))
     return calls
+
+
+def stamped_positions() -> list[int]:
+    """Stamp what waits for a position (PostgreSQL: the after-commit hand-over does it, which
+    these tests do not run; SQLite: the insert did it) and return every position in order."""
+    event_store.sequence()
+    return list(StoredEvent.objects.values_list("position", flat=True))
 
 
 @pytest.mark.django_db
@@ -48,10 +57,11 @@ def test_replay_reads_all_events_or_one_accounts_in_order(make_account):
     first, second = make_account(port=1), make_account(port=2)
     for account in (first, second, first):
         events.publish_account_updated(account, {"port": account.port})
-    ids = list(StoredEvent.objects.values_list("id", flat=True))
-    assert [row.id for row in event_store.read_after(ids[0] - 1)] == ids
-    assert [row.id for row in event_store.read_after(ids[0] - 1, str(first.pk))] == [ids[0], ids[2]]
-    assert [row.id for row in event_store.read_after(ids[0], str(first.pk))] == [ids[2]]
+    ids = stamped_positions()
+    assert ids == list(range(ids[0], ids[0] + 3))  # dense: no gap for a reader to wonder about
+    assert [row.position for row in event_store.read_after(ids[0] - 1)] == ids
+    assert [row.position for row in event_store.read_after(ids[0] - 1, str(first.pk))] == [ids[0], ids[2]]
+    assert [row.position for row in event_store.read_after(ids[0], str(first.pk))] == [ids[2]]
     assert event_store.current_id() == ids[-1]
 
 
@@ -116,11 +126,12 @@ def test_an_execution_is_one_short_transaction_with_its_events(
     transition (adopted first here: the task was running without a job), the task and account
     updates, their five events (log, two job, task, account) stored with them, the robot's
     contact, COMMIT; nothing after the commit but the live hand-over. 9 statements before the
-    jobs app, 18 with it at first; now 16 on SQLite (18 on PostgreSQL, with the locks)."""
-    from executionlogs.services import record_execution
+    jobs app, 18 with it at first; then 16 on SQLite (18 on PostgreSQL, with the locks); one more
+    with work queues: the items the ended job still holds (workqueues.abandon.job_ended)."""
+    from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="running")
-    with django_assert_max_num_queries(statements(sqlite=16, postgresql=18)):
+    with django_assert_max_num_queries(statements(sqlite=17, postgresql=19)):
         record_execution(
             shadow_bot_account=task.account.shadow_bot_account,
             app_name=task.app_name,
@@ -139,12 +150,13 @@ def test_a_report_no_job_waited_for_is_one_short_transaction_too(
     """The robot's own run (no active job): BEGIN, match, the log and its event, (on PostgreSQL
     the account then task locks, the account loaded with the task), the active-job read, the
     `robot` job's insert and event, the task update and event, the running-elsewhere check, the
-    account update and event, the contact, COMMIT: 14 on SQLite, 16 on PostgreSQL."""
-    from executionlogs.services import record_execution
+    account update and event, the work queue items the ended job still holds, the contact,
+    COMMIT: 15 on SQLite, 17 on PostgreSQL."""
     from jobs.models import Job, JobSource
+    from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="pending")
-    with django_assert_max_num_queries(statements(sqlite=14, postgresql=16)):
+    with django_assert_max_num_queries(statements(sqlite=15, postgresql=17)):
         record_execution(
             shadow_bot_account=task.account.shadow_bot_account,
             app_name=task.app_name,
@@ -170,7 +182,7 @@ def test_a_batch_drops_the_events_of_a_savepoint_that_rolled_back(make_account, 
         with transaction.atomic():
             events.publish_log_created(log(account.pk))
     assert [[kind for _, kind in call] for call in handed_over] == [["account_updated", "log_created"]]
-    stored = [json.loads(data)["data"] for data in StoredEvent.objects.values_list("data", flat=True)]
+    stored = [json.loads(data)["data"] for data in StoredEvent.objects.order_by("id").values_list("data", flat=True)]
     assert [data.get("changes") for data in stored] == [{"port": 1}, None]
 
 
@@ -224,9 +236,9 @@ def test_the_outbox_keeps_only_its_last_events_and_marks_what_it_trimmed(make_ac
     account = make_account()
     for i in range(300):
         events.publish_account_updated(account, {"port": i})
-    newest = event_store.current_id()
+    newest = stamped_positions()[-1]
     event_store.trim(force=True)
-    kept = list(StoredEvent.objects.values_list("id", flat=True))
+    kept = list(StoredEvent.objects.values_list("position", flat=True))
     assert kept == list(range(newest - 149, newest + 1))
     assert event_store.is_trimmed(newest - 200)
     assert not event_store.is_trimmed(newest - 150)  # resumes with the oldest kept event
@@ -239,9 +251,10 @@ def test_events_older_than_the_retention_are_trimmed_but_the_newest_stays(make_a
     account = make_account()
     for i in range(3):
         events.publish_account_updated(account, {"port": i})
+    stamped_positions()
     StoredEvent.objects.update(created_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
     event_store.trim(force=True)
-    assert list(StoredEvent.objects.values_list("id", flat=True)) == [event_store.current_id()]
+    assert list(StoredEvent.objects.values_list("position", flat=True)) == [event_store.current_id()]
     assert event_store.current_id() > 0
 
 
@@ -253,11 +266,11 @@ def test_the_librarys_send_event_stores_once_and_delivers_through_the_outbox(mak
     account = make_account()
     send_event(events.account_channel(account.pk), "account_updated", {"type": "account_updated", "data": {}})
     send_event(events.ALL_CHANNEL, "log_created", {"type": "log_created", "data": {}})
-    rows = list(StoredEvent.objects.values_list("type", "account_id"))
+    rows = list(StoredEvent.objects.order_by("id").values_list("type", "account_id"))
     assert rows == [("account_updated", account.pk), ("log_created", None)]
     assert [[kind for _, kind in call] for call in handed_over] == [["account_updated"], ["log_created"]]
     storage = event_store.OutboxStorage()
-    first = StoredEvent.objects.first().id
+    first = stamped_positions()[0]
     assert [e.type for e in storage.get_events(events.ALL_CHANNEL, first - 1)] == ["account_updated", "log_created"]
     assert [e.type for e in storage.get_events(events.account_channel(account.pk), first - 1)] == ["account_updated"]
     with pytest.raises(EventDoesNotExist):

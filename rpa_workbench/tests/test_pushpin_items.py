@@ -29,7 +29,7 @@ def test_events_published_together_are_one_item_per_channel_in_order():
     everything = published[ALL_CHANNEL]
     assert everything["id"] == "43"
     assert everything["formats"]["http-stream"]["content"] == "".join(
-        sse_encode_event(row.type, row.data, event_id=make_id({ALL_CHANNEL: row.id})) for row in rows()
+        sse_encode_event(row.type, row.data, event_id=make_id({ALL_CHANNEL: row.position})) for row in rows()
     )
     one_account = published[account_channel(ACCOUNT)]
     assert one_account["id"] == "42"  # the account's own events only

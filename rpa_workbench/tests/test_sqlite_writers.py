@@ -87,13 +87,17 @@ def write_while_another_holds_the_lock(write) -> BaseException | None:
         connections.close_all()
 
     def write_briefly() -> None:
-        connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "timeout": 0.2}
+        # Every thread's connection shares one settings dict: put the timeout back afterwards,
+        # or every later test of this process waits 0.2 s at most for the writer lock.
+        options = connection.settings_dict["OPTIONS"]
+        connection.settings_dict["OPTIONS"] = {**options, "timeout": 0.2}
         try:
             write()
             outcome.append(None)
         except OperationalError as exc:
             outcome.append(exc)
         finally:
+            connection.settings_dict["OPTIONS"] = options
             connections.close_all()
 
     holder = threading.Thread(target=hold)

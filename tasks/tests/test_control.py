@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.models import AccountStatus
+from jobs import reports
 from rpa_workbench.errors import ApiError
 from tasks import services
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -99,7 +100,7 @@ def test_a_stale_instance_is_read_afresh_before_deciding(task, fake_relay):
 def test_confirm_start_marks_task_and_account_running(task, fake_relay):
     request = services.start_task(task=task, source=ControlSource.API)
 
-    confirmed = services.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
+    confirmed = reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
 
     current = reload(task)
     assert confirmed.pk == task.pk
@@ -120,7 +121,7 @@ def test_confirm_marks_only_the_latest_open_request(task, fake_relay, settings):
     )
     second = services.start_task(task=task, source=ControlSource.SCHEDULER)
 
-    services.confirm(
+    reports.confirm(
         shadow_bot_account="bot_01", app_name="DAILY_REPORT", action="START", host_ip="192.168.1.100"
     )
 
@@ -132,7 +133,7 @@ def test_confirm_marks_only_the_latest_open_request(task, fake_relay, settings):
 def test_confirm_stop_marks_task_and_account_pending(running_task, fake_relay):
     request = services.stop_task(task=running_task, source=ControlSource.API)
 
-    services.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
+    reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
 
     current = reload(running_task)
     assert (current.status, current.account.status) == ("pending", "pending")
@@ -141,9 +142,9 @@ def test_confirm_stop_marks_task_and_account_pending(running_task, fake_relay):
 
 
 def test_confirm_for_an_unknown_robot_changes_nothing(task):
-    assert services.confirm(shadow_bot_account="bot_99", app_name="daily_report", action="START") is None
+    assert reports.confirm(shadow_bot_account="bot_99", app_name="daily_report", action="START") is None
     assert (
-        services.confirm(
+        reports.confirm(
             shadow_bot_account="bot_01", app_name="daily_report", action="START", host_ip="10.9.9.9"
         )
         is None
@@ -152,7 +153,7 @@ def test_confirm_for_an_unknown_robot_changes_nothing(task):
 
 
 def test_confirm_with_an_unknown_action_is_400(task):
-    error = refused(services.confirm, shadow_bot_account="bot_01", app_name="daily_report", action="PAUSE")
+    error = refused(reports.confirm, shadow_bot_account="bot_01", app_name="daily_report", action="PAUSE")
     assert (error.status_code, error.error_code) == (400, "VALIDATION_ERROR")
 
 
@@ -214,9 +215,9 @@ def test_a_zero_pending_window_never_refuses_a_repeated_start(task, fake_relay, 
 
 def test_after_a_confirmed_run_stops_the_next_start_goes_out_at_once(task, fake_relay):
     services.start_task(task=task, source=ControlSource.API)
-    services.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
+    reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
     services.stop_task(task=task, source=ControlSource.API)
-    services.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
+    reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
 
     services.start_task(task=task, source=ControlSource.API)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from accounts.models import AccountStatus
+from jobs import reports
 from rpa_workbench.errors import ApiError
 from rpa_workbench.testing.threads import run_together
 from tasks import services
@@ -94,7 +95,7 @@ def test_force_stop_racing_a_robot_confirmation_leaves_a_consistent_pair(make_ac
     outcomes = race(
         [
             lambda: services.force_stop_task(task=Task.objects.get(pk=task.pk), source=ControlSource.API),
-            lambda: services.confirm(shadow_bot_account="bot_race", app_name="daily_report", action="START"),
+            lambda: reports.confirm(shadow_bot_account="bot_race", app_name="daily_report", action="START"),
         ]
     )
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from accounts.models import AccountStatus
+from jobs import reports
 from rpa_workbench.errors import ApiError
 from tasks import services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
@@ -136,7 +137,7 @@ def test_a_failed_start_is_not_confirmed_by_a_later_robot_start(task, fake_relay
     fake_relay.status = 200
     sent = services.start_task(task=task, source=ControlSource.API)
 
-    services.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
+    reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
 
     confirmed = dict(ControlRequest.objects.values_list("outcome", "confirmed_at"))
     assert confirmed[ControlOutcome.FAILED] is None

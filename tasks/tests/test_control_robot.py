@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Account, AccountStatus
+from jobs import reports
 from tasks import services
 from tasks.models import ControlSource, Task, TaskStatus
 
@@ -17,7 +18,7 @@ def test_a_heartbeat_marks_the_account_running_and_the_task_seen(make_account, m
         make_account(shadow_bot_account="bot_01", status=AccountStatus.COMPLETED), app_name="daily_report"
     )
 
-    account = services.record_heartbeat(shadow_bot_account="bot_01", app_name="Daily_Report")
+    account = reports.record_heartbeat(shadow_bot_account="bot_01", app_name="Daily_Report")
 
     assert account.pk == task.account_id
     stored = Account.objects.get(pk=account.pk)
@@ -29,7 +30,7 @@ def test_a_heartbeat_marks_the_account_running_and_the_task_seen(make_account, m
 
 def test_a_heartbeat_without_an_app_still_counts_for_the_account(make_account):
     account = make_account(shadow_bot_account="bot_01")
-    assert services.record_heartbeat(shadow_bot_account="bot_01", app_name="").pk == account.pk
+    assert reports.record_heartbeat(shadow_bot_account="bot_01", app_name="").pk == account.pk
     assert Account.objects.get(pk=account.pk).status == AccountStatus.RUNNING
 
 
@@ -37,7 +38,7 @@ def test_a_heartbeat_names_the_host_when_the_account_name_is_on_several(make_acc
     make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1")
     second = make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2")
 
-    beat = services.record_heartbeat(shadow_bot_account="bot_01", app_name="", host_ip="10.0.0.2")
+    beat = reports.record_heartbeat(shadow_bot_account="bot_01", app_name="", host_ip="10.0.0.2")
 
     assert beat.pk == second.pk
     assert set(Account.objects.values_list("host_ip", "status")) == {
@@ -48,8 +49,8 @@ def test_a_heartbeat_names_the_host_when_the_account_name_is_on_several(make_acc
 
 def test_a_heartbeat_from_an_unknown_account_is_none(make_account):
     make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1")
-    assert services.record_heartbeat(shadow_bot_account="bot_99", app_name="x") is None
-    assert services.record_heartbeat(shadow_bot_account="bot_01", app_name="", host_ip="10.0.0.9") is None
+    assert reports.record_heartbeat(shadow_bot_account="bot_99", app_name="x") is None
+    assert reports.record_heartbeat(shadow_bot_account="bot_01", app_name="", host_ip="10.0.0.9") is None
 
 
 def test_confirm_with_a_host_picks_that_hosts_task(make_account, make_task, fake_relay):
@@ -57,7 +58,7 @@ def test_confirm_with_a_host_picks_that_hosts_task(make_account, make_task, fake
     second = make_task(make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"), app_name="daily_report")
     services.start_task(task=second, source=ControlSource.API)
 
-    confirmed = services.confirm(
+    confirmed = reports.confirm(
         shadow_bot_account="bot_01", app_name="daily_report", action="START", host_ip="10.0.0.2"
     )
 
@@ -74,7 +75,7 @@ def test_confirm_stop_without_a_host_stops_the_running_one(make_account, make_ta
         status=TaskStatus.RUNNING,
     )
 
-    confirmed = services.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
+    confirmed = reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
 
     assert confirmed.pk == busy.pk
     busy = Task.objects.select_related("account").get(pk=busy.pk)

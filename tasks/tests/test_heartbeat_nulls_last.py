@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account
-from tasks import services
+from jobs import reports
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,6 @@ def test_a_heartbeat_without_a_task_goes_to_the_account_heard_from_last(make_acc
         host_ip="10.7.0.2",
         last_heartbeat_at=timezone.now() - datetime.timedelta(minutes=5),
     )
-    chosen = services.record_heartbeat(shadow_bot_account="bot_dup", app_name="no_such_app")
+    chosen = reports.record_heartbeat(shadow_bot_account="bot_dup", app_name="no_such_app")
     assert chosen.pk == heard.pk
     assert Account.objects.get(pk=never_heard.pk).last_heartbeat_at is None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
 import requests
 
 from rpa_workbench.testing.relay import start_fake_relay
+from rpa_workbench.testing.servers import serve_in_background, stop
 from tasks.simulator import RobotSimulator
 
 TOKEN = "sim-secret"
@@ -29,8 +29,7 @@ def backend():
     recorder, server = start_fake_relay()
     recorder.url = recorder.url.removesuffix("/yingdao")
     yield recorder
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture
@@ -40,10 +39,9 @@ def simulator(backend):
         run_seconds=(0.3, 0.4), heartbeat_seconds=0.1, confirm_delay=0.05, failure_rate=0.0, seed=1,
     )
     server = sim.serve()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     yield sim
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def _control(sim, target, app="daily_report", ip="10.0.0.1", port=8000):

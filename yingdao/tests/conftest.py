@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rpa_workbench.testing.servers import stop
 from yingdao import client as client_module
 from yingdao import limiter
 from yingdao.testing import start_fake_yingdao
@@ -32,8 +33,7 @@ def fake_yingdao(settings, fresh_limiter, monkeypatch):
     settings.RPA_YINGDAO_TIMEOUT = 5.0
     settings.RPA_PUBLIC_URL = "http://testserver"
     yield fake
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time
 import requests
 
 from rpa_workbench.testing import live_server
+from rpa_workbench.testing.servers import stop
 from yingdao import client as client_module
 from yingdao.testing import start_fake_yingdao
 
@@ -45,8 +46,7 @@ def test_autorun_jobs_call_back_in_both_shapes_with_a_duplicate_and_a_late_one()
         while len(received) < 8 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        server.shutdown()
-        server.server_close()
+        stop(server)
     assert {body["dataType"] for body in received} == {"job", "task"}
     statuses = [body.get("status") for body in received]
     assert statuses.count("finish") == 4  # each job's end, twice

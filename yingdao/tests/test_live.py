@@ -13,6 +13,7 @@ pytest.importorskip("jobs.transitions", reason="needs the jobs app")
 
 import conftest  # noqa: E402
 from jobs.models import Job  # noqa: E402
+from rpa_workbench.testing.servers import stop
 from rpa_workbench.testing.sse import open_stream, payloads  # noqa: E402
 from yingdao.testing import http_deliver, start_fake_yingdao  # noqa: E402
 from yingdao.tests.conftest import KEY_ID, KEY_SECRET  # noqa: E402
@@ -69,5 +70,4 @@ def test_an_api_start_of_a_yingdao_task_ends_completed_and_is_seen_on_the_stream
         assert "POST /api/v1/webhook/yingdao?token=[redacted]" in log  # the access log saw the callbacks
         assert KEY_SECRET not in log and conftest.WEBHOOK_TOKEN not in log
     finally:
-        fake_server.shutdown()
-        fake_server.server_close()
+        stop(fake_server)

@@ -11,6 +11,7 @@ pytest.importorskip("jobs.transitions", reason="needs the jobs app")
 
 from executionlogs.models import ExecutionLog  # noqa: E402
 from jobs.models import Job  # noqa: E402
+from tasks.models import ControlRequest  # noqa: E402
 from yingdao import reconcile  # noqa: E402
 from yingdao.client import client  # noqa: E402
 from yingdao.tests.helpers import start  # noqa: E402
@@ -69,12 +70,33 @@ def test_nothing_new_at_yingdao_changes_nothing(operator_client, yingdao_task, f
 def test_a_start_whose_answer_was_lost_learns_its_job_uuid_without_a_second_run(yingdao_task, fake_yingdao, make_job_for):
     job = make_job_for(yingdao_task)
     sent = client().start_job({"robotUuid": "app-uuid-1", "idempotentUuid": str(job.pk)})  # ... answer never stored
+    sent_start(job, outcome="failed")  # what the outbox recorded: no answer, it may have reached Yingdao
     fake_yingdao.set_status(sent.data["jobUuid"], "running", notify=False)
     reconcile.reconcile(now=later(3600))
     job.refresh_from_db()
     assert job.external_id == sent.data["jobUuid"]
     assert job.status == "running"
     assert len(fake_yingdao.jobs) == 1
+
+
+def sent_start(job, *, outcome: str) -> ControlRequest:
+    return ControlRequest.objects.create(job=job, task=job.task, action="start", target="START", source="api", outcome=outcome)
+
+
+@pytest.mark.parametrize("status, start_outcome", [("dispatched", "queued"), ("dispatched", "pending"), ("stopping", "failed")])
+def test_suspect_reconcile_never_sends_job_start_for_a_start_still_unsent_or_a_job_being_stopped(
+    yingdao_task, fake_yingdao, make_job_for, status, start_outcome
+):
+    """Proven: a busy job without a jobUuid was sent job/start by reconciliation whatever its
+    state, so a job whose START was still in the outbox, or that was being stopped, was started."""
+    job = make_job_for(yingdao_task, status=status)
+    sent_start(job, outcome=start_outcome)
+
+    reconcile.reconcile(now=later(3600))
+
+    assert len(fake_yingdao.jobs) == 0  # no job/start reached Yingdao
+    job.refresh_from_db()
+    assert job.status == status and not job.external_id
 
 
 def test_the_pass_is_claimed_once_per_period(operator_client, yingdao_task, fake_yingdao, settings):

@@ -76,7 +76,7 @@
       // EventSource reconnects by itself; say so meanwhile.
       setBadge(source.readyState === 2 ? "offline" : "connecting", source.readyState === 2 ? "{% zh _("Offline") %} Offline" : "{% zh _("Reconnecting") %} Reconnecting");
     });
-    ["log_created", "account_updated", "task_updated", "alert"].forEach(function (name) {
+    ["log_created", "account_updated", "task_updated", "alert", "queue_updated"].forEach(function (name) {
       source.addEventListener(name, schedule);
     });
   } else {

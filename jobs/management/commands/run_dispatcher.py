@@ -12,7 +12,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from jobs import dispatcher
+from jobs import dispatcher, wakeup
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: (stop.set(), dispatcher.kick()))
+            signal.signal(sig, lambda *_: (stop.set(), wakeup.kick()))
         interval = settings.RPA_DISPATCHER_INTERVAL if interval is None else interval
         self.stdout.write(f"dispatcher running (sweep every {interval}s); Ctrl-C to stop")
         dispatcher.run_forever(interval=interval, stop=stop)

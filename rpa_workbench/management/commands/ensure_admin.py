@@ -2,6 +2,8 @@
 
 Honours DJANGO_SUPERUSER_USERNAME / DJANGO_SUPERUSER_PASSWORD / DJANGO_SUPERUSER_EMAIL; without
 a password it generates one and prints it once. The credentials are not stored anywhere else.
+A given password must pass Django's password validators (AUTH_PASSWORD_VALIDATORS), like any
+password set in the admin: `DJANGO_SUPERUSER_PASSWORD=1` is refused, naming every rule it breaks.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -32,6 +36,14 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(12)
+        try:
+            validate_password(password, user=User(username=username, email=email))
+        except ValidationError as exc:
+            rules = " ".join(exc.messages)
+            raise CommandError(
+                f"DJANGO_SUPERUSER_PASSWORD is refused: {rules} Choose a longer passphrase, or unset "
+                "DJANGO_SUPERUSER_PASSWORD to have one generated. No admin user was created."
+            ) from None
         User.objects.create_superuser(username=username, email=email, password=password)
         self.stdout.write(self.style.SUCCESS("Created the first admin user."))
         self.stdout.write(f"  username: {username}")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from django.apps import apps
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -109,6 +111,8 @@ class Command(BaseCommand):
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
         self.fire_queue_demo(accounts[QUEUE_ROBOT])
         self.seed_alert_channel()
+        if apps.is_installed("workqueues"):  # the work queue demo lives in its own app
+            call_command("seed_demo_queue", stdout=self.stdout)
 
     def fire_queue_demo(self, robot: Account) -> None:
         """All three queue-demo tasks due at once, shortly after this seed (one-shot trigger)."""

@@ -15,6 +15,7 @@ from django.db import close_old_connections
 
 from accounts.models import Account
 from tasks.simulator import RobotSimulator
+from tasks.simulator_queues import QueueWork
 
 
 def resolve_from_database(host_ip: str, port: int) -> str | None:
@@ -61,6 +62,7 @@ class Command(BaseCommand):
             heartbeat_seconds=opts["heartbeat_seconds"],
             failure_rate=opts["failure_rate"],
             seed=opts["seed"],
+            work=QueueWork(callback=opts["callback"], token=token, seed=opts["seed"]),
         )
         server = simulator.serve(opts["host"], opts["port"])
         stop = threading.Event()

@@ -1,4 +1,4 @@
-"""`executionlogs.services.record_execution`: the workflow behind the execution-complete webhook."""
+"""`jobs.reports.record_execution`: the workflow behind the execution-complete webhook."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from executionlogs.models import ExecutionLog
-from executionlogs.services import record_execution, summarise
+from executionlogs.services import summarise
+from jobs.reports import record_execution
 from rpa_workbench.testing.threads import run_together
 
 START = datetime(2026, 1, 21, 6, 30, tzinfo=UTC)

@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tasks import relay
+from jobs.backends import relay_protocol as relay
+from rpa_workbench.testing.servers import serve_in_background, stop
 
 
 def closed_port() -> int:
@@ -213,14 +214,13 @@ class _RetryAfterHandler(BaseHTTPRequestHandler):
 
 def test_a_503_with_retry_after_is_not_retried(settings):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _RetryAfterHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         settings.RPA_RELAY_URL = f"http://127.0.0.1:{server.server_address[1]}/yingdao"
         with pytest.raises(relay.RelayError) as caught:
             send()
     finally:
-        server.shutdown()
-        server.server_close()
+        stop(server)
     assert caught.value.status == 503
     assert _RetryAfterHandler.hits == 1
 

@@ -4,8 +4,9 @@
   account's `yingdao_account_name`, idempotentUuid = our job id (a repeat never starts a second
   run, so a start that timed out is asked again once), priority high/middle/low, runTimeout,
   waitTimeoutSeconds, params from a flat `config_json`, and callbackUrl = RPA_PUBLIC_URL +
-  /api/v1/webhook/yingdao?token=<webhook secret>. `external_id` = the returned jobUuid, stored at
-  once so that callbacks which raced the answer (kept as pending) are applied.
+  /api/v1/webhook/yingdao?token=<webhook secret>. The returned jobUuid is the outcome's
+  `external_id`: the outbox's sender stores it and calls `jobs.outbox.STARTED_HOOKS` (the yingdao
+  app applies the callbacks that raced the answer). This adapter translates; it writes nothing.
 - stop → `job/stop`; query → `job/query` (a `JobReport`).
 - Not configured (no access key, public URL or webhook secret) → `BackendNotConfigured`, naming
   the variables to set.
@@ -147,9 +148,6 @@ class YingdaoBackend:
             return DispatchOutcome(ok=False, message="yingdao job/start answered no jobUuid", error="no jobUuid",
                                    response_status=answer.http_status, latency_ms=answer.latency_ms,
                                    may_have_reached=True, url=answer.url)  # fmt: skip
-        from yingdao import updates
-
-        updates.adopt(job, job_uuid)
         again = " (already started: idempotent repeat)" if answer.data.get("idempotentFlag") else ""
         return _accepted(f"job/start accepted by Yingdao: job {job_uuid}{again}", job_uuid, answer)
 
