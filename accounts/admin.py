@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
-from django.utils.timezone import localtime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import presence, services
@@ -19,7 +19,10 @@ from jobs.admin import RecentJobInline, queue_summary
 from rpa_workbench.admin_site import NullsLastAdminMixin
 from rpa_workbench.badges import badge, choice_badge
 from rpa_workbench.errors import ApiError
+from rpa_workbench.refusals import explain_error
+from rpa_workbench.timefmt import display_datetime
 from yingdao import rules
+from yingdao.clients_sync import status_label
 
 # The dispatch backend (API.md §9.3) and what the Yingdao one needs (yingdao/rules.py).
 BACKEND_FIELDS = ["dispatch_backend", "yingdao_account_name"]
@@ -28,11 +31,29 @@ BACKEND_FIELDS = ["dispatch_backend", "yingdao_account_name"]
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
-        fields = ["shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS]
+        fields = ["shadow_bot_account", "host_ip", "port", "status", "recent_app", "max_concurrent_jobs", *BACKEND_FIELDS]
+        help_texts = {
+            "shadow_bot_account": _("The Yingdao (影刀) account name the robot signs in with, as it reports it."),
+            "host_ip": _("The IP address of the robot's machine; the relay forwards control requests to it."),
+            "port": _("The port of the robot's listener on that machine (1–65535)."),
+            "max_concurrent_jobs": _(
+                "Jobs this robot runs at once (1–10); further starts wait in its queue. "
+                "Must be 1 for the relay backend, whose stop ends everything the robot runs."
+            ),
+            "dispatch_backend": _("How robots are controlled: the HTTP relay (default) or Yingdao's Open API."),
+            "yingdao_account_name": _("For the Yingdao backend: the robot's name as Yingdao's client list shows it."),
+            "recent_app": _("The app the robot ran last (robots report it)."),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dispatch_backend"].required = False  # left out = relay, as before the field existed
+        if "max_concurrent_jobs" in self.fields:
+            self.fields["max_concurrent_jobs"].required = False  # left out = as before (1 for a new robot)
+
+    def clean_max_concurrent_jobs(self) -> int:
+        value = self.cleaned_data.get("max_concurrent_jobs")
+        return self.instance.max_concurrent_jobs if value is None else value
 
     def clean_dispatch_backend(self) -> str:
         return self.cleaned_data.get("dispatch_backend") or DispatchBackend.RELAY
@@ -44,7 +65,10 @@ class AccountForm(forms.ModelForm):
                 existing_pk = None if self.instance._state.adding else self.instance.pk
                 services.ensure_unique(data["shadow_bot_account"], data["host_ip"], data["port"], exclude_pk=existing_pk)
             except ApiError as exc:
-                raise forms.ValidationError(exc.message) from None
+                raise forms.ValidationError(explain_error(exc)) from None
+            backend = data.get("dispatch_backend") or DispatchBackend.RELAY
+            if backend == DispatchBackend.RELAY and data.get("max_concurrent_jobs", 1) != 1:
+                self.add_error("max_concurrent_jobs", _("Must be 1 for the relay backend: its stop ends everything the robot runs."))
             errors = rules.account_errors(
                 dispatch_backend=data.get("dispatch_backend") or DispatchBackend.RELAY,
                 yingdao_account_name=data.get("yingdao_account_name") or "",
@@ -98,7 +122,8 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         "job_queue",
     ]
     fields = [
-        "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS, *readonly_fields[1:]
+        "id", "shadow_bot_account", "host_ip", "port", "status", "recent_app", "max_concurrent_jobs", *BACKEND_FIELDS,
+        *readonly_fields[1:],
     ]  # fmt: skip
     ordering = ["-created_at"]
     inlines = [RecentJobInline, RecentAccountExecutionsInline]
@@ -108,6 +133,12 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
         if obj is None:
             return self.readonly_fields
         return [*self.readonly_fields, "status", "recent_app"]
+
+    def get_fields(self, request, obj=None):
+        """A new account's page shows no id and none of what robots report later."""
+        if obj is not None:
+            return self.fields
+        return ["shadow_bot_account", "host_ip", "port", "max_concurrent_jobs", *BACKEND_FIELDS]
 
     def get_queryset(self, request):
         return presence.with_presence(super().get_queryset(request).annotate(task_count=Count("tasks")))
@@ -138,8 +169,12 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
             return "-"
         robot = obj.yingdao_clients.order_by("-synced_at").first()
         if robot is None:
-            return f"not listed by Yingdao under {obj.yingdao_account_name or '(no name)'} yet"
-        return f"{robot.status or 'unknown'} ({robot.presence}) at {localtime(robot.synced_at):%Y-%m-%d %H:%M:%S}"
+            return gettext("not listed by Yingdao under %(name)s yet") % {"name": obj.yingdao_account_name or "-"}
+        return gettext("%(status)s (%(presence)s) at %(time)s") % {
+            "status": status_label(robot.status),
+            "presence": dict(presence.PRESENCE_CHOICES).get(robot.presence, robot.presence),
+            "time": display_datetime(robot.synced_at, seconds=True),
+        }
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
@@ -151,7 +186,8 @@ class AccountAdmin(NullsLastAdminMixin, admin.ModelAdmin):
                 id=obj.id,
                 **{
                     name: getattr(obj, name)
-                    for name in ("shadow_bot_account", "host_ip", "port", "status", "recent_app", *BACKEND_FIELDS)
+                    for name in ("shadow_bot_account", "host_ip", "port", "status", "recent_app", "max_concurrent_jobs",
+                                 *BACKEND_FIELDS)
                 },
             )
             obj.task_control = created.task_control

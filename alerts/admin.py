@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alerts import services
-from alerts.models import Alert, AlertEvent, Channel, Delivery
+from alerts.models import Alert, AlertEvent, Channel, Delivery, Severity
 from alerts.targets import TargetError, clean_target, masked_target
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.badges import choice_badge
 from rpa_workbench.permissions import is_admin
 
 
@@ -87,7 +91,8 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("events"))
     def event_list(self, obj: Channel) -> str:
-        return ", ".join(obj.events or []) or "-"
+        labels = dict(AlertEvent.choices)
+        return ", ".join(str(labels.get(event, event)) for event in obj.events or []) or "-"
 
     @admin.action(description=_("Send a test message to the selected channels"), permissions=["change"])
     def send_test(self, request, queryset):
@@ -120,10 +125,38 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["occurred_at", "event", "severity", "account", "task", "job_id"]
+    list_display = ["occurred_at", "event", "severity_badge", "robot", "job_link", "message_summary"]
     list_filter = ["event", "severity"]
     search_fields = ["=id", "message", "account__shadow_bot_account", "task__app_name"]
     list_select_related = ["account", "task"]
     ordering = ["-occurred_at"]
     inlines = [DeliveryInline]
     show_facets = admin.ShowFacets.NEVER
+    fields = ["occurred_at", "event", "severity_badge", "message", "account", "task", "job_link"]
+    readonly_fields = ["severity_badge", "job_link"]
+
+    @admin.display(ordering="severity", description=_("severity"))
+    def severity_badge(self, obj: Alert):
+        return choice_badge(Severity, obj.severity)
+
+    @admin.display(description=_("message"))
+    def message_summary(self, obj: Alert) -> str:
+        """The message's first line (the Chinese one of a bilingual alert), without the link."""
+        first = (obj.message or "").strip().splitlines()[:1]
+        return Truncator(first[0]).chars(120) if first else "-"
+
+    @admin.display(ordering="account__shadow_bot_account", description=_("robot"))
+    def robot(self, obj: Alert):
+        account = obj.account
+        if account is None:
+            return obj.context.get("shadow_bot_account") or "-"
+        return format_html('{}<span class="cell-sub">{}</span>', account.shadow_bot_account, account.host_ip)
+
+    @admin.display(description=_("job"))
+    def job_link(self, obj: Alert):
+        """The job's page, labelled by what ran (the alert keeps only the job's id)."""
+        if obj.job_id is None:
+            return "-"
+        label = obj.context.get("app_name") or obj.context.get("task_name") or gettext("job")
+        url = reverse("admin:jobs_job_change", args=[obj.job_id])
+        return format_html('<a href="{}">{} · {}</a>', url, label, str(obj.job_id)[:8])

@@ -1,10 +1,11 @@
 from django.apps import AppConfig, apps
+from django.utils.translation import gettext_lazy as _
 
 
 class AlertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "alerts"
-    verbose_name = "Alerts"
+    verbose_name = _("Alerts")
 
     def ready(self) -> None:
         # alerts sits above accounts and jobs (docs/architecture.md): it hooks into their

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from alerts.models import Alert, Channel, DeliveryStatus
+from alerts.models import Alert, AlertEvent, Channel, DeliveryStatus
 
 LATEST = 8
 FAILING_WINDOW = timedelta(hours=24)
@@ -34,7 +34,8 @@ def failing_channels(now=None) -> list[dict[str, Any]]:
 
 
 def card_context() -> dict[str, Any]:
-    return {
-        "latest_alerts": list(Alert.objects.select_related("account", "task").order_by("-occurred_at")[:LATEST]),
-        "failing_channels": failing_channels(),
-    }
+    latest = list(Alert.objects.select_related("account", "task").order_by("-occurred_at")[:LATEST])
+    labels = dict(AlertEvent.choices)
+    for alert in latest:
+        alert.event_label = labels.get(alert.event, alert.event)  # lazy: the card shows it in both languages
+    return {"latest_alerts": latest, "failing_channels": failing_channels()}

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 
 from alerts.models import AlertEvent
 
@@ -30,6 +31,19 @@ TEST_TITLES = ("测试消息", "Test message")
 
 def title(event: str) -> tuple[str, str]:
     return TITLES.get(event, TEST_TITLES)
+
+
+def reason_labels(reason: str) -> tuple[str, str]:
+    """A job's end reason as people read it (中文, English); an unknown code as it is."""
+    from jobs.models import JobReason  # imported here: alerts load before jobs' models are needed
+
+    if reason not in JobReason.values:
+        return reason, reason
+    label = JobReason(reason).label
+    with translation.override("zh-hans"):
+        zh = str(label)
+    with translation.override("en"):
+        return zh, str(label)
 
 
 def robot_time(moment: datetime) -> str:
@@ -73,6 +87,7 @@ def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
     app = context.get("app_name")
     when = robot_time(occurred_at)
     reason = context.get("reason") or ""
+    zh_reason, en_reason = reason_labels(reason)
     zh_line = f"【RPA】{zh}：机器人 {robot}" + (f"，应用 {app}" if app else "") + f"，时间 {when}"
     en_line = f"[RPA] {en}: robot {robot}" + (f", app {app}" if app else "") + f", at {when}"
     queue = context.get("queue")
@@ -80,8 +95,8 @@ def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
         zh_line += f"，队列 {queue}" + (f"，事项 {context['reference']}" if context.get("reference") else "")
         en_line += f", queue {queue}" + (f", item {context['reference']}" if context.get("reference") else "")
     if reason:
-        zh_line += f"，原因 {reason}"
-        en_line += f", reason: {reason}"
+        zh_line += f"，原因：{zh_reason}"
+        en_line += f", reason: {en_reason}"
     lines = [zh_line + "。", en_line + "."]
     if context.get("outputs"):
         lines.append(outputs_line(context["outputs"]))

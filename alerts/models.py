@@ -9,7 +9,10 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from rpa_workbench.timefmt import display_datetime
 
 
 class AlertEvent(models.TextChoices):
@@ -100,7 +103,9 @@ class Alert(models.Model):
         verbose_name_plural = _("alerts")
 
     def __str__(self) -> str:
-        return f"{self.event} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(event)s at %(time)s") % {
+            "event": self.get_event_display(), "time": display_datetime(self.occurred_at, seconds=True)
+        }
 
 
 class Delivery(models.Model):
@@ -131,4 +136,8 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} → {self.channel_id} ({self.status})"
+        """The alert's event to the channel by name (not its UUID), and where the delivery is."""
+        channel = self.channel.name if self.channel_id else "-"
+        return gettext("%(event)s → %(channel)s (%(status)s)") % {
+            "event": self.get_event_display(), "channel": channel, "status": self.get_status_display()
+        }

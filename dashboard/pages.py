@@ -39,7 +39,7 @@ def dashboard_context(days: int) -> dict[str, Any]:
     stats = services.dashboard_stats()
     perf = services.performance(days=days, dimension=services.DAY, tz_name=settings.TIME_ZONE)
     series = services.daily_series(perf)
-    rank = services.execution_rank(limit=10)
+    rank = services.execution_rank(limit=10, with_previous=True)
     logs = stats["execution_logs"]
     return {
         "days": days,

@@ -205,9 +205,11 @@ def trend_percent(current: int, previous: int) -> float:
     return round((current - previous) * 100 / previous, 1)
 
 
-def execution_rank(*, limit: int, now: datetime | None = None) -> dict[str, Any]:
+def execution_rank(*, limit: int, now: datetime | None = None, with_previous: bool = False) -> dict[str, Any]:
     """Apps by total run time over the last 7 days, with the change in run count against the
-    7 days before — one grouped query over the 14-day window (the start_time index)."""
+    7 days before — one grouped query over the 14-day window (the start_time index).
+    `with_previous` adds each app's `previous_count` (the page says "new" when it is 0; the
+    API's items keep their documented fields)."""
     now = now or timezone.now()
     current_start = now - RANK_WINDOW
     previous_start = current_start - RANK_WINDOW
@@ -229,6 +231,7 @@ def execution_rank(*, limit: int, now: datetime | None = None) -> dict[str, Any]
             "total_duration": round(float(row["total_duration"]), 1),
             "execution_count": row["execution_count"],
             "trend_percent": trend_percent(row["execution_count"], row["previous_count"]),
+            **({"previous_count": row["previous_count"]} if with_previous else {}),
         }
         for row in rows
     ]

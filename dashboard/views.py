@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from dashboard import serializers, services
 from rpa_workbench.permissions import require_perms
+from rpa_workbench.timefmt import api_values
 
 CanReadLogs = require_perms("executionlogs.view_executionlog")
 CanReadEverything = require_perms(
@@ -22,7 +23,7 @@ class StatsView(APIView):
 
     @extend_schema(responses=serializers.StatsResponse)
     def get(self, request):
-        return Response(services.dashboard_stats())
+        return Response(api_values(services.dashboard_stats()))
 
 
 class PerformanceView(APIView):
@@ -37,7 +38,7 @@ class PerformanceView(APIView):
             days=query["days"], dimension=query["dimension"], tz_name=query["timezone"]
         )
         body.pop("window")
-        return Response(body)
+        return Response(api_values(body))
 
 
 class ExecutionRankView(APIView):
@@ -48,4 +49,4 @@ class ExecutionRankView(APIView):
     @extend_schema(parameters=[serializers.RankQuery], responses=serializers.RankResponse)
     def get(self, request):
         query = serializers.parse(serializers.RankQuery, request.query_params)
-        return Response(services.execution_rank(limit=query["limit"]))
+        return Response(api_values(services.execution_rank(limit=query["limit"])))

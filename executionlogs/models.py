@@ -7,6 +7,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from rpa_workbench.timefmt import display_datetime
+
 
 class ExecutionStatus(models.TextChoices):
     """Final result of one run; a robot's `timeout` is stored as failed (and said in `text`)."""
@@ -68,4 +70,4 @@ class ExecutionLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.app_name}@{self.shadow_bot_account} {self.status} {self.start_time:%Y-%m-%d %H:%M}"
+        return f"{self.app_name} @ {self.shadow_bot_account} · {self.get_status_display()} {display_datetime(self.start_time)}"

@@ -24,17 +24,28 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import DispatchBackend
 from dashboard.templatetags.dashboard_tags import duration
 from jobs import dispatcher, queue, services
 from jobs.admin_io import inputs_shown, outputs_shown
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
+from rpa_workbench.admin_buttons import PageButton, PageButtonsMixin
 from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentRowsInline, recent_formset
+from rpa_workbench.badges import choice_badge
 from rpa_workbench.errors import ApiError
+from rpa_workbench.refusals import explain_error
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many jobs a task's or an account's page shows inline (newest first).
 INLINE_JOBS = 10
 QUEUE_PARAMETER = "queue"
+RETRYABLE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELLED)
+# A job's page: the list actions on that one job (rpa_workbench/admin_buttons.py).
+PAGE_BUTTONS = {
+    "stop": PageButton("stop_selected", _("Stop"), "stop"),
+    "cancel": PageButton("cancel_selected", _("Cancel"), "cancel"),
+    "retry": PageButton("retry_selected", _("Retry"), "retry"),
+}
 
 
 def waited_seconds(job: Job, now: datetime) -> float:
@@ -49,6 +60,11 @@ def ran_seconds(job: Job, now: datetime) -> float | None:
     if begin is None:
         return None
     return max(0.0, ((job.finished_at or now) - begin).total_seconds())
+
+
+@admin.display(ordering="status", description=_("status"))
+def status_badge(obj: Job):
+    return choice_badge(JobStatus, obj.status)
 
 
 @admin.display(description=_("waited"))
@@ -91,17 +107,28 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Job)
-class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
-        "short_id", "status", "reason", "robot", "task_name", "priority", "source",
+        "short_id", status_badge, "reason", "robot", "task_name", "priority", "source",
         "queue_position", waited, ran, "created_at",
-    ]  # fmt: skip
+    ]  # fmt: skip  (every column; get_list_display picks those of the page)
+    list_display_links = ["short_id", "task_name"]
     list_filter = [QueueFilter, "status", "source", "priority", ("account", admin.RelatedOnlyFieldListFilter),
                    ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
     list_select_related = ["account", "task"]
-    readonly_fields = [waited, ran, "queue_position", inputs_shown, outputs_shown]
-    exclude = ["inputs", "outputs"]  # shown by inputs_shown (secrets masked) and outputs_shown
+    readonly_fields = [status_badge, waited, ran, "queue_position", "backend_label", inputs_shown, outputs_shown]
+    fieldsets = [
+        (None, {"fields": [status_badge, "reason", "message", "task", "account", "task_name", "app_name",
+                           "shadow_bot_account", "host_ip"]}),
+        (_("Queue"), {"fields": ["priority", "source", "requested_by", "queue_position", "attempt", "retry_of",
+                                 "not_before", "run_timeout_seconds", "wait_timeout_seconds"]}),
+        (_("Inputs and outputs"), {"fields": [inputs_shown, outputs_shown]}),  # secrets masked
+        (_("Dispatch"), {"fields": ["backend_label", "external_id", "execution_log"]}),
+        (_("Timing"), {"fields": ["created_at", "dispatched_at", "started_at", "finished_at", waited, ran, "updated_at"]}),
+    ]  # fmt: skip
+    page_buttons = PAGE_BUTTONS
+    control_label = _("Control this job")
     ordering = ["-created_at"]
     date_hierarchy = "created_at"
     actions = ["cancel_selected", "stop_selected", "retry_selected"]
@@ -112,6 +139,13 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         busy_first = Case(When(status__in=BUSY, then=Value(0)), default=Value(1), output_field=IntegerField())
         queryset = self.model._default_manager.get_queryset().annotate(queue_rank=busy_first)
         return queryset.order_by(*(self.get_ordering(request) or ()))
+
+    def get_list_display(self, request):
+        """A robot's queue shows what orders it (priority, position); the full list what happened
+        (reason, source, run time) — each fits a 1280 px screen."""
+        if request.GET.get(QUEUE_PARAMETER) == "active":
+            return ["short_id", status_badge, "robot", "task_name", "priority", "queue_position", waited, "created_at"]
+        return ["short_id", status_badge, "reason", "robot", "task_name", "source", waited, ran, "created_at"]
 
     def get_ordering(self, request):
         if request.GET.get(QUEUE_PARAMETER) == "active":
@@ -125,11 +159,26 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("robot"), ordering="shadow_bot_account")
     def robot(self, obj: Job) -> str:
-        return f"{obj.shadow_bot_account}@{obj.host_ip}" if obj.host_ip else obj.shadow_bot_account
+        """The account name, its host IP under it (two tokens that never break inside)."""
+        if not obj.host_ip:
+            return obj.shadow_bot_account
+        return format_html('{}<span class="cell-sub">{}</span>', obj.shadow_bot_account, obj.host_ip)
 
     @admin.display(description=_("queue position"))
     def queue_position(self, obj: Job) -> int | str:
         return queue.position(obj) or "-"
+
+    @admin.display(description=_("backend"))
+    def backend_label(self, obj: Job) -> str:
+        return str(dict(DispatchBackend.choices).get(obj.backend, obj.backend))
+
+    def buttons_for(self, obj: Job) -> list[str]:
+        """Only the buttons that apply to the job as it is now (each action refuses the rest)."""
+        if obj.status == JobStatus.QUEUED:
+            return ["cancel"]
+        if obj.status in BUSY:
+            return ["stop"]
+        return ["retry"] if obj.status in RETRYABLE else []
 
     # -- actions through jobs.services ------------------------------------------------------
     def has_control_permission(self, request) -> bool:
@@ -168,21 +217,28 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 result = act(job)
             except ApiError as exc:
                 level = messages.WARNING if exc.status_code == 409 else messages.ERROR
-                self.message_user(request, f"{label}: {gettext('refused')}: {exc.message}", level)
+                now = Job.objects.filter(pk=job.pk).first()
+                reason = explain_error(exc, status_label=now.get_status_display().lower() if now else None)
+                self.message_user(request, gettext("%(subject)s: refused: %(reason)s") % {"subject": label, "reason": reason}, level)
                 continue
             succeeded += 1
             suffix = f" → {str(result.pk)[:8]}" if result.pk != job.pk else ""
-            self.message_user(request, f"{label}: {done}{suffix} ({result.status})", messages.SUCCESS)
+            self.message_user(request, f"{label}: {done}{suffix} ({result.get_status_display()})", messages.SUCCESS)
         if succeeded > 1:
             self.message_user(request, ngettext("%d job done.", "%d jobs done.", succeeded) % succeeded)
         return succeeded
 
 
 class RecentJobInline(RecentRowsInline):
-    """A task's or an account's latest jobs (read-only); the full history is in the Jobs list."""
+    """A task's or an account's latest jobs (read-only); the full history is in the Jobs list.
+
+    Columns are named (not callables) so each has a CSS class: phones show fewer of them."""
 
     model = Job
     formset = recent_formset(INLINE_JOBS)
-    fields = ["created_at", "status", "reason", "app_name", "priority", "source", "attempt", waited, ran]
+    fields = ["created_at", "status_badge", "reason", "app_name", "priority", "source", "attempt", "waited", "ran"]
     readonly_fields = fields
+    status_badge = staticmethod(status_badge)
+    waited = staticmethod(waited)
+    ran = staticmethod(ran)
     verbose_name_plural = format_lazy(_("recent jobs (latest {count})"), count=INLINE_JOBS)

@@ -168,7 +168,7 @@ class Job(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.app_name}@{self.shadow_bot_account} {self.status} ({self.pk})"
+        return f"{self.app_name} @ {self.shadow_bot_account} · {self.get_status_display()} ({str(self.pk)[:8]})"
 
     @property
     def is_active(self) -> bool:

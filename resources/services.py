@@ -105,11 +105,21 @@ class StoredConfig:
 
 
 def store_task_config(*, shadow_bot_account: str, app_name: str, upload: UploadedFile, host_ip: str | None = None) -> StoredConfig:
-    """Store an uploaded config file for a task and point the task at it (`config_file` = true).
-
-    Earlier config files are kept (a robot may be downloading one right now).
-    """
+    """Store an uploaded config file for the task a robot names (the API's upload)."""
     task = find_task(shadow_bot_account=shadow_bot_account, app_name=app_name, host_ip=host_ip)
+    try:
+        return store_config_for_task(task=task, upload=upload)
+    except Task.DoesNotExist:
+        raise _task_not_found(shadow_bot_account, app_name) from None
+
+
+def store_config_for_task(*, task: Task, upload: UploadedFile) -> StoredConfig:
+    """Store an uploaded config file for `task` and point the task at it (`config_file` = true);
+    the API's upload and the task's admin form both end here.
+
+    Earlier config files are kept (a robot may be downloading one right now). Raises
+    Task.DoesNotExist when the task was deleted meanwhile (the file is removed again).
+    """
     validate_config_file(upload)
     stored_name = default_storage.save(config_storage_name(task, upload.name or "config"), upload)
     try:
@@ -120,9 +130,6 @@ def store_task_config(*, shadow_bot_account: str, app_name: str, upload: Uploade
             locked.config_file_path = stored_name
             locked.save(update_fields=["config_file", "config_file_path", "updated_at"])
             events.publish_task_updated(locked, events.changed(before, locked))
-    except Task.DoesNotExist:
-        default_storage.delete(stored_name)
-        raise _task_not_found(shadow_bot_account, app_name) from None
     except Exception:
         default_storage.delete(stored_name)
         raise

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RpaWorkbenchConfig(AppConfig):
     name = "rpa_workbench"
-    verbose_name = "RPA Workbench"
+    verbose_name = _("RPA Workbench")
 
     def ready(self) -> None:
         from django.core.signals import request_finished

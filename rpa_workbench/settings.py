@@ -199,6 +199,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One format for dates people read, in both languages: 2026-01-21 14:30:00 (rpa_workbench/formats).
+FORMAT_MODULE_PATH = ["rpa_workbench.formats"]
 # One clock for people: every date a person reads (admin, dashboard, messages, log lines) and the
 # offsets the API writes are in this zone; by default the robots' zone. DJANGO_TIME_ZONE is the
 # older name of the same setting. The robots' zone is read (and checked) first, so a bad value is

@@ -3,6 +3,8 @@
 - `format_datetime` is the API's one datetime format (DRF's DateTimeField output: ISO 8601 in
   the display zone, RPA_DISPLAY_TIMEZONE, with its offset), used by the REST serializers and the
   SSE payloads alike (`ApiJSONEncoder`), so one stream never mixes `Z`, `+08:00` and `+00:00`.
+- `display_datetime` writes a moment for people (titles, captions, messages): in the display
+  zone, `2026-01-21 14:30` (or with seconds), the format the admin's columns use.
 - `format_duration` writes seconds for people, always with a unit.
 """
 
@@ -21,6 +23,16 @@ _API_DATETIME = serializers.DateTimeField()
 def format_datetime(value: dt.datetime) -> str:
     """The API's datetime text (naive values are taken as the display zone's)."""
     return _API_DATETIME.to_representation(value)
+
+
+def display_datetime(value: dt.datetime | None, *, seconds: bool = False) -> str:
+    """A moment as people read it, in the display zone: "2026-01-21 14:30" ("—" for none)."""
+    if value is None:
+        return "—"
+    from django.utils import timezone
+
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def api_values(value: Any) -> Any:

@@ -12,55 +12,36 @@ Control requests are an audit trail: read-only for everyone, shown inline on a t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
-from jobs import dispatcher, outbox
+from jobs import dispatcher, outbox, queue
 from jobs import services as job_services
 from jobs.admin import RecentJobInline
-from jobs.models import Job
-from resources.signing import link_problem
+from jobs.models import Job, JobStatus
+from resources import services as resource_services
+from resources.signing import signed_resource_url
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.errors import ApiError
-from rpa_workbench.fields import year_problem
-from rpa_workbench.parsers import JSONValueError, loads_json_text
+from rpa_workbench.refusals import explain_error, explain_stored
 from tasks import editing, services
+from tasks.admin_form import EDITABLE_FIELDS, JOB_FIELDS, TaskForm
 from tasks.admin_inputs import TaskInputsMixin, TaskParameterInline
 from tasks.admin_page import TaskPageMixin
-from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
-from tasks.schedules import ScheduleError, validate_schedule
-from tasks.serializers import TRIGGER_TIME_SLACK
-from yingdao import rules
+from tasks.models import ControlRequest, ControlSource, Task
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many control requests a task's page shows inline (newest first); the rest are in their list.
 INLINE_CONTROL_REQUESTS = 20
-# Fields the form edits; everything else on a task is written by control, webhooks or the scheduler.
-EDITABLE_FIELDS = [
-    "task_name",
-    "account",
-    "app_name",
-    "config_file",
-    "config_info",
-    "config_file_path",
-    "config_json",
-    "trigger_time",
-    "schedule",
-    "schedule_timezone",
-    "remark",
-    "yingdao_robot_uuid",
-]
 
 
 def _queue_start(*, task: Task, source: str, user) -> Job:
@@ -70,95 +51,6 @@ def _queue_start(*, task: Task, source: str, user) -> Job:
 def account_label(task: Task) -> str:
     account = task.account
     return f"{account.shadow_bot_account}@{account.host_ip}:{account.port}"
-
-
-class TaskForm(forms.ModelForm):
-    class Meta:
-        model = Task
-        fields = EDITABLE_FIELDS
-        widgets = {"config_json": forms.Textarea(attrs={"rows": 6, "cols": 80})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # The scheduler clears a fired trigger_time. Whether the user changed it is judged against
-        # the value the page showed (a hidden copy), not the row now, so an untouched field
-        # never re-arms a one-shot that fired while the form was open.
-        if "trigger_time" in self.fields:  # not for users who may only view
-            self.fields["trigger_time"].show_hidden_initial = True
-
-    def clean_config_json(self) -> str | None:
-        text = self.cleaned_data.get("config_json")
-        if text is None or not text.strip():
-            return None
-        try:
-            loads_json_text(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                gettext("Must be valid JSON (%(problem)s at line %(line)s column %(column)s).")
-                % {"problem": exc.msg, "line": exc.lineno, "column": exc.colno}
-            ) from None
-        except JSONValueError as exc:
-            raise forms.ValidationError(gettext("Must be storable JSON: %(problem)s.") % {"problem": exc}) from None
-        return text
-
-    def clean_config_file_path(self) -> str | None:
-        value = self.cleaned_data.get("config_file_path")
-        problem = link_problem(value) if value else None
-        if problem:
-            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
-        return value
-
-    def clean_trigger_time(self):
-        value = self.cleaned_data.get("trigger_time")
-        problem = year_problem(value)
-        if problem:
-            raise forms.ValidationError(f"{problem[0].upper()}{problem[1:]}.")
-        unchanged = not self.instance._state.adding and value == self.instance.trigger_time
-        if value is not None and not unchanged and value < timezone.now() - TRIGGER_TIME_SLACK:
-            raise forms.ValidationError(_("Must be in the future (leave it empty to start the task by hand)."))
-        return value
-
-    def clean(self):
-        data = super().clean()
-        self._clean_schedule(data)
-        self._clean_binding(data)
-        if "account" in data and "yingdao_robot_uuid" in data:
-            errors = rules.task_errors(account=data["account"], yingdao_robot_uuid=data["yingdao_robot_uuid"])
-            for field, message in errors.items():
-                self.add_error(field, message)
-        return data
-
-    def _clean_schedule(self, data: dict) -> None:
-        if "schedule" not in data or "schedule_timezone" not in data:
-            return  # a field error is already shown
-        try:
-            data["schedule"] = validate_schedule(data["schedule"] or "", data["schedule_timezone"] or "")
-        except ScheduleError as exc:
-            self.add_error(exc.field, exc.message)
-
-    def _clean_binding(self, data: dict) -> None:
-        account, app_name = data.get("account"), data.get("app_name")
-        if account is None or not app_name:
-            return
-        instance = self.instance
-        adding = instance._state.adding
-        if not adding and instance.status == TaskStatus.RUNNING:
-            moved = [
-                name
-                for name, new, old in (
-                    ("account", account.pk, instance.account_id),
-                    ("app_name", app_name.lower(), (instance.app_name or "").lower()),
-                )
-                if new != old
-            ]
-            if moved:
-                for name in moved:
-                    self.add_error(name, _("The task is running: stop it before changing this."))
-                return
-        try:
-            editing.ensure_unique_app(account, app_name, exclude_pk=None if adding else instance.pk)
-        except ApiError as exc:
-            self.add_error("app_name", exc.message)
 
 
 READ_ONLY_REQUEST_FIELDS = [
@@ -175,11 +67,25 @@ READ_ONLY_REQUEST_FIELDS = [
 ]
 
 
+@admin.display(description=_("error"))
+def error_display(obj: ControlRequest) -> str:
+    """A refusal stored as `CODE: message`, in the admin's language (rpa_workbench.refusals)."""
+    return explain_stored(obj.error) or "-"
+
+
+@admin.display(ordering="shadow_bot_account", description=_("robot"))
+def robot_display(obj: ControlRequest) -> str:
+    if not obj.host_ip:
+        return obj.shadow_bot_account
+    return format_html('{}<span class="cell-sub">{}:{}</span>', obj.shadow_bot_account, obj.host_ip, obj.port)
+
+
 class ControlRequestInline(RecentRowsInline):
     model = ControlRequest
     formset = recent_formset(INLINE_CONTROL_REQUESTS)
-    fields = READ_ONLY_REQUEST_FIELDS
-    readonly_fields = READ_ONLY_REQUEST_FIELDS
+    fields = ["error_display" if name == "error" else name for name in READ_ONLY_REQUEST_FIELDS]
+    readonly_fields = fields
+    error_display = staticmethod(error_display)
     verbose_name_plural = format_lazy(_("recent control requests (latest {count})"), count=INLINE_CONTROL_REQUESTS)
 
     def get_queryset(self, request):
@@ -206,11 +112,14 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
         "next_run_at",
         "created_at",
         "updated_at",
+        "config_file_link",
     ]
     fieldsets = [
         (None, {"fields": ["id", "task_name", "account", "app_name", "remark"]}),
-        (_("Configuration"), {"fields": ["config_file", "config_info", "config_file_path", "config_json"]}),
+        (_("Configuration"), {"fields": ["config_info", "config_json", "config_upload", "config_file", "config_file_path",
+                                         "config_file_link"]}),
         (_("Scheduling"), {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
+        (_("Jobs: queue order, retries and timeouts"), {"fields": JOB_FIELDS}),
         (_("Yingdao backend (accounts on the Yingdao Open API)"), {"fields": ["yingdao_robot_uuid"]}),
         (
             _("State (changes only through control and the robot)"),
@@ -234,9 +143,27 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a new task has no control requests yet
 
+    def get_fieldsets(self, request, obj=None):
+        """A new task's page shows no id (it is made when saved), no stored file and no state yet."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        hidden = {"id", "config_file_link", "next_run_at", "status", "last_run_time", "start_requested_at",
+                  "last_seen_at", "created_at", "updated_at"}  # fmt: skip
+        kept = [(name, {**options, "fields": [f for f in options["fields"] if f not in hidden]}) for name, options in fieldsets]
+        return [(name, options) for name, options in kept if options["fields"]]
+
     @admin.display(ordering="account__shadow_bot_account", description=_("account"))
     def account_display(self, obj: Task) -> str:
-        return account_label(obj)
+        account = obj.account
+        return format_html('{}<span class="cell-sub">{}:{}</span>', account.shadow_bot_account, account.host_ip, account.port)
+
+    @admin.display(description=_("stored config file"))
+    def config_file_link(self, obj: Task):
+        url = signed_resource_url(obj.config_file_path) if obj.config_file_path else None
+        if url is None:
+            return obj.config_file_path or "-"
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, obj.config_file_path.rsplit("/", 1)[-1])
 
     # -- editing through the domain functions ---------------------------------------------
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -260,6 +187,9 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
         else:
             fields = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
             saved = editing.create_task(fields={"id": obj.id, **fields}, user=request.user)
+        upload = form.cleaned_data.get("config_upload")
+        if upload:
+            saved = resource_services.store_config_for_task(task=saved, upload=upload).task
         for field in Task._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
@@ -288,8 +218,7 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     def start_selected(self, request, queryset):
         """Each start is a queued job; the dispatcher sends them (in its pool, not one after
         another here), so fifty tasks return at once whatever the relay does."""
-        self._control(request, queryset, _queue_start, _("start"), self._queued_message)
-        dispatcher.dispatch_pending()
+        self._control(request, queryset, _queue_start, _("start"), self._started_message, then=dispatcher.dispatch_pending)
 
     @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
@@ -305,28 +234,42 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
         )
         outbox.send_pending()
 
-    def _control(self, request, queryset, control: Callable[..., ControlRequest], verb: str, report) -> None:
-        """One call per task; a refusal or relay error for one task does not stop the others."""
+    def _control(self, request, queryset, control: Callable[..., ControlRequest], verb: str, report, then=None) -> None:
+        """One call per task; a refusal or relay error for one task does not stop the others.
+        `then` runs after every call and before the messages (the start's dispatch), so each
+        message says where its job is now."""
         if not self.has_control_permission(request):
             raise PermissionDenied
+        results = []
         for task in queryset.select_related("account").order_by("task_name", "pk"):
             label = gettext("%(task)s (%(account)s, app %(app)s)") % {
                 "task": task.task_name, "account": account_label(task), "app": task.app_name
             }
             try:
-                sent = control(task=task, source=ControlSource.ADMIN, user=request.user)
+                results.append((label, None, control(task=task, source=ControlSource.ADMIN, user=request.user)))
             except ApiError as exc:
-                level, text = self._error_message(exc, verb)
-            else:
-                level, text = report(sent, verb)
+                results.append((label, exc, None))
+        if then is not None:
+            then()
+        for label, exc, sent in results:
+            level, text = self._error_message(exc, verb) if exc is not None else report(sent, verb)
             self.message_user(request, gettext("%(subject)s: %(outcome)s") % {"subject": label, "outcome": text}, level)
 
     @staticmethod
-    def _queued_message(job: Job, verb: str) -> tuple[int, str]:
-        return messages.SUCCESS, (
-            gettext("start request sent to the dispatcher (job %(job)s); waiting for the robot to confirm.")
-            % {"job": job.pk}
-        )
+    def _started_message(job: Job, verb: str) -> tuple[int, str]:
+        """Where the new job is now: queued (at which position), sent, or already refused."""
+        job.refresh_from_db()
+        if job.status == JobStatus.QUEUED:
+            return messages.SUCCESS, gettext(
+                "queued at position %(position)s in the robot's queue (job %(job)s); it is sent when the robot is free."
+            ) % {"position": queue.position(job) or "-", "job": str(job.pk)[:8]}
+        if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+            return messages.ERROR, gettext("the job ended %(status)s: %(reason)s (job %(job)s).") % {
+                "status": job.get_status_display(), "reason": job.get_reason_display() or "-", "job": str(job.pk)[:8]
+            }
+        return messages.SUCCESS, gettext(
+            "start request sent to the robot (job %(job)s); waiting for the robot to confirm."
+        ) % {"job": str(job.pk)[:8]}
 
     @staticmethod
     def _sent_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
@@ -348,30 +291,25 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     @staticmethod
     def _error_message(exc: ApiError, verb: str) -> tuple[int, str]:
         if exc.status_code == 409:
-            return messages.WARNING, gettext("%(action)s refused: %(reason)s.") % {"action": verb, "reason": exc.message}
+            return messages.WARNING, gettext("%(action)s refused: %(reason)s.") % {"action": verb, "reason": explain_error(exc)}
         if exc.status_code == 404:
             return messages.WARNING, gettext("%(action)s refused: the task no longer exists.") % {"action": verb}
         # 502 relay failure / 503 relay not configured: nothing changed, the failure is recorded.
-        return messages.ERROR, gettext("%(action)s failed, task unchanged: %(reason)s.") % {"action": verb, "reason": exc.message}
+        return messages.ERROR, gettext("%(action)s failed, task unchanged: %(reason)s.") % {
+            "action": verb, "reason": explain_error(exc)
+        }
 
 
 @admin.register(ControlRequest)
 class ControlRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
-        "created_at",
-        "action",
-        "source",
-        "outcome",
-        "task",
-        "shadow_bot_account",
-        "host_ip",
-        "port",
-        "app_name",
-        "requested_by",
-        "response_status",
-        "latency_ms",
-        "confirmed_at",
-    ]
+        "created_at", "action", "source", "outcome", "task", "app_name", robot_display, "requested_by", error_display,
+    ]  # fmt: skip
+    fields = [
+        "created_at", "action", "target", "source", "outcome", "task", "job", "shadow_bot_account", "host_ip", "port",
+        "app_name", "requested_by", "relay_url", "response_status", "latency_ms", error_display, "confirmed_at",
+    ]  # fmt: skip
+    readonly_fields = [error_display]
     list_filter = ["action", "source", "outcome"]
     search_fields = [
         "=id",

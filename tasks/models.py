@@ -212,7 +212,7 @@ class ControlRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.app_name}@{self.shadow_bot_account} ({self.outcome})"
+        return f"{self.get_action_display()} {self.app_name} @ {self.shadow_bot_account} ({self.get_outcome_display()})"
 
 
 class ParameterType(models.TextChoices):

@@ -18,17 +18,22 @@ from datetime import datetime
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
 from django.conf import settings
+from django.utils.translation import gettext
 
 MAX_EXPRESSION_LENGTH = 100
 
 
 class ScheduleError(ValueError):
-    """An unusable schedule; `field` names what is wrong (`schedule` or `schedule_timezone`)."""
+    """An unusable schedule; `field` names what is wrong (`schedule` or `schedule_timezone`).
 
-    def __init__(self, field: str, message: str):
+    `message` is the API's English text; `label` the same for people, in the current language
+    (the admin's form shows it)."""
+
+    def __init__(self, field: str, message: str, label: str | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.label = label or message
 
 
 def zone_of(tz: str) -> zoneinfo.ZoneInfo:
@@ -36,7 +41,10 @@ def zone_of(tz: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError("schedule_timezone", f"unknown time zone {name!r}") from None
+        raise ScheduleError(
+            "schedule_timezone", f"unknown time zone {name!r}",
+            gettext("Unknown time zone %(zone)s: use an IANA name such as Asia/Shanghai.") % {"zone": repr(name)},
+        ) from None
 
 
 def validate_schedule(expr: str, tz: str = "") -> str:
@@ -50,13 +58,20 @@ def validate_schedule(expr: str, tz: str = "") -> str:
         return ""
     zone_of(tz)
     if len(expr) > MAX_EXPRESSION_LENGTH:
-        raise ScheduleError("schedule", f"must be at most {MAX_EXPRESSION_LENGTH} characters")
+        raise ScheduleError(
+            "schedule", f"must be at most {MAX_EXPRESSION_LENGTH} characters",
+            gettext("At most %(count)d characters.") % {"count": MAX_EXPRESSION_LENGTH},
+        )
     if len(expr.split(" ")) != 5 and not expr.startswith("@"):
         raise ScheduleError(
-            "schedule", "must be a cron expression with five fields: minute hour day month weekday"
+            "schedule", "must be a cron expression with five fields: minute hour day month weekday",
+            gettext("A cron expression has five fields: minute hour day month weekday (e.g. 30 8 * * 1-5)."),
         )
     if not croniter.is_valid(expr):
-        raise ScheduleError("schedule", f"{expr!r} is not a valid cron expression")
+        raise ScheduleError(
+            "schedule", f"{expr!r} is not a valid cron expression",
+            gettext("%(expr)s is not a valid cron expression.") % {"expr": repr(expr)},
+        )
     # Valid fields can still name no date at all (`0 0 30 2 *`, 30 February): refuse it now,
     # not when the scheduler first needs its next run.
     next_run_after(expr, tz, datetime.now(zone_of(tz)))
@@ -89,7 +104,13 @@ def next_run_after(expr: str, tz: str, after: datetime) -> datetime:
             while _second_occurrence(slot, zone):
                 slot = schedule.get_next(datetime)
     except CroniterBadDateError:
-        raise ScheduleError("schedule", f"{expr!r} never matches a date (e.g. 30 February)") from None
+        raise ScheduleError(
+            "schedule", f"{expr!r} never matches a date (e.g. 30 February)",
+            gettext("%(expr)s never matches a date (e.g. 30 February).") % {"expr": repr(expr)},
+        ) from None
     except (CroniterBadCronError, CroniterError, ValueError, KeyError) as exc:
-        raise ScheduleError("schedule", f"{expr!r} is not a valid cron expression ({exc})") from None
+        raise ScheduleError(
+            "schedule", f"{expr!r} is not a valid cron expression ({exc})",
+            gettext("%(expr)s is not a valid cron expression.") % {"expr": repr(expr)},
+        ) from None
     return slot

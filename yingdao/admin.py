@@ -9,8 +9,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.models import Account, DispatchBackend
+from accounts.presence import PRESENCE_CHOICES
 from rpa_workbench.admin_site import ReadOnlyAdminMixin
+from rpa_workbench.badges import choice_badge
 from rpa_workbench.errors import ApiError
+from yingdao.clients_sync import status_label
 from yingdao.models import RobotClient
 
 # A robot on the Yingdao backend is reached through the Open API, not host:port; the account
@@ -54,11 +57,19 @@ def add_robot_account(robot: RobotClient) -> Account:
 
 @admin.register(RobotClient)
 class RobotClientAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "status", "presence", "client_ip", "machine_name", "account", "synced_at"]
+    list_display = ["name", "status_display", "presence_badge", "client_ip", "machine_name", "account", "synced_at"]
     list_filter = [KnownFilter, "presence"]
     search_fields = ["name", "machine_name", "client_ip", "robot_client_uuid"]
     list_select_related = ["account"]
     actions = ["add_as_robot_account"]
+
+    @admin.display(ordering="status", description=_("Yingdao status"))
+    def status_display(self, obj: RobotClient) -> str:
+        return status_label(obj.status)
+
+    @admin.display(ordering="presence", description=_("presence"))
+    def presence_badge(self, obj: RobotClient):
+        return choice_badge(PRESENCE_CHOICES, obj.presence)
 
     def has_add_as_robot_account_permission(self, request) -> bool:
         return request.user.has_perm("accounts.add_account")

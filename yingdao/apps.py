@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class YingdaoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "yingdao"
-    verbose_name = "Yingdao Open API"
+    verbose_name = _("Yingdao Open API")
 
     def ready(self) -> None:
         from jobs import outbox

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import presence
 from accounts.models import Account, DispatchBackend
@@ -38,6 +39,23 @@ PRESENCE_OF_STATUS = {
     "offline": "offline",
 }
 IN_CONTACT = {"online", "busy"}
+# Those statuses for people (the admin shows Yingdao's own word, translated).
+STATUS_LABELS = {
+    "idle": _("Idle"),
+    "free": _("Free"),
+    "online": _("Online"),
+    "running": _("Running"),
+    "busy": _("Busy"),
+    "offline": _("Offline"),
+}
+
+
+def status_label(status: str) -> str:
+    """Yingdao's client status in the admin's language; an unknown spelling as Yingdao wrote it."""
+    if not status:
+        return str(_("unknown"))
+    label = STATUS_LABELS.get(status.strip().lower())
+    return str(label) if label is not None else status
 
 
 @dataclass

@@ -70,7 +70,8 @@ def test_message_names_robot_app_event_and_robot_time_in_both_languages(settings
     robot = task.account.shadow_bot_account
     assert zh.startswith("【RPA】运行失败") and robot in zh and "daily_report" in zh
     assert en.startswith("[RPA] Job failed: robot " + robot) and "app daily_report" in en
-    assert "2026-01-21 14:30:00 (Asia/Shanghai)" in en and "reason: robot_reported_failure" in en
+    assert "2026-01-21 14:30:00 (Asia/Shanghai)" in en and "reason: Robot reported a failure" in en
+    assert "原因：机器人报告失败" in zh  # the reason's label, not its code
     assert len(alert.message.splitlines()) == 2  # no RPA_PUBLIC_URL, no link
 
 

@@ -16,10 +16,30 @@ CHINESE = "zh-hans"
 
 @register.simple_tag
 def zh(message, **params) -> str:
-    """`{% zh _("Completed") %}` → 完成; `{% zh _("Calendar days in %(zone)s") zone=name %}`."""
+    """`{% zh _("Completed") %}` → 完成; `{% zh _("Calendar days in %(zone)s") zone=name %}`.
+
+    A template's `_("…")` escapes `%` as `%%` in the message id it looks up (Django does, for
+    strings it formats itself), so a message with parameters is looked up again unescaped."""
     with translation.override(CHINESE):
-        text = translation.gettext(str(message))
+        text = str(message)
+        if params:
+            text = translation.gettext(text.replace("%%", "%"))
     return text % params if params else text
+
+
+@register.simple_tag
+def en(message) -> str:
+    """The English half of a bilingual label whatever the page's language: `{% en label %}`."""
+    with translation.override("en"):
+        return str(message)
+
+
+@register.filter
+def percent_or_dash(value, runs) -> str:
+    """94.591 → "94.59"; with no runs at all there is no rate: "–"."""
+    if not runs:
+        return "–"
+    return f"{float(value):.2f}"
 
 
 @register.filter

@@ -83,7 +83,7 @@ def test_page_renders_for_a_viewer_with_figures(viewer_browser, make_account, ma
 def test_empty_database_renders_friendly_empty_states(viewer_browser):
     html = viewer_browser.get("/dashboard/").content.decode()
     assert stat(html, "logs-total") == "0"
-    assert stat(html, "success-rate") == "0.00"
+    assert stat(html, "success-rate") == "–"  # no runs, no rate (not "0.00 %")
     assert "No executions in this period" in html
     assert "No robot is running" in html
 

@@ -62,3 +62,20 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock(timezone.now())
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Spy on the job workflows: the admin must call them, not write statuses itself."""
+    from jobs import services
+
+    seen: list[str] = []
+    for name in ("cancel_job", "stop_job", "retry_job"):
+        real = getattr(services, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            seen.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(services, name, spy)
+    return seen

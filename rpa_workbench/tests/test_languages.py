@@ -91,11 +91,11 @@ def test_the_task_admin_start_and_refusal_messages_in_chinese(root, fake_relay, 
     response = root.post(f"/admin/tasks/task/{task.pk}/control/start/", **ZH)
     [message] = [str(m) for m in get_messages(response.wsgi_request)]
     assert message.startswith("Alpha（") and "应用 report）" in message
-    assert "启动请求已交给调度器" in message and "等待机器人确认" in message
+    assert "启动请求已发给机器人" in message and "等待机器人确认" in message
     running = make_task(task_name="Busy", status="running")
     response = root.post(f"/admin/tasks/task/{running.pk}/control/start/", **ZH)
     refused = [str(m) for m in get_messages(response.wsgi_request)][-1]  # after the unread start message
-    assert "启动被拒绝：" in refused
+    assert "启动被拒绝：任务已在运行" in refused  # the refusal's reason translated too (by its code)
 
 
 def test_job_statuses_and_alert_events_are_translated():

@@ -75,7 +75,7 @@ def test_the_admin_validates_and_shows_the_backend_and_its_last_sync(client, adm
     RobotClient.objects.create(robot_client_uuid="c1", name="adm@corp", status="idle", presence="online",
                                account=account, synced_at=timezone.now())  # fmt: skip
     page = client.get(f"/admin/accounts/account/{account.pk}/change/").content.decode()
-    assert "Yingdao last sync" in page and "idle (online)" in page
+    assert "Yingdao last sync" in page and "Idle (Online)" in page  # Yingdao's word, translated
 
 
 def test_robots_yingdao_lists_but_the_workbench_does_not_know_are_added_in_one_click(client, admin_user):
