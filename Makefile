@@ -72,7 +72,8 @@ fuzz: install $(FUZZ_VENV)/.installed
 	$(BIN)/python scripts/fuzz_api.py --seconds $(FUZZ_SECONDS) --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
-# tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
+# tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator. The resource proxy
+# allows 127.0.0.1 (the simulator serves its screenshots and logs there): demo only, never in production.
 SIM_PORT ?= 18899
 ALERT_PORT ?= 18900
 # The fake Yingdao Open API the demo's `yingdao` robots are dispatched through (docs/yingdao.md).
@@ -84,6 +85,7 @@ demo: migrate messages
 	export RPA_WEBHOOK_TOKEN="$$token" RPA_RELAY_URL="http://127.0.0.1:$(SIM_PORT)/yingdao"; \
 	export RPA_DEMO_ALERT_PORT=$(ALERT_PORT) RPA_DEMO_ALERT_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
 	export RPA_YINGDAO_API_URL="http://127.0.0.1:$(YD_PORT)" RPA_PUBLIC_URL="http://$(HOST):$(PORT)"; \
+	export RPA_PROXY_ALLOWED_HOSTS="$${RPA_PROXY_ALLOWED_HOSTS:+$$RPA_PROXY_ALLOWED_HOSTS,}127.0.0.1"; \
 	export RPA_YINGDAO_ACCESS_KEY_ID="$${RPA_YINGDAO_ACCESS_KEY_ID:-demo-key}" RPA_YINGDAO_ACCESS_KEY_SECRET="$${RPA_YINGDAO_ACCESS_KEY_SECRET:-$$token}"; \
 	$(BIN)/python manage.py seed_demo; \
 	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) & sim=$$!; \
