@@ -88,7 +88,7 @@ demo: migrate messages
 	export RPA_PROXY_ALLOWED_HOSTS="$${RPA_PROXY_ALLOWED_HOSTS:+$$RPA_PROXY_ALLOWED_HOSTS,}127.0.0.1"; \
 	export RPA_YINGDAO_ACCESS_KEY_ID="$${RPA_YINGDAO_ACCESS_KEY_ID:-demo-key}" RPA_YINGDAO_ACCESS_KEY_SECRET="$${RPA_YINGDAO_ACCESS_KEY_SECRET:-$$token}"; \
 	$(BIN)/python manage.py seed_demo; \
-	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) & sim=$$!; \
+	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) --run-seconds 15-40 --fail-first price_monitor & sim=$$!; \
 	$(BIN)/python manage.py alert_receiver --port $(ALERT_PORT) & receiver=$$!; \
 	$(BIN)/python manage.py fake_yingdao --port $(YD_PORT) --run-seconds 30 & yd=$$!; \
 	trap 'kill $$sim $$receiver $$yd 2>/dev/null; wait $$sim $$receiver $$yd 2>/dev/null' EXIT INT TERM; \

@@ -21,6 +21,9 @@ JOB_END_EVENTS = {
 }
 
 
+CAUSE_MAX_CHARS = 300
+
+
 def job_transition(transition) -> None:
     """A `jobs.transitions.HOOKS` hook, inside the transaction of the job's compare-and-set: a
     job ending `failed` (by its reason) or cancelled for its wait timeout alerts once."""
@@ -32,7 +35,9 @@ def job_transition(transition) -> None:
         event = AlertEvent.JOB_FAILED
     if event is None:
         return
-    raise_alert(event=event, job=transition.job, details={"reason": reason})
+    # The job's own message says why (e.g. "relay unreachable: connection refused").
+    cause = (getattr(transition.job, "message", "") or "")[:CAUSE_MAX_CHARS] or None
+    raise_alert(event=event, job=transition.job, details={"reason": reason, "cause": cause})
 
 
 def schedule_skipped(task, request) -> None:

@@ -63,10 +63,12 @@ class RobotSimulator:
     refused: int = 0
     files_dir: str | None = None  # screenshots and logs (None: a new temporary directory)
     zone: tzinfo = UTC  # the robots' zone, for the times in their logs
+    fail_first: frozenset[str] = frozenset()  # apps whose first run fails (the demo's retry)
 
     def __post_init__(self) -> None:
         self.files = FileStore(self.files_dir or tempfile.mkdtemp(prefix="rpa-simulator-"), self.zone)
         self._lock = threading.Lock()
+        self._failed_once: set[str] = set()
         self._random = random.Random(self.seed)
         self._session = requests.Session()
 
@@ -158,9 +160,18 @@ class RobotSimulator:
             del self.runs[key]
         self.post("execution-complete", self.result(run))
 
+    def _fails_first(self, app_name: str) -> bool:
+        """True once for each app of `fail_first`: its first run fails (and is retried)."""
+        app = app_name.lower()
+        with self._lock:
+            if app not in self.fail_first or app in self._failed_once:
+                return False
+            self._failed_once.add(app)
+            return True
+
     def result(self, run: Run) -> dict:
         end = datetime.now(UTC)
-        failed = self._random.random() < self.failure_rate
+        failed = self._fails_first(run.app_name) or self._random.random() < self.failure_rate
         total = self._random.randint(20, 300)
         failed_items = self._random.randint(1, max(1, total // 3)) if failed else self._random.randint(0, 2)
         error = self._random.choice(["login page did not load", "element not found: #submit", "export timed out"])

@@ -113,3 +113,17 @@ def test_a_hanging_channel_does_not_delay_the_request_that_raises_the_alert(
     assert time.monotonic() - started < 2
     assert hanging.requests == []  # the worker sends later, not the request
     assert Delivery.objects.get().status == "pending"
+
+
+@pytest.mark.django_db
+def test_a_dispatch_failed_alert_says_the_real_cause(settings, admin_client_api, make_task, make_channel):
+    from rpa_workbench.testing.live_server import free_port
+
+    settings.RPA_RELAY_URL = f"http://127.0.0.1:{free_port()}/yingdao"  # nothing listens: refused
+    make_channel(events=["dispatch_failed"])
+    task = make_task()
+    assert admin_client_api.post(f"/api/v1/tasks/{task.pk}/start").status_code == 502
+    alert = Alert.objects.get()
+    assert alert.context["cause"] == "relay unreachable: connection refused"
+    assert "reason: dispatch_failed (relay unreachable: connection refused)" in alert.message
+    assert "relay unreachable: connection refused" in Delivery.objects.get(alert=alert).message

@@ -121,3 +121,16 @@ def test_the_idle_heartbeats_start_at_once_and_repeat(backend, tmp_path):
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+def test_fail_first_fails_only_the_first_run_of_that_app(backend, tmp_path):
+    sim, server = running_simulator(backend, tmp_path, failure_rate=0.0, fail_first=frozenset({"price_monitor"}))
+    try:
+        for count in (1, 2):
+            start(sim, "price_monitor")
+            calls(backend, "/webhook/execution-complete", count)
+        results = [json.loads(r.body)["status"] for r in backend.requests if r.path.endswith("/execution-complete")]
+        assert results == ["failed", "completed"]
+    finally:
+        server.shutdown()
+        server.server_close()

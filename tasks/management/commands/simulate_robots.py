@@ -68,6 +68,10 @@ class Command(BaseCommand):
             help="where screenshots and logs are kept (default var/simulator/)",
         )
         parser.add_argument(
+            "--fail-first", action="append", default=[], metavar="APP",
+            help="the first run of this app fails (repeatable; make demo uses it to show a retry)",
+        )
+        parser.add_argument(
             "--idle-heartbeat-seconds", type=float, default=30.0, help="idle heartbeat interval (0: none)"
         )
 
@@ -85,6 +89,7 @@ class Command(BaseCommand):
             seed=opts["seed"],
             files_dir=opts["files_dir"],
             zone=zoneinfo.ZoneInfo(settings.RPA_ROBOT_TIMEZONE),
+            fail_first=frozenset(app.lower() for app in opts["fail_first"]),
         )
         server = simulator.serve(opts["host"], opts["port"])
         stop = threading.Event()
