@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from jobs.models import JobStatus
 from rpa_workbench.errors import ApiError
+from rpa_workbench.history import HistoryMixin
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.viewsets import ModelViewSet
 from tasks import editing, services
@@ -27,12 +28,12 @@ class ControlResponseSerializer(serializers.Serializer):
     job_status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
 
-class TaskViewSet(ModelViewSet):
+class TaskViewSet(HistoryMixin, ModelViewSet):
     queryset = Task.objects.select_related("account").order_by("-created_at")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
 
-    def perform_destroy(self, instance):
+    def delete_instance(self, instance):
         editing.delete_task(task=instance, user=self.request.user)
 
     def _control(self, control, request) -> Response:
