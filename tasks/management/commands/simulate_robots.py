@@ -64,8 +64,8 @@ class Command(BaseCommand):
         parser.add_argument("--failure-rate", type=float, default=0.2)
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument(
-            "--files-dir", default=str(settings.BASE_DIR / "var" / "simulator"),
-            help="where screenshots and logs are kept (default var/simulator/)",
+            "--files-dir", default=str(settings.VAR_DIR / "simulator"),
+            help="where screenshots and logs are kept (default var/simulator/, under RPA_VAR_DIR)",
         )
         parser.add_argument(
             "--fail-first", action="append", default=[], metavar="APP",
