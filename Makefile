@@ -94,7 +94,7 @@ demo: migrate messages
 	trap 'kill $$sim $$receiver $$yd 2>/dev/null; wait $$sim $$receiver $$yd 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "RPA Workbench demo on http://$(HOST):$(PORT)  (dashboard: /dashboard/, admin: /admin/)"; \
-	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
+	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within two minutes, a queue and a retry within 20 s"; \
 	echo "  alerts (failed runs, ...) are printed by the receiver on http://127.0.0.1:$(ALERT_PORT)/alerts"; \
 	echo "  demo_yd_01 runs on the Yingdao backend: a fake Open API on $$RPA_YINGDAO_API_URL"; \
 	echo ""; \

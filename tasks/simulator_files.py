@@ -81,6 +81,14 @@ WHITE, INK, MUTED = (255, 255, 255), (40, 44, 52), (110, 116, 128)
 OK, BAD = (30, 140, 70), (200, 50, 50)
 
 
+CHAR_STEP = (simulator_glyphs.WIDTH + 1) * 2  # a character's advance at the default scale
+
+
+def _fit(text: str, chars: int) -> str:
+    """`text` cut to `chars` characters (ending in "..." when cut)."""
+    return text if len(text) <= chars else text[: max(chars - 3, 0)] + "..."
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -93,7 +101,7 @@ def screenshot(run: RunPicture, width: int = 960, height: int = 480) -> bytes:
     left, top, w, h = 16, 16, width - 32, height - 32
     canvas.rect(left, top, w, h, WHITE)
     canvas.rect(left, top, w, 30, (36, 99, 188))  # title bar
-    canvas.text(left + 10, top + 8, f"{run.app_name} - Yingdao RPA", WHITE)
+    canvas.text(left + 10, top + 8, _fit(f"{run.app_name} - {run.account} - Yingdao RPA", (w - 90) // CHAR_STEP), WHITE)
     for n, colour in enumerate(((232, 76, 61), (241, 196, 15), (46, 204, 113))):
         canvas.rect(left + w - 24 - n * 20, top + 9, 12, 12, colour)
     canvas.rect(left, top + 30, w, 24, (236, 239, 244))  # menu bar
@@ -125,12 +133,13 @@ def screenshot(run: RunPicture, width: int = 960, height: int = 480) -> bytes:
     status_y = top + h - 28
     canvas.rect(left, status_y, w, 28, (236, 239, 244))
     outcome = "FAILED" if run.failed else "COMPLETED"
+    outcome_x = left + w - 10 - len(outcome) * CHAR_STEP
     line = (
-        f"{run.app_name} on {run.account}  run {_clock((run.ended - run.started).total_seconds())}  "
-        f"{run.total} items, {run.failed_items} failed  "
+        f"{_fit(run.app_name, 24)}  run {_clock((run.ended - run.started).total_seconds())}  "
+        f"{run.total} items, {run.failed_items} failed"
     )
-    x = canvas.text(left + 10, status_y + 7, line, MUTED)
-    canvas.text(x, status_y + 7, outcome, BAD if run.failed else OK)
+    canvas.text(left + 10, status_y + 7, _fit(line, (outcome_x - left - 20) // CHAR_STEP), MUTED)
+    canvas.text(outcome_x, status_y + 7, outcome, BAD if run.failed else OK)
     return canvas.png()
 
 

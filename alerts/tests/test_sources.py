@@ -38,6 +38,8 @@ def test_a_failed_execution_report_raises_job_failed_once(robot_client, make_tas
     assert _report(robot_client, task, status="completed", start="2026-01-21T14:35:00+08:00").status_code == 200
     alert = Alert.objects.get()
     assert (alert.event, alert.task_id, alert.context["reason"]) == ("job_failed", task.pk, "robot_reported_failure")
+    assert alert.context["cause"] == "element not found"  # what the robot said went wrong
+    assert "reason: robot_reported_failure (element not found)" in alert.message
     assert Delivery.objects.filter(alert=alert).count() == 1
 
 
