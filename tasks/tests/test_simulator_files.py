@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import struct
 import threading
-import time
 
 import pytest
 import requests
 
-from rpa_workbench.testing.relay import start_fake_relay
 from tasks.simulator import RobotSimulator
 from tasks.simulator_idle import report_idle, start_idle_heartbeats
+from tasks.tests import test_simulator
+
+backend = test_simulator.backend  # the fixture recording the simulator's webhook calls
+calls = test_simulator._calls
 
 TOKEN = "sim-secret"
 ROBOTS = {("10.0.0.1", 8000): "bot_01", ("10.0.0.2", 8000): "bot_02"}
@@ -21,15 +23,6 @@ ROBOTS = {("10.0.0.1", 8000): "bot_01", ("10.0.0.2", 8000): "bot_02"}
 
 def robot_list():
     return [(name, ip, port) for (ip, port), name in ROBOTS.items()]
-
-
-@pytest.fixture
-def backend():
-    recorder, server = start_fake_relay()
-    recorder.url = recorder.url.removesuffix("/yingdao")
-    yield recorder
-    server.shutdown()
-    server.server_close()
 
 
 def running_simulator(backend, files_dir, **options):
@@ -41,16 +34,6 @@ def running_simulator(backend, files_dir, **options):
     server = sim.serve()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return sim, server
-
-
-def calls(backend, path, count, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [r for r in backend.requests if r.path.endswith(path)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"expected {count} calls to {path}, got {[r.path for r in backend.requests]}")
 
 
 def start(sim, app="order_export"):
