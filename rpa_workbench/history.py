@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.db import models, transaction
+from django.db import models
 from django.utils import translation
 from django.utils.text import capfirst
 
@@ -70,28 +70,26 @@ def record_deletion(*, user, instance: models.Model) -> LogEntry | None:
 
 
 class HistoryMixin:
-    """For a DRF ModelViewSet: each create, edit and delete goes into the object's admin history
-    (in the same transaction as the change). A viewset whose delete is a domain function puts it
+    """For a DRF ModelViewSet: each create, edit and delete goes into the object's admin history,
+    written once the domain function has done (and committed) the change: a refused change
+    records nothing, and the domain function's own transaction stays as it is. A viewset whose delete is a domain function puts it
     in `delete_instance` (not `perform_destroy`)."""
 
     def delete_instance(self, instance) -> None:
         instance.delete()
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            super().perform_create(serializer)
-            record_addition(user=self.request.user, instance=serializer.instance)
+        super().perform_create(serializer)
+        record_addition(user=self.request.user, instance=serializer.instance)
 
     def perform_update(self, serializer):
         before = snapshot(serializer.instance)
-        with transaction.atomic():
-            super().perform_update(serializer)
-            # What this client asked for and what did change (not a robot's write meanwhile).
-            fields = [name for name in changed_fields(before, serializer.instance) if name in serializer.validated_data]
-            record_change(user=self.request.user, instance=serializer.instance, fields=fields)
+        super().perform_update(serializer)
+        # What this client asked for and what did change (not a robot's write meanwhile).
+        fields = [name for name in changed_fields(before, serializer.instance) if name in serializer.validated_data]
+        record_change(user=self.request.user, instance=serializer.instance, fields=fields)
 
     def perform_destroy(self, instance):
         gone = copy.copy(instance)  # Django clears the instance's key on delete
-        with transaction.atomic():
-            self.delete_instance(instance)
-            record_deletion(user=self.request.user, instance=gone)
+        self.delete_instance(instance)
+        record_deletion(user=self.request.user, instance=gone)
