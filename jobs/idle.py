@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import presence
@@ -74,29 +74,40 @@ def end_jobs_not_running(*, account_id, now: datetime | None = None) -> list[Job
 
 
 def _end_one(*, job_id, task_id, account_id, now: datetime) -> Job | None:
-    with transaction.atomic():
-        task = transitions.lock_task(task_id, account_id=account_id) if task_id else None
-        if task is None:
-            transitions.lock_robot(account_id)
-        job = Job.objects.select_related("account").filter(pk=job_id).first()
-        if job is None or job.status not in (JobStatus.RUNNING, JobStatus.STOPPING):
-            return None
-        if task is not None:
-            job.task = task
-        if job.status == JobStatus.STOPPING and job.reason != JobReason.RUN_TIMEOUT:
-            moved = transitions.stopped(job, now=now, expected=[JobStatus.STOPPING])
-        else:
+    """One job, in one transaction. Its failed log is the transaction's first write, as a robot's
+    report writes its log first: when the robot's own report of this run arrives at the same
+    moment, the two meet on the log's unique key before either takes a row lock (no deadlock),
+    and whichever commits first decides how the job ended."""
+    try:
+        with transaction.atomic():
+            job = Job.objects.select_related("account").filter(pk=job_id).first()
+            if job is None or job.status not in (JobStatus.RUNNING, JobStatus.STOPPING):
+                return None
+            stopping = job.status == JobStatus.STOPPING and job.reason != JobReason.RUN_TIMEOUT
             message = (
                 f"Robot restarted: {job.shadow_bot_account} ({job.host_ip}) reported idle while "
                 f"{job.app_name} was running; the run is lost."
             )
-            log = _failed_log(job, now=now, text=message, error="robot restarted", since=job.started_at or now)
-            moved = transitions.fail(
-                job, now=now, reason=JobReason.ROBOT_RESTARTED, expected=[JobStatus.RUNNING, JobStatus.STOPPING],
-                log=log, message=message,
-            )
-        if moved is None:
-            transaction.set_rollback(True)
-            return None
+            log = None
+            if not stopping:
+                log = _failed_log(job, now=now, text=message, error="robot restarted", since=job.started_at or now)
+            task = transitions.lock_task(task_id, account_id=account_id) if task_id else None
+            if task is None:
+                transitions.lock_robot(account_id)
+            job.refresh_from_db(fields=["status", "reason"])
+            if task is not None:
+                job.task = task
+            if stopping:
+                moved = transitions.stopped(job, now=now, expected=[JobStatus.STOPPING])
+            else:
+                moved = transitions.fail(
+                    job, now=now, reason=JobReason.ROBOT_RESTARTED, expected=[JobStatus.RUNNING, JobStatus.STOPPING],
+                    log=log, message=message,
+                )
+            if moved is None:  # the robot's report, a stop or a timeout came first
+                transaction.set_rollback(True)
+                return None
+    except IntegrityError:  # the robot's own report of this run was recorded first
+        return None
     logger.warning("robot %s reported idle: job %s (%s) ended %s", job.shadow_bot_account, job.pk, job.app_name, job.status)
     return job
