@@ -76,7 +76,8 @@ fuzz: install $(FUZZ_VENV)/.installed
 	$(BIN)/python scripts/fuzz_api.py --seconds $(FUZZ_SECONDS) --schemathesis $(FUZZ_VENV)/bin/schemathesis
 
 # `make demo`: `make run` plus demo robots and tasks, the robot simulator as the relay, and
-# tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator.
+# tasks scheduled every minute or two. Ctrl-C stops Daphne and the simulator. The resource proxy
+# allows 127.0.0.1 (the simulator serves its screenshots and logs there): demo only, never in production.
 SIM_PORT ?= 18899
 ALERT_PORT ?= 18900
 # The fake Yingdao Open API the demo's `yingdao` robots are dispatched through (docs/yingdao.md).
@@ -89,15 +90,16 @@ demo: migrate messages
 	export RPA_DEMO_ALERT_PORT=$(ALERT_PORT) RPA_DEMO_ALERT_SECRET="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
 	export RPA_ALERT_ALLOWED_INTERNAL_HOSTS="$${RPA_ALERT_ALLOWED_INTERNAL_HOSTS:-127.0.0.1}"; \
 	export RPA_YINGDAO_API_URL="http://127.0.0.1:$(YD_PORT)" RPA_PUBLIC_URL="http://$(HOST):$(PORT)"; \
+	export RPA_PROXY_ALLOWED_HOSTS="$${RPA_PROXY_ALLOWED_HOSTS:+$$RPA_PROXY_ALLOWED_HOSTS,}127.0.0.1"; \
 	export RPA_YINGDAO_ACCESS_KEY_ID="$${RPA_YINGDAO_ACCESS_KEY_ID:-demo-key}" RPA_YINGDAO_ACCESS_KEY_SECRET="$${RPA_YINGDAO_ACCESS_KEY_SECRET:-$$token}"; \
 	$(BIN)/python manage.py seed_demo; \
-	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) & sim=$$!; \
+	$(BIN)/python manage.py simulate_robots --port $(SIM_PORT) --callback http://$(HOST):$(PORT) --run-seconds 15-40 --fail-first price_monitor & sim=$$!; \
 	$(BIN)/python manage.py alert_receiver --port $(ALERT_PORT) & receiver=$$!; \
 	$(BIN)/python manage.py fake_yingdao --port $(YD_PORT) --run-seconds 30 & yd=$$!; \
 	trap 'kill $$sim $$receiver $$yd 2>/dev/null; wait $$sim $$receiver $$yd 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "RPA Workbench demo on http://$(HOST):$(PORT)  (dashboard: /dashboard/, admin: /admin/)"; \
-	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within a minute"; \
+	echo "  simulated robots answer on $$RPA_RELAY_URL; scheduled demo tasks start within two minutes, a queue and a retry within 20 s"; \
 	echo "  alerts (failed runs, ...) are printed by the receiver on http://127.0.0.1:$(ALERT_PORT)/alerts"; \
 	echo "  demo_yd_01 runs on the Yingdao backend: a fake Open API on $$RPA_YINGDAO_API_URL"; \
 	echo ""; \

@@ -78,6 +78,9 @@ class Account(models.Model):
     last_heartbeat_at = models.DateTimeField(_("last heartbeat"), blank=True, null=True)
     # The robot's last contact of any kind (heartbeat, confirm, report, the backend's robot list).
     last_seen_at = models.DateTimeField(_("last seen"), blank=True, null=True)
+    # The robot's last idle heartbeat (a heartbeat naming no app, docs/robots.md). A relay robot
+    # that never sent one reports only while running: quiet, it is `unknown`, not `offline`.
+    idle_heartbeat_at = models.DateTimeField(_("last idle heartbeat"), blank=True, null=True, editable=False)
     presence_state = models.CharField(_("announced presence"),
         max_length=16, choices=PresenceState.choices, default=PresenceState.UNKNOWN, editable=False
     )

@@ -12,6 +12,11 @@
 - This module sits below jobs/ (jobs records contacts through it), so it imports neither jobs/
   nor alerts/: the jobs that make a robot busy are named by `settings.RPA_PRESENCE_BUSY_JOBS`
   (docs/architecture.md, "Layering").
+- Relay robots report only while running unless their listener sends the idle heartbeat
+  (`POST /webhook/heartbeat` naming no app, stamped as `idle_heartbeat_at`). Quiet, a robot
+  that never sent one is `unknown` (we cannot tell idle from gone), not `offline`, so it never
+  raises `robot_offline`; one that did, or a Yingdao robot (its client list includes idle
+  robots), is `offline`.
 """
 
 from __future__ import annotations
@@ -26,12 +31,12 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Account, PresenceState
+from accounts.models import Account, DispatchBackend, PresenceState
 from rpa_workbench import events
 
 logger = logging.getLogger(__name__)
@@ -72,12 +77,19 @@ def _static_cases() -> tuple[When, ...]:
     return never_seen, When(Exists(jobs), then=Value(BUSY))
 
 
+def reports_only_while_running() -> Q:
+    """Robots whose silence says nothing: relay robots that never sent an idle heartbeat."""
+    return Q(idle_heartbeat_at__isnull=True, dispatch_backend=DispatchBackend.RELAY)
+
+
 def presence_expression(now: datetime) -> Case:
     """The SQL CASE deriving presence at `now`."""
     never_seen, *running = _static_cases()
+    quiet = Q(last_seen_at__lt=now - timeout())
     return Case(
         never_seen,
-        When(last_seen_at__lt=now - timeout(), then=Value(OFFLINE)),
+        When(quiet & reports_only_while_running(), then=Value(UNKNOWN)),
+        When(quiet, then=Value(OFFLINE)),
         *running,
         default=Value(ONLINE),
         output_field=CharField(),
@@ -118,10 +130,15 @@ class Flip:
 FLIP_HOOKS: list[Callable[[Flip, datetime], None]] = []
 
 
-def record_contact(*, account_id, when: datetime | None = None) -> Flip | None:
-    """The robot was heard from at `when` (default now). Returns the flip when it came online."""
+def record_contact(*, account_id, when: datetime | None = None, idle: bool = False) -> Flip | None:
+    """The robot was heard from at `when` (default now). Returns the flip when it came online.
+
+    `idle`: the contact is an idle heartbeat (the robot says it runs nothing): stamped as
+    `idle_heartbeat_at`, so from now on its silence means offline."""
     when = when or clock()
     rows = Account.objects.filter(pk=account_id)
+    if idle:
+        rows.filter(Q(idle_heartbeat_at__isnull=True) | Q(idle_heartbeat_at__lt=when)).update(idle_heartbeat_at=when)
     newer = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=when)
     # The usual case: already announced online, one conditional UPDATE.
     if rows.filter(newer, presence_state=PresenceState.ONLINE).update(last_seen_at=when):
@@ -143,14 +160,18 @@ def record_contact(*, account_id, when: datetime | None = None) -> Flip | None:
 
 
 def sweep_presence(now: datetime | None = None) -> list[Flip]:
-    """Flip robots announced online but silent past RPA_PRESENCE_TIMEOUT to offline, once each."""
+    """Flip robots announced online but silent past RPA_PRESENCE_TIMEOUT to offline — or to
+    unknown when their silence says nothing (reports_only_while_running) — once each."""
     now = now or clock()
     cutoff = now - timeout()
     silent = Account.objects.filter(presence_state=PresenceState.ONLINE, last_seen_at__lt=cutoff)
     flips = []
-    for account_id in silent.values_list("pk", flat=True):
+    for account_id, unknowable in silent.annotate(
+        unknowable=Case(When(reports_only_while_running(), then=Value(True)), default=Value(False), output_field=BooleanField())
+    ).values_list("pk", "unknowable"):
+        after = PresenceState.UNKNOWN if unknowable else PresenceState.OFFLINE
         with transaction.atomic():  # the flip and its alert commit together
-            if silent.filter(pk=account_id).update(presence_state=PresenceState.OFFLINE):
+            if silent.filter(pk=account_id).update(presence_state=after):
                 flips.append(announce(account_id, PresenceState.ONLINE, now=now))
     return flips
 

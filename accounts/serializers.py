@@ -50,6 +50,7 @@ class AccountSerializer(ListedFast, serializers.ModelSerializer):
             "task_count",
             "last_heartbeat_at",
             "last_seen_at",
+            "idle_heartbeat_at",
             "max_concurrent_jobs",
             "presence",
             "dispatch_backend",
@@ -57,7 +58,7 @@ class AccountSerializer(ListedFast, serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["end_time", "task_control", "last_heartbeat_at", "last_seen_at", "created_at", "updated_at"]
+        read_only_fields = ["end_time", "task_control", "last_heartbeat_at", "last_seen_at", "idle_heartbeat_at", "created_at", "updated_at"]
 
     def validate(self, attrs):
         instance = self.instance

@@ -7,6 +7,7 @@ from accounts import presence, services
 from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.serializers import AccountSerializer
+from rpa_workbench.history import HistoryMixin
 from rpa_workbench.viewsets import ModelViewSet
 from tasks.models import Task
 
@@ -21,7 +22,7 @@ TASK_COUNT = Coalesce(
 )
 
 
-class AccountViewSet(ModelViewSet):
+class AccountViewSet(HistoryMixin, ModelViewSet):
     # The task count is resolved once, here (each request clones the query); the presence,
     # which depends on the moment, is added to a list's page only (annotate_rows).
     queryset = Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at")
@@ -33,5 +34,5 @@ class AccountViewSet(ModelViewSet):
             return queryset
         return presence.with_presence(queryset)
 
-    def perform_destroy(self, instance):
+    def delete_instance(self, instance):
         services.delete_account(instance)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from alerts.models import AlertEvent, Delivery, DeliveryStatus
+from alerts.models import Alert, AlertEvent, Delivery, DeliveryStatus, Severity
 
 
 class DeliveryFilter(django_filters.FilterSet):
@@ -13,3 +13,17 @@ class DeliveryFilter(django_filters.FilterSet):
     class Meta:
         model = Delivery
         fields = ["channel_id", "event", "status"]
+
+
+class AlertFilter(django_filters.FilterSet):
+    event = django_filters.ChoiceFilter(choices=AlertEvent.choices)
+    severity = django_filters.ChoiceFilter(choices=Severity.choices)
+    account_id = django_filters.UUIDFilter(field_name="account_id")
+    task_id = django_filters.UUIDFilter(field_name="task_id")
+    job_id = django_filters.UUIDFilter(field_name="job_id")
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Alert
+        fields = ["event", "severity", "account_id", "task_id", "job_id", "occurred_after", "occurred_before"]

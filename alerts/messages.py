@@ -97,6 +97,10 @@ def compose(event: str, context: dict[str, Any], occurred_at: datetime) -> str:
     if reason:
         zh_line += f"，原因：{zh_reason}"
         en_line += f", reason: {en_reason}"
+    cause = context.get("cause")
+    if cause:  # the job's message, e.g. "relay unreachable: connection refused"
+        zh_line += f"（{cause}）"
+        en_line += f" ({cause})"
     lines = [zh_line + "。", en_line + "."]
     if context.get("outputs"):
         lines.append(outputs_line(context["outputs"]))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Account
-from alerts.models import AlertEvent, Channel, ChannelKind, Delivery
+from alerts.models import Alert, AlertEvent, Channel, ChannelKind, Delivery
 from alerts.targets import TargetError, clean_target, masked_target
 from rpa_workbench.permissions import is_admin
 
@@ -87,3 +87,17 @@ class TestResultSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     status = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    """A raised alert (`GET /api/v1/alerts`): what happened, to which robot/task/job, when."""
+
+    id = serializers.CharField(read_only=True)
+    account_id = serializers.CharField(read_only=True, allow_null=True)
+    task_id = serializers.CharField(read_only=True, allow_null=True)
+    job_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Alert
+        fields = ["id", "event", "severity", "message", "account_id", "task_id", "job_id", "context", "occurred_at"]
+        read_only_fields = fields

@@ -21,6 +21,19 @@ JOB_END_EVENTS = {
 }
 
 
+CAUSE_MAX_CHARS = 300
+
+
+def job_cause(job) -> str | None:
+    """Why the job ended, as its own message says (e.g. "relay unreachable: connection
+    refused"), else as the robot reported it (its log's `error_message`)."""
+    cause = getattr(job, "message", "") or ""
+    if not cause and getattr(job, "execution_log_id", None):
+        summary = job.execution_log.result_summary or {}
+        cause = str(summary.get("error_message") or "") if isinstance(summary, dict) else ""
+    return cause[:CAUSE_MAX_CHARS] or None
+
+
 def job_transition(transition) -> None:
     """A `jobs.transitions.HOOKS` hook, inside the transaction of the job's compare-and-set: a
     job ending `failed` (by its reason) or cancelled for its wait timeout alerts once."""
@@ -32,7 +45,8 @@ def job_transition(transition) -> None:
         event = AlertEvent.JOB_FAILED
     if event is None:
         return
-    raise_alert(event=event, job=transition.job, details={"reason": reason})
+    cause = job_cause(transition.job)
+    raise_alert(event=event, job=transition.job, details={"reason": reason, "cause": cause})
 
 
 def schedule_skipped(task, request) -> None:

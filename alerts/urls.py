@@ -2,10 +2,11 @@
 
 from rest_framework.routers import SimpleRouter
 
-from alerts.views import ChannelViewSet, DeliveryViewSet
+from alerts.views import AlertViewSet, ChannelViewSet, DeliveryViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("alerts/channels", ChannelViewSet, basename="alert-channel")
 router.register("alerts/deliveries", DeliveryViewSet, basename="alert-delivery")
+router.register("alerts", AlertViewSet, basename="alert")
 
 urlpatterns = router.urls

@@ -6,9 +6,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from alerts import services
-from alerts.filters import DeliveryFilter
-from alerts.models import Channel, Delivery
-from alerts.serializers import ChannelSerializer, DeliverySerializer, TestResultSerializer
+from alerts.filters import AlertFilter, DeliveryFilter
+from alerts.models import Alert, Channel, Delivery
+from alerts.serializers import AlertSerializer, ChannelSerializer, DeliverySerializer, TestResultSerializer
+from rpa_workbench.history import HistoryMixin
 from rpa_workbench.permissions import ModelPermissions, is_admin
 from rpa_workbench.viewsets import ModelViewSet
 
@@ -22,7 +23,7 @@ class AdminWrites(permissions.BasePermission):
         return is_admin(request.user)
 
 
-class ChannelViewSet(ModelViewSet):
+class ChannelViewSet(HistoryMixin, ModelViewSet):
     queryset = Channel.objects.prefetch_related("accounts").order_by("-created_at")
     serializer_class = ChannelSerializer
     permission_classes = [ModelPermissions, AdminWrites]
@@ -38,3 +39,12 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Delivery.objects.order_by("-created_at")
     serializer_class = DeliverySerializer
     filterset_class = DeliveryFilter
+
+
+class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+    """Raised alerts, newest first (docs/api.md §10)."""
+
+    queryset = Alert.objects.order_by("-occurred_at", "-pk")
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilter
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"  # not "channels" or "deliveries"

@@ -61,6 +61,7 @@ class JobReason(models.TextChoices):
     WAIT_TIMEOUT = "wait_timeout", _("Wait timeout")
     NEVER_CONFIRMED = "never_confirmed", _("Never confirmed")
     LOST_CONTACT = "lost_contact", _("Lost contact")
+    ROBOT_RESTARTED = "robot_restarted", _("Robot restarted (reported idle)")
     DISPATCH_FAILED = "dispatch_failed", _("Dispatch failed")
     CANCELLED = "cancelled", _("Cancelled")
     FORCE_STOPPED = "force_stopped", _("Force stopped")
@@ -74,6 +75,7 @@ RETRIED_REASONS = frozenset(
         JobReason.RUN_TIMEOUT,
         JobReason.NEVER_CONFIRMED,
         JobReason.LOST_CONTACT,
+        JobReason.ROBOT_RESTARTED,
     }
 )
 

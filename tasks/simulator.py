@@ -4,8 +4,10 @@ It stands where the relay and the Yingdao robots behind it would be: `GET ?backe
 backend_port=&tak=&target=&timestamp=`. On START it answers at once, then (in a thread) confirms
 through `/webhook/confirm`, sends heartbeats, "runs" for a random time and posts
 `/webhook/execution-complete` with a plausible result — mostly completed, sometimes failed —
-whose screenshot and log URLs point at small files it serves itself. On ALL it stops the runs on
-that robot and confirms STOP. Every webhook call carries the webhook secret.
+whose screenshot and log URLs point at the window picture and log it keeps on disk and serves
+itself (tasks/simulator_files.py). On ALL it stops the runs on that robot and confirms STOP.
+Idle robots send the idle heartbeat, at once when the simulator starts (tasks/simulator_idle.py).
+Every webhook call carries the webhook secret.
 
 Robots are addressed by host and port, but webhooks name the account, so the simulator needs a
 `resolve(host_ip, port) -> shadow_bot_account | None`; the management command reads accounts
@@ -17,32 +19,22 @@ from __future__ import annotations
 import json
 import logging
 import random
-import struct
+import tempfile
 import threading
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from tasks.simulator_files import FileStore, RunPicture
+
 logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str, int], "str | None"]
-
-
-def tiny_png(rgb: tuple[int, int, int] = (40, 160, 90), size: int = 8) -> bytes:
-    """A valid solid-colour PNG, so the 'screenshot' opens in any viewer."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    row = b"\x00" + bytes(rgb) * size
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * size)) + chunk(b"IEND", b"")
 
 
 @dataclass
@@ -73,12 +65,16 @@ class RobotSimulator:
     public_url: str = ""  # where the simulator's own files are reachable (set by serve())
     runs: dict[tuple[str, int], Run] = field(default_factory=dict)  # (host, port) → its one run
     refused: int = 0
-    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     # Runs of work-queue apps take items until none is left instead (tasks/simulator_queues.py).
     work: Callable[[Run], bool] | None = None
+    files_dir: str | None = None  # screenshots and logs (None: a new temporary directory)
+    zone: tzinfo = UTC  # the robots' zone, for the times in their logs
+    fail_first: frozenset[str] = frozenset()  # apps whose first run fails (the demo's retry)
 
     def __post_init__(self) -> None:
+        self.files = FileStore(self.files_dir or tempfile.mkdtemp(prefix="rpa-simulator-"), self.zone)
         self._lock = threading.Lock()
+        self._failed_once: set[str] = set()
         self._random = random.Random(self.seed)
         self._session = requests.Session()
 
@@ -96,6 +92,10 @@ class RobotSimulator:
                 logger.warning("simulator: %s failed (attempt %s): %s", path, attempt, exc)
             threading.Event().wait(0.5 * attempt)
         return False
+
+    def is_running(self, host_ip: str, port: int) -> bool:
+        with self._lock:
+            return (host_ip, port) in self.runs
 
     # -- relay protocol ---------------------------------------------------------------------
     def handle_control(self, query: dict[str, str]) -> tuple[int, dict]:
@@ -170,19 +170,24 @@ class RobotSimulator:
             del self.runs[key]
         self.post("execution-complete", self.result(run))
 
+    def _fails_first(self, app_name: str) -> bool:
+        """True once for each app of `fail_first`: its first run fails (and is retried)."""
+        app = app_name.lower()
+        with self._lock:
+            if app not in self.fail_first or app in self._failed_once:
+                return False
+            self._failed_once.add(app)
+            return True
+
     def result(self, run: Run) -> dict:
         end = datetime.now(UTC)
-        failed = self._random.random() < self.failure_rate
+        failed = self._fails_first(run.app_name) or self._random.random() < self.failure_rate
         total = self._random.randint(20, 300)
         failed_items = self._random.randint(1, max(1, total // 3)) if failed else self._random.randint(0, 2)
         error = self._random.choice(["login page did not load", "element not found: #submit", "export timed out"])
-        self.files[f"{run.run_id}.png"] = ("image/png", tiny_png((200, 60, 60) if failed else (40, 160, 90)))
-        log_text = (
-            f"[{run.started:%H:%M:%S}] start {run.app_name} on {run.account}\n"
-            f"[{end:%H:%M:%S}] processed {total} items, {failed_items} failed\n"
-            + (f"[{end:%H:%M:%S}] ERROR {error}\n" if failed else f"[{end:%H:%M:%S}] done\n")
+        self.files.save_run(
+            RunPicture(run.run_id, run.app_name, run.account, run.started, end, total, failed_items, failed, error if failed else None)
         )
-        self.files[f"{run.run_id}.txt"] = ("text/plain; charset=utf-8", log_text.encode())
         body = {
             "shadow_bot_account": run.account,
             "app_name": run.app_name,
@@ -251,7 +256,7 @@ class RobotSimulator:
             def do_GET(self):  # noqa: N802 — http.server's naming
                 split = urlsplit(self.path)
                 if split.path.startswith("/files/"):
-                    found = simulator.files.get(split.path.removeprefix("/files/"))
+                    found = simulator.files.read(split.path.removeprefix("/files/"))
                     if found is None:
                         self._send(404, b"not found", "text/plain")
                     else:

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from jobs.models import JobStatus
 from rpa_workbench.errors import ApiError
+from rpa_workbench.history import HistoryMixin
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.viewsets import ModelViewSet
 from tasks import editing, services
@@ -39,12 +40,12 @@ def start_inputs(request):
     return request.data.get("inputs") if isinstance(request.data, dict) else None
 
 
-class TaskViewSet(ModelViewSet):
+class TaskViewSet(HistoryMixin, ModelViewSet):
     queryset = Task.objects.select_related("account").prefetch_related("parameters").order_by("-created_at")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
 
-    def perform_destroy(self, instance):
+    def delete_instance(self, instance):
         editing.delete_task(task=instance, user=self.request.user)
 
     def _control(self, control, request, **extra) -> Response:

@@ -64,7 +64,8 @@ class ConfirmSerializer(RobotIdentitySerializer):
 
 
 class HeartbeatSerializer(RobotIdentitySerializer):
-    """`app_name` may be left out: the heartbeat then only says the account is alive."""
+    """`app_name` may be left out: that is the idle heartbeat, "I am here and run nothing"
+    (jobs/idle.py): it ends the jobs the robot no longer runs."""
 
     app_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 

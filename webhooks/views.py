@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import reports
+from jobs.idle import record_idle_heartbeat
 from resources.signing import safe_link
 from rpa_workbench.errors import ApiError
 from rpa_workbench.robot_auth import RobotEndpointMixin, RobotQueryTokenRequired
@@ -90,11 +91,14 @@ class HeartbeatView(WebhookView):
         serializer = HeartbeatSerializer(data=source)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        account = reports.record_heartbeat(
-            shadow_bot_account=data["shadow_bot_account"],
-            app_name=data["app_name"],
-            host_ip=data.get("host_ip"),
-        )
+        if data["app_name"]:
+            account = reports.record_heartbeat(
+                shadow_bot_account=data["shadow_bot_account"],
+                app_name=data["app_name"],
+                host_ip=data.get("host_ip"),
+            )
+        else:  # the idle heartbeat: "I am here and run nothing" (jobs/idle.py)
+            account = record_idle_heartbeat(shadow_bot_account=data["shadow_bot_account"], host_ip=data.get("host_ip"))
         if account is None:
             return Response(
                 {
@@ -106,7 +110,7 @@ class HeartbeatView(WebhookView):
         return Response(
             {
                 "success": True,
-                "message": f"heartbeat recorded for {account.task_control}",
+                "message": f"{'heartbeat' if data['app_name'] else 'idle heartbeat'} recorded for {account.task_control}",
                 "account_id": str(account.pk),
                 "status": account.status,
             }

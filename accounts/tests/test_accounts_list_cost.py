@@ -55,7 +55,7 @@ def test_filtered_by_presence_the_count_and_the_rows_agree(viewer_client, make_a
     now = presence.clock()
     make_account(last_seen_at=now)
     for _ in range(3):
-        make_account(last_seen_at=now - timedelta(days=2))
+        make_account(last_seen_at=now - timedelta(days=2), idle_heartbeat_at=now - timedelta(days=2))  # silence = offline
     make_account()
     body, statements = list_statements(viewer_client, {"presence": "offline", "page_size": 2})
     assert (body["total"], body["total_pages"]) == (3, 2)

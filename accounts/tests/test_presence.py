@@ -40,7 +40,9 @@ def clock(monkeypatch, settings):
 
 @pytest.fixture
 def robot(make_account):
-    return make_account(shadow_bot_account="bot_01", host_ip="192.168.1.100", port=8000)
+    """A robot whose listener sends idle heartbeats: its silence means offline (see
+    test_presence_idle.py for one that reports only while running)."""
+    return make_account(shadow_bot_account="bot_01", host_ip="192.168.1.100", port=8000, idle_heartbeat_at=timezone.now())
 
 
 def presence_of(client, account) -> str:
@@ -136,9 +138,8 @@ def test_last_seen_never_moves_backwards(robot, clock):
 
 # -- the API -----------------------------------------------------------------------------------
 def test_presence_filter(viewer_client, robot_client, make_account, clock):
-    make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1")
-    make_account(shadow_bot_account="bot_02", host_ip="10.0.0.2")
-    make_account(shadow_bot_account="bot_03", host_ip="10.0.0.3")
+    for n in (1, 2, 3):
+        make_account(shadow_bot_account=f"bot_0{n}", host_ip=f"10.0.0.{n}", idle_heartbeat_at=timezone.now())
     heartbeat(robot_client, "bot_01")
     heartbeat(robot_client, "bot_02")
     clock.advance(200)

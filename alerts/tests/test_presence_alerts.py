@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_an_hour_offline_is_one_offline_alert_then_one_online_alert(settings, monkeypatch, make_account, make_channel):
     settings.RPA_PRESENCE_TIMEOUT = 120
     channel = make_channel(events=["robot_offline", "robot_online"])
-    robot = make_account()
+    robot = make_account(idle_heartbeat_at=timezone.now())  # its silence means offline
     now = [timezone.now()]
     monkeypatch.setattr(presence, "clock", lambda: now[0])
 

@@ -38,6 +38,8 @@ def test_a_failed_execution_report_raises_job_failed_once(robot_client, make_tas
     assert _report(robot_client, task, status="completed", start="2026-01-21T14:35:00+08:00").status_code == 200
     alert = Alert.objects.get()
     assert (alert.event, alert.task_id, alert.context["reason"]) == ("job_failed", task.pk, "robot_reported_failure")
+    assert alert.context["cause"] == "element not found"  # what the robot said went wrong
+    assert "reason: robot_reported_failure (element not found)" in alert.message
     assert Delivery.objects.filter(alert=alert).count() == 1
 
 
@@ -113,3 +115,17 @@ def test_a_hanging_channel_does_not_delay_the_request_that_raises_the_alert(
     assert time.monotonic() - started < 2
     assert hanging.requests == []  # the worker sends later, not the request
     assert Delivery.objects.get().status == "pending"
+
+
+@pytest.mark.django_db
+def test_a_dispatch_failed_alert_says_the_real_cause(settings, admin_client_api, make_task, make_channel):
+    from rpa_workbench.testing.live_server import free_port
+
+    settings.RPA_RELAY_URL = f"http://127.0.0.1:{free_port()}/yingdao"  # nothing listens: refused
+    make_channel(events=["dispatch_failed"])
+    task = make_task()
+    assert admin_client_api.post(f"/api/v1/tasks/{task.pk}/start").status_code == 502
+    alert = Alert.objects.get()
+    assert alert.context["cause"] == "relay unreachable: connection refused"
+    assert "reason: dispatch_failed (relay unreachable: connection refused)" in alert.message
+    assert "relay unreachable: connection refused" in Delivery.objects.get(alert=alert).message

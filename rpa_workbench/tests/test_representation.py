@@ -53,7 +53,10 @@ def varied_accounts() -> list[Account]:
         last_heartbeat_at=MOMENT, end_time=MOMENT.replace(microsecond=0), max_concurrent_jobs=3,
         dispatch_backend="yingdao", yingdao_account_name="名前 \"quoted\" \\ /",
     )
-    factories.make_account(shadow_bot_account="offline", recent_app="报表 app\n", last_seen_at=now - timedelta(days=9))
+    factories.make_account(
+        shadow_bot_account="offline", recent_app="报表 app\n", last_seen_at=now - timedelta(days=9),
+        idle_heartbeat_at=now - timedelta(days=9),
+    )
     factories.make_account(shadow_bot_account="never seen", end_time=datetime(1970, 1, 1, tzinfo=UTC))
     rows = presence.with_presence(Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at"))
     return list(rows)

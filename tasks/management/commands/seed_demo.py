@@ -4,8 +4,13 @@ Some tasks run on a cron every minute or two, so the simulator (see simulate_rob
 dashboard and the admin come alive within a minute; the rest wait for a manual start.
 
 `demo_queue_bot` shows the per-robot queue (docs/jobs.md): three tasks of priority high,
-normal and low, all due together — QUEUE_DEMO_DELAY seconds after each seed, then every two
-minutes — so one runs and two wait in priority order.
+normal and low, all due together — QUEUE_DEMO_DELAY seconds after each seed, then every five
+minutes — so one runs and two wait in priority order. Their first cron slot is moved past the
+one-shot start (QUEUE_DEMO_SPAN), so the demo does not begin by skipping its own schedule.
+
+Every demo task retries a failed run (DEMO_RETRIES); `make demo` has the simulator fail the
+first run of RETRY_DEMO_APP, started RETRY_DEMO_DELAY seconds after the seed, so an automatic
+retry shows within the first minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from accounts.models import Account, DispatchBackend
 from alerts.models import AlertEvent, Channel
 from tasks import demo_parameters
 from tasks.models import Task, TaskPriority
+from tasks.schedules import next_run_after
 
 ROBOTS = [
     ("demo_bot_01", "192.168.50.11", 8001),
@@ -41,7 +47,7 @@ YINGDAO_TASKS = [
 
 # (robot index, task name, app, cron or "")
 TASKS = [
-    (0, "Daily sales report", "daily_report", "* * * * *"),
+    (0, "Daily sales report", "daily_report", "*/2 * * * *"),
     (1, "Order sync", "order_sync", "*/2 * * * *"),
     (2, "Inventory check", "inventory_check", "*/2 * * * *"),
     (0, "Invoice download", "invoice_download", ""),
@@ -50,8 +56,9 @@ TASKS = [
 
 # One robot, three tasks due at the same moments: the queue orders them high, normal, low.
 QUEUE_ROBOT = 3
-QUEUE_SCHEDULE = "*/2 * * * *"
+QUEUE_SCHEDULE = "*/5 * * * *"
 QUEUE_DEMO_DELAY = 15
+QUEUE_DEMO_SPAN = timedelta(minutes=4)  # the one-shot's three runs (and a retry or two) fit in it
 QUEUE_TASKS = [
     ("Urgent refunds (high)", "urgent_refunds", TaskPriority.HIGH),
     ("Order export (normal)", "order_export", TaskPriority.NORMAL),
@@ -59,6 +66,11 @@ QUEUE_TASKS = [
 ]
 
 DEMO_CHANNEL = "Demo webhook receiver"
+
+DEMO_RETRIES = {"max_retries": 2, "retry_delay_seconds": 15}
+# make demo runs the simulator with --fail-first RETRY_DEMO_APP: its first run fails, its retry follows.
+RETRY_DEMO_APP = "price_monitor"
+RETRY_DEMO_DELAY = 20
 
 
 def _task_defaults(task_name: str, cron: str, **extra) -> dict:
@@ -69,6 +81,7 @@ def _task_defaults(task_name: str, cron: str, **extra) -> dict:
         "config_info": True,
         "config_json": '{"shop": "demo"}',
         "remark": "demo task (make demo)",
+        **DEMO_RETRIES,
         **extra,
     }
 
@@ -110,10 +123,13 @@ class Command(BaseCommand):
         for index, app_name, defaults in tasks:
             row, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
             created += was_created
+            # Tasks seeded before retries were part of the demo, unless an operator set them.
+            Task.objects.filter(pk=row.pk, max_retries=0).update(**DEMO_RETRIES)
             rows.append(row)
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
         self.stdout.write(f"demo parameters: {demo_parameters.seed(rows)} task(s) take inputs")
         self.fire_queue_demo(accounts[QUEUE_ROBOT])
+        self.fire_retry_demo(accounts[1])
         self.seed_alert_channel()
         if apps.is_installed("workqueues"):  # the work queue demo lives in its own app
             call_command("seed_demo_queue", stdout=self.stdout)
@@ -122,8 +138,18 @@ class Command(BaseCommand):
         """All three queue-demo tasks due at once, shortly after this seed (one-shot trigger)."""
         due = timezone.now() + timedelta(seconds=QUEUE_DEMO_DELAY)
         apps = [app for _, app, _ in QUEUE_TASKS]
-        Task.objects.filter(account=robot, app_name__in=apps).update(trigger_time=due)
-        self.stdout.write(f"queue demo: {robot.shadow_bot_account} starts {', '.join(apps)} together in {QUEUE_DEMO_DELAY} s")
+        first_slot = next_run_after(QUEUE_SCHEDULE, "Asia/Shanghai", due + QUEUE_DEMO_SPAN)
+        Task.objects.filter(account=robot, app_name__in=apps).update(trigger_time=due, next_run_at=first_slot)
+        self.stdout.write(
+            f"queue demo: {robot.shadow_bot_account} starts {', '.join(apps)} together in {QUEUE_DEMO_DELAY} s, "
+            f"then on their schedule from {timezone.localtime(first_slot):%H:%M}"
+        )
+
+    def fire_retry_demo(self, robot: Account) -> None:
+        """RETRY_DEMO_APP starts shortly after this seed; the simulator fails that first run."""
+        due = timezone.now() + timedelta(seconds=RETRY_DEMO_DELAY)
+        Task.objects.filter(account=robot, app_name=RETRY_DEMO_APP).update(trigger_time=due)
+        self.stdout.write(f"retry demo: {RETRY_DEMO_APP} on {robot.shadow_bot_account} starts in {RETRY_DEMO_DELAY} s")
 
     def seed_alert_channel(self) -> None:
         """A webhook channel posting every alert to `manage.py alert_receiver` (make demo starts
