@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -9,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from rpa_workbench.errors import ApiError, Conflict, first_validation_message
+from rpa_workbench.history import HistoryMixin, record_deletion
 from rpa_workbench.permissions import ModelPermissions, require_perms
 from rpa_workbench.viewsets import ModelViewSet, deleted_response
 from workqueues import csv_upload
@@ -47,7 +50,9 @@ def validated_item(data, index: int | None = None) -> dict:
     return body.validated_data
 
 
-class WorkQueueViewSet(ModelViewSet):
+class WorkQueueViewSet(HistoryMixin, ModelViewSet):
+    """Queues; creates, edits and deletes go into the queue's admin history (rpa_workbench.history)."""
+
     queryset = WorkQueue.objects.order_by("name")
     serializer_class = WorkQueueSerializer
     permission_classes = [ModelPermissions]
@@ -66,12 +71,12 @@ class WorkQueueViewSet(ModelViewSet):
 
     def perform_create(self, serializer):
         conflict_if_name_taken(serializer.validated_data["name"])
-        serializer.save()
+        super().perform_create(serializer)
 
     def perform_update(self, serializer):
         if "name" in serializer.validated_data:
             conflict_if_name_taken(serializer.validated_data["name"], exclude_pk=serializer.instance.pk)
-        serializer.save()
+        super().perform_update(serializer)
 
     def destroy(self, request, *args, **kwargs):
         queue = self.get_object()
@@ -79,7 +84,9 @@ class WorkQueueViewSet(ModelViewSet):
             WorkQueue.objects.select_for_update().filter(pk=queue.pk).first()
             if queue.items.filter(status__in=OPEN).exists():
                 raise Conflict("QUEUE_NOT_EMPTY", f"queue {queue.name} still has new or in-progress items")
+            gone = copy.copy(queue)  # Django clears the instance's key on delete
             queue.delete()
+        record_deletion(user=request.user, instance=gone)
         return deleted_response(f"queue {queue.name} deleted")
 
     @extend_schema(methods=["GET"], operation_id="queues_items_list", request=None, filters=True,

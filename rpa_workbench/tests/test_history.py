@@ -79,3 +79,18 @@ def test_a_refused_edit_leaves_no_history(operator_client, make_account):
     duplicate = {"shadow_bot_account": first.shadow_bot_account, "host_ip": first.host_ip, "port": first.port}
     assert operator_client.patch(f"/api/v1/accounts/{second.pk}", duplicate, format="json").status_code == 409
     assert entries(Account, second.pk) == []
+
+
+def test_a_work_queue_created_edited_and_deleted_through_the_api_has_its_history(operator_client, operator_user):
+    from workqueues.models import WorkQueue
+
+    created = operator_client.post("/api/v1/queues", {"name": "Invoices"}, format="json")
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+    assert operator_client.patch(f"/api/v1/queues/{pk}", {"sla_minutes": 30}, format="json").status_code == 200
+    assert operator_client.delete(f"/api/v1/queues/{pk}").status_code == 200
+
+    added, changed, deleted = entries(WorkQueue, pk)
+    assert (added.action_flag, changed.action_flag, deleted.action_flag) == (ADDITION, CHANGE, DELETION)
+    assert fields_of(changed) == ["SLA (minutes)"]
+    assert {entry.user for entry in (added, changed, deleted)} == {operator_user}
