@@ -22,11 +22,14 @@ from alerts.models import Alert, AlertEvent, Channel, ChannelKind, Delivery, Del
 from executionlogs.models import ExecutionLog
 from jobs.models import Job, JobReason, JobSource, JobStatus, snapshot_of
 from tasks.models import ControlOutcome, ControlRequest, Task, TaskPriority, TaskStatus
+from workqueues import items as queue_items
+from workqueues.models import WorkQueue
+from workqueues.validation import ItemInSerializer
 from yingdao.models import RobotClient
 
 # 01:38 UTC is 09:38 in Shanghai: a page showing "01:38" shows UTC.
 BASE = datetime(2026, 12, 7, 1, 38, 17, tzinfo=UTC)
-OUR_APPS = ("accounts", "tasks", "jobs", "executionlogs", "alerts", "yingdao")
+OUR_APPS = ("accounts", "tasks", "jobs", "executionlogs", "alerts", "yingdao", "workqueues")
 
 
 @dataclass
@@ -115,8 +118,22 @@ def build_showcase() -> Showcase:
         robot_client_uuid="c-0001", name="yd_robot_02@corp", status="idle", presence="online",
         client_ip="10.20.30.40", machine_name="DESKTOP-SH-7F3K2", account=o["yingdao_account"], synced_at=_at(-2),
     )
+    o["work_queue"] = WorkQueue.objects.create(
+        name="Supplier invoices", description="AP team, Shanghai", task=o["task"], max_retries=2, sla_minutes=60,
+    )
+    queue_items.add_items(queue=o["work_queue"], now=_at(-40), specs=[_item(
+        reference="INV-2026-00017", priority=TaskPriority.HIGH, payload={"supplier": "华东物流", "amount": 1280.5},
+        due_at=_at(120).isoformat(),
+    ), _item(reference="INV-2026-00018", payload={"supplier": "Acme Shanghai", "amount": 99}, defer_until=_at(30).isoformat())])
     _pin_automatic_times()
     return shown
+
+
+def _item(**data) -> dict:
+    """A work queue item as the API would take it (validated, defaults filled in)."""
+    item = ItemInSerializer(data=data)
+    item.is_valid(raise_exception=True)
+    return item.validated_data
 
 
 def _job(task: Task, status: str, *, created: int, dispatched=None, started=None, finished=None, **fields) -> Job:
@@ -131,7 +148,7 @@ def _job(task: Task, status: str, *, created: int, dispatched=None, started=None
 
 def _pin_automatic_times() -> None:
     """created_at / updated_at (auto_now) at fixed instants too, so every time on a page is known."""
-    for model in (Account, Task, ControlRequest, Channel, Delivery, ExecutionLog, Job):
+    for model in (Account, Task, ControlRequest, Channel, Delivery, ExecutionLog, Job, WorkQueue):
         names = [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
         if names:
             model.objects.update(**{name: _at(-120) for name in names})
