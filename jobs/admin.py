@@ -24,11 +24,11 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from dashboard.templatetags.dashboard_tags import duration
 from jobs import dispatcher, queue, services
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
 from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.errors import ApiError
+from rpa_workbench.timefmt import format_duration
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many jobs a task's or an account's page shows inline (newest first).
@@ -52,12 +52,12 @@ def ran_seconds(job: Job, now: datetime) -> float | None:
 
 @admin.display(description=_("waited"))
 def waited(obj: Job) -> str:
-    return duration(waited_seconds(obj, timezone.now()))
+    return format_duration(waited_seconds(obj, timezone.now()))
 
 
 @admin.display(description=_("ran"))
 def ran(obj: Job) -> str:
-    return duration(ran_seconds(obj, timezone.now()))
+    return format_duration(ran_seconds(obj, timezone.now()))
 
 
 def queue_url(account_id) -> str:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
-from jobs import dispatcher, outbox
+from jobs import dispatcher, outbox, task_control
 from jobs import services as job_services
 from jobs.admin import RecentJobInline
 from jobs.models import Job
@@ -35,7 +35,7 @@ from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, Re
 from rpa_workbench.errors import ApiError
 from rpa_workbench.fields import year_problem
 from rpa_workbench.parsers import JSONValueError, loads_json_text
-from tasks import editing, services
+from tasks import editing
 from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlRequest, ControlSource, Task, TaskStatus
 from tasks.schedules import ScheduleError, validate_schedule
@@ -294,13 +294,13 @@ class TaskAdmin(TaskPageMixin, NullsLastAdminMixin, admin.ModelAdmin):
     def stop_selected(self, request, queryset):
         """Each job moves to stopping here; its stop is queued for the dispatcher (jobs.outbox),
         which sends them in its pool: no backend call in this request."""
-        self._control(request, queryset, partial(services.stop_task, deferred=True), _("stop"), self._sent_message)
+        self._control(request, queryset, partial(task_control.stop_task, deferred=True), _("stop"), self._sent_message)
         outbox.send_pending()
 
     @admin.action(description=_("Force stop selected tasks (mark pending now)"), permissions=["control"])
     def force_stop_selected(self, request, queryset):
         self._control(
-            request, queryset, partial(services.force_stop_task, deferred=True), _("force stop"), self._force_stop_message
+            request, queryset, partial(task_control.force_stop_task, deferred=True), _("force stop"), self._force_stop_message
         )
         outbox.send_pending()
 

@@ -5,11 +5,12 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from jobs import task_control
 from jobs.models import JobStatus
 from rpa_workbench.errors import ApiError
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.viewsets import ModelViewSet
-from tasks import editing, services
+from tasks import editing
 from tasks.filters import TaskFilter
 from tasks.models import ControlSource, Task
 from tasks.serializers import ControlRequestSerializer, TaskSerializer
@@ -38,17 +39,17 @@ class TaskViewSet(ModelViewSet):
     def _control(self, control, request) -> Response:
         task = self.get_object()
         sent = control(task=task, source=ControlSource.API, user=request.user)
-        return Response(services.control_response(task, sent))
+        return Response(task_control.control_response(task, sent))
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def start(self, request, pk=None):
-        return self._control(services.start_task, request)
+        return self._control(task_control.start_task, request)
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def stop(self, request, pk=None):
-        return self._control(services.stop_task, request)
+        return self._control(task_control.stop_task, request)
 
     @extend_schema(
         request=None,
@@ -59,7 +60,7 @@ class TaskViewSet(ModelViewSet):
     def force_stop(self, request, pk=None):
         if request.query_params.get("force", "").lower() not in ("true", "1"):
             raise ApiError(400, "VALIDATION_ERROR", "force: must be true to confirm a force-stop")
-        return self._control(services.force_stop_task, request)
+        return self._control(task_control.force_stop_task, request)
 
     @extend_schema(request=None, responses=ControlRequestSerializer(many=True))
     @action(
