@@ -15,10 +15,13 @@ class AlertsConfig(AppConfig):
 
         if presence_flipped not in presence.FLIP_HOOKS:
             presence.FLIP_HOOKS.append(presence_flipped)
-        # Job outcomes alert from inside each job transition's transaction (jobs/transitions.py).
+        # Job outcomes alert from inside each job transition's transaction (jobs/transitions.py);
+        # a scheduled start skipped, from inside the scheduler's claim (jobs/scheduler.py).
         if apps.is_installed("jobs"):
-            from alerts.sources import job_transition
-            from jobs import transitions
+            from alerts.sources import job_transition, schedule_skipped
+            from jobs import scheduler, transitions
 
             if job_transition not in transitions.HOOKS:
                 transitions.HOOKS.append(job_transition)
+            if schedule_skipped not in scheduler.SKIP_HOOKS:
+                scheduler.SKIP_HOOKS.append(schedule_skipped)

@@ -50,7 +50,8 @@ def job_transition(transition) -> None:
 
 
 def schedule_skipped(task, request) -> None:
-    """In the transaction recording the skip (`request`); only the first skip in a row alerts."""
+    """A hook of jobs.scheduler.SKIP_HOOKS, in the transaction recording the skip (`request`);
+    only the first skip in a row alerts."""
     from tasks.models import ControlOutcome, ControlSource
 
     previous = (

@@ -25,7 +25,6 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import DispatchBackend
-from dashboard.templatetags.dashboard_tags import duration
 from jobs import dispatcher, queue, services
 from jobs.admin_io import inputs_shown, outputs_shown
 from jobs.models import ACTIVE, BUSY, Job, JobSource, JobStatus
@@ -34,6 +33,7 @@ from rpa_workbench.admin_site import ReadOnlyAdminMixin, RecentRowsInline, recen
 from rpa_workbench.badges import choice_badge
 from rpa_workbench.errors import ApiError
 from rpa_workbench.refusals import explain_error
+from rpa_workbench.timefmt import format_duration
 
 CONTROL_PERMISSION = "tasks.control_task"
 # How many jobs a task's or an account's page shows inline (newest first).
@@ -69,12 +69,12 @@ def status_badge(obj: Job):
 
 @admin.display(description=_("waited"))
 def waited(obj: Job) -> str:
-    return duration(waited_seconds(obj, timezone.now()))
+    return format_duration(waited_seconds(obj, timezone.now()))
 
 
 @admin.display(description=_("ran"))
 def ran(obj: Job) -> str:
-    return duration(ran_seconds(obj, timezone.now()))
+    return format_duration(ran_seconds(obj, timezone.now()))
 
 
 def queue_url(account_id) -> str:

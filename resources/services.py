@@ -183,8 +183,8 @@ def inputs_for_robot(inputs: list[dict[str, Any]] | None, absolute=lambda url: u
 
 
 def send_intranet_control(*, backend_ip: str, backend_port: str, app_name: str, target: str, user) -> ControlRequest:
-    """The SPA's start/stop path: a raw relay request through the tasks app's audited client."""
-    from tasks.services import send_raw_control
+    """The SPA's start/stop path: a raw relay request through jobs' audited client (jobs.task_control)."""
+    from jobs.task_control import send_raw_control
 
     return send_raw_control(
         backend_ip=backend_ip,
@@ -201,7 +201,7 @@ def intranet_body(sent, *, target: str) -> dict[str, Any]:
     from jobs.models import Job
 
     if isinstance(sent, Job):
-        from tasks.services import control_response
+        from jobs.task_control import control_response
 
         body = control_response(sent.task, sent) if sent.task_id else {"success": True, "message": sent.status}
         return {**body, "url": "", "response_status": None}

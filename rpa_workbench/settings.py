@@ -440,7 +440,7 @@ LOGGING = {
 # Daemon threads each server process runs: thread name → (the setting that turns it on, None =
 # always; the function run with `stop=`). Named by string: rpa_workbench imports no domain app.
 RPA_EMBEDDED_LOOPS = {
-    "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", "tasks.scheduler.run_forever"),
+    "rpa-scheduler": ("RPA_EMBEDDED_SCHEDULER", "jobs.scheduler.run_forever"),
     # Presence flips go with the scheduler: a separate `run_scheduler` runs the sweep too.
     "rpa-presence": ("RPA_EMBEDDED_SCHEDULER", "accounts.presence.run_forever"),
     "rpa-dispatcher": ("RPA_EMBEDDED_DISPATCHER", "jobs.dispatcher.run_forever"),
@@ -455,7 +455,7 @@ RPA_EMBEDDED_LOOPS = {
 # Called when the loops stop: the dispatcher sleeps on its own wake-up event.
 RPA_EMBEDDED_WAKERS = ["jobs.wakeup.kick"]
 
-# --- Scheduler (tasks/scheduler.py) ---------------------------------------------------------
+# --- Scheduler (jobs/scheduler.py) ----------------------------------------------------------
 # Run the scheduler + watchdog loop inside the server process (a daemon thread started from
 # asgi.py). Turn off when a separate `manage.py run_scheduler` process runs instead.
 RPA_EMBEDDED_SCHEDULER = env_bool("RPA_EMBEDDED_SCHEDULER", True)

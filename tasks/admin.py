@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
-from jobs import dispatcher, outbox, queue
+from jobs import dispatcher, outbox, queue, task_control
 from jobs import services as job_services
 from jobs.admin import RecentJobInline
 from jobs.models import Job, JobStatus
@@ -33,7 +33,7 @@ from resources.signing import signed_resource_url
 from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, RecentRowsInline, recent_formset
 from rpa_workbench.errors import ApiError
 from rpa_workbench.refusals import explain_error, explain_stored
-from tasks import editing, services
+from tasks import editing
 from tasks.admin_form import EDITABLE_FIELDS, JOB_FIELDS, TaskForm
 from tasks.admin_inputs import TaskInputsMixin, TaskParameterInline
 from tasks.admin_page import TaskPageMixin
@@ -224,13 +224,13 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     def stop_selected(self, request, queryset):
         """Each job moves to stopping here; its stop is queued for the dispatcher (jobs.outbox),
         which sends them in its pool: no backend call in this request."""
-        self._control(request, queryset, partial(services.stop_task, deferred=True), _("stop"), self._sent_message)
+        self._control(request, queryset, partial(task_control.stop_task, deferred=True), _("stop"), self._sent_message)
         outbox.send_pending()
 
     @admin.action(description=_("Force stop selected tasks (mark pending now)"), permissions=["control"])
     def force_stop_selected(self, request, queryset):
         self._control(
-            request, queryset, partial(services.force_stop_task, deferred=True), _("force stop"), self._force_stop_message
+            request, queryset, partial(task_control.force_stop_task, deferred=True), _("force stop"), self._force_stop_message
         )
         outbox.send_pending()
 

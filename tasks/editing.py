@@ -3,7 +3,7 @@
 Each workflow writes in one transaction and publishes `task_updated` after commit. One task per
 app per account is enforced by a case-insensitive unique index; the pre-check here only gives the
 common case a friendly message, and a lost race still ends as 409 TASK_EXISTS.
-`status` is never written here: it changes only through `tasks.services` (control, webhooks).
+`status` is never written here: it changes only through `jobs.transitions` (control, webhooks).
 """
 
 from __future__ import annotations

@@ -5,12 +5,13 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from jobs import task_control
 from jobs.models import JobStatus
 from rpa_workbench.errors import ApiError
 from rpa_workbench.history import HistoryMixin
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.viewsets import ModelViewSet
-from tasks import editing, services
+from tasks import editing
 from tasks.filters import TaskFilter
 from tasks.models import ControlSource, Task
 from tasks.serializers import ControlRequestSerializer, TaskSerializer
@@ -51,17 +52,17 @@ class TaskViewSet(HistoryMixin, ModelViewSet):
     def _control(self, control, request, **extra) -> Response:
         task = self.get_object()
         sent = control(task=task, source=ControlSource.API, user=request.user, **extra)
-        return Response(services.control_response(task, sent))
+        return Response(task_control.control_response(task, sent))
 
     @extend_schema(request=StartBodySerializer, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def start(self, request, pk=None):
-        return self._control(services.start_task, request, inputs=start_inputs(request))
+        return self._control(task_control.start_task, request, inputs=start_inputs(request))
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def stop(self, request, pk=None):
-        return self._control(services.stop_task, request)
+        return self._control(task_control.stop_task, request)
 
     @extend_schema(
         request=None,
@@ -72,7 +73,7 @@ class TaskViewSet(HistoryMixin, ModelViewSet):
     def force_stop(self, request, pk=None):
         if request.query_params.get("force", "").lower() not in ("true", "1"):
             raise ApiError(400, "VALIDATION_ERROR", "force: must be true to confirm a force-stop")
-        return self._control(services.force_stop_task, request)
+        return self._control(task_control.force_stop_task, request)
 
     @extend_schema(request=None, responses=ControlRequestSerializer(many=True))
     @action(

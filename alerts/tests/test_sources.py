@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus
 from alerts.models import Alert, Delivery
-from tasks import scheduler
+from jobs import scheduler
 from tasks.models import TaskStatus
 
 REPORT = "/api/v1/webhook/execution-complete"

@@ -10,10 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from jobs import dispatcher, services, timeouts, transitions
+from jobs import dispatcher, scheduler, services, timeouts, transitions
 from jobs.models import Job, JobReason, JobStatus
 from jobs.reports import record_execution
-from tasks import scheduler
 from tasks.models import Task, TaskStatus
 
 pytestmark = pytest.mark.django_db

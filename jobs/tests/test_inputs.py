@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from jobs import transitions
+from jobs import scheduler, transitions
 from jobs.models import Job, JobReason, JobStatus
-from tasks import scheduler
 from tasks.models import TaskParameter
 
 pytestmark = pytest.mark.django_db

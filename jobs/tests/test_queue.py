@@ -65,7 +65,7 @@ def test_a_start_on_a_busy_robot_is_queued_with_its_position(make_account, make_
 
     assert (started.job.status, started.position, started.request) == ("queued", 2, None)
     assert len(fake_relay.requests) == 1
-    from tasks.services import control_response
+    from jobs.task_control import control_response
 
     body = control_response(third, started.job)
     assert body["message"] == "queued: robot bot_01 is busy (position 2)"
@@ -119,7 +119,7 @@ def test_with_no_inline_slot_a_start_on_a_free_robot_is_left_to_the_dispatcher(m
     started = services.start_job(task=task, source=JobSource.API)
 
     assert (started.job.status, started.request, fake_relay.requests) == (JobStatus.QUEUED, None, [])
-    from tasks.services import control_response
+    from jobs.task_control import control_response
 
     message = control_response(task, started.job)["message"]
     assert message == f"queued: the dispatcher sends it to robot {task.account.shadow_bot_account} (position 1)"

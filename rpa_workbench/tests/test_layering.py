@@ -5,8 +5,8 @@ functions included (a lazy import is still a dependency). An app's interface mod
 views, urls, serializers, filters, templatetags, management commands, its AppConfig, dashboard
 pages and cards) are a node of their own, `<app>:ui`, above the app's domain modules `<app>`:
 the admin of tasks may show jobs while jobs uses task models. The test fails on any cycle
-between nodes, on `rpa_workbench` importing a domain app, and on an allow-list entry that no
-longer exists in the code.
+between nodes, on any import up the written layers, and on `rpa_workbench` importing a domain
+app: there is no allow-list.
 """
 
 from __future__ import annotations
@@ -26,18 +26,6 @@ INTERFACE = {
 }
 # Test code and schema history are not part of the layering.
 SKIPPED = {"tests", "migrations", "testing"}
-
-# Edges that still close a cycle, each removed by the `control` branch (issue 22: jobs/ owns
-# robot control; no re-export facades; backends translate). The lead empties this list once
-# both branches are merged; the test fails as soon as an entry is no longer in the code.
-ALLOWED_UNTIL_CONTROL_MERGES: dict[tuple[str, str], str] = {
-    ("tasks", "jobs"): "tasks/services.py (facade over jobs.services), tasks/scheduler.py, "
-    "tasks/watchdog.py: the scheduler and watchdog entries move above jobs",
-    ("tasks", "alerts"): "tasks/scheduler.py raises schedule_skipped itself: alerts hooks in instead",
-    ("jobs:ui", "dashboard:ui"): "jobs/admin.py imports `duration` from dashboard's template "
-    "tags: import rpa_workbench.timefmt.format_duration instead",
-}
-
 
 # The layers of docs/architecture.md, bottom up. A domain node imports only nodes of lower
 # layers; every interface node (`<app>:ui`) is in the top layer and may import any node below
@@ -138,13 +126,12 @@ def test_the_imports_between_apps_have_no_cycle():
     edges = app_edges()
     graph: dict[str, set[str]] = defaultdict(set)
     for source, target in edges:
-        if (source, target) not in ALLOWED_UNTIL_CONTROL_MERGES:
-            graph[source].add(target)
+        graph[source].add(target)
     report = [
         f"{source} -> {target}: {', '.join(sorted(edges[(source, target)]))}"
         for component in cycles(graph)
         for source, target in sorted(edges)
-        if source in component and target in component and (source, target) not in ALLOWED_UNTIL_CONTROL_MERGES
+        if source in component and target in component
     ]
     assert report == [], "import cycle between apps (docs/architecture.md, Layering):\n" + "\n".join(report)
 
@@ -156,17 +143,10 @@ def test_every_import_goes_down_the_written_layers():
     upward = [
         f"{source} ({layer(source)}) -> {target} ({layer(target)}): {', '.join(sorted(where))}"
         for (source, target), where in sorted(app_edges().items())
-        if (source, target) not in ALLOWED_UNTIL_CONTROL_MERGES
-        and layer(target) >= layer(source)
+        if layer(target) >= layer(source)
         and not (layer(source) == layer(target) == INTERFACE_LAYER)
     ]
     assert upward == []
-
-
-def test_every_allowed_edge_still_exists_so_the_list_only_shrinks():
-    edges = app_edges()
-    stale = [edge for edge in ALLOWED_UNTIL_CONTROL_MERGES if edge not in edges]
-    assert stale == [], f"no longer imported: remove {stale} from ALLOWED_UNTIL_CONTROL_MERGES"
 
 
 def test_the_plumbing_imports_no_domain_app():

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from alerts.models import Alert
-from tasks import scheduler
+from jobs import scheduler
 from tasks.management.commands import seed_demo
 from tasks.models import ControlOutcome, ControlRequest, Task
 

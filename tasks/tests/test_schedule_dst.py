@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks import scheduler
+from jobs import scheduler
 from tasks.models import Task, TaskStatus
 from tasks.schedules import ScheduleError, next_run_after, validate_schedule
 from tasks.tests.test_admin import TASKS_URL, task_form, with_empty_inline
@@ -131,7 +131,7 @@ def test_the_scheduler_passes_over_a_stored_schedule_with_no_next_run(make_task,
     Task.objects.filter(pk=broken.pk).update(schedule=NEVER, next_run_at=None)
     healthy = make_task(schedule="*/5 * * * *", schedule_timezone="UTC", next_run_at=datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
 
-    with caplog.at_level(logging.WARNING, logger="tasks.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="jobs.scheduler"):
         summary = scheduler.run_once(now=datetime(2026, 3, 2, 10, 1, tzinfo=UTC))
 
     assert summary.started == [str(healthy.pk)]

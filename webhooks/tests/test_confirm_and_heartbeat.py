@@ -1,4 +1,4 @@
-"""API.md §5 `/webhook/confirm` and `/webhook/heartbeat`: thin views over tasks.services."""
+"""API.md §5 `/webhook/confirm` and `/webhook/heartbeat`: thin views over jobs.reports."""
 
 from __future__ import annotations
 

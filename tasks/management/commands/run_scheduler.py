@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from accounts import presence
-from tasks import scheduler
+from jobs import scheduler
 
 
 class Command(BaseCommand):

@@ -12,9 +12,8 @@ import time
 import pytest
 
 from accounts.models import AccountStatus
-from jobs import reports
+from jobs import reports, task_control
 from rpa_workbench.errors import ApiError
-from tasks import services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +82,7 @@ def test_a_failed_start_is_502_with_state_unchanged_and_the_claim_released(
 ):
     kind, fake_relay, reason = broken_relay
 
-    error, elapsed = fail(services.start_task, task=task, source=ControlSource.API, user=operator_user)
+    error, elapsed = fail(task_control.start_task, task=task, source=ControlSource.API, user=operator_user)
 
     assert (error.status_code, error.error_code) == (502, "CONTROL_REQUEST_FAILED")
     assert reason in error.message
@@ -102,13 +101,13 @@ def test_a_failed_start_is_502_with_state_unchanged_and_the_claim_released(
         # The START may have reached the robot: the claim stays, and no second START goes out.
         assert current.start_requested_at is not None
         assert audit.job.status == "dispatched"
-        error, _ = fail(services.start_task, task=task, source=ControlSource.API)
+        error, _ = fail(task_control.start_task, task=task, source=ControlSource.API)
         assert error.error_code == "START_PENDING"
         assert len(fake_relay.requests) == 1
         return
     assert current.start_requested_at is None and task.start_requested_at is None
     assert (audit.job.status, audit.job.reason) == ("failed", "dispatch_failed")
-    services.start_task(task=task, source=ControlSource.API)  # the next start is allowed
+    task_control.start_task(task=task, source=ControlSource.API)  # the next start is allowed
     assert fake_relay.queries[-1]["target"] == "START"
 
 
@@ -118,7 +117,7 @@ def test_a_failed_stop_is_502_with_the_task_still_running(task, broken_relay):
     task.account.status = AccountStatus.RUNNING
     task.account.save()
 
-    error, elapsed = fail(services.stop_task, task=task, source=ControlSource.ADMIN)
+    error, elapsed = fail(task_control.stop_task, task=task, source=ControlSource.ADMIN)
 
     assert (error.status_code, error.error_code) == (502, "CONTROL_REQUEST_FAILED")
     assert reason in error.message
@@ -133,9 +132,9 @@ def test_a_failed_stop_is_502_with_the_task_still_running(task, broken_relay):
 def test_a_failed_start_is_not_confirmed_by_a_later_robot_start(task, fake_relay):
     fake_relay.status = 500
     with pytest.raises(ApiError):
-        services.start_task(task=task, source=ControlSource.API)
+        task_control.start_task(task=task, source=ControlSource.API)
     fake_relay.status = 200
-    sent = services.start_task(task=task, source=ControlSource.API)
+    sent = task_control.start_task(task=task, source=ControlSource.API)
 
     reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
 
@@ -150,7 +149,7 @@ def test_a_failure_recorded_and_reported_without_the_relays_secrets(task, fake_r
     fake_relay.status = 500
     fake_relay.body = b"bad key topsecret for relayuser"  # a relay echoing what it was given
 
-    error, _ = fail(services.start_task, task=task, source=ControlSource.API)
+    error, _ = fail(task_control.start_task, task=task, source=ControlSource.API)
 
     audit = ControlRequest.objects.get()
     for text in (error.message, audit.error, audit.relay_url):
@@ -162,7 +161,7 @@ def test_a_failure_recorded_and_reported_without_the_relays_secrets(task, fake_r
 def test_a_malformed_relay_url_is_a_502_that_releases_the_claim(task, settings):
     settings.RPA_RELAY_URL = "http://127.0.0.1:notaport/yingdao"
 
-    error, _ = fail(services.start_task, task=task, source=ControlSource.API)
+    error, _ = fail(task_control.start_task, task=task, source=ControlSource.API)
 
     assert (error.status_code, error.error_code) == (502, "CONTROL_REQUEST_FAILED")
     assert "RPA_RELAY_URL" in error.message

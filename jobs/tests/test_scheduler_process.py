@@ -37,7 +37,7 @@ def test_embedded_scheduler_can_be_switched_off(settings, monkeypatch):
 
 @pytest.mark.django_db
 def test_demo_seed_schedules_tasks_and_is_idempotent(fake_relay):
-    from tasks import scheduler
+    from jobs import scheduler
     from tasks.models import Task
 
     call_command("seed_demo")

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.models import AccountStatus
 from executionlogs.models import ExecutionLog
+from jobs import scheduler, timeouts
 from rpa_workbench.testing.threads import run_together
-from tasks import scheduler, watchdog
 from tasks.models import ControlRequest, ControlSource, TaskStatus
 
 
@@ -53,7 +53,7 @@ def test_recent_heartbeat_keeps_the_task_running(make_task, make_account, settin
     settings.RPA_HEARTBEAT_TIMEOUT = 600
     task = _running(make_task, make_account, seen_minutes_ago=9, last_run_time=timezone.now() - timedelta(hours=2))
 
-    assert watchdog.check_lost() == []
+    assert timeouts.check_lost() == []
     task.refresh_from_db()
     assert task.status == TaskStatus.RUNNING and not ExecutionLog.objects.exists()
 
@@ -64,7 +64,7 @@ def test_without_heartbeats_the_last_run_time_counts(make_task, make_account, se
     fresh = _running(make_task, make_account, seen_minutes_ago=0.5, last_seen_at=None)
     stale = _running(make_task, make_account, seen_minutes_ago=2, last_seen_at=None)
 
-    assert watchdog.check_lost() == [str(stale.pk)]
+    assert timeouts.check_lost() == [str(stale.pk)]
     fresh.refresh_from_db()
     assert fresh.status == TaskStatus.RUNNING
 
@@ -73,7 +73,7 @@ def test_without_heartbeats_the_last_run_time_counts(make_task, make_account, se
 def test_pending_tasks_are_left_alone(make_task, settings):
     settings.RPA_HEARTBEAT_TIMEOUT = 1
     make_task(last_seen_at=timezone.now() - timedelta(days=1))
-    assert watchdog.check_lost() == [] and not ExecutionLog.objects.exists()
+    assert timeouts.check_lost() == [] and not ExecutionLog.objects.exists()
 
 
 @pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_heartbeat_arriving_before_the_claim_wins(make_task, make_account, setti
     # The robot's heartbeat lands between the watchdog's scan and its claim.
     type(task).objects.filter(pk=task.pk).update(last_seen_at=timezone.now())
 
-    assert watchdog.mark_lost(task_id=task.pk, now=timezone.now(), timeout=600) is None
+    assert timeouts.mark_lost(task_id=task.pk, now=timezone.now(), timeout=600) is None
     task.refresh_from_db()
     assert task.status == TaskStatus.RUNNING
 
@@ -92,7 +92,7 @@ def test_heartbeat_arriving_before_the_claim_wins(make_task, make_account, setti
 def test_two_watchdogs_mark_a_task_lost_once(make_task, make_account, settings):
     settings.RPA_HEARTBEAT_TIMEOUT = 600
     task = _running(make_task, make_account, seen_minutes_ago=30)
-    results = run_together([watchdog.check_lost] * 2)
+    results = run_together([timeouts.check_lost] * 2)
 
     assert sorted(results) == [[], [str(task.pk)]]
     assert ExecutionLog.objects.filter(task=task).count() == 1

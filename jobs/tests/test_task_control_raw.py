@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobs import task_control
 from rpa_workbench.errors import ApiError
-from tasks import services
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def raw(**overrides) -> ControlRequest:
         "app_name": "daily_report",
         "target": "START",
     }
-    return services.send_raw_control(**{**params, **overrides})
+    return task_control.send_raw_control(**{**params, **overrides})
 
 
 def refused(**overrides) -> ApiError:

@@ -12,9 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.models import AccountStatus
-from jobs import reports
+from jobs import reports, task_control
 from rpa_workbench.errors import ApiError
-from tasks import services
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +52,7 @@ def closed_port() -> int:
 
 # -- start / stop do not change state ---------------------------------------------------------
 def test_start_sends_start_and_leaves_task_and_account_pending(task, operator_user, fake_relay):
-    request = services.start_task(task=task, source=ControlSource.API, user=operator_user)
+    request = task_control.start_task(task=task, source=ControlSource.API, user=operator_user)
 
     [query] = fake_relay.queries
     assert (query["backend_ip"], query["backend_port"], query["tak"], query["target"]) == (
@@ -75,7 +74,7 @@ def test_start_sends_start_and_leaves_task_and_account_pending(task, operator_us
 
 
 def test_stop_sends_all_and_leaves_task_and_account_running(running_task, admin_user, fake_relay):
-    request = services.stop_task(task=running_task, source=ControlSource.ADMIN, user=admin_user)
+    request = task_control.stop_task(task=running_task, source=ControlSource.ADMIN, user=admin_user)
 
     assert [q["target"] for q in fake_relay.queries] == ["ALL"]
     current = reload(running_task)
@@ -90,15 +89,15 @@ def test_stop_sends_all_and_leaves_task_and_account_running(running_task, admin_
 def test_a_stale_instance_is_read_afresh_before_deciding(task, fake_relay):
     Task.objects.filter(pk=task.pk).update(status=TaskStatus.RUNNING)  # task.status still says pending
     assert (
-        refused(services.start_task, task=task, source=ControlSource.API).error_code == "TASK_ALREADY_RUNNING"
+        refused(task_control.start_task, task=task, source=ControlSource.API).error_code == "TASK_ALREADY_RUNNING"
     )
-    services.stop_task(task=task, source=ControlSource.API)
+    task_control.stop_task(task=task, source=ControlSource.API)
     assert task.status == TaskStatus.RUNNING
 
 
 # -- the robot confirms -------------------------------------------------------------------------
 def test_confirm_start_marks_task_and_account_running(task, fake_relay):
-    request = services.start_task(task=task, source=ControlSource.API)
+    request = task_control.start_task(task=task, source=ControlSource.API)
 
     confirmed = reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
 
@@ -115,11 +114,11 @@ def test_confirm_start_marks_task_and_account_running(task, fake_relay):
 
 
 def test_confirm_marks_only_the_latest_open_request(task, fake_relay, settings):
-    first = services.start_task(task=task, source=ControlSource.API)
+    first = task_control.start_task(task=task, source=ControlSource.API)
     Task.objects.filter(pk=task.pk).update(
         start_requested_at=timezone.now() - timedelta(seconds=settings.RPA_START_PENDING_SECONDS + 1)
     )
-    second = services.start_task(task=task, source=ControlSource.SCHEDULER)
+    second = task_control.start_task(task=task, source=ControlSource.SCHEDULER)
 
     reports.confirm(
         shadow_bot_account="bot_01", app_name="DAILY_REPORT", action="START", host_ip="192.168.1.100"
@@ -131,7 +130,7 @@ def test_confirm_marks_only_the_latest_open_request(task, fake_relay, settings):
 
 
 def test_confirm_stop_marks_task_and_account_pending(running_task, fake_relay):
-    request = services.stop_task(task=running_task, source=ControlSource.API)
+    request = task_control.stop_task(task=running_task, source=ControlSource.API)
 
     reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
 
@@ -159,7 +158,7 @@ def test_confirm_with_an_unknown_action_is_400(task):
 
 # -- every 409 ----------------------------------------------------------------------------------
 def test_start_on_a_running_task_is_task_already_running(running_task, operator_user, fake_relay):
-    error = refused(services.start_task, task=running_task, source=ControlSource.API, user=operator_user)
+    error = refused(task_control.start_task, task=running_task, source=ControlSource.API, user=operator_user)
 
     assert (error.status_code, error.error_code) == (409, "TASK_ALREADY_RUNNING")
     assert fake_relay.requests == []
@@ -170,7 +169,7 @@ def test_start_on_a_running_task_is_task_already_running(running_task, operator_
 
 @pytest.mark.parametrize(
     ("call", "action"),
-    [(services.stop_task, ControlAction.STOP), (services.force_stop_task, ControlAction.FORCE_STOP)],
+    [(task_control.stop_task, ControlAction.STOP), (task_control.force_stop_task, ControlAction.FORCE_STOP)],
 )
 def test_stop_and_force_stop_on_a_pending_task_are_task_not_running(
     task, admin_user, fake_relay, call, action
@@ -186,9 +185,9 @@ def test_stop_and_force_stop_on_a_pending_task_are_task_not_running(
 
 
 def test_a_second_start_before_confirmation_is_start_pending_and_sends_nothing(task, fake_relay):
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
 
-    error = refused(services.start_task, task=task, source=ControlSource.SCHEDULER)
+    error = refused(task_control.start_task, task=task, source=ControlSource.SCHEDULER)
 
     assert (error.status_code, error.error_code) == (409, "START_PENDING")
     assert len(fake_relay.requests) == 1
@@ -198,28 +197,28 @@ def test_a_second_start_before_confirmation_is_start_pending_and_sends_nothing(t
 
 def test_after_the_pending_window_a_start_goes_out_again(task, fake_relay, settings):
     settings.RPA_START_PENDING_SECONDS = 30
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
     Task.objects.filter(pk=task.pk).update(start_requested_at=timezone.now() - timedelta(seconds=31))
 
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
 
     assert len(fake_relay.requests) == 2
 
 
 def test_a_zero_pending_window_never_refuses_a_repeated_start(task, fake_relay, settings):
     settings.RPA_START_PENDING_SECONDS = 0
-    services.start_task(task=task, source=ControlSource.API)
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
     assert len(fake_relay.requests) == 2
 
 
 def test_after_a_confirmed_run_stops_the_next_start_goes_out_at_once(task, fake_relay):
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
     reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="START")
-    services.stop_task(task=task, source=ControlSource.API)
+    task_control.stop_task(task=task, source=ControlSource.API)
     reports.confirm(shadow_bot_account="bot_01", app_name="daily_report", action="STOP")
 
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
 
     assert [q["target"] for q in fake_relay.queries] == ["START", "ALL", "START"]
 
@@ -230,7 +229,7 @@ def test_without_a_relay_start_and_stop_are_503_and_recorded(task, running, sett
     settings.RPA_RELAY_URL = ""
     if running:
         Task.objects.filter(pk=task.pk).update(status=TaskStatus.RUNNING)
-    call = services.stop_task if running else services.start_task
+    call = task_control.stop_task if running else task_control.start_task
 
     error = refused(call, task=task, source=ControlSource.API)
 
@@ -246,7 +245,7 @@ def test_without_a_relay_start_and_stop_are_503_and_recorded(task, running, sett
 def test_force_stop_marks_task_and_account_pending_and_sends_the_stop(
     running_task, operator_user, fake_relay
 ):
-    request = services.force_stop_task(task=running_task, source=ControlSource.API, user=operator_user)
+    request = task_control.force_stop_task(task=running_task, source=ControlSource.API, user=operator_user)
 
     current = reload(running_task)
     assert (current.status, current.account.status) == ("pending", "pending")
@@ -256,7 +255,7 @@ def test_force_stop_marks_task_and_account_pending_and_sends_the_stop(
     )  # caller's instance too
     assert [q["target"] for q in fake_relay.queries] == ["ALL"]
     assert (request.action, request.outcome, request.response_status) == ("force_stop", "sent", 200)
-    body = services.control_response(running_task, request)
+    body = task_control.control_response(running_task, request)
     assert body["status"] == "pending" and body["success"] is True
     assert "stop request sent" in body["message"]
 
@@ -264,36 +263,36 @@ def test_force_stop_marks_task_and_account_pending_and_sends_the_stop(
 def test_force_stop_with_the_relay_down_still_stops(running_task, operator_user, settings):
     settings.RPA_RELAY_URL = f"http://127.0.0.1:{closed_port()}/yingdao"
 
-    request = services.force_stop_task(task=running_task, source=ControlSource.API, user=operator_user)
+    request = task_control.force_stop_task(task=running_task, source=ControlSource.API, user=operator_user)
 
     current = reload(running_task)
     assert (current.status, current.account.status) == ("pending", "pending")
     request.refresh_from_db()
     assert (request.action, request.outcome, request.requested_by) == ("force_stop", "failed", operator_user)
     assert "connection refused" in request.error and request.latency_ms is not None
-    body = services.control_response(current, request)
+    body = task_control.control_response(current, request)
     assert body["success"] is True and "failed" in body["message"]
 
 
 def test_force_stop_with_a_relay_error_status_still_stops(running_task, fake_relay):
     fake_relay.status = 500
-    request = services.force_stop_task(task=running_task, source=ControlSource.SCHEDULER)
+    request = task_control.force_stop_task(task=running_task, source=ControlSource.SCHEDULER)
     assert reload(running_task).status == TaskStatus.PENDING
     assert (request.outcome, request.response_status) == ("failed", 500)
 
 
 def test_force_stop_without_a_relay_still_stops_and_records_why(running_task, settings):
     settings.RPA_RELAY_URL = ""
-    request = services.force_stop_task(task=running_task, source=ControlSource.ADMIN)
+    request = task_control.force_stop_task(task=running_task, source=ControlSource.ADMIN)
     assert reload(running_task).status == TaskStatus.PENDING
     assert request.outcome == ControlOutcome.FAILED and "RPA_RELAY_URL" in request.error
 
 
 def test_force_stop_clears_an_unconfirmed_start_claim(running_task, fake_relay):
     Task.objects.filter(pk=running_task.pk).update(start_requested_at=timezone.now())
-    services.force_stop_task(task=running_task, source=ControlSource.API)
+    task_control.force_stop_task(task=running_task, source=ControlSource.API)
     assert reload(running_task).start_requested_at is None
-    services.start_task(task=running_task, source=ControlSource.API)  # not START_PENDING
+    task_control.start_task(task=running_task, source=ControlSource.API)  # not START_PENDING
 
 
 # -- the audit trail ------------------------------------------------------------------------------
@@ -303,7 +302,7 @@ def test_every_request_records_source_user_and_a_snapshot_of_its_target(
 ):
     user = None if source == ControlSource.SCHEDULER else operator_user
 
-    services.start_task(task=task, source=source, user=user)
+    task_control.start_task(task=task, source=source, user=user)
 
     audit = ControlRequest.objects.get()
     assert (audit.task_id, audit.source, audit.requested_by) == (task.pk, source, user)
@@ -319,18 +318,18 @@ def test_every_request_records_source_user_and_a_snapshot_of_its_target(
 
 
 def test_an_anonymous_user_is_recorded_as_nobody(task, fake_relay):
-    services.start_task(task=task, source=ControlSource.API, user=AnonymousUser())
+    task_control.start_task(task=task, source=ControlSource.API, user=AnonymousUser())
     assert ControlRequest.objects.get().requested_by is None
 
 
 def test_every_path_leaves_one_row(running_task, fake_relay):
-    services.stop_task(task=running_task, source=ControlSource.API)  # sent
-    services.force_stop_task(task=running_task, source=ControlSource.API)  # sent, now pending
+    task_control.stop_task(task=running_task, source=ControlSource.API)  # sent
+    task_control.force_stop_task(task=running_task, source=ControlSource.API)  # sent, now pending
     with pytest.raises(ApiError):
-        services.stop_task(task=running_task, source=ControlSource.API)  # skipped
-    services.start_task(task=running_task, source=ControlSource.API)  # sent
+        task_control.stop_task(task=running_task, source=ControlSource.API)  # skipped
+    task_control.start_task(task=running_task, source=ControlSource.API)  # sent
     with pytest.raises(ApiError):
-        services.start_task(task=running_task, source=ControlSource.API)  # skipped: START_PENDING
+        task_control.start_task(task=running_task, source=ControlSource.API)  # skipped: START_PENDING
 
     rows = list(ControlRequest.objects.order_by("created_at").values_list("action", "outcome"))
     assert rows == [
@@ -344,7 +343,7 @@ def test_every_path_leaves_one_row(running_task, fake_relay):
 
 
 def test_a_control_request_survives_deleting_its_task(task, fake_relay):
-    request = services.start_task(task=task, source=ControlSource.API)
+    request = task_control.start_task(task=task, source=ControlSource.API)
     Task.objects.filter(pk=task.pk).delete()
 
     request.refresh_from_db()
@@ -360,14 +359,14 @@ def test_a_control_request_survives_deleting_its_task(task, fake_relay):
 
 def test_control_on_a_deleted_task_is_404(task, fake_relay):
     Task.objects.filter(pk=task.pk).delete()
-    error = refused(services.start_task, task=task, source=ControlSource.API)
+    error = refused(task_control.start_task, task=task, source=ControlSource.API)
     assert (error.status_code, error.error_code) == (404, "NOT_FOUND")
     assert fake_relay.requests == []
 
 
 def test_control_response_is_the_api_shape(task, fake_relay):
-    request = services.start_task(task=task, source=ControlSource.API)
-    assert services.control_response(task, request) == {
+    request = task_control.start_task(task=task, source=ControlSource.API)
+    assert task_control.control_response(task, request) == {
         "success": True,
         "message": "start request sent, waiting for robot confirmation",
         "task_id": str(task.pk),

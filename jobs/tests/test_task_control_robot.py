@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Account, AccountStatus
-from jobs import reports
-from tasks import services
+from jobs import reports, task_control
 from tasks.models import ControlSource, Task, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +55,7 @@ def test_a_heartbeat_from_an_unknown_account_is_none(make_account):
 def test_confirm_with_a_host_picks_that_hosts_task(make_account, make_task, fake_relay):
     first = make_task(make_account(shadow_bot_account="bot_01", host_ip="10.0.0.1"), app_name="daily_report")
     second = make_task(make_account(shadow_bot_account="bot_01", host_ip="10.0.0.2"), app_name="daily_report")
-    services.start_task(task=second, source=ControlSource.API)
+    task_control.start_task(task=second, source=ControlSource.API)
 
     confirmed = reports.confirm(
         shadow_bot_account="bot_01", app_name="daily_report", action="START", host_ip="10.0.0.2"

@@ -1,4 +1,5 @@
-"""The scheduler loop: one-shot `trigger_time` starts, recurring cron `schedule` starts, watchdog.
+"""The scheduler loop: one-shot `trigger_time` starts, recurring cron `schedule` starts, and the
+lost-robot watchdog (`jobs.timeouts.check_lost`).
 
 Each pass (`run_once`) finds due work and *claims* it with a conditional UPDATE that only
 succeeds while the row still holds the value that was read (`trigger_time = <old>` /
@@ -13,13 +14,15 @@ both roll back and the next pass claims the task again.
 - Recurring: the claim moves `next_run_at` to the first slot after *now*, so a scheduler that was
   down for several slots starts the task once, not once per missed slot.
 - A task already running (or with a start still unconfirmed) when due is not started; the skip is
-  recorded as a ControlRequest with outcome `skipped`.
+  recorded as a ControlRequest with outcome `skipped`, and `SKIP_HOOKS` hear of it (the alerts
+  app's `schedule_skipped`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,17 +30,24 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from alerts import sources as alert_sources
+from jobs import dispatcher, locks, timeouts
+from jobs import services as job_services
+from jobs.models import Job
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from rpa_workbench.timefmt import format_datetime
-from tasks import schedules, watchdog
+from tasks import schedules
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task
 
 logger = logging.getLogger(__name__)
 
 # Refusals that mean "not now" rather than "broken": recorded as skips.
 SKIP_CODES = {"TASK_ALREADY_RUNNING", "START_PENDING"}
+
+# Called with (task, the ControlRequest recording the skip) inside the transaction of the claim
+# that was refused, so what they write commits with it. The alerts app appends its
+# `schedule_skipped` in AlertsConfig.ready (it sits above jobs: docs/architecture.md, Layering).
+SKIP_HOOKS: list[Callable[[Task, ControlRequest], None]] = []
 
 
 @dataclass
@@ -59,25 +69,24 @@ class Summary:
         )
 
 
-def _alert_skip(task: Task) -> None:
-    """The skip was recorded by the refused start; the alerts app decides whether it alerts
-    (only the first of a streak does)."""
+def _announce_skip(task: Task) -> None:
+    """The skip was recorded by the refused start; the hooks (the alerts app) decide what it
+    means (only the first of a streak alerts)."""
     recorded = (
         ControlRequest.objects.filter(task=task, source=ControlSource.SCHEDULER, outcome=ControlOutcome.SKIPPED)
         .order_by("-created_at")
         .first()
     )
-    if recorded is not None:
+    if recorded is not None and SKIP_HOOKS:
         with transaction.atomic():
-            alert_sources.schedule_skipped(task, recorded)
+            for hook in SKIP_HOOKS:
+                hook(task, recorded)
 
 
 def _start(task_id, summary: Summary, why: str) -> None:
     """Start a task this scheduler has claimed: a job with source `scheduler`, queued for the
     dispatcher (never sent from here: a slow robot must not hold up the scheduler). A task with
     an active job is skipped and the skip recorded."""
-    from jobs import services as job_services
-
     task = Task.objects.select_related("account").filter(pk=task_id).first()
     if task is None:  # deleted between the claim and now
         return
@@ -85,7 +94,7 @@ def _start(task_id, summary: Summary, why: str) -> None:
         job_services.start_job(task=task, source=ControlSource.SCHEDULER, inline=False)
     except ApiError as exc:
         if exc.error_code in SKIP_CODES:
-            _alert_skip(task)
+            _announce_skip(task)
             summary.skipped.append(str(task.pk))
             logger.info("scheduler: %s skipped (%s: %s)", task, exc.error_code, why)
         else:
@@ -103,8 +112,6 @@ def _claim_and_start(unclaimed, changed: dict, *, now: datetime, summary: Summar
     task_id = unclaimed.values_list("pk", flat=True).first()
     if task_id is None:
         return
-    from jobs import locks
-
     with transaction.atomic():
         try:
             task = locks.lock_task(task_id)
@@ -176,9 +183,6 @@ def _dispatch(summary: Summary) -> None:
     """Hand the jobs just queued to the dispatcher's pool now, without waiting for slow robots
     (the dispatcher loop would find them within RPA_DISPATCHER_INTERVAL anyway). Sends that
     have finished when this returns and failed are counted as failed starts."""
-    from jobs import dispatcher
-    from jobs.models import Job
-
     try:
         # Waiting for a robot row another transaction holds for a moment (e.g. a racing
         # scheduler's claim of the same task), not skipping it: this pass dispatches its own jobs.
@@ -201,7 +205,7 @@ def run_once(now: datetime | None = None) -> Summary:
         except Exception:
             logger.exception("scheduler: %s failed", step.__name__)
     try:
-        summary.lost.extend(watchdog.check_lost(now=now))
+        summary.lost.extend(timeouts.check_lost(now=now))
     except Exception:
         logger.exception("scheduler: watchdog failed")
     if summary.started:

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from jobs import scheduler
 from rpa_workbench.testing.threads import run_together
-from tasks import scheduler
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, TaskStatus
 
 
@@ -63,6 +63,36 @@ def test_one_shot_due_while_running_is_skipped_and_the_skip_recorded(make_task, 
     assert task.trigger_time is None
     skip = ControlRequest.objects.get(task=task)
     assert (skip.source, skip.outcome) == (ControlSource.SCHEDULER, ControlOutcome.SKIPPED)
+
+
+@pytest.mark.django_db
+def test_a_skip_reaches_the_skip_hooks_in_the_transaction_of_its_claim(make_task, fake_relay, monkeypatch):
+    """The alerts app hears of skips through SKIP_HOOKS (jobs sits below alerts): a hook sees the
+    recorded skip, and what it does commits or rolls back with the claim and the skip."""
+    task = make_task(status=TaskStatus.RUNNING, trigger_time=timezone.now() - timedelta(seconds=1))
+    seen = []
+
+    def failing_hook(skipped, request):
+        seen.append((skipped.pk, request.source, request.outcome))
+        raise RuntimeError("the hook failed")
+
+    monkeypatch.setattr(scheduler, "SKIP_HOOKS", [failing_hook])
+    assert not scheduler.run_once()  # the pass logs the failure and goes on
+    task.refresh_from_db()
+    assert seen == [(task.pk, ControlSource.SCHEDULER, ControlOutcome.SKIPPED)]
+    assert task.trigger_time is not None and not ControlRequest.objects.filter(task=task).exists()
+
+    monkeypatch.setattr(scheduler, "SKIP_HOOKS", [lambda skipped, request: seen.append(skipped.pk)])
+    assert scheduler.run_once().skipped == [str(task.pk)]
+    task.refresh_from_db()
+    assert seen[1:] == [task.pk] and task.trigger_time is None
+    assert ControlRequest.objects.get(task=task).outcome == ControlOutcome.SKIPPED
+
+
+def test_the_alerts_app_registers_its_schedule_skipped_hook():
+    from alerts.sources import schedule_skipped
+
+    assert scheduler.SKIP_HOOKS.count(schedule_skipped) == 1
 
 
 @pytest.mark.django_db

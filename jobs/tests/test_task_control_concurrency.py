@@ -9,11 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from accounts.models import AccountStatus
-from jobs import reports
+from jobs import reports, task_control
 from rpa_workbench.errors import ApiError
 from rpa_workbench.testing.threads import run_together
 from rpa_workbench.testing.waiting import wait_for
-from tasks import services
 from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task, TaskStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +42,7 @@ ROUNDS = 8
 
 def starter(task_id, source: str = ControlSource.API) -> Callable[[], object]:
     """A start as a request handler does it: the task read on its own connection."""
-    return lambda: services.start_task(task=Task.objects.get(pk=task_id), source=source)
+    return lambda: task_control.start_task(task=Task.objects.get(pk=task_id), source=source)
 
 
 def test_two_simultaneous_starts_send_one_relay_request(make_account, make_task, fake_relay):
@@ -90,7 +89,7 @@ def test_a_failed_start_racing_another_lets_a_later_start_through(make_account, 
     assert sorted(outcomes) == ["CONTROL_REQUEST_FAILED", "START_PENDING"]
     assert len(fake_relay.requests) == 1
     fake_relay.status, fake_relay.delay = 200, 0
-    services.start_task(task=task, source=ControlSource.API)
+    task_control.start_task(task=task, source=ControlSource.API)
     assert len(fake_relay.requests) == 2
 
 
@@ -100,7 +99,7 @@ def test_force_stop_racing_a_robot_confirmation_leaves_a_consistent_pair(make_ac
 
     outcomes = race(
         [
-            lambda: services.force_stop_task(task=Task.objects.get(pk=task.pk), source=ControlSource.API),
+            lambda: task_control.force_stop_task(task=Task.objects.get(pk=task.pk), source=ControlSource.API),
             lambda: reports.confirm(shadow_bot_account="bot_race", app_name="daily_report", action="START"),
         ]
     )
