@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts import presence
 from accounts.models import Account, AccountStatus
-from jobs import transitions
+from jobs import locks, transitions
 from jobs.models import Job, JobReason, JobStatus
 from jobs.timeouts import _failed_log
 from rpa_workbench import events
@@ -46,7 +46,7 @@ def record_idle_heartbeat(*, shadow_bot_account: str, host_ip: str | None = None
     now = timezone.now()
     end_jobs_not_running(account_id=account.pk, now=now)
     with transaction.atomic():
-        transitions.lock_robot(account.pk)
+        locks.lock_robot(account.pk)
         Account.objects.filter(pk=account.pk).update(last_heartbeat_at=now)
         if Account.objects.filter(pk=account.pk, status=AccountStatus.RUNNING).exists():
             transitions.mark_account_pending(account.pk)  # unless a job still runs there
@@ -91,9 +91,9 @@ def _end_one(*, job_id, task_id, account_id, now: datetime) -> Job | None:
             log = None
             if not stopping:
                 log = _failed_log(job, now=now, text=message, error="robot restarted", since=job.started_at or now)
-            task = transitions.lock_task(task_id, account_id=account_id) if task_id else None
+            task = locks.lock_task(task_id, account_id=account_id) if task_id else None
             if task is None:
-                transitions.lock_robot(account_id)
+                locks.lock_robot(account_id)
             job.refresh_from_db(fields=["status", "reason"])
             if task is not None:
                 job.task = task

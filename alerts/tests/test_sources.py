@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountStatus
+from alerts.messages import reason_labels
 from alerts.models import Alert, Delivery
 from jobs import scheduler
 from tasks.models import TaskStatus
@@ -39,7 +40,7 @@ def test_a_failed_execution_report_raises_job_failed_once(robot_client, make_tas
     alert = Alert.objects.get()
     assert (alert.event, alert.task_id, alert.context["reason"]) == ("job_failed", task.pk, "robot_reported_failure")
     assert alert.context["cause"] == "element not found"  # what the robot said went wrong
-    assert "reason: robot_reported_failure (element not found)" in alert.message
+    assert f"reason: {reason_labels('robot_reported_failure')[1]} (element not found)" in alert.message
     assert Delivery.objects.filter(alert=alert).count() == 1
 
 
@@ -127,5 +128,5 @@ def test_a_dispatch_failed_alert_says_the_real_cause(settings, admin_client_api,
     assert admin_client_api.post(f"/api/v1/tasks/{task.pk}/start").status_code == 502
     alert = Alert.objects.get()
     assert alert.context["cause"] == "relay unreachable: connection refused"
-    assert "reason: dispatch_failed (relay unreachable: connection refused)" in alert.message
+    assert f"reason: {reason_labels('dispatch_failed')[1]} (relay unreachable: connection refused)" in alert.message
     assert "relay unreachable: connection refused" in Delivery.objects.get(alert=alert).message

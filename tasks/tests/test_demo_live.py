@@ -42,7 +42,8 @@ def demo(live_server_factory, tmp_path, monkeypatch):
         "RPA_RELAY_URL": f"http://127.0.0.1:{sim_port}/yingdao",
         "RPA_EMBEDDED_SCHEDULER": "true",
         "RPA_SCHEDULER_INTERVAL": "0.5",
-        "RPA_PRESENCE_TIMEOUT": "4",
+        # Ten idle heartbeats (one a second) fit in it: a busy CI machine may delay a few.
+        "RPA_PRESENCE_TIMEOUT": "10",
         "RPA_PROXY_ALLOWED_HOSTS": "127.0.0.1",  # as make demo sets it
     })
     args = ["--run-seconds", "1-1.5", "--heartbeat-seconds", "0.5", "--failure-rate", "0",

@@ -40,7 +40,9 @@ class Command(BaseCommand):
         name, host_ip, port = ROBOT
         robot, _ = Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port)
         task, _ = Task.objects.get_or_create(account=robot, app_name=APP, defaults={
-            "task_name": TASK_NAME, "remark": "works the Demo orders queue until it is empty (make demo)"})
+            "task_name": TASK_NAME, "remark": "works the Demo orders queue until it is empty (make demo)",
+            # Like every demo task (seed_demo's DEMO_RETRIES): a failed run is retried.
+            "max_retries": 2, "retry_delay_seconds": 15})
         queue, _ = WorkQueue.objects.get_or_create(name=QUEUE, defaults={
             "description": "Orders from the demo shop: the simulated robot processes them one by one.",
             "task": task, "trigger_min_items": 1, "trigger_max_jobs": 1, "max_retries": 2,
