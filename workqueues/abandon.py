@@ -29,8 +29,13 @@ def job_ended(transition) -> None:
     it still holds are abandoned (and retried) in that same transaction."""
     if transition.new not in FINAL or transition.old == transition.new:
         return
+    # Almost every job holds no item: ask with the cheapest query there is (this runs in every
+    # robot report's transaction), and load the items with their queue only when there are some.
+    held = list(QueueItem.objects.filter(job_id=transition.job.pk, status=ItemStatus.IN_PROGRESS).values_list("pk", flat=True))
+    if not held:
+        return
     now = transition.job.updated_at or timezone.now()  # the transition's own time
-    for item in _in_progress().filter(job_id=transition.job.pk):
+    for item in _in_progress().filter(pk__in=held):
         items.abandon(item, now=now, message=JOB_ENDED)
 
 
