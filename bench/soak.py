@@ -65,8 +65,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--think", default="0.05-0.3", help="seconds between one driver's operations")
     parser.add_argument("--seed", type=int, default=None, help="default: random (printed)")
     parser.add_argument("--quiesce-seconds", type=float, default=120)
-    parser.add_argument("--grace", type=float, default=0.0,
-                        help="a START arriving this long after its job ended still counts as in flight (default 0)")
+    parser.add_argument("--grace", type=float, default=None,
+                        help="a START arriving this long after its job ended was in flight when it ended "
+                             "(default: IN_FLIGHT_GRACE of rpa_workbench/testing/invariants.py, 0.25 s)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
                         help="a PostgreSQL server (default DATABASE_URL); the soak uses <its name>_soak")
     parser.add_argument("--keep", action="store_true", help="keep the soak database and the server logs")
@@ -322,14 +323,15 @@ def wait_quiet(fleet: Fleet, timeout: float) -> float:
     return time.monotonic() - began
 
 
-def check(fleet: Fleet, driver: Driver, logs: dict[str, str], grace: float) -> list:
+def check(fleet: Fleet, driver: Driver, logs: dict[str, str], grace: float | None) -> list:
     from django.db import close_old_connections
 
     from rpa_workbench.testing import invariants
 
     close_old_connections()
     return invariants.run_all(
-        commands=fleet.commands, stops=driver.stops, acks=fleet.acks, logs=logs, grace=grace,
+        commands=fleet.commands, stops=driver.stops, acks=fleet.acks, logs=logs,
+        grace=invariants.IN_FLIGHT_GRACE if grace is None else grace,
         answers=driver.answers + [(f"webhook {call.path}", call.status) for call in fleet.calls],
     )
 

@@ -146,6 +146,13 @@ def _distinct(items: list[str]) -> list[str]:
 # A transition stamps its time when its transaction starts, which may wait for a lock the other
 # job's transaction holds: busy intervals overlapping by less than this are stamps, not robots.
 OVERLAP_SLACK = 0.25
+# The sender re-reads a START's job under the robot's lock, then sends outside any transaction
+# (never a network call in one): a force stop committing in between ends the job while its START
+# is on the wire, and its STOP, queued behind that START, stops the run. The relay then records
+# the START a few milliseconds after the job's end stamp. A START arriving within this of its
+# job's end was in flight when the job ended, not sent for an ended job (seen once in a CI soak:
+# 0.00 s after a force stop).
+IN_FLIGHT_GRACE = 0.25
 
 
 def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slack: float = OVERLAP_SLACK) -> Check:
@@ -191,7 +198,7 @@ def _by_task(jobs: list[JobRow]) -> dict[tuple[str, str], list[JobRow]]:
     return by_task
 
 
-def starts_for_ended_jobs(commands: list[Command], jobs: list[JobRow], grace: float = 0.0) -> Check:
+def starts_for_ended_jobs(commands: list[Command], jobs: list[JobRow], grace: float = IN_FLIGHT_GRACE) -> Check:
     """The relay never receives a START for a job that had already ended (completed, failed,
     cancelled, stopped, force-stopped) or for no dispatched job at all. `grace`: a START arriving
     at most this long after its job's end counts as in flight when the job ended."""
@@ -273,7 +280,7 @@ def completed_with_a_reason(jobs: list[JobRow]) -> Check:
 
 
 def run_all(*, commands: list[Command], answers: list[tuple[str, int]], stops: list[OperatorStop],
-            logs: dict[str, str], acks: dict[str, list[str]], grace: float = 0.0) -> list[Check]:
+            logs: dict[str, str], acks: dict[str, list[str]], grace: float = IN_FLIGHT_GRACE) -> list[Check]:
     """Every check, on the database as it is now (after quiescence and the servers stopped)."""
     import time
 

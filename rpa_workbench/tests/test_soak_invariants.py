@@ -1,0 +1,34 @@
+"""The soak's "no START for an ended job" check (rpa_workbench/testing/invariants.py): a START
+already on the wire when a force stop ended its job is not one sent for an ended job; a START
+the relay receives later than that is."""
+
+from __future__ import annotations
+
+from rpa_workbench.testing.fleet import Command
+from rpa_workbench.testing.invariants import IN_FLIGHT_GRACE, JobRow, starts_for_ended_jobs
+
+
+def force_stopped_job(*, dispatched_at: float, finished_at: float) -> JobRow:
+    return JobRow(
+        id="00bdd288", robot="soak_bot_18", app_name="soak_app_2", status="stopped", reason="force_stopped",
+        source="api", created_at=dispatched_at - 1, dispatched_at=dispatched_at, started_at=None, finished_at=finished_at,
+    )
+
+
+def start_at(at: float) -> Command:
+    return Command(at=at, robot="soak_bot_18", host_ip="10.0.0.18", port=8000, app_name="soak_app_2", target="START")
+
+
+def test_a_start_on_the_wire_when_its_job_was_force_stopped_is_in_flight_not_a_violation():
+    job = force_stopped_job(dispatched_at=100.0, finished_at=100.5)
+    assert starts_for_ended_jobs([start_at(100.5 + IN_FLIGHT_GRACE / 2)], [job]).count == 0
+
+
+def test_a_start_received_well_after_its_job_ended_is_counted():
+    job = force_stopped_job(dispatched_at=100.0, finished_at=100.5)
+    check = starts_for_ended_jobs([start_at(100.5 + IN_FLIGHT_GRACE + 0.5)], [job])
+    assert check.count == 1 and "after the end of" in check.examples[0]
+
+
+def test_a_start_with_no_job_dispatched_before_it_is_counted():
+    assert starts_for_ended_jobs([start_at(50.0)], [force_stopped_job(dispatched_at=100.0, finished_at=101.0)]).count == 1
