@@ -69,6 +69,7 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     "queues_items_upload": {409: "DUPLICATE_REFERENCE: a reference was taken while the file was added"},
     "queue_items_retry": {409: "ITEM_NOT_RETRYABLE (not failed or abandoned) or ITEM_ALREADY_RETRIED"},
     "queue_items_delete": {409: "ITEM_NOT_NEW: only new items are deleted"},
+    "webhook_queue_next": {404: "NOT_FOUND: no queue of that name"},
     "webhook_queue_items_result": {409: "ITEM_NOT_IN_PROGRESS: the item is not in progress (a repeat of its result is 200)"},
     "jobs_create": {
         409: "TASK_ALREADY_RUNNING, or START_PENDING while the task has a queued or unconfirmed job",

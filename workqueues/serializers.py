@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
@@ -61,7 +60,7 @@ class WorkQueueSerializer(serializers.ModelSerializer):
     def get_counts(self, queue: WorkQueue) -> dict[str, int]:
         return self._stats(queue)[0]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))  # null: no new item
     def get_oldest_new_at(self, queue: WorkQueue):
         oldest = self._stats(queue)[1]
         return serializers.DateTimeField().to_representation(oldest) if oldest else None
