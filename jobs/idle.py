@@ -27,7 +27,7 @@ from accounts import presence
 from accounts.models import Account, AccountStatus
 from jobs import locks, transitions
 from jobs.models import Job, JobReason, JobStatus
-from jobs.timeouts import _failed_log
+from jobs.timeouts import failed_log
 from rpa_workbench import events
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def _end_one(*, job_id, task_id, account_id, now: datetime) -> Job | None:
             )
             log = None
             if not stopping:
-                log = _failed_log(job, now=now, text=message, error="robot restarted", since=job.started_at or now)
+                log = failed_log(job, now=now, text=message, error="robot restarted", since=job.started_at or now)
             task = locks.lock_task(task_id, account_id=account_id) if task_id else None
             if task is None:
                 locks.lock_robot(account_id)

@@ -41,7 +41,9 @@ def _run_began(job: Job) -> datetime:
     return job.started_at or job.dispatched_at or job.created_at
 
 
-def _failed_log(job: Job, *, now: datetime, text: str, error: str, since: datetime):
+def failed_log(job: Job, *, now: datetime, text: str, error: str, since: datetime):
+    """The synthetic failed execution log of a run that ended without the robot's report (run
+    timeout, lost contact, a restarted robot: jobs.idle)."""
     task, account = job.task, job.account
     return create_log(
         text=text,
@@ -141,7 +143,7 @@ def finish_run_timeout(job: Job, *, outcome, now: datetime) -> bool:
         + ("sent." if outcome.ok else f"not delivered ({outcome.error or outcome.message}).")
     )
     with transaction.atomic():
-        log = _failed_log(job, now=now, text=text, error="run timeout", since=_run_began(job))
+        log = failed_log(job, now=now, text=text, error="run timeout", since=_run_began(job))
         if transitions.fail(job, now=now, reason=JobReason.RUN_TIMEOUT, expected=[JobStatus.STOPPING], log=log, message=text):
             return True
         transaction.set_rollback(True)  # the robot's own stop or report came first
@@ -181,7 +183,7 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
         )
         # The run's own start (ours, not the robot's last report's start_time, which is another
         # log's idempotency key: reusing it failed every pass and left the job stuck).
-        log = _failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
+        log = failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
         if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
             transaction.set_rollback(True)
             return None
