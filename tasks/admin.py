@@ -217,8 +217,13 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     @admin.action(description=_("Start selected tasks"), permissions=["control"])
     def start_selected(self, request, queryset):
         """Each start is a queued job; the dispatcher sends them (in its pool, not one after
-        another here), so fifty tasks return at once whatever the relay does."""
-        self._control(request, queryset, _queue_start, _("start"), self._started_message, then=dispatcher.dispatch_pending)
+        another here), so fifty tasks return at once whatever the relay does. The claim here
+        waits for a robot's row rather than skipping it: the embedded dispatcher may be claiming
+        the same job, and the message must say where the job is once that claim commits."""
+        self._control(
+            request, queryset, _queue_start, _("start"), self._started_message,
+            then=partial(dispatcher.dispatch_pending, skip_locked=False),  # waits out the embedded dispatcher's claim
+        )
 
     @admin.action(description=_("Stop selected tasks"), permissions=["control"])
     def stop_selected(self, request, queryset):
