@@ -165,6 +165,9 @@ class Job(models.Model):
             # The queue: a robot's queued jobs in dispatch order; and its busy slots.
             models.Index(fields=["account", "status", "priority_rank", "created_at"], name="job_queue"),
             models.Index(fields=["task", "status"], name="job_task_status"),
+            # A report's ended run (jobs.reports): the task's jobs that ended since the report's
+            # start, without reading the task's whole history.
+            models.Index(fields=["task", "finished_at"], name="job_task_finished"),
             models.Index(fields=["status", "created_at"], name="job_status_created"),
             models.Index(fields=["external_id"], name="job_external_id"),
         ]

@@ -163,11 +163,12 @@ def _active_and_ended_sql(vendor: str) -> str:
         return ", ".join(["%s"] * len(values))
 
     began = f"COALESCE({col('started_at')}, {col('dispatched_at')})"
+    # Two OR branches, each with the task in it, so each is one index range (job_task_status,
+    # job_task_finished) however long the task's history.
     return (
-        f"SELECT * FROM {quote(opts.db_table)} WHERE {col('task')} = %s AND ("
-        f"{col('status')} IN ({marks(ACTIVE)}) OR ({col('status')} IN ({marks(FINAL)})"
-        f" AND {col('finished_at')} >= %s AND {began} <= %s"
-        f" AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)}))))"
+        f"SELECT * FROM {quote(opts.db_table)} WHERE ({col('task')} = %s AND {col('status')} IN ({marks(ACTIVE)}))"
+        f" OR ({col('task')} = %s AND {col('finished_at')} >= %s AND {col('status')} IN ({marks(FINAL)})"
+        f" AND {began} <= %s AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)})))"
         f" ORDER BY CASE WHEN {col('status')} IN ({marks(ACTIVE)}) THEN 0 ELSE 1 END, {began} DESC NULLS LAST LIMIT 2"
     )
 
@@ -179,10 +180,10 @@ def _active_and_ended(task: Task, log) -> tuple[Job | None, Job | None]:
     lost contact or run timeout)."""
     skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
     at = Job._meta.get_field("finished_at")
+    task_id = Job._meta.get_field("task").get_db_prep_value(task.pk, connection)
     params = [
-        Job._meta.get_field("task").get_db_prep_value(task.pk, connection),
-        *ACTIVE, *FINAL,
-        at.get_db_prep_value(log.start_time - skew, connection),
+        task_id, *ACTIVE,
+        task_id, at.get_db_prep_value(log.start_time - skew, connection), *FINAL,
         at.get_db_prep_value(log.start_time + skew, connection),
         *SYNTHETIC_LOG_REASONS, *ACTIVE,
     ]
