@@ -179,5 +179,7 @@ def test_a_report_reads_the_tasks_active_and_recently_ended_jobs_by_index_not_it
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {Job._meta.db_table}")
         plan = _plan(task, timezone.now())
-    assert "job_task_status" in plan and "job_task_finished" in plan, plan
+    # The ended runs through the task's index on finish time; the active jobs through any index
+    # (PostgreSQL may pick the status index: active jobs are few, whatever the history).
+    assert "job_task_finished" in plan, plan
     assert "SCAN jobs_job" not in plan and "Seq Scan" not in plan, plan
