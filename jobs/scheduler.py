@@ -157,8 +157,11 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
             task = Task.objects.select_related("account").filter(pk=task_id).first()
             if task is not None:
                 events.publish_task_updated(task, {"next_run_at": nxt})
-    # A schedule removed without clearing its next run must not fire.
-    Task.objects.filter(schedule="", next_run_at__isnull=False).update(next_run_at=None)
+    # A schedule removed without clearing its next run must not fire (published: it shows in the list).
+    for task in Task.objects.filter(schedule="", next_run_at__isnull=False).select_related("account"):
+        with transaction.atomic():
+            if Task.objects.filter(pk=task.pk, schedule="", next_run_at__isnull=False).update(next_run_at=None):
+                events.publish_task_updated(task, {"next_run_at": None})
 
     due = (
         Task.objects.exclude(schedule="")
