@@ -30,14 +30,14 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, DispatchBackend, PresenceState
-from rpa_workbench import events
+from rpa_workbench import embedded, events
 
 logger = logging.getLogger(__name__)
 
@@ -235,12 +235,4 @@ def announce(account_id, before: str, *, now: datetime | None = None) -> Flip:
 def run_forever(*, stop: threading.Event, interval: float | None = None) -> None:
     """The sweep loop the embedded thread runs (until `stop` is set; never raises)."""
     interval = settings.RPA_SCHEDULER_INTERVAL if interval is None else interval
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            sweep_presence()
-        except Exception:
-            logger.exception("presence sweep failed")
-        finally:
-            close_old_connections()
-        stop.wait(interval)
+    embedded.repeat(sweep_presence, name="presence sweep", interval=interval, stop=stop)
