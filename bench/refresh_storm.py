@@ -26,10 +26,8 @@ import argparse
 import http.client
 import json
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +35,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.wrk_bench import ACCOUNT, APP, cpu_seconds, load, prepare, start_server  # noqa: E402
+from bench.wrk_bench import ACCOUNT, APP, cpu_seconds, load, served  # noqa: E402
 
 LISTS = ("/api/v1/accounts", "/api/v1/tasks", "/api/v1/jobs", "/api/v1/logs")
 
@@ -96,12 +94,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--revalidate", action="store_true", help="send If-None-Match with the last ETag")
     args = parser.parse_args()
-    work_dir = Path(tempfile.mkdtemp(prefix="rpa_storm_"))
-    token = secrets.token_urlsafe(24)
-    server = None
-    try:
-        jwt = prepare(work_dir, token)
-        server = start_server(work_dir, token, floor=False)
+    with served() as (server, jwt, token, _):
         pid = server.process.pid
         clients = [SpaClient(server.url, jwt, args.revalidate) for _ in range(args.clients)]
         print(f"load before: {load()}   {args.clients} clients x {len(LISTS)} lists, {args.events} events,"
@@ -138,10 +131,6 @@ def main() -> None:
             f" ({reads} reads)"
         )
         print(f"load after:  {load()}")
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ The load average is printed before and after: on a shared machine the figures ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -37,7 +38,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk_webhook.lua"
@@ -106,6 +109,23 @@ def start_server(work_dir: Path, token: str, floor: bool):
         return live_server.start_daphne(work_dir, env)
     finally:
         live_server.subprocess.Popen = real_popen
+
+
+@contextlib.contextmanager
+def served(*, floor: bool = False) -> Iterator[tuple[Any, str, str, Path]]:
+    """A fresh database (`prepare`) and its server: (server, admin JWT, webhook token, work dir);
+    both gone afterwards."""
+    work_dir = Path(tempfile.mkdtemp(prefix="rpa_wrk_"))
+    token = secrets.token_urlsafe(24)
+    server = None
+    try:
+        jwt = prepare(work_dir, token)
+        server = start_server(work_dir, token, floor)
+        yield server, jwt, token, work_dir
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def to_ms(text: str) -> float:
@@ -211,12 +231,7 @@ def main() -> None:
     only = set(args.only or ["webhook", "accounts", "health"])
     if "lists" in only:
         only |= set(READS)
-    work_dir = Path(tempfile.mkdtemp(prefix="rpa_wrk_"))
-    token = secrets.token_urlsafe(24)
-    server = None
-    try:
-        jwt = prepare(work_dir, token)
-        server = start_server(work_dir, token, args.floor)
+    with served(floor=args.floor) as (server, jwt, token, work_dir):
         args.server_pid = server.process.pid
         print(f"load before: {load()}   wrk -t{args.threads} -c{args.connections} -d{args.seconds}s")
         if "webhook" in only:
@@ -235,10 +250,6 @@ def main() -> None:
         if "health" in only:
             report("GET /health", run_wrk(f"{server.url}/health", args, []))
         print(f"load after:  {load()}")
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts import presence
 from rpa_workbench import event_store, events, list_cache
+from rpa_workbench.testing.clock import Clock
 from rpa_workbench.testing.reads import READS, forget_cached_reads
 
 pytestmark = pytest.mark.django_db
@@ -131,17 +132,6 @@ def test_an_if_none_match_naming_another_tag_or_a_list_of_tags(viewer_client):
 
 
 # -- time-derived fields -----------------------------------------------------------------------------
-class Clock:
-    def __init__(self) -> None:
-        self.now = timezone.now().replace(microsecond=0)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock(monkeypatch, settings):
     settings.RPA_PRESENCE_TIMEOUT = 120
