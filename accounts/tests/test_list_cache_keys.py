@@ -87,3 +87,11 @@ def test_the_sweep_of_a_robot_fallen_silent(viewer_client, make_account, setting
                            idle_heartbeat_at=timezone.now() - timedelta(hours=1))
     with moves_the_key(viewer_client):
         assert [flip.account.pk for flip in presence.sweep_presence()] == [account.pk]
+
+
+def test_a_yingdao_client_list_sighting(viewer_client, make_account):
+    from yingdao import clients_sync
+
+    account = make_account(presence_state="online", last_seen_at=timezone.now() - timedelta(seconds=30))
+    with moves_the_key(viewer_client):
+        clients_sync.record_seen([account.pk], timezone.now())

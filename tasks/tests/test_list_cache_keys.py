@@ -61,3 +61,14 @@ def test_the_scheduler_planning_and_clearing_a_next_run(viewer_client, robot, ma
     assert Task.objects.get(pk=cleared.pk).next_run_at is None
     with keeps_the_key(viewer_client):
         scheduler.fire_recurring(timezone.now(), scheduler.Summary())
+
+
+def test_a_config_file_uploaded_for_a_task(viewer_client, robot, make_task):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from resources import services
+
+    task = make_task(robot)
+    with moves_the_key(viewer_client):
+        services.store_config_for_task(task=task, upload=SimpleUploadedFile("config.json", b"{}"))
+    assert Task.objects.get(pk=task.pk).config_file is True
