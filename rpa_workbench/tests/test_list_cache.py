@@ -39,7 +39,7 @@ def publish_something() -> None:
 
 # -- served from the cache -------------------------------------------------------------------------
 @pytest.mark.parametrize("path", [*READS, "/api/v1/dashboard/performance", "/api/v1/dashboard/execution-rank"])
-def test_a_second_read_is_the_same_answer_without_a_query_of_the_rows(admin_client_api, make_task, make_log, path):
+def test_a_second_read_is_the_same_answer_without_a_query_of_the_rows(admin_client_api, make_task, make_log, path, keyed_by_events_only):
     make_task()
     make_log()
     first, _ = read(admin_client_api, path)
@@ -52,7 +52,7 @@ def test_a_second_read_is_the_same_answer_without_a_query_of_the_rows(admin_clie
     assert any("rpa_event" in sql for sql in statements)
 
 
-def test_a_revalidation_with_the_etag_is_a_304_after_one_read_of_the_newest_event(viewer_client, make_account):
+def test_a_revalidation_with_the_etag_is_a_304_after_one_read_of_the_newest_event(viewer_client, make_account, keyed_by_events_only):
     make_account()
     first, _ = read(viewer_client)
     assert first["ETag"].startswith('W/"') and "no-cache" in first["Cache-Control"] and "private" in first["Cache-Control"]
@@ -90,7 +90,7 @@ def test_a_committed_event_moves_the_key_before_it_is_stamped(viewer_client, key
         assert after == (before[0] + 1, 0)
 
 
-def test_the_query_is_normalized_and_each_query_has_its_own_key(viewer_client, make_account):
+def test_the_query_is_normalized_and_each_query_has_its_own_key(viewer_client, make_account, keyed_by_events_only):
     for _ in range(3):
         make_account()
     one = read(viewer_client, params={"page": 1, "page_size": 2})[0]
@@ -101,8 +101,7 @@ def test_the_query_is_normalized_and_each_query_has_its_own_key(viewer_client, m
 
 
 def test_the_key_names_the_role_and_a_user_without_the_permission_is_refused_a_cached_page(
-    admin_client_api, viewer_client, make_account, django_user_model
-):
+    admin_client_api, viewer_client, make_account, django_user_model, keyed_by_events_only):
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -118,13 +117,13 @@ def test_the_key_names_the_role_and_a_user_without_the_permission_is_refused_a_c
     assert APIClient().get(ACCOUNTS, HTTP_IF_NONE_MATCH=viewer["ETag"]).status_code == 401
 
 
-def test_errors_are_not_cached(viewer_client):
+def test_errors_are_not_cached(viewer_client, keyed_by_events_only):
     bad = viewer_client.get(ACCOUNTS, {"page": "x"})
     assert bad.status_code == 400 and "ETag" not in bad
     assert viewer_client.get(ACCOUNTS, {"page": "x"}).status_code == 400
 
 
-def test_an_if_none_match_naming_another_tag_or_a_list_of_tags(viewer_client):
+def test_an_if_none_match_naming_another_tag_or_a_list_of_tags(viewer_client, keyed_by_events_only):
     tag = read(viewer_client)[0]["ETag"]
     assert viewer_client.get(ACCOUNTS, HTTP_IF_NONE_MATCH='W/"other"').status_code == 200
     assert viewer_client.get(ACCOUNTS, HTTP_IF_NONE_MATCH=f'"x", {tag}').status_code == 304
@@ -189,3 +188,39 @@ def test_the_stats_cache_the_event_derived_figures_and_read_the_work_queues_ever
     assert [queue["name"] for queue in body["queues"]] == ["invoices"] and first["queues"] == []
     assert not [sql for sql in statements if "executionlogs_executionlog" in sql]
     assert "ETag" not in second  # a part of it is not a function of the key
+
+
+# -- where the cache lives ------------------------------------------------------------------------------
+def test_the_shared_database_cache_serves_the_same_answers(viewer_client, make_account, settings, keyed_by_events_only):
+    from django.core.management import call_command
+
+    settings.CACHES = {**settings.CACHES, "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                                                     "LOCATION": "rpa_list_cache"}}
+    settings.RPA_LIST_CACHE_ALIAS = "shared"
+    call_command("createcachetable", "rpa_list_cache", verbosity=0)
+    make_account()
+    first = read(viewer_client)[0]
+    second, statements = read(viewer_client)
+    assert second.content == first.content and not from_the_accounts_table(statements)
+    assert [sql for sql in statements if "rpa_list_cache" in sql]  # the hit came from the table
+
+
+@pytest.mark.parametrize("value, backend", [("local", "LocMemCache"), ("database", "DatabaseCache"), ("off", "DummyCache")])
+def test_the_cache_setting_names_where_it_lives_and_refuses_anything_else(value, backend):
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    code = "from django.conf import settings; print(settings.CACHES[settings.RPA_LIST_CACHE_ALIAS]['BACKEND'])"
+    env = {"RPA_LIST_CACHE": value, "DJANGO_SETTINGS_MODULE": "rpa_workbench.settings",
+           "DJANGO_SECRET_KEY": "x" * 50, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=django_settings.BASE_DIR)
+    assert done.returncode == 0 and done.stdout.strip().endswith(backend), done.stderr
+    if value != "local":
+        return
+    env["RPA_LIST_CACHE"] = "redis"
+    refused = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                             cwd=django_settings.BASE_DIR)
+    assert refused.returncode != 0 and "RPA_LIST_CACHE must be one of local, database, off" in refused.stderr
