@@ -36,6 +36,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import caches
@@ -65,7 +66,7 @@ def role(user) -> str:
 def normalized_query(request) -> str:
     """The query string with its parameters sorted by name (each name's values kept in order)."""
     query = request.query_params
-    return "&".join(f"{name}={value}" for name in sorted(query) for value in query.getlist(name))
+    return urlencode([(name, value) for name in sorted(query) for value in query.getlist(name)])
 
 
 def moment_bucket(view) -> float | None:

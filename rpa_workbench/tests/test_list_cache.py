@@ -117,6 +117,14 @@ def test_the_key_names_the_role_and_a_user_without_the_permission_is_refused_a_c
     assert APIClient().get(ACCOUNTS, HTTP_IF_NONE_MATCH=viewer["ETag"]).status_code == 401
 
 
+def test_a_value_holding_separators_is_not_another_query(viewer_client, make_account, keyed_by_events_only):
+    make_account(shadow_bot_account="robot_a", status="pending")
+    plain = viewer_client.get(ACCOUNTS, {"search": "robot_a", "status": "pending"})
+    glued = viewer_client.get(f"{ACCOUNTS}?search=robot_a%26status%3Dpending")  # one search value
+    assert plain["ETag"] != glued["ETag"]
+    assert plain.json()["total"] == 1 and glued.json()["total"] == 0
+
+
 def test_errors_are_not_cached(viewer_client, keyed_by_events_only):
     bad = viewer_client.get(ACCOUNTS, {"page": "x"})
     assert bad.status_code == 400 and "ETag" not in bad
