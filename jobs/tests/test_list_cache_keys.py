@@ -45,7 +45,7 @@ def test_jobs_started_cancelled_stopped_and_retried_through_the_api(operator_cli
         assert viewer_client.get(f"{JOBS}/{queued['id']}").status_code == 200
 
 
-def test_a_robots_report_a_repeat_of_it_and_its_heartbeat(robot_client, viewer_client, task):
+def test_a_robots_report_and_a_repeat_of_it(robot_client, viewer_client, task):
     with moves_the_key(viewer_client):
         assert robot_client.post("/api/v1/webhook/execution-complete", REPORT, format="json").status_code == 200
     assert viewer_client.get("/api/v1/logs").json()["total"] == 1 and viewer_client.get(JOBS).json()["total"] == 1
