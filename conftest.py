@@ -33,6 +33,23 @@ def _isolated_settings(settings, tmp_path):
     settings.RPA_DISPATCHER_THREADS = 0
 
 
+@pytest.fixture(autouse=True)
+def _empty_read_cache():
+    """Cached reads start empty: a rolled-back test's event positions are given again."""
+    from django.conf import settings
+    from django.core.cache import caches
+
+    caches[settings.RPA_LIST_CACHE_ALIAS].clear()
+
+
+@pytest.fixture
+def keyed_by_events_only(monkeypatch):
+    """One moment in the cached reads' keys: a key then moves only with the newest event."""
+    from rpa_workbench import list_cache
+
+    monkeypatch.setattr(list_cache, "moment_bucket", lambda view: 0)
+
+
 def _user(django_user_model, username: str, role: str | None = None, **extra):
     user = django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
     if role:

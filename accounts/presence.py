@@ -30,14 +30,14 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, DispatchBackend, PresenceState
-from rpa_workbench import events
+from rpa_workbench import embedded, events
 
 logger = logging.getLogger(__name__)
 
@@ -134,29 +134,74 @@ def record_contact(*, account_id, when: datetime | None = None, idle: bool = Fal
     """The robot was heard from at `when` (default now). Returns the flip when it came online.
 
     `idle`: the contact is an idle heartbeat (the robot says it runs nothing): stamped as
-    `idle_heartbeat_at`, so from now on its silence means offline."""
+    `idle_heartbeat_at`, so from now on its silence means offline.
+
+    What it moves is published (`account_updated {last_seen_at, idle_heartbeat_at}`) in the
+    same transaction, as every change of the account list is: the cached reads are keyed by the
+    newest event (rpa_workbench/list_cache.py)."""
     when = when or clock()
+    with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
+        return _record_contact(account_id, when, idle)
+
+
+def _record_contact(account_id, when: datetime, idle: bool) -> Flip | None:
     rows = Account.objects.filter(pk=account_id)
-    if idle:
-        rows.filter(Q(idle_heartbeat_at__isnull=True) | Q(idle_heartbeat_at__lt=when)).update(idle_heartbeat_at=when)
+    moved: dict[str, datetime] = {}
+    if idle and rows.filter(Q(idle_heartbeat_at__isnull=True) | Q(idle_heartbeat_at__lt=when)).update(
+        idle_heartbeat_at=when
+    ):
+        moved["idle_heartbeat_at"] = when
     newer = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=when)
-    # The usual case: already announced online, one conditional UPDATE.
-    if rows.filter(newer, presence_state=PresenceState.ONLINE).update(last_seen_at=when):
-        return None
+    # The usual case: already announced online, one conditional UPDATE (and the event).
+    name = _touch_online(account_id, when)
+    if name is not None:
+        return _publish_contact(account_id, {**moved, "last_seen_at": when}, name=name)
     if clock() - when >= timeout():
-        rows.filter(newer).update(last_seen_at=when)  # an old sighting: history, not presence
-        return None
+        # An old sighting: history, not presence.
+        return _publish_contact(account_id, {**moved, **_stamp(rows.filter(newer), when)})
     before = rows.exclude(presence_state=PresenceState.ONLINE).values_list("presence_state", flat=True).first()
     if before is None:
-        rows.filter(newer).update(last_seen_at=when)  # missing, or another process just flipped it
-        return None
-    with transaction.atomic():  # the flip and its alert commit together
-        claimed = rows.filter(presence_state=before).update(
-            presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
-        )
-        if not claimed:
-            return None
-        return announce(account_id, before)
+        # Missing, or another process just flipped it.
+        return _publish_contact(account_id, {**moved, **_stamp(rows.filter(newer), when)})
+    claimed = rows.filter(presence_state=before).update(
+        presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
+    )
+    if not claimed:
+        return _publish_contact(account_id, moved)
+    # The flip and its alert commit together; its event moves the cached reads' key.
+    return announce(account_id, before)
+
+
+def _stamp(rows: QuerySet, when: datetime) -> dict[str, datetime]:
+    return {"last_seen_at": when} if rows.update(last_seen_at=when) else {}
+
+
+def _touch_online(account_id, when: datetime) -> str | None:
+    """last_seen_at forward on a robot announced online, in one statement: the robot's name
+    when it moved (for its event), None when it did not. The ORM's `update()` returns no
+    column, and a second statement for the name would be on every webhook's path."""
+    quote = connection.ops.quote_name
+    meta = Account._meta
+    seen = quote(meta.get_field("last_seen_at").column)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {seen} = %s"
+        f" WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('presence_state').column)} = %s"
+        f" AND ({seen} IS NULL OR {seen} < %s) RETURNING {quote(meta.get_field('shadow_bot_account').column)}"
+    )
+    stamp = connection.ops.adapt_datetimefield_value(when)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [stamp, meta.pk.get_db_prep_value(account_id, connection), PresenceState.ONLINE, stamp])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _publish_contact(account_id, changes: dict[str, datetime], *, name: str | None = None) -> None:
+    """`account_updated` for the contact's columns it moved (nothing when it moved none)."""
+    if changes:
+        if name is None:
+            name = Account.objects.filter(pk=account_id).values_list("shadow_bot_account", flat=True).first() or ""
+        events.publish_account_updated(Account(pk=account_id, shadow_bot_account=name), changes)
+    return None
 
 
 def sweep_presence(now: datetime | None = None) -> list[Flip]:
@@ -190,12 +235,4 @@ def announce(account_id, before: str, *, now: datetime | None = None) -> Flip:
 def run_forever(*, stop: threading.Event, interval: float | None = None) -> None:
     """The sweep loop the embedded thread runs (until `stop` is set; never raises)."""
     interval = settings.RPA_SCHEDULER_INTERVAL if interval is None else interval
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            sweep_presence()
-        except Exception:
-            logger.exception("presence sweep failed")
-        finally:
-            close_old_connections()
-        stop.wait(interval)
+    embedded.repeat(sweep_presence, name="presence sweep", interval=interval, stop=stop)

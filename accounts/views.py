@@ -8,6 +8,7 @@ from accounts.filters import AccountFilter
 from accounts.models import Account
 from accounts.serializers import AccountSerializer
 from rpa_workbench.history import HistoryMixin
+from rpa_workbench.list_cache import CachedListMixin
 from rpa_workbench.viewsets import ModelViewSet
 from tasks.models import Task
 
@@ -22,12 +23,16 @@ TASK_COUNT = Coalesce(
 )
 
 
-class AccountViewSet(HistoryMixin, ModelViewSet):
+class AccountViewSet(CachedListMixin, HistoryMixin, ModelViewSet):
     # The task count is resolved once, here (each request clones the query); the presence,
     # which depends on the moment, is added to a list's page only (annotate_rows).
     queryset = Account.objects.annotate(task_count=TASK_COUNT).order_by("-created_at")
     serializer_class = AccountSerializer
     filterset_class = AccountFilter
+    cache_time_derived = True  # presence, from the last contact and the moment
+
+    def cache_clock(self):
+        return presence.clock()
 
     def annotate_rows(self, queryset):
         if "presence" in queryset.query.annotations:  # filtered by presence: keep that moment's

@@ -21,13 +21,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from alerts import channels
 from alerts.channels.base import SendResult
 from alerts.models import Delivery, DeliveryStatus
+from rpa_workbench import embedded
 
 logger = logging.getLogger(__name__)
 
@@ -194,16 +195,8 @@ class Worker:
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
         interval = settings.RPA_ALERT_INTERVAL if interval is None else interval
-        logger.info("alert worker running every %ss with %d send threads", interval, self.threads)
-        while not stop.is_set():
-            close_old_connections()
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("alert worker pass failed")
-            finally:
-                close_old_connections()
-            stop.wait(interval)
+        logger.info("alert worker: %d send threads", self.threads)
+        embedded.repeat(self.tick, name="alert worker", interval=interval, stop=stop)
         self.stopping.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         logger.info("alert worker stopped")

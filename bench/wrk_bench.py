@@ -7,8 +7,10 @@ than a Python client, so what it measures is the server. This script:
    its task, 19 more accounts (20 in all: one page) and an admin user;
 2. starts the real app under Daphne on it (as the live tests do; `--floor` serves
    bench/floor_app.py instead: Daphne with no Django and no database);
-3. runs `wrk -t2 -c16 -d<seconds>s` three times: distinct execution-complete webhooks
-   (bench/wrk_webhook.lua), then `GET /api/v1/accounts` with a JWT, then `GET /health`;
+3. runs `wrk -t2 -c16 -d<seconds>s` on each path: distinct execution-complete webhooks
+   (bench/wrk_webhook.lua), then the lists and dashboard reads with a JWT (`GET /api/v1/accounts`,
+   `/tasks`, `/jobs`, `/logs`, `/dashboard/stats`; `--revalidate` adds each list again with the
+   `If-None-Match` a browser sends, answered 304 from the list cache), then `GET /health`;
 4. prints req/s, p50/p99, errors, the server's CPU time per request (the figure that least
    depends on what else the machine is doing), and the number of logs in the database afterwards, which must
    equal the webhook run's 2xx count plus the webhooks still in flight when wrk stopped (at most
@@ -18,6 +20,7 @@ than a Python client, so what it measures is the server. This script:
     .venv/bin/python bench/wrk_bench.py                    # 10 s per path
     .venv/bin/python bench/wrk_bench.py --seconds 5 --connections 8
     .venv/bin/python bench/wrk_bench.py --floor            # the floor: bench/floor_app.py
+    .venv/bin/python bench/wrk_bench.py --only webhook --only lists --revalidate
     DATABASE_URL=postgres://rpa@127.0.0.1:55432/bench .venv/bin/python bench/wrk_bench.py
 
 With DATABASE_URL set to PostgreSQL it uses that (empty) database instead of a temporary file.
@@ -27,6 +30,7 @@ The load average is printed before and after: on a shared machine the figures ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -34,13 +38,23 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk_webhook.lua"
 ACCOUNT = "bench_bot"
 APP = "bench_app"
 ACCOUNTS = 20
+# The reads the SPA refreshes (the list cache serves them: rpa_workbench/list_cache.py).
+READS = {
+    "accounts": "/api/v1/accounts",
+    "tasks": "/api/v1/tasks",
+    "jobs": "/api/v1/jobs",
+    "logs": "/api/v1/logs",
+    "stats": "/api/v1/dashboard/stats",
+}
 
 
 def load() -> str:
@@ -95,6 +109,23 @@ def start_server(work_dir: Path, token: str, floor: bool):
         return live_server.start_daphne(work_dir, env)
     finally:
         live_server.subprocess.Popen = real_popen
+
+
+@contextlib.contextmanager
+def served(*, floor: bool = False) -> Iterator[tuple[Any, str, str, Path]]:
+    """A fresh database (`prepare`) and its server: (server, admin JWT, webhook token, work dir);
+    both gone afterwards."""
+    work_dir = Path(tempfile.mkdtemp(prefix="rpa_wrk_"))
+    token = secrets.token_urlsafe(24)
+    server = None
+    try:
+        jwt = prepare(work_dir, token)
+        server = start_server(work_dir, token, floor)
+        yield server, jwt, token, work_dir
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def to_ms(text: str) -> float:
@@ -166,23 +197,41 @@ def report(name: str, figures: dict) -> None:
     )
 
 
+def run_read(base: str, path: str, jwt: str, args: argparse.Namespace) -> None:
+    """One read under wrk; with `--revalidate`, again with the ETag of its first answer."""
+    import urllib.request
+
+    auth = f"Authorization: Bearer {jwt}"
+    report(f"GET {path}", run_wrk(f"{base}{path}", args, ["-H", auth]))
+    if not args.revalidate:
+        return
+    request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {jwt}"})
+    with urllib.request.urlopen(request) as response:
+        etag = response.headers.get("ETag")
+    if etag is None:
+        print(f"{'':<28} {path}: no ETag (not served from the list cache)")
+        return
+    report("  same, If-None-Match", run_wrk(f"{base}{path}", args, ["-H", auth, "-H", f"If-None-Match: {etag}"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--floor", action="store_true", help="serve bench/floor_app.py (no Django)")
-    parser.add_argument("--only", choices=["webhook", "accounts", "health"], action="append")
+    parser.add_argument(
+        "--only", choices=["webhook", *READS, "lists", "health"], action="append",
+        help="a path (repeatable); `lists` = every read",
+    )
+    parser.add_argument("--revalidate", action="store_true", help="also each read with its If-None-Match (304s)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     only = set(args.only or ["webhook", "accounts", "health"])
-    work_dir = Path(tempfile.mkdtemp(prefix="rpa_wrk_"))
-    token = secrets.token_urlsafe(24)
-    server = None
-    try:
-        jwt = prepare(work_dir, token)
-        server = start_server(work_dir, token, args.floor)
+    if "lists" in only:
+        only |= set(READS)
+    with served(floor=args.floor) as (server, jwt, token, work_dir):
         args.server_pid = server.process.pid
         print(f"load before: {load()}   wrk -t{args.threads} -c{args.connections} -d{args.seconds}s")
         if "webhook" in only:
@@ -195,15 +244,12 @@ def main() -> None:
             report("POST execution-complete", figures)
             if not args.floor:
                 check_logs(figures, ids_file, args.connections)
-        if "accounts" in only:
-            report("GET /api/v1/accounts", run_wrk(f"{server.url}/api/v1/accounts", args, ["-H", f"Authorization: Bearer {jwt}"]))
+        for name, path in READS.items():
+            if name in only:
+                run_read(server.url, path, jwt, args)
         if "health" in only:
             report("GET /health", run_wrk(f"{server.url}/health", args, []))
         print(f"load after:  {load()}")
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

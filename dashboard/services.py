@@ -63,7 +63,15 @@ def percentage(part: int, whole: int) -> float:
 
 
 def dashboard_stats() -> dict[str, Any]:
-    """Accounts, tasks and executions by status: four aggregate queries, whatever the volume."""
+    """`stored_stats`, then the work queues' figures and the moment (API.md §4, §13)."""
+    return {**stored_stats(), "queues": queue_stats(), "generated_at": timezone.now()}
+
+
+def stored_stats() -> dict[str, Any]:
+    """Accounts, tasks, executions and jobs by status: aggregate queries whatever the volume,
+    whose figures change only with an event (the API caches them: rpa_workbench/list_cache.py).
+    The work queues' figures are not among them: items change without an event each
+    (workqueues/changes.py coalesces theirs) and "waited" depends on the moment."""
     account_statuses = list(AccountStatus.values)
     task_statuses = list(TaskStatus.values)
     log_statuses = list(ExecutionStatus.values)
@@ -99,8 +107,6 @@ def dashboard_stats() -> dict[str, Any]:
             "success_rate": percentage(completed, logs["total"]),
         },
         "jobs": job_stats(),
-        "queues": queue_stats(),
-        "generated_at": timezone.now(),
     }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import serializers, services
+from rpa_workbench.list_cache import cached_read, cached_value
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.timefmt import api_values
 
@@ -23,15 +25,18 @@ class StatsView(APIView):
 
     @extend_schema(responses=serializers.StatsResponse)
     def get(self, request):
-        return Response(api_values(services.dashboard_stats()))
+        stored = cached_value(self, request, services.stored_stats, name="stats")
+        return Response(api_values({**stored, "queues": services.queue_stats(), "generated_at": timezone.now()}))
 
 
 class PerformanceView(APIView):
     """Executions per day or month over the last `days` days, in the requested time zone."""
 
     permission_classes = [CanReadLogs]
+    cache_time_derived = True  # the window ends today
 
     @extend_schema(parameters=[serializers.PerformanceQuery], responses=serializers.PerformanceResponse)
+    @cached_read
     def get(self, request):
         query = serializers.parse(serializers.PerformanceQuery, request.query_params)
         body = services.performance(
@@ -45,8 +50,10 @@ class ExecutionRankView(APIView):
     """Apps by total run time over the last 7 days, with the trend of their run count."""
 
     permission_classes = [CanReadLogs]
+    cache_time_derived = True  # the window ends now
 
     @extend_schema(parameters=[serializers.RankQuery], responses=serializers.RankResponse)
+    @cached_read
     def get(self, request):
         query = serializers.parse(serializers.RankQuery, request.query_params)
         return Response(api_values(services.execution_rank(limit=query["limit"])))

@@ -10,17 +10,19 @@ from executionlogs.filters import ExecutionLogFilter, log_order
 from executionlogs.models import ExecutionLog
 from executionlogs.serializers import ExecutionLogSerializer
 from rpa_workbench.errors import ApiError
+from rpa_workbench.list_cache import CachedListMixin
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
-class ExecutionLogViewSet(viewsets.ReadOnlyModelViewSet):
+class ExecutionLogViewSet(CachedListMixin, viewsets.ReadOnlyModelViewSet):
     """The execution history: read-only (robots write it through the execution-complete webhook)."""
 
     queryset = ExecutionLog.objects.order_by(*log_order())
     serializer_class = ExecutionLogSerializer
     filterset_class = ExecutionLogFilter
     lookup_value_regex = UUID_PATTERN
+    cache_time_derived = True  # signed links (screenshot_url, log_url) carry the moment
 
     @extend_schema(
         responses={(200, "text/csv"): OpenApiTypes.BINARY},

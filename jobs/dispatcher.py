@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from jobs import outbox, queue, wakeup
 from jobs.backends import DispatchOutcome
+from rpa_workbench import embedded
 from tasks.models import ControlAction, ControlRequest
 
 logger = logging.getLogger(__name__)
@@ -111,22 +111,16 @@ def run_once(*, now: datetime | None = None, wait_for_sends: bool = False, sweep
 
 def run_forever(*, interval: float | None = None, stop: threading.Event | None = None) -> None:
     interval = settings.RPA_DISPATCHER_INTERVAL if interval is None else interval
-    stop = stop or threading.Event()
-    logger.info("dispatcher running (sweep every %ss)", interval)
     next_sweep = 0.0
-    while not stop.is_set():
-        wakeup.clear()
-        close_old_connections()
+
+    def dispatch_pass() -> None:
         # A kick (a job ended or queued: up to hundreds a second in a burst) asks for dispatch
         # only; the timeouts, which read every queued and running job, are swept once an interval.
+        nonlocal next_sweep
+        wakeup.clear()
         sweep = time.monotonic() >= next_sweep
         if sweep:
             next_sweep = time.monotonic() + interval
-        try:
-            run_once(sweep=sweep)
-        except Exception:
-            logger.exception("dispatcher pass failed")
-        finally:
-            close_old_connections()
-        wakeup.wait(interval)
-    logger.info("dispatcher stopped")
+        run_once(sweep=sweep)
+
+    embedded.repeat(dispatch_pass, name="dispatcher", interval=interval, stop=stop or threading.Event(), sleep=wakeup.wait)

@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from jobs import dispatcher, locks, timeouts
 from jobs import services as job_services
 from jobs.models import Job
-from rpa_workbench import events
+from rpa_workbench import embedded, events
 from rpa_workbench.errors import ApiError
 from rpa_workbench.timefmt import format_datetime
 from tasks import schedules
@@ -157,8 +157,11 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
             task = Task.objects.select_related("account").filter(pk=task_id).first()
             if task is not None:
                 events.publish_task_updated(task, {"next_run_at": nxt})
-    # A schedule removed without clearing its next run must not fire.
-    Task.objects.filter(schedule="", next_run_at__isnull=False).update(next_run_at=None)
+    # A schedule removed without clearing its next run must not fire (published: it shows in the list).
+    for task in Task.objects.filter(schedule="", next_run_at__isnull=False).select_related("account"):
+        with transaction.atomic():
+            if Task.objects.filter(pk=task.pk, schedule="", next_run_at__isnull=False).update(next_run_at=None):
+                events.publish_task_updated(task, {"next_run_at": None})
 
     due = (
         Task.objects.exclude(schedule="")
@@ -218,15 +221,5 @@ def run_once(now: datetime | None = None) -> Summary:
 def run_forever(interval: float | None = None, stop: threading.Event | None = None) -> None:
     """Run passes every `interval` seconds until `stop` is set (never raises out of a pass)."""
     interval = settings.RPA_SCHEDULER_INTERVAL if interval is None else interval
-    stop = stop or threading.Event()
-    logger.info("scheduler running every %ss (heartbeat timeout %ss)", interval, settings.RPA_HEARTBEAT_TIMEOUT)
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            run_once()
-        except Exception:
-            logger.exception("scheduler pass failed")
-        finally:
-            close_old_connections()
-        stop.wait(interval)
-    logger.info("scheduler stopped")
+    logger.info("scheduler: heartbeat timeout %ss", settings.RPA_HEARTBEAT_TIMEOUT)
+    embedded.repeat(run_once, name="scheduler", interval=interval, stop=stop or threading.Event())

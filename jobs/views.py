@@ -12,6 +12,7 @@ from jobs.filters import JobFilter
 from jobs.models import Job, JobSource
 from jobs.serializers import JobCreateSerializer, JobSerializer
 from rpa_workbench.errors import ApiError
+from rpa_workbench.list_cache import cached_read
 from rpa_workbench.permissions import require_perms
 from tasks.models import Task
 
@@ -28,6 +29,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             return [CanControl()]
         return [require_perms("tasks.view_task")()]
 
+    @cached_read
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)

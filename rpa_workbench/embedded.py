@@ -12,7 +12,7 @@ delivery worker (RPA_EMBEDDED_ALERTS; `manage.py run_alerts`), the work queue wo
 sequencer's safety net (rpa_workbench.events.run_sequencer).
 Never under pytest or management commands (they do not import asgi.py; tests that do are
 detected). Several server processes each running them is safe: due work is claimed with
-conditional updates.
+conditional updates. Every loop has one shape, `repeat` around its pass.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,32 @@ def should_start(setting: str | None = "RPA_EMBEDDED_SCHEDULER") -> bool:
 def loops() -> dict[str, tuple[str | None, str]]:
     """Thread name → (the setting that turns it on, the dotted path of its loop function)."""
     return {name: (setting, path) for name, (setting, path) in settings.RPA_EMBEDDED_LOOPS.items()}
+
+
+def repeat(
+    run_pass: Callable[[], object],
+    *,
+    name: str,
+    interval: float,
+    stop: threading.Event,
+    sleep: Callable[[float], object] | None = None,
+) -> None:
+    """The shape of every background loop: until `stop` is set, one pass between fresh
+    database connections (a failing pass is logged, never raised: the next one retries), then
+    a sleep of `interval` — `stop.wait`, or the loop's own `sleep` when something else can wake
+    it early (the dispatcher's kick; `RPA_EMBEDDED_WAKERS` wakes it at stop)."""
+    logger.info("%s running (every %ss)", name, interval)
+    sleep = sleep or stop.wait
+    while not stop.is_set():
+        close_old_connections()
+        try:
+            run_pass()
+        except Exception:
+            logger.exception("%s pass failed", name)
+        finally:
+            close_old_connections()
+        sleep(interval)
+    logger.info("%s stopped", name)
 
 
 def _run(target: Callable[..., None]) -> None:

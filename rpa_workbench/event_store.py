@@ -178,6 +178,23 @@ def current_id() -> int:
     ).first() or 0
 
 
+def watermark() -> tuple[int, int]:
+    """(The newest stamped position, the number of committed events without one), in one
+    statement, so one snapshot: the pair moves at every commit that stores an event, stamped
+    or not. With the position unchanged, the unstamped events only grow in number; stamping
+    raises the position. So a pair names one state of what events describe (the cached reads'
+    key, rpa_workbench.list_cache). On SQLite the count is always 0 (the insert stamps)."""
+    table = _table()
+    position = connection.ops.quote_name("position")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX({position}) FROM {table}),"
+            f" (SELECT COUNT(*) FROM {table} WHERE {position} IS NULL)"
+        )
+        newest, pending = cursor.fetchone()
+    return int(newest or 0), int(pending or 0)
+
+
 def is_trimmed(last_id: int) -> bool:
     """Whether events after `last_id` were trimmed (the client must reload), or the id is one
     this database never gave (a client of another database, or from the future)."""

@@ -27,10 +27,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from rpa_workbench import event_store, pushpin
+from rpa_workbench import embedded, event_store, pushpin
 from rpa_workbench.event_hub import Hub, connected_clients, hub
 from rpa_workbench.event_store import ACCOUNT_CHANNEL_PREFIX, ALL_CHANNEL, StoredRow, account_channel
 from rpa_workbench.finite_json import finite_dumps
@@ -202,15 +202,7 @@ def run_sequencer(*, stop: threading.Event, interval: float = SEQUENCER_INTERVAL
     and delivered within `interval`. Usually it finds nothing (one index probe)."""
     if not event_store.stamps_after_commit():
         return  # SQLite: the insert gives the position
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            sequence_pass()
-        except Exception:
-            logger.exception("event sequencer pass failed")
-        finally:
-            close_old_connections()
-        stop.wait(interval)
+    embedded.repeat(sequence_pass, name="event sequencer", interval=interval, stop=stop)
 
 
 def wake_streams_after_request(**kwargs: Any) -> None:

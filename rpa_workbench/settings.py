@@ -414,6 +414,28 @@ RPA_SSE_RETENTION_EVENTS = env_number("RPA_SSE_RETENTION_EVENTS", 10000, minimum
 RPA_SSE_HEARTBEAT_SECONDS = env_number("RPA_SSE_HEARTBEAT_SECONDS", 30, minimum=0.1)
 # Events published within this many seconds reach a stream in one write (one webhook's three).
 RPA_SSE_BATCH_SECONDS = env_number("RPA_SSE_BATCH_SECONDS", 0.01, minimum=0)
+# Cached reads (rpa_workbench/list_cache.py; docs/architecture.md "Cached reads"): the lists and
+# the dashboard's reads, keyed by query, role and newest event position. RPA_LIST_CACHE:
+# `local` (default) each process its own memory; `database` one table every process shares
+# (create it once: `manage.py createcachetable`); `off` no cache (every read queries; the
+# ETag and its 304 still work). Fields derived from the moment (presence, dashboard windows,
+# signed links) are exact to RPA_LIST_CACHE_BUCKET_SECONDS (0: such reads compute every time).
+RPA_LIST_CACHE = env_str("RPA_LIST_CACHE", "local")
+RPA_LIST_CACHE_BUCKET_SECONDS = env_number("RPA_LIST_CACHE_BUCKET_SECONDS", 1.0, minimum=0)
+RPA_LIST_CACHE_ALIAS = "lists"
+_LIST_CACHES = {
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rpa-lists",
+              "TIMEOUT": 300, "OPTIONS": {"MAX_ENTRIES": 2000}},
+    "database": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rpa_list_cache",
+                 "TIMEOUT": 300, "OPTIONS": {"MAX_ENTRIES": 5000}},
+    "off": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}
+if RPA_LIST_CACHE not in _LIST_CACHES:
+    raise ImproperlyConfigured(f"RPA_LIST_CACHE must be one of {', '.join(_LIST_CACHES)}, got {RPA_LIST_CACHE!r}")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},  # Django's default
+    RPA_LIST_CACHE_ALIAS: _LIST_CACHES[RPA_LIST_CACHE],
+}
 # Threads that run requests' synchronous work (middleware and views), each with its database
 # connection kept between requests: at most this many requests are worked on at once per
 # process (the others wait their turn; streams and bodies being sent hold no thread).

@@ -9,6 +9,7 @@ from jobs import task_control
 from jobs.models import JobStatus
 from rpa_workbench.errors import ApiError
 from rpa_workbench.history import HistoryMixin
+from rpa_workbench.list_cache import CachedListMixin
 from rpa_workbench.permissions import require_perms
 from rpa_workbench.viewsets import ModelViewSet
 from tasks import editing
@@ -41,7 +42,7 @@ def start_inputs(request):
     return request.data.get("inputs") if isinstance(request.data, dict) else None
 
 
-class TaskViewSet(HistoryMixin, ModelViewSet):
+class TaskViewSet(CachedListMixin, HistoryMixin, ModelViewSet):
     queryset = Task.objects.select_related("account").prefetch_related("parameters").order_by("-created_at")
     serializer_class = TaskSerializer
     filterset_class = TaskFilter

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
+from rpa_workbench import embedded
 from workqueues import abandon, changes, sla, trigger
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,4 @@ def run_once(*, now: datetime | None = None) -> Summary:
 
 def run_forever(*, interval: float | None = None, stop: threading.Event | None = None) -> None:
     interval = settings.RPA_WORKQUEUE_INTERVAL if interval is None else interval
-    stop = stop or threading.Event()
-    logger.info("work queue worker running (every %ss)", interval)
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            run_once()
-        except Exception:
-            logger.exception("work queue pass failed")
-        finally:
-            close_old_connections()
-        stop.wait(interval)
-    logger.info("work queue worker stopped")
+    embedded.repeat(run_once, name="work queue worker", interval=interval, stop=stop or threading.Event())

@@ -12,8 +12,8 @@ import logging
 import threading
 
 from django.apps import apps
-from django.db import close_old_connections
 
+from rpa_workbench import embedded
 from yingdao import clients_sync
 from yingdao.client import is_configured
 
@@ -40,12 +40,4 @@ def run_once() -> None:
 
 
 def run_forever(*, stop: threading.Event | None = None, tick: float = TICK) -> None:
-    stop = stop or threading.Event()
-    logger.info("yingdao loop running (client sync, reconciliation)")
-    while not stop.is_set():
-        close_old_connections()
-        try:
-            run_once()
-        finally:
-            close_old_connections()
-        stop.wait(tick)
+    embedded.repeat(run_once, name="yingdao loop (client sync, reconciliation)", interval=tick, stop=stop or threading.Event())

@@ -1,4 +1,5 @@
-"""The account list is cheap (issue 18, "Lists are cheap"): a page costs the JWT's user and the
+"""The account list is cheap (issue 18, "Lists are cheap"): a page costs the JWT's user, the
+newest event position (the cached reads' key, issue 28: rpa_workbench/list_cache.py) and the
 page's rows (with their task count and presence), plus a plain COUNT of the filtered accounts
 only when the page cannot tell the total (a next page exists, or the page is past the end);
 the count carries neither the task-count subquery nor the presence CASE."""
@@ -34,7 +35,7 @@ def test_a_short_list_costs_two_statements(admin_client_api, make_account, make_
     body, statements = list_statements(admin_client_api)
     assert (body["total"], body["total_pages"], len(body["items"])) == (2, 1, 2)
     assert sorted(item["task_count"] for item in body["items"]) == [0, 1]
-    assert len(statements) == 2 and not count_statements(statements)  # the JWT's user, the page
+    assert len(statements) == 3 and not count_statements(statements)  # the JWT's user, the key, the page
 
 
 @pytest.mark.django_db
@@ -43,11 +44,11 @@ def test_a_first_page_of_many_costs_three_and_counts_without_annotations(admin_c
         make_account()
     body, statements = list_statements(admin_client_api)
     assert (body["total"], body["total_pages"], len(body["items"])) == (25, 2, 20)
-    assert len(statements) == 3
+    assert len(statements) == 4
     (count,) = count_statements(statements)
     assert "tasks_task" not in count and "CASE" not in count.upper() and "EXISTS" not in count.upper()
     body, statements = list_statements(admin_client_api, {"page": 2})  # the last page tells the total
-    assert (body["total"], len(body["items"]), len(statements)) == (25, 5, 2)
+    assert (body["total"], len(body["items"]), len(statements)) == (25, 5, 3)
 
 
 @pytest.mark.django_db

@@ -9,25 +9,13 @@ from django.utils import timezone
 
 from accounts import presence
 from accounts.models import Account, PresenceState
+from rpa_workbench.testing.clock import Clock
 from tasks.models import TaskStatus
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNTS = "/api/v1/accounts"
 HEARTBEAT = "/api/v1/webhook/heartbeat"
-
-
-class Clock:
-    """A controllable presence clock: `clock.advance(seconds)` moves time without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = timezone.now().replace(microsecond=0)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
