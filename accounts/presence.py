@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import BooleanField, Case, CharField, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -136,72 +136,32 @@ def record_contact(*, account_id, when: datetime | None = None, idle: bool = Fal
     `idle`: the contact is an idle heartbeat (the robot says it runs nothing): stamped as
     `idle_heartbeat_at`, so from now on its silence means offline.
 
-    What it moves is published (`account_updated {last_seen_at, idle_heartbeat_at}`) in the
-    same transaction, as every change of the account list is: the cached reads are keyed by the
-    newest event (rpa_workbench/list_cache.py)."""
+    A contact publishes no event of its own (only a presence flip does): `last_seen_at` and
+    `idle_heartbeat_at` are contact times, which the account list shows exact to the cached
+    reads' time bucket (rpa_workbench/list_cache.py, docs/architecture.md "Cached reads"). An
+    event per heartbeat would reach every browser and move every cached read's key."""
     when = when or clock()
-    with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
-        return _record_contact(account_id, when, idle)
-
-
-def _record_contact(account_id, when: datetime, idle: bool) -> Flip | None:
     rows = Account.objects.filter(pk=account_id)
-    moved: dict[str, datetime] = {}
-    if idle and rows.filter(Q(idle_heartbeat_at__isnull=True) | Q(idle_heartbeat_at__lt=when)).update(
-        idle_heartbeat_at=when
-    ):
-        moved["idle_heartbeat_at"] = when
+    if idle:
+        rows.filter(Q(idle_heartbeat_at__isnull=True) | Q(idle_heartbeat_at__lt=when)).update(idle_heartbeat_at=when)
     newer = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=when)
-    # The usual case: already announced online, one conditional UPDATE (and the event).
-    name = _touch_online(account_id, when)
-    if name is not None:
-        return _publish_contact(account_id, {**moved, "last_seen_at": when}, name=name)
+    # The usual case: already announced online, one conditional UPDATE.
+    if rows.filter(newer, presence_state=PresenceState.ONLINE).update(last_seen_at=when):
+        return None
     if clock() - when >= timeout():
-        # An old sighting: history, not presence.
-        return _publish_contact(account_id, {**moved, **_stamp(rows.filter(newer), when)})
+        rows.filter(newer).update(last_seen_at=when)  # an old sighting: history, not presence
+        return None
     before = rows.exclude(presence_state=PresenceState.ONLINE).values_list("presence_state", flat=True).first()
     if before is None:
-        # Missing, or another process just flipped it.
-        return _publish_contact(account_id, {**moved, **_stamp(rows.filter(newer), when)})
-    claimed = rows.filter(presence_state=before).update(
-        presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
-    )
-    if not claimed:
-        return _publish_contact(account_id, moved)
-    # The flip and its alert commit together; its event moves the cached reads' key.
-    return announce(account_id, before)
-
-
-def _stamp(rows: QuerySet, when: datetime) -> dict[str, datetime]:
-    return {"last_seen_at": when} if rows.update(last_seen_at=when) else {}
-
-
-def _touch_online(account_id, when: datetime) -> str | None:
-    """last_seen_at forward on a robot announced online, in one statement: the robot's name
-    when it moved (for its event), None when it did not. The ORM's `update()` returns no
-    column, and a second statement for the name would be on every webhook's path."""
-    quote = connection.ops.quote_name
-    meta = Account._meta
-    seen = quote(meta.get_field("last_seen_at").column)
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {seen} = %s"
-        f" WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('presence_state').column)} = %s"
-        f" AND ({seen} IS NULL OR {seen} < %s) RETURNING {quote(meta.get_field('shadow_bot_account').column)}"
-    )
-    stamp = connection.ops.adapt_datetimefield_value(when)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [stamp, meta.pk.get_db_prep_value(account_id, connection), PresenceState.ONLINE, stamp])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _publish_contact(account_id, changes: dict[str, datetime], *, name: str | None = None) -> None:
-    """`account_updated` for the contact's columns it moved (nothing when it moved none)."""
-    if changes:
-        if name is None:
-            name = Account.objects.filter(pk=account_id).values_list("shadow_bot_account", flat=True).first() or ""
-        events.publish_account_updated(Account(pk=account_id, shadow_bot_account=name), changes)
-    return None
+        rows.filter(newer).update(last_seen_at=when)  # missing, or another process just flipped it
+        return None
+    with transaction.atomic():  # the flip and its alert commit together; its event moves the key
+        claimed = rows.filter(presence_state=before).update(
+            presence_state=PresenceState.ONLINE, last_seen_at=Case(When(newer, then=Value(when)), default="last_seen_at")
+        )
+        if not claimed:
+            return None
+        return announce(account_id, before)
 
 
 def sweep_presence(now: datetime | None = None) -> list[Flip]:

@@ -124,13 +124,11 @@ def test_an_execution_is_one_short_transaction_with_its_events(
     updates, their five events (log, two job, task, account) stored with them, the robot's
     contact, COMMIT; nothing after the commit but the live hand-over. 9 statements before the
     jobs app, 18 with it at first; then 16 on SQLite (18 on PostgreSQL, with the locks); one more
-    with work queues: the items the ended job still holds (workqueues.abandon.job_ended); one
-    more for the contact's own event (its last_seen_at shows in the account list, whose cached
-    reads are keyed by the newest event: rpa_workbench/list_cache.py)."""
+    with work queues: the items the ended job still holds (workqueues.abandon.job_ended)."""
     from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="running")
-    with django_assert_max_num_queries(statements(sqlite=18, postgresql=20)):
+    with django_assert_max_num_queries(statements(sqlite=17, postgresql=19)):
         record_execution(
             shadow_bot_account=task.account.shadow_bot_account,
             app_name=task.app_name,
@@ -149,13 +147,13 @@ def test_a_report_no_job_waited_for_is_one_short_transaction_too(
     """The robot's own run (no active job): BEGIN, match, the log and its event, (on PostgreSQL
     the account then task locks, the account loaded with the task), the active-job read, the
     `robot` job's insert and event, the task update and event, the running-elsewhere check, the
-    account update and event, the work queue items the ended job still holds, the contact and
-    its event, COMMIT: 16 on SQLite, 18 on PostgreSQL."""
+    account update and event, the work queue items the ended job still holds, the contact,
+    COMMIT: 15 on SQLite, 17 on PostgreSQL."""
     from jobs.models import Job, JobSource
     from jobs.reports import record_execution
 
     task = make_task(account=online_robot(make_account), status="pending")
-    with django_assert_max_num_queries(statements(sqlite=16, postgresql=18)):
+    with django_assert_max_num_queries(statements(sqlite=15, postgresql=17)):
         record_execution(
             shadow_bot_account=task.account.shadow_bot_account,
             app_name=task.app_name,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import presence
 from rpa_workbench import event_store, events, list_cache
 from rpa_workbench.testing.clock import Clock
-from rpa_workbench.testing.reads import READS, forget_cached_reads
+from rpa_workbench.testing.reads import READS, forget_cached_reads, keeps_the_key
 
 pytestmark = pytest.mark.django_db
 
@@ -161,6 +161,35 @@ def test_presence_is_exact_to_the_bucket_with_no_event_at_all(viewer_client, rob
     assert later.status_code == 200
     assert later.json()["items"][0]["presence"] == "offline"
     assert later.json()["items"][0]["id"] == str(robot.pk)
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        pytest.param(lambda pk, now: presence.record_contact(account_id=pk, when=now), id="online robot"),
+        pytest.param(lambda pk, now: presence.record_contact(account_id=pk, when=now, idle=True), id="idle heartbeat"),
+        pytest.param(lambda pk, now: __import__("yingdao.clients_sync").clients_sync.record_seen([pk], now),
+                     id="yingdao client list"),
+    ],
+)
+def test_a_contact_publishes_no_event_and_the_list_shows_it_from_the_next_time_bucket(
+    viewer_client, make_account, clock, contact
+):
+    """A contact of a robot already online moves only contact times (last_seen_at,
+    idle_heartbeat_at): no event (one per heartbeat would reach every browser and move every
+    key), so within one time bucket the cached list may show the previous contact; from the next
+    bucket it shows this one: exact to RPA_LIST_CACHE_BUCKET_SECONDS."""
+    account = make_account(presence_state="online", last_seen_at=clock() - timedelta(seconds=5))
+    before = viewer_client.get(ACCOUNTS)
+    with keeps_the_key(viewer_client, ("/api/v1/tasks", "/api/v1/jobs", "/api/v1/logs")):
+        contact(account.pk, clock())
+    assert viewer_client.get(ACCOUNTS, HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304  # the same bucket
+    clock.advance(1)
+    after = viewer_client.get(ACCOUNTS, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200
+    account.refresh_from_db()
+    assert after.json()["items"][0]["last_seen_at"] == viewer_client.get(f"{ACCOUNTS}/{account.pk}").json()["last_seen_at"]
+    assert after.json()["items"][0]["last_seen_at"] != before.json()["items"][0]["last_seen_at"]
 
 
 def test_a_read_without_time_derived_fields_keeps_its_key_as_time_passes(viewer_client, make_task, clock, monkeypatch):

@@ -352,15 +352,13 @@ def test_events_are_published_after_commit(
     }
 
 
-def test_repeat_delivery_publishes_only_the_robots_contact(
+def test_repeat_delivery_publishes_nothing(
     robot_client, running_task, published_events, django_capture_on_commit_callbacks
 ):
-    """No second log, job or task event; the repeat is a sign of life, and the robot's
-    last_seen_at it moves is published like every change of the account list (issue 28)."""
     post(robot_client)
     with django_capture_on_commit_callbacks(execute=True):
         post(robot_client)
-    assert [(kind, set(data["changes"])) for kind, data in published_events] == [("account_updated", {"last_seen_at"})]
+    assert published_events == []
 
 
 def test_failed_delivery_publishes_nothing(
