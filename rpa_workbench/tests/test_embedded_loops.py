@@ -11,6 +11,13 @@ import pytest
 from rpa_workbench import embedded
 
 
+@pytest.fixture(autouse=True)
+def no_database(monkeypatch):
+    """These loops touch no database: the connection clean-up is a no-op here (a connection
+    left open by an earlier test in the same worker would otherwise be checked, and refused)."""
+    monkeypatch.setattr(embedded, "close_old_connections", lambda: None)
+
+
 def test_passes_run_until_stop_is_set_and_a_failing_pass_does_not_end_the_loop(caplog):
     stop = threading.Event()
     passes: list[int] = []
