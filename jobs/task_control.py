@@ -18,10 +18,10 @@ from django.db.models import Case, When
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, locks, queue, transitions
+from jobs import audit, locks, outbox, queue, transitions
 from jobs import services as job_services
 from jobs.backends import relay_protocol as relay
-from jobs.models import BUSY, Job, JobStatus
+from jobs.models import ACTIVE, BUSY, Job, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
 from tasks.models import (
     ControlAction,
@@ -41,10 +41,17 @@ def _sync(task: Task, fresh: Task) -> None:
     task.account = fresh.account
 
 
-def start_task(*, task: Task, source: str, user=None, inputs: dict | None = None) -> ControlRequest | Job:
+def start_task(
+    *, task: Task, source: str, user=None, inputs: dict | None = None, scope: str = "one"
+) -> ControlRequest | Job | list[Job]:
     """Start the task: a job, whose START is sent now when its robot is free (returns that
     ControlRequest), or which waits queued (returns the Job). 409 TASK_ALREADY_RUNNING /
-    START_PENDING, 502 when the START failed, 503 when no backend is configured."""
+    START_PENDING, 502 when the START failed, 503 when no backend is configured. `scope` "all"
+    (a pool task, API.md §12): one job per robot of its pool (returns them)."""
+    if scope == "all":
+        jobs = job_services.start_on_every_robot(task=task, source=source, user=user, inputs=inputs)
+        _sync(task, job_services.fresh_task(task))
+        return jobs
     started = job_services.start_job(task=task, source=source, user=user, inputs=inputs)  # io: inputs (API.md §11)
     _sync(task, started.task)
     return started.request if started.request is not None else started.job
@@ -58,6 +65,8 @@ def _current_job(task: Task) -> Job | None:
 
 def _task_control(task: Task, *, source: str, user, action: str, force: bool, deferred: bool) -> ControlRequest | Job:
     task = job_services.fresh_task(task)
+    if task.pool_id is not None:
+        return _pool_task_control(task, source=source, user=user, action=action, force=force, deferred=deferred)
     job = _current_job(task)
     if job is None:
         audit.record(
@@ -74,6 +83,35 @@ def _task_control(task: Task, *, source: str, user, action: str, force: bool, de
                      outcome=ControlOutcome.SKIPPED, error=f"{exc.error_code}: {exc.message}")
         raise
     return request if request is not None else job
+
+
+def _pool_task_control(task: Task, *, source: str, user, action: str, force: bool, deferred: bool) -> ControlRequest | Job:
+    """A pool task's stop or force-stop acts on every active job of the task, on every robot
+    (API.md §12); the answer names the first job acted on. Each job's stop is the jobs' own
+    workflow; a failure on one robot does not keep the others running."""
+    jobs = list(Job.objects.select_related("task", "account").filter(task_id=task.pk, status__in=ACTIVE).order_by("created_at"))
+    if not jobs:
+        audit.record(
+            task=task, action=action, target=relay.STOP, source=source, user=user,
+            outcome=ControlOutcome.SKIPPED, error=f"TASK_NOT_RUNNING: task {task.task_name} is not running",
+        )
+        raise Conflict("TASK_NOT_RUNNING", f"task {task.task_name} is not running")
+    first: ControlRequest | Job | None = None
+    failure: ApiError | None = None
+    for job in jobs:
+        try:
+            job, request = job_services.stop_job(
+                job=job, source=source, user=user, force=force, task_level=True, deferred=True
+            )
+        except ApiError as exc:
+            failure = failure or exc
+            continue
+        first = first or (request if request is not None else job)
+    if first is None:
+        raise failure or Conflict("TASK_NOT_RUNNING", f"task {task.task_name} is not running")
+    for robot in {job.account_id for job in jobs if job.account_id}:
+        outbox.wake(robot)
+    return first
 
 
 def stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job:
@@ -220,9 +258,17 @@ def _valid_ip(value: str) -> bool:
     return True
 
 
-def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
+def control_response(task: Task, sent: ControlRequest | Job | list[Job]) -> dict[str, Any]:
     """The §2 control response body: for a request that went out, a force-stop, or a job that
     was queued (robot busy) or cancelled (stopped while queued)."""
+    if isinstance(sent, list):  # scope: all (API.md §12)
+        jobs = sent
+        queued = sum(job.status == JobStatus.QUEUED for job in jobs)
+        message = f"started {len(jobs)} jobs, one per robot of the pool ({len(jobs) - queued} sent, {queued} queued)"
+        return {"success": True, "message": message, "task_id": str(task.pk), "status": task.status,
+                "job_id": str(jobs[0].pk), "job_status": jobs[0].status,
+                "jobs": [{"job_id": str(job.pk), "account_id": str(job.account_id), "shadow_bot_account": job.shadow_bot_account,
+                          "job_status": job.status} for job in jobs]}
     # The job as the control left it (a request made in this process carries it), else read.
     if isinstance(sent, Job):
         job = sent
@@ -233,7 +279,10 @@ def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
     if isinstance(sent, Job):
         if sent.status == JobStatus.QUEUED:
             position = queue.position(sent)
-            if Job.objects.filter(account_id=sent.account_id, status__in=BUSY).exists():
+            if sent.any_robot and sent.pool_id:
+                pool = sent.pool.name if sent.pool else "?"
+                message = f"queued: waiting for a free robot of pool {pool} (position {position})"
+            elif Job.objects.filter(account_id=sent.account_id, status__in=BUSY).exists():
                 message = f"queued: robot {sent.shadow_bot_account} is busy (position {position})"
             else:  # every inline slot of this process was sending: the dispatcher sends it
                 message = f"queued: the dispatcher sends it to robot {sent.shadow_bot_account} (position {position})"
