@@ -116,3 +116,25 @@ def test_a_run_a_member_started_itself_is_recorded_on_that_member(make_account, 
     assert (job.source, job.account_id, job.task_id) == (JobSource.ROBOT, member.pk, task.pk)
     report("member2")
     assert status(job) == JobStatus.COMPLETED
+
+
+def test_lost_contact_is_per_robot_on_a_pool_task(two_running):
+    from jobs import timeouts
+
+    task, jobs = two_running
+    confirm("member")
+    confirm("owner")
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=300)
+    Job.objects.filter(task=task).update(started_at=long_ago)
+    Task.objects.filter(pk=task.pk).update(last_seen_at=now)  # the owner keeps the task "seen"
+    Account.objects.filter(shadow_bot_account="member").update(last_seen_at=long_ago)
+    Account.objects.filter(shadow_bot_account="owner").update(last_seen_at=now)
+
+    assert timeouts.check_lost(now=now, timeout=120) == [str(task.pk)]
+
+    member_job = Job.objects.get(pk=jobs["member"].pk)
+    assert (member_job.status, member_job.reason) == (JobStatus.FAILED, "lost_contact")
+    assert member_job.execution_log is not None and "member" in member_job.message
+    assert status(jobs["owner"]) == JobStatus.RUNNING
+    assert timeouts.check_lost(now=now, timeout=120) == []  # once
