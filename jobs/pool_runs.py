@@ -9,10 +9,16 @@ job of the task only (`robot_scope`), never on the same app's job on another rob
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from accounts.models import Account
-from jobs.models import ACTIVE, Job, JobStatus
+from jobs import locks
+from jobs.models import ACTIVE, BUSY, Job, JobStatus
+from pools.models import Pool
+from rpa_workbench import events
 from tasks.models import Task
 
 
@@ -56,3 +62,30 @@ def active_job_on(task: Task, robot_id) -> Job | None:
     if job is not None:
         job.task = task
     return job
+
+
+def record_robot_by_yingdao_name(job: Job, robot_client_name: str, *, now: datetime) -> bool:
+    """A Yingdao group start ran `job` on the member whose `yingdao_account_name` is
+    `robot_client_name`: the job records that robot (account, name, host), so its slot, its
+    reports and the Jobs list say where it ran. A compare-and-set while the job is busy on the
+    robot we had picked; both robots locked (in key order) before the task. False when the name
+    is no member of the job's pool, or nothing changed."""
+    members = Pool.accounts.through.objects.filter(pool_id=job.pool_id).values("account_id")
+    robot = (
+        Account.objects.filter(pk__in=members, yingdao_account_name__iexact=robot_client_name.strip()).order_by("pk").first()
+    )
+    if robot is None or robot.pk == job.account_id:
+        return False
+    owner = Task.objects.filter(pk=job.task_id).values_list("account_id", flat=True).first() if job.task_id else None
+    with transaction.atomic():
+        locks.lock_robots([job.account_id, robot.pk, owner])  # every robot first, in key order
+        if owner is not None:
+            locks.lock_task(job.task_id, account_id=owner)
+        moved = Job.objects.filter(pk=job.pk, account_id=job.account_id, status__in=BUSY).update(
+            account_id=robot.pk, shadow_bot_account=robot.shadow_bot_account, host_ip=robot.host_ip, updated_at=now,
+        )
+        if moved:
+            job.account, job.shadow_bot_account, job.host_ip = robot, robot.shadow_bot_account, robot.host_ip
+            events.publish_job_updated(job, {"account_id": str(robot.pk), "shadow_bot_account": robot.shadow_bot_account,
+                                             "host_ip": robot.host_ip})
+    return bool(moved)
