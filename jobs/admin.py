@@ -114,13 +114,13 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     ]  # fmt: skip  (every column; get_list_display picks those of the page)
     list_display_links = ["short_id", "task_name"]
     list_filter = [QueueFilter, "status", "source", "priority", ("account", admin.RelatedOnlyFieldListFilter),
-                   ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+                   ("task", admin.RelatedOnlyFieldListFilter), ("pool", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
-    list_select_related = ["account", "task"]
+    list_select_related = ["account", "task", "pool"]
     readonly_fields = [status_badge, waited, ran, "queue_position", "backend_label", inputs_shown, outputs_shown]
     fieldsets = [
         (None, {"fields": [status_badge, "reason", "message", "task", "account", "task_name", "app_name",
-                           "shadow_bot_account", "host_ip"]}),
+                           "shadow_bot_account", "host_ip", "pool", "any_robot"]}),
         (_("Queue"), {"fields": ["priority", "source", "requested_by", "queue_position", "attempt", "retry_of",
                                  "not_before", "run_timeout_seconds", "wait_timeout_seconds"]}),
         (_("Inputs and outputs"), {"fields": [inputs_shown, outputs_shown]}),  # secrets masked
@@ -159,7 +159,11 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("robot"), ordering="shadow_bot_account")
     def robot(self, obj: Job) -> str:
-        """The account name, its host IP under it (two tokens that never break inside)."""
+        """The account name, its host IP under it (two tokens that never break inside); a pool
+        job still waiting for any robot: its pool."""
+        if obj.status == JobStatus.QUEUED and obj.any_robot and obj.pool_id:
+            pool = obj.pool.name if obj.pool else "-"
+            return format_html('{}<span class="cell-sub">{}</span>', gettext("any robot"), gettext("pool %(name)s") % {"name": pool})
         if not obj.host_ip:
             return obj.shadow_bot_account
         return format_html('{}<span class="cell-sub">{}</span>', obj.shadow_bot_account, obj.host_ip)

@@ -36,7 +36,7 @@ def _members(account_ids: Iterable) -> list[Account]:
     return [found[pk] for pk in wanted]
 
 
-def _keep_own_robots(pool: Pool, members: list[Account]) -> None:
+def keep_own_robots(pool: Pool, members: list[Account]) -> None:
     kept = {account.pk for account in members}
     task = pool.tasks.exclude(account_id__in=kept).select_related("account").first()
     if task is not None:
@@ -75,7 +75,7 @@ def update_pool(*, pool: Pool, changes: dict[str, Any]) -> Pool:
             if current is None:
                 raise ApiError(404, "NOT_FOUND", f"pool {pool.pk} no longer exists")
             if members is not None:
-                _keep_own_robots(current, members)
+                keep_own_robots(current, members)
                 current.accounts.set(members)
             if changed:
                 for name, value in changed.items():

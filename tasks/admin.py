@@ -34,7 +34,7 @@ from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, Re
 from rpa_workbench.errors import ApiError
 from rpa_workbench.refusals import explain_error, explain_stored
 from tasks import editing
-from tasks.admin_form import EDITABLE_FIELDS, JOB_FIELDS, TaskForm
+from tasks.admin_form import EDITABLE_FIELDS, JOB_FIELDS, POOL_FIELDS, TaskForm
 from tasks.admin_inputs import TaskInputsMixin, TaskParameterInline
 from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlRequest, ControlSource, Task
@@ -102,7 +102,7 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
     search_fields = ["task_name", "app_name", "account__shadow_bot_account", "account__host_ip"]
     list_select_related = ["account"]
-    autocomplete_fields = ["account"]
+    autocomplete_fields = ["account", "pool"]
     readonly_fields = [
         "id",
         "status",
@@ -120,6 +120,7 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
                                          "config_file_link"]}),
         (_("Scheduling"), {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
         (_("Jobs: queue order, retries and timeouts"), {"fields": JOB_FIELDS}),
+        (_("Robot pool"), {"fields": POOL_FIELDS}),
         (_("Yingdao backend (accounts on the Yingdao Open API)"), {"fields": ["yingdao_robot_uuid"]}),
         (
             _("State (changes only through control and the robot)"),
