@@ -138,3 +138,12 @@ def test_lost_contact_is_per_robot_on_a_pool_task(two_running):
     assert member_job.execution_log is not None and "member" in member_job.message
     assert status(jobs["owner"]) == JobStatus.RUNNING
     assert timeouts.check_lost(now=now, timeout=120) == []  # once
+
+
+def test_config_get_answers_the_members_own_job_of_a_pool_task(two_running, robot_client):
+    task, jobs = two_running
+    member = robot_of("member")
+    answer = robot_client.post("/api/v1/resources/config/get",
+                               {"shadow_bot_account": "member", "app_name": "export_orders", "host_ip": member.host_ip}, format="json")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["job_id"] == str(jobs["member"].pk)
