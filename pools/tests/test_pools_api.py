@@ -99,3 +99,19 @@ def test_writes_need_the_operator_role(viewer_client, anon_client):
     answer = viewer_client.post(POOLS, {"name": "X"}, format="json")
     assert (answer.status_code, answer.json()["code"]) == (403, "PERMISSION_DENIED")
     assert anon_client.get(POOLS).status_code == 401
+
+
+def test_jobs_name_their_pool_and_filter_by_it(operator_client, make_task, make_account, fake_relay):
+    from jobs import services
+    from jobs.models import JobSource
+
+    robot = make_account()
+    pool = Pool.objects.create(name="Jobs pool")
+    pool.accounts.set([robot])
+    pooled = make_task(robot, pool=pool, max_parallel_jobs=2)
+    job = services.start_job(task=pooled, source=JobSource.API).job
+    services.start_job(task=make_task(make_account()), source=JobSource.API)
+    listing = operator_client.get("/api/v1/jobs", {"pool_id": str(pool.pk)}).json()
+    assert [item["id"] for item in listing["items"]] == [str(job.pk)]
+    assert listing["items"][0]["pool_id"] == str(pool.pk)
+    assert operator_client.get("/api/v1/jobs").json()["total"] == 2
