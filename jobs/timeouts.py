@@ -175,25 +175,34 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
         job = transitions.active_job(task, now=now)
         if job is None or job.status not in TASK_RUNNING:
             return None
-        account = task.account
-        last_seen = task.last_seen_at or task.last_run_time or task.updated_at
-        message = (
-            f"Contact lost: no confirm or heartbeat from robot {account.shadow_bot_account} "
-            f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {task.app_name} "
-            f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
-        )
-        # The run's own start (ours, not the robot's last report's start_time, which is another
-        # log's idempotency key: reusing it failed every pass and left the job stuck).
-        log = failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
-        if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
-            transaction.set_rollback(True)
+        message = _end_lost(job, task, task.account, task.last_seen_at or task.last_run_time or task.updated_at,
+                            now=now, timeout=timeout)
+        if message is None:
             return None
-        audit.record(
-            job=job, task=task, action=ControlAction.FORCE_STOP, target="", source=ControlSource.WATCHDOG,
-            outcome=ControlOutcome.SKIPPED, error=message + " No stop request was sent (the robot is unreachable).",
-        )
     logger.warning("watchdog: %s", message)
-    return log
+    return job.execution_log
+
+
+def _end_lost(job: Job, task: Task, account, last_seen: datetime, *, now: datetime, timeout: int) -> str | None:
+    """Inside the caller's transaction, which holds the robot's and the task's locks: the job ends
+    failed/lost_contact with a failed execution log starting at the run's own start (ours, not the
+    robot's last report's start_time, which is another log's idempotency key: reusing it failed
+    every pass and left the job stuck) and a `watchdog` audit row. The message, or None when the
+    job moved first (the transaction is then rolled back)."""
+    message = (
+        f"Contact lost: no confirm or heartbeat from robot {account.shadow_bot_account} "
+        f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {job.app_name} "
+        f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
+    )
+    log = failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
+    if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
+        transaction.set_rollback(True)
+        return None
+    audit.record(
+        job=job, task=task, action=ControlAction.FORCE_STOP, target="", source=ControlSource.WATCHDOG,
+        outcome=ControlOutcome.SKIPPED, error=message + " No stop request was sent (the robot is unreachable).",
+    )
+    return message
 
 
 def silent_pool_jobs(cutoff: datetime) -> Q:
@@ -215,23 +224,12 @@ def mark_lost_pool_job(*, job_id, now: datetime, timeout: int):
         job.task = locks.lock_task(job.task_id, robot_id=job.account_id)
         if not Job.objects.filter(silent_pool_jobs(cutoff), pk=job_id).exists():
             return None  # a sign of life landed while we waited for the locks
-        account = job.account
-        last_seen = account.last_seen_at or job.started_at or job.dispatched_at
-        message = (
-            f"Contact lost: no confirm or heartbeat from robot {account.shadow_bot_account} "
-            f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {job.app_name} "
-            f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
-        )
-        log = failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
-        if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
-            transaction.set_rollback(True)
+        last_seen = job.account.last_seen_at or job.started_at or job.dispatched_at
+        message = _end_lost(job, job.task, job.account, last_seen, now=now, timeout=timeout)
+        if message is None:
             return None
-        audit.record(
-            job=job, task=job.task, action=ControlAction.FORCE_STOP, target="", source=ControlSource.WATCHDOG,
-            outcome=ControlOutcome.SKIPPED, error=message + " No stop request was sent (the robot is unreachable).",
-        )
     logger.warning("watchdog: %s", message)
-    return log
+    return job.execution_log
 
 
 def check_lost(*, now: datetime | None = None, timeout: int | None = None) -> list[str]:

@@ -157,6 +157,16 @@ OVERLAP_SLACK = 0.25
 IN_FLIGHT_GRACE = 0.25
 
 
+def _beside(jobs: list[JobRow], now: float, slack: float):
+    """Each job (by the start of its busy time) with the jobs still busy when it began (by more
+    than `slack`)."""
+    active: list[JobRow] = []
+    for job in sorted(jobs, key=lambda j: j.busy_from):
+        active = [a for a in active if (a.finished_at if a.finished_at is not None else now) > job.busy_from + slack]
+        yield job, list(active)
+        active.append(job)
+
+
 def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slack: float = OVERLAP_SLACK) -> Check:
     """Per robot, never more busy jobs than its max_concurrent_jobs: a job is busy from its
     dispatch (or confirm) to its end."""
@@ -166,17 +176,13 @@ def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slac
             per_robot[job.robot].append(job)
     examples, count, checked, by_robot_jobs = [], 0, 0, 0
     for robot, robot_jobs in per_robot.items():
-        robot_jobs.sort(key=lambda j: j.busy_from)
-        active: list[JobRow] = []
-        for job in robot_jobs:
+        for job, active in _beside(robot_jobs, now, slack):
             checked += 1
-            active = [a for a in active if (a.finished_at if a.finished_at is not None else now) > job.busy_from + slack]
             if len(active) >= max_jobs.get(robot, 1):
                 count += 1
                 by_robot_jobs += any(j.source == "robot" for j in (job, *active))
                 overlap = min((a.finished_at if a.finished_at is not None else now) for a in active) - job.busy_from
                 examples.append(f"{job.short()} busy {overlap:.2f}s beside {', '.join(a.short() for a in active)}")
-            active.append(job)
     return Check(f"jobs busy beside more than max_concurrent_jobs others of their robot (overlap > {slack}s; "
                  f"{by_robot_jobs} with a job a robot's report or confirm created)", count, examples, checked)
 
@@ -290,15 +296,11 @@ def parallel_overlaps(jobs: list[JobRow], caps: dict[str, int], now: float, slac
             per_task[job.task_id].append(job)
     examples, count, checked = [], 0, 0
     for task_id, task_jobs in per_task.items():
-        task_jobs.sort(key=lambda j: j.busy_from)
-        active: list[JobRow] = []
-        for job in task_jobs:
+        for job, active in _beside(task_jobs, now, slack):
             checked += 1
-            active = [a for a in active if (a.finished_at if a.finished_at is not None else now) > job.busy_from + slack]
             if len(active) >= caps[task_id] or any(a.robot == job.robot for a in active):
                 count += 1
                 examples.append(f"{job.short()} beside {', '.join(a.short() for a in active)}")
-            active.append(job)
     return Check("pool jobs busy beyond their task's max_parallel_jobs or twice on one robot", count, examples, checked)
 
 
