@@ -29,9 +29,9 @@ def test_the_job_queue_card_has_a_row_per_pool(root, make_account, make_task):
     page = root.get("/dashboard/").content.decode()
     row = re.search(rf'<tr data-pool="{pool.pk}">(.*?)</tr>', page, re.S).group(1)
     cells = re.findall(r'<td[^>]*>(.*?)</td>', row, re.S)
-    assert "Card pool" in cells[0]
-    assert [cell.strip() for cell in cells[1:4]] == ["3", "1", "2"]
-    assert cells[4].strip().startswith("30")
+    assert "Card pool" in cells[0] and "3 机器人 robots" in cells[0]
+    assert [cell.strip() for cell in cells[1:3]] == ["1", "2"]
+    assert cells[3].strip().startswith("30")
     assert "Empty pool" not in page
     longest = re.search(r'data-stat="jobs-longest">(.*?)</p>', page, re.S).group(1)
     assert "pool Card pool" in longest and "Pooled" in longest
