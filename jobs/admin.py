@@ -86,7 +86,8 @@ def queue_summary(account) -> str:
     if account is None or account.pk is None:
         return "-"
     jobs = Job.objects.filter(account_id=account.pk)
-    busy, queued = jobs.filter(status__in=BUSY).count(), jobs.filter(status=JobStatus.QUEUED).count()
+    busy = jobs.filter(status__in=BUSY).count()
+    queued = jobs.filter(status=JobStatus.QUEUED, any_robot=False).count()  # a pool's waiting jobs are its pool's
     text = gettext("%(busy)d running, %(queued)d queued — open the queue") % {"busy": busy, "queued": queued}
     return format_html('<a href="{}">{}</a>', queue_url(account.pk), text)
 
@@ -102,7 +103,9 @@ class QueueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "active":
-            return queryset.filter(status__in=ACTIVE)
+            queryset = queryset.filter(status__in=ACTIVE)
+            if "account__id__exact" in request.GET:  # a robot's queue: not the jobs waiting for any robot of a pool
+                queryset = queryset.exclude(status=JobStatus.QUEUED, any_robot=True)
         return queryset
 
 

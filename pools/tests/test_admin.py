@@ -80,3 +80,12 @@ def test_pool_pages_in_chinese(root, pool_with_jobs):
     page = root.get(f"/admin/pools/pool/{pool.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "机器人与队列" in page
     assert Job.objects.count() == 4
+
+
+def test_a_robots_queue_leaves_out_the_jobs_waiting_for_any_robot_of_its_pool(root, pool_with_jobs):
+    from jobs.admin import queue_url
+
+    pool, running, waiting, other = pool_with_jobs
+    page = root.get(queue_url(running.account_id)).content.decode()
+    assert str(running.pk)[:8] in page  # it runs there
+    assert all(str(job.pk)[:8] not in page for job in waiting)  # they wait on the pool, not on this robot
