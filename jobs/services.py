@@ -121,6 +121,18 @@ def _start_refusal(task: Task, now: datetime) -> tuple[str, str] | None:
     return None
 
 
+def _pool_backlog(task: Task, source: str) -> tuple[str, str] | None:
+    """A scheduled start of a pool task is skipped (START_PENDING, recorded as the scheduler's skip)
+    while max_parallel_jobs of its jobs still wait: a schedule never piles up a backlog. Starts by
+    people, triggers and retries always add a job."""
+    if source != JobSource.SCHEDULER:
+        return None
+    waiting = Job.objects.filter(task_id=task.pk, status=JobStatus.QUEUED).count()
+    if waiting < task.max_parallel_jobs:
+        return None
+    return "START_PENDING", f"pool task {task.task_name} already has {waiting} queued jobs"
+
+
 def start_job(
     *,
     task: Task,
@@ -151,7 +163,9 @@ def start_job(
                 raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
             problem = not_configured(locked)
             # A pool task runs several jobs at once (API.md §12): each start is one more job.
-            refusal = _start_refusal(locked, now) if problem is None and locked.pool_id is None else None
+            refusal = None if problem is not None else (
+                _start_refusal(locked, now) if locked.pool_id is None else _pool_backlog(locked, source)
+            )
             if problem is None and refusal is None:
                 job = transitions.create(
                     task=locked, source=source, now=now, user=user, priority=priority, task_locked=True,

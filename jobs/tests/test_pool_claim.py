@@ -208,3 +208,18 @@ def test_stopping_a_pool_task_stops_its_jobs_on_every_robot(make_account, make_t
     task_control.force_stop_task(task=task, source="api")
     statuses = Counter(Job.objects.filter(task=task).values_list("status", flat=True))
     assert statuses == {"stopped": 2, "cancelled": 1} and Job.objects.get(pk=queued.pk).status == "cancelled"
+
+
+def test_a_schedule_never_piles_up_a_pool_tasks_backlog(make_account, make_task):
+    from tasks.models import ControlRequest
+
+    owner = make_account()
+    task = pool_task(make_task, make_pool(owner), owner, max_parallel_jobs=2)
+    for _ in range(2):
+        services.start_job(task=task, source=JobSource.SCHEDULER, inline=False)
+    with pytest.raises(ApiError) as caught:
+        services.start_job(task=task, source=JobSource.SCHEDULER, inline=False)
+    assert caught.value.error_code == "START_PENDING"
+    assert ControlRequest.objects.filter(task=task, outcome="skipped").count() == 1
+    services.start_job(task=task, source=JobSource.API, inline=False)  # a person's start still adds one
+    assert Job.objects.filter(task=task, status=JobStatus.QUEUED).count() == 3
