@@ -223,3 +223,37 @@ def test_a_schedule_never_piles_up_a_pool_tasks_backlog(make_account, make_task)
     assert ControlRequest.objects.filter(task=task, outcome="skipped").count() == 1
     services.start_job(task=task, source=JobSource.API, inline=False)  # a person's start still adds one
     assert Job.objects.filter(task=task, status=JobStatus.QUEUED).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatchers_claiming_at_once_never_take_one_job_twice_nor_exceed_max_parallel_jobs(make_account, make_task):
+    """Four dispatcher claims at the same instant, over overlapping sets of one pool's robots (as
+    dispatchers in several processes see them), round after round: on PostgreSQL with SKIP LOCKED,
+    on SQLite serialized."""
+    from django.db import transaction
+
+    from jobs import transitions
+    from rpa_workbench.testing.threads import run_together
+    from tasks.models import ControlRequest
+
+    robots = [make_account(max_concurrent_jobs=2, dispatch_backend="yingdao") for _ in range(8)]
+    pool = make_pool(*robots)
+    tasks = [pool_task(make_task, pool, robots[n], max_parallel_jobs=3) for n in range(3)]
+    for task in tasks:
+        for _ in range(8):
+            transaction.atomic()(lambda t=task: transitions.create(task=t, source="api", now=timezone.now()))()
+    ids = [robot.pk for robot in robots]
+    subsets = [ids[:5], ids[3:], ids[::2], ids[1::2]]
+    for _ in range(12):
+        run_together([lambda s=s: queue.claim_many(s, now=timezone.now(), skip_locked=True) for s in subsets])
+        busy = Job.objects.filter(status__in=BUSY)
+        for task in tasks:
+            running = list(busy.filter(task=task).values_list("account_id", flat=True))
+            assert len(running) <= 3 and len(set(running)) == len(running)
+        for robot in robots:
+            assert busy.filter(account=robot).count() <= 2
+        for job in busy.select_related("task", "account"):
+            with transaction.atomic():
+                transitions.move(job, JobStatus.COMPLETED, now=timezone.now(), expected=[JobStatus.DISPATCHED])
+    starts = ControlRequest.objects.filter(action="start").values_list("job_id", flat=True)
+    assert len(starts) == len(set(starts)) == 24  # every job claimed, each once
