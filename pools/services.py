@@ -4,7 +4,7 @@
   unique index for the race);
 - a robot that is a pool task's own robot stays a member while the task uses the pool (the SPA
   shows the task on that robot): removing it is a 400 naming the task;
-- a pool is deleted only while no task uses it: 409 POOL_IN_USE.
+- a pool is deleted only while no task uses it and no job waits for its robots: 409 POOL_IN_USE.
 """
 
 from __future__ import annotations
@@ -92,4 +92,8 @@ def delete_pool(*, pool: Pool) -> None:
         users = list(pool.tasks.values_list("task_name", flat=True)[:3])
         if users:
             raise Conflict("POOL_IN_USE", f"pool {pool.name} is used by tasks: {', '.join(users)}")
+        # jobs queued for any of its robots (their task has left the pool since) would never run
+        waiting = pool.jobs.filter(status="queued", any_robot=True).count()
+        if waiting:
+            raise Conflict("POOL_IN_USE", f"pool {pool.name} still has {waiting} jobs waiting for its robots")
         pool.delete()

@@ -115,3 +115,17 @@ def test_jobs_name_their_pool_and_filter_by_it(operator_client, make_task, make_
     assert [item["id"] for item in listing["items"]] == [str(job.pk)]
     assert listing["items"][0]["pool_id"] == str(pool.pk)
     assert operator_client.get("/api/v1/jobs").json()["total"] == 2
+
+
+def test_a_pool_with_jobs_waiting_for_its_robots_is_not_deleted(operator_client, make_task, make_account, fake_relay):
+    from jobs import services
+    from jobs.models import JobSource
+
+    robot = make_account()
+    pool = Pool.objects.create(name="Busy pool")
+    pool.accounts.set([robot])
+    task = make_task(robot, pool=pool)
+    services.start_job(task=task, source=JobSource.API, inline=False)
+    operator_client.patch(f"/api/v1/tasks/{task.pk}", {"pool_id": None}, format="json")  # the task leaves the pool
+    answer = operator_client.delete(f"{POOLS}/{pool.pk}")
+    assert (answer.status_code, answer.json()["code"]) == (409, "POOL_IN_USE") and "waiting" in answer.json()["message"]
