@@ -175,6 +175,9 @@ class Job(models.Model):
             models.Index(fields=["task", "status"], name="job_task_status"),
             # A pool's queue: the jobs any of its robots may take, in dispatch order.
             models.Index(fields=["pool", "any_robot", "status", "priority_rank", "created_at"], name="job_pool_queue"),
+            # A report's ended run (jobs.reports): the task's jobs that ended since the report's
+            # start, without reading the task's whole history.
+            models.Index(fields=["task", "finished_at"], name="job_task_finished"),
             models.Index(fields=["status", "created_at"], name="job_status_created"),
             models.Index(fields=["external_id"], name="job_external_id"),
         ]

@@ -169,14 +169,16 @@ def _active_and_ended_sql(vendor: str, on_robot: bool = False) -> str:
         return ", ".join(["%s"] * len(values))
 
     began = f"COALESCE({col('started_at')}, {col('dispatched_at')})"
-    # A pool task's jobs on the reporting robot only (API.md §12), not its jobs waiting for any
-    # robot (only provisionally on the task's own robot).
-    robot = f"{col('account')} = %s AND NOT ({col('status')} = %s AND {col('any_robot')}) AND " if on_robot else ""
+    # Two OR branches, each with the task in it, so each is one index range (job_task_status,
+    # job_task_finished) however long the task's history. A pool task's jobs on the reporting
+    # robot only (API.md §12), not its jobs waiting for any robot (only provisionally on the
+    # task's own robot).
+    robot = f" AND {col('account')} = %s" if on_robot else ""
+    not_waiting = f" AND NOT ({col('status')} = %s AND {col('any_robot')})" if on_robot else ""
     return (
-        f"SELECT * FROM {quote(opts.db_table)} WHERE {col('task')} = %s AND {robot}("
-        f"{col('status')} IN ({marks(ACTIVE)}) OR ({col('status')} IN ({marks(FINAL)})"
-        f" AND {col('finished_at')} >= %s AND {began} <= %s"
-        f" AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)}))))"
+        f"SELECT * FROM {quote(opts.db_table)} WHERE ({col('task')} = %s{robot}{not_waiting} AND {col('status')} IN ({marks(ACTIVE)}))"
+        f" OR ({col('task')} = %s{robot} AND {col('finished_at')} >= %s AND {col('status')} IN ({marks(FINAL)})"
+        f" AND {began} <= %s AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)})))"
         f" ORDER BY CASE WHEN {col('status')} IN ({marks(ACTIVE)}) THEN 0 ELSE 1 END, {began} DESC NULLS LAST LIMIT 2"
     )
 
@@ -188,11 +190,12 @@ def _active_and_ended(task: Task, log, robot_id=None) -> tuple[Job | None, Job |
     lost contact or run timeout). `robot_id`: a pool task's jobs on that robot only."""
     skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
     at = Job._meta.get_field("finished_at")
-    on_robot = [Job._meta.get_field("account").get_db_prep_value(robot_id, connection), JobStatus.QUEUED] if robot_id else []
+    task_id = Job._meta.get_field("task").get_db_prep_value(task.pk, connection)
+    robot = [Job._meta.get_field("account").get_db_prep_value(robot_id, connection)] if robot_id else []
+    not_waiting = [JobStatus.QUEUED] if robot_id else []
     params = [
-        Job._meta.get_field("task").get_db_prep_value(task.pk, connection), *on_robot,
-        *ACTIVE, *FINAL,
-        at.get_db_prep_value(log.start_time - skew, connection),
+        task_id, *robot, *not_waiting, *ACTIVE,
+        task_id, *robot, at.get_db_prep_value(log.start_time - skew, connection), *FINAL,
         at.get_db_prep_value(log.start_time + skew, connection),
         *SYNTHETIC_LOG_REASONS, *ACTIVE,
     ]

@@ -27,8 +27,8 @@ def _in_progress():
 def job_ended(transition) -> None:
     """A `jobs.transitions.HOOKS` hook, inside the job's transaction: when the job ends, the items
     it still holds are abandoned (and retried) in that same transaction."""
-    if transition.new not in FINAL or transition.old == transition.new:
-        return
+    if transition.new not in FINAL or transition.old in (transition.new, None):
+        return  # None: a job made already ended (a robot's report of its own run) never held an item
     # Almost every job holds no item: ask with the cheapest query there is (this runs in every
     # robot report's transaction), and load the items with their queue only when there are some.
     held = list(QueueItem.objects.filter(job_id=transition.job.pk, status=ItemStatus.IN_PROGRESS).values_list("pk", flat=True))

@@ -58,8 +58,11 @@ def launched_chromium(monkeypatch) -> Iterator[Any]:
     """Chromium, started last: tests list it after their data fixtures and touch the database
     no more, because a database call made while Playwright runs opens a second connection that
     outlives the test (PostgreSQL then cannot drop the test database)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # An `expect` waits as long as any other step (its own default is 5 s: too short for ReDoc
+    # rendering on a busy 2-core machine).
+    expect.set_options(timeout=WAIT_MS)
     # Playwright's sync API keeps an event loop on this thread; Django would then refuse the
     # test's own (synchronous) database calls, which never run inside that loop.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

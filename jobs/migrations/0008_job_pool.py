@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0006_idle_heartbeat_at'),
         ('executionlogs', '0004_verbose_names'),
-        ('jobs', '0006_job_reason_robot_restarted'),
+        ('jobs', '0007_job_task_finished_index'),
         ('pools', '0001_robot_pools'),
         ('tasks', '0008_task_pool'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
