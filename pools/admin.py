@@ -19,7 +19,6 @@ from jobs.models import BUSY, Job, JobStatus
 from pools import services
 from pools.models import Pool
 from rpa_workbench.badges import choice_badge
-from rpa_workbench.errors import ApiError
 
 
 def pool_queue_url(pool_id) -> str:
@@ -34,11 +33,12 @@ class PoolForm(forms.ModelForm):
 
     def clean_accounts(self):
         accounts = self.cleaned_data["accounts"]
-        if self.instance.pk is not None:
-            try:
-                services.keep_own_robots(self.instance, list(accounts))
-            except ApiError as exc:
-                raise forms.ValidationError(exc.message.removeprefix("account_ids: ")) from None
+        task = services.own_robot_dropped(self.instance, list(accounts)) if self.instance.pk is not None else None
+        if task is not None:
+            raise forms.ValidationError(
+                gettext("Robot %(robot)s runs task %(task)s on this pool and must stay a member "
+                        "(move the task to another robot first).") % {"robot": task.account.task_control, "task": task.task_name}
+            )
         return accounts
 
 

@@ -36,9 +36,14 @@ def _members(account_ids: Iterable) -> list[Account]:
     return [found[pk] for pk in wanted]
 
 
-def keep_own_robots(pool: Pool, members: list[Account]) -> None:
+def own_robot_dropped(pool: Pool, members: list[Account]):
+    """A task of the pool whose own robot is not among `members` (the first), or None."""
     kept = {account.pk for account in members}
-    task = pool.tasks.exclude(account_id__in=kept).select_related("account").first()
+    return pool.tasks.exclude(account_id__in=kept).select_related("account").order_by("task_name").first()
+
+
+def keep_own_robots(pool: Pool, members: list[Account]) -> None:
+    task = own_robot_dropped(pool, members)
     if task is not None:
         message = (f"account_ids: robot {task.account.task_control} runs task {task.task_name} on this pool "
                    "and must stay a member (move the task to another robot first)")

@@ -89,3 +89,11 @@ def test_a_robots_queue_leaves_out_the_jobs_waiting_for_any_robot_of_its_pool(ro
     page = root.get(queue_url(running.account_id)).content.decode()
     assert str(running.pk)[:8] in page  # it runs there
     assert all(str(job.pk)[:8] not in page for job in waiting)  # they wait on the pool, not on this robot
+
+
+def test_the_own_robot_refusal_reads_in_chinese(root, pool_with_jobs):
+    pool, *_ = pool_with_jobs
+    quiet = pool.accounts.get(shadow_bot_account="quiet_bot")
+    answer = root.post(f"/admin/pools/pool/{pool.pk}/change/", {"name": pool.name, "description": "", "accounts": [str(quiet.pk)],
+                                                                 "yingdao_group_uuid": ""}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "必须保留为成员" in answer.content.decode()
