@@ -301,7 +301,8 @@ class Driver:
 
         job = self._job(rng, ("dispatched", "running", "stopping"))
         if job and job["task_id"]:
-            # a pool task's stop reaches every robot running one of its jobs
+            # a pool task's stop reaches every robot running one of its jobs: in case the answer
+            # is lost, those running now; the answer names every job it stopped (`jobs`)
             others = list(Job.objects.filter(task_id=job["task_id"], task__pool__isnull=False,
                                              status__in=("dispatched", "running", "stopping"))
                           .exclude(pk=job["id"]).values_list("shadow_bot_account", "id"))
@@ -309,7 +310,8 @@ class Driver:
             status, body = self._call(session, operation, "POST", f"{url}/api/v1/tasks/{job['task_id']}/{path}")
             # the answer names the job it stopped when it can; else the one that was busy
             self._record_stop(at, status, job["shadow_bot_account"], body.get("job_id") or job["id"])
-            for robot, job_id in others:
+            stopped = [(item["shadow_bot_account"], item["job_id"]) for item in body.get("jobs", [])]
+            for robot, job_id in others + stopped:
                 self._record_stop(at, status, robot, job_id)
 
     def task_stop(self, session, url, rng) -> None:

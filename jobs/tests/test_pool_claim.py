@@ -200,6 +200,18 @@ def test_scope_all_through_the_api_and_on_a_task_without_pool(operator_client, m
     assert answer.status_code == 400 and answer.json()["message"].startswith("scope")
 
 
+def test_a_pool_tasks_stop_through_the_api_names_every_job_it_stopped(operator_client, make_account, make_task, fake_relay):
+    robots = [make_account() for _ in range(2)]
+    task = pool_task(make_task, make_pool(*robots), robots[0], max_parallel_jobs=2)
+    jobs = task_control.start_task(task=task, source="api", scope="all")
+    answer = operator_client.post(f"/api/v1/tasks/{task.pk}/stop")
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    assert sorted(item["job_id"] for item in body["jobs"]) == sorted(str(job.pk) for job in jobs)
+    assert {item["job_status"] for item in body["jobs"]} == {"stopping"}
+    assert body["message"] == "stop requested for 2 jobs of the pool task on 2 robots"
+
+
 def test_stopping_a_pool_task_stops_its_jobs_on_every_robot(make_account, make_task, fake_relay):
     robots = [make_account() for _ in range(2)]
     task = pool_task(make_task, make_pool(*robots), robots[0], max_parallel_jobs=2)

@@ -97,3 +97,21 @@ def test_the_own_robot_refusal_reads_in_chinese(root, pool_with_jobs):
     answer = root.post(f"/admin/pools/pool/{pool.pk}/change/", {"name": pool.name, "description": "", "accounts": [str(quiet.pk)],
                                                                  "yingdao_group_uuid": ""}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "必须保留为成员" in answer.content.decode()
+
+
+@pytest.mark.parametrize("action", ["stop_selected", "force_stop_selected"])
+def test_stopping_a_pool_task_from_the_admin_acts_on_each_of_its_jobs(root, make_account, make_task, fake_relay, action):
+    from django.contrib.messages import get_messages
+
+    from jobs import task_control
+
+    robots = [make_account() for _ in range(2)]
+    pool = Pool.objects.create(name="Admin stop pool")
+    pool.accounts.set(robots)
+    task = make_task(robots[0], pool=pool, max_parallel_jobs=2)
+    task_control.start_task(task=task, source="api", scope="all")
+    answer = root.post("/admin/tasks/task/", {"action": action, "index": "0", "_selected_action": [str(task.pk)]})
+    assert answer.status_code == 302
+    texts = [str(m) for m in get_messages(answer.wsgi_request)]
+    assert any("2 jobs of the pool task" in text for text in texts), texts
+    assert not Job.objects.filter(task=task, status__in=("dispatched", "running")).exists()
