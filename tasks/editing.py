@@ -123,7 +123,10 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
     }
     try:
         with transaction.atomic():
-            current = Task.objects.select_for_update().select_related("account").filter(pk=task.pk).first()
+            # The task's row only (`of`): its account is read, not locked. Locking both in one
+            # statement took the account after the task, against the lock order (account, task:
+            # jobs/locks.py), and deadlocked with a report holding the account (the pools soak).
+            current = Task.objects.select_for_update(of=("self",)).select_related("account").filter(pk=task.pk).first()
             if current is None:  # deleted since the caller loaded it (a DELETE won the race)
                 raise ApiError(404, "NOT_FOUND", f"task {task.pk} no longer exists")
             _refuse_moving_a_running_task(current, changes)
