@@ -9,7 +9,11 @@ It starts everything itself, on loopback only:
   duplicate and late reports, heartbeats at the moment of a report, and reports for stopped runs;
 - `--drivers` operator threads issuing random starts (task and job API), stops, force stops
   (job and task API), cancels, retries and task edits through the REST API for `--seconds`,
-  round robin over the servers.
+  round robin over the servers;
+- `--pools` robot pools (API.md §12) over the robots, each with a task that runs on any of its
+  robots (max_parallel_jobs 2..4): starts of those queue jobs for any member, `scope: all` starts
+  one per member, their stops reach every robot running them; the invariants add "never more
+  than max_parallel_jobs of a task, nor two on one robot" and "one START per job".
 Then it waits for quiescence (every job final, the fleet idle; at most `--quiesce-seconds`),
 stops the servers and checks the invariants (rpa_workbench/testing/invariants.py), printing each
 with its count. Exit status 1 when one fails (0 with `--report-only`).
@@ -61,6 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--robots", type=int, default=20)
     parser.add_argument("--tasks", type=int, default=3, help="tasks per robot (default 3)")
     parser.add_argument("--servers", type=int, default=2)
+    parser.add_argument("--pools", type=int, default=2, help="robot pools, each with one pool task (default 2)")
     parser.add_argument("--drivers", type=int, default=3, help="operator threads (default 3)")
     parser.add_argument("--think", default="0.05-0.3", help="seconds between one driver's operations")
     parser.add_argument("--seed", type=int, default=None, help="default: random (printed)")
@@ -123,8 +128,9 @@ def server_env(database_url: str, work_dir: Path, relay_url: str) -> dict[str, s
     }
 
 
-def prepare(env: dict[str, str], robots: int, tasks: int, rng: random.Random) -> tuple[str, list[tuple[str, str, int]]]:
-    """Migrate; create the robots, their tasks and an admin; return (JWT, robots)."""
+def prepare(env: dict[str, str], robots: int, tasks: int, rng: random.Random, pools: int = 0) -> tuple[str, list[tuple[str, str, int]]]:
+    """Migrate; create the robots, their tasks, the pools and their tasks, and an admin; return
+    (JWT, robots). Pool k takes every (pools)th robot from k on, so pools do not overlap."""
     os.environ.update(env)
     import django
 
@@ -150,9 +156,25 @@ def prepare(env: dict[str, str], robots: int, tasks: int, rng: random.Random) ->
                     priority=PRIORITIES[n % 3], max_retries=rng.choice((0, 0, 1, 2)), retry_delay_seconds=2,
                     run_timeout_seconds=600, wait_timeout_seconds=600,
                 )
+        prepare_pools(accounts, pools, rng)
     admin = get_user_model().objects.create_superuser("soak_admin", password=None)
     connections.close_all()
     return str(AccessToken.for_user(admin)), [(a.shadow_bot_account, a.host_ip, a.port) for a in accounts]
+
+
+def prepare_pools(accounts: list, pools: int, rng: random.Random) -> None:
+    from pools.models import Pool
+    from tasks.models import Task
+
+    for k in range(min(pools, len(accounts))):
+        members = accounts[k::pools]
+        pool = Pool.objects.create(name=f"soak_pool_{k}")
+        pool.accounts.set(members)
+        Task.objects.create(
+            account=members[0], task_name=f"Soak pool {k}", app_name=f"soak_pool_app_{k}", pool=pool,
+            max_parallel_jobs=min(rng.randint(2, 4), len(members)), max_retries=rng.choice((0, 1)),
+            retry_delay_seconds=2, run_timeout_seconds=600, wait_timeout_seconds=600,
+        )
 
 
 def start_server(env: dict[str, str], work_dir: Path) -> tuple[subprocess.Popen, str, Path]:
@@ -184,7 +206,7 @@ class Driver:
     """Random operator actions through the REST API; every answer and every stop is recorded."""
 
     OPERATIONS = {"start": 24, "create_job": 16, "stop": 6, "force_stop": 6, "task_stop": 3, "task_force_stop": 3,
-                  "cancel": 12, "retry": 8, "edit_task": 8}
+                  "cancel": 12, "retry": 8, "edit_task": 8, "pool_start": 6, "pool_start_all": 2}
 
     def __init__(self, urls: list[str], token: str, seed: int, think: tuple[float, float]):
         self.urls = urls
@@ -275,18 +297,44 @@ class Driver:
         self._stop_job(session, url, rng, "force_stop", "?force=true")
 
     def _stop_task(self, session, url, rng, operation: str, path: str) -> None:
+        from jobs.models import Job
+
         job = self._job(rng, ("dispatched", "running", "stopping"))
         if job and job["task_id"]:
+            # a pool task's stop reaches every robot running one of its jobs: in case the answer
+            # is lost, those running now; the answer names every job it stopped (`jobs`)
+            others = list(Job.objects.filter(task_id=job["task_id"], task__pool__isnull=False,
+                                             status__in=("dispatched", "running", "stopping"))
+                          .exclude(pk=job["id"]).values_list("shadow_bot_account", "id"))
             at = time.time()
             status, body = self._call(session, operation, "POST", f"{url}/api/v1/tasks/{job['task_id']}/{path}")
             # the answer names the job it stopped when it can; else the one that was busy
             self._record_stop(at, status, job["shadow_bot_account"], body.get("job_id") or job["id"])
+            stopped = [(item["shadow_bot_account"], item["job_id"]) for item in body.get("jobs", [])]
+            for robot, job_id in others + stopped:
+                self._record_stop(at, status, robot, job_id)
 
     def task_stop(self, session, url, rng) -> None:
         self._stop_task(session, url, rng, "task_stop", "stop")
 
     def task_force_stop(self, session, url, rng) -> None:
         self._stop_task(session, url, rng, "task_force_stop", "force-stop?force=true")
+
+    def _pool_task(self, rng):
+        from tasks.models import Task
+
+        pk = self._pick(rng, Task.objects.filter(pool__isnull=False).order_by("created_at"))
+        return Task.objects.filter(pk=pk).values("id").first() if pk else None
+
+    def pool_start(self, session, url, rng) -> None:
+        task = self._pool_task(rng)
+        if task:
+            self._call(session, "pool_start", "POST", f"{url}/api/v1/tasks/{task['id']}/start")
+
+    def pool_start_all(self, session, url, rng) -> None:
+        task = self._pool_task(rng)
+        if task:
+            self._call(session, "pool_start_all", "POST", f"{url}/api/v1/tasks/{task['id']}/start", json={"scope": "all"})
 
     def cancel(self, session, url, rng) -> None:
         job = self._job(rng, ("queued",))
@@ -364,7 +412,7 @@ def main() -> int:
     fleet = Fleet([], WEBHOOK_TOKEN, [], seed=rng.randrange(10**9), behaviour=FleetBehaviour(slow_rate=0.05))
     relay = fleet.start()
     env = server_env(soak_url, work_dir, fleet.url)
-    token, robots = prepare(env, args.robots, args.tasks, rng)
+    token, robots = prepare(env, args.robots, args.tasks, rng, args.pools)
     fleet.add_robots(robots)
     servers = []
     failed = True
@@ -372,7 +420,7 @@ def main() -> int:
         servers = [start_server(env, work_dir) for _ in range(args.servers)]
         fleet.servers = [url for _, url, _ in servers]
         driver = Driver(fleet.servers, token, rng.randrange(10**9), (float(low), float(high or low)))
-        print(f"soak: seed {seed}, {args.robots} robots x {args.tasks} tasks, {args.servers} servers, "
+        print(f"soak: seed {seed}, {args.robots} robots x {args.tasks} tasks, {args.pools} pools, {args.servers} servers, "
               f"{args.drivers} operator threads for {args.seconds:.0f} s, PostgreSQL {soak_url.rsplit('/', 1)[-1]}; "
               f"load average {wrk_bench.load()}", flush=True)
         began = time.time()

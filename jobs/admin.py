@@ -86,7 +86,8 @@ def queue_summary(account) -> str:
     if account is None or account.pk is None:
         return "-"
     jobs = Job.objects.filter(account_id=account.pk)
-    busy, queued = jobs.filter(status__in=BUSY).count(), jobs.filter(status=JobStatus.QUEUED).count()
+    busy = jobs.filter(status__in=BUSY).count()
+    queued = jobs.filter(status=JobStatus.QUEUED, any_robot=False).count()  # a pool's waiting jobs are its pool's
     text = gettext("%(busy)d running, %(queued)d queued — open the queue") % {"busy": busy, "queued": queued}
     return format_html('<a href="{}">{}</a>', queue_url(account.pk), text)
 
@@ -102,7 +103,9 @@ class QueueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "active":
-            return queryset.filter(status__in=ACTIVE)
+            queryset = queryset.filter(status__in=ACTIVE)
+            if "account__id__exact" in request.GET:  # a robot's queue: not the jobs waiting for any robot of a pool
+                queryset = queryset.exclude(status=JobStatus.QUEUED, any_robot=True)
         return queryset
 
 
@@ -114,13 +117,13 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     ]  # fmt: skip  (every column; get_list_display picks those of the page)
     list_display_links = ["short_id", "task_name"]
     list_filter = [QueueFilter, "status", "source", "priority", ("account", admin.RelatedOnlyFieldListFilter),
-                   ("task", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+                   ("task", admin.RelatedOnlyFieldListFilter), ("pool", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     search_fields = ["=id", "task_name", "app_name", "shadow_bot_account", "host_ip"]
-    list_select_related = ["account", "task"]
+    list_select_related = ["account", "task", "pool"]
     readonly_fields = [status_badge, waited, ran, "queue_position", "backend_label", inputs_shown, outputs_shown]
     fieldsets = [
         (None, {"fields": [status_badge, "reason", "message", "task", "account", "task_name", "app_name",
-                           "shadow_bot_account", "host_ip"]}),
+                           "shadow_bot_account", "host_ip", "pool", "any_robot"]}),
         (_("Queue"), {"fields": ["priority", "source", "requested_by", "queue_position", "attempt", "retry_of",
                                  "not_before", "run_timeout_seconds", "wait_timeout_seconds"]}),
         (_("Inputs and outputs"), {"fields": [inputs_shown, outputs_shown]}),  # secrets masked
@@ -159,7 +162,11 @@ class JobAdmin(PageButtonsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("robot"), ordering="shadow_bot_account")
     def robot(self, obj: Job) -> str:
-        """The account name, its host IP under it (two tokens that never break inside)."""
+        """The account name, its host IP under it (two tokens that never break inside); a pool
+        job still waiting for any robot: its pool."""
+        if obj.status == JobStatus.QUEUED and obj.any_robot and obj.pool_id:
+            pool = obj.pool.name if obj.pool else "-"
+            return format_html('{}<span class="cell-sub">{}</span>', gettext("any robot"), gettext("pool %(name)s") % {"name": pool})
         if not obj.host_ip:
             return obj.shadow_bot_account
         return format_html('{}<span class="cell-sub">{}</span>', obj.shadow_bot_account, obj.host_ip)

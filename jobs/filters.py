@@ -14,6 +14,7 @@ class JobFilter(django_filters.FilterSet):
     status = django_filters.CharFilter(method="filter_status", label="One status or a comma list")
     task_id = django_filters.UUIDFilter(field_name="task_id")
     account_id = django_filters.UUIDFilter(field_name="account_id")
+    pool_id = django_filters.UUIDFilter(field_name="pool_id")
     shadow_bot_account = django_filters.CharFilter(field_name="shadow_bot_account")
     app_name = django_filters.CharFilter(field_name="app_name", lookup_expr="iexact")
     source = django_filters.ChoiceFilter(choices=JobSource.choices)

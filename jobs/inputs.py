@@ -85,12 +85,13 @@ def copy_for_retry(job) -> list[dict[str, Any]] | None:
     return [dict(item) for item in job.inputs] if job.inputs is not None else None
 
 
-def current_for_robot(task) -> Any:
+def current_for_robot(task, robot_id=None) -> Any:
     """The job a relay robot asking for its config is running: the task's dispatched or running
-    job (the newest), or None."""
+    job (the newest; `robot_id`: on that robot, for a pool task), or None."""
     from jobs.models import Job, JobStatus
 
+    jobs = Job.objects.filter(account_id=robot_id) if robot_id is not None else Job.objects
     return (
-        Job.objects.filter(task_id=task.pk, status__in=[JobStatus.DISPATCHED, JobStatus.RUNNING])
+        jobs.filter(task_id=task.pk, status__in=[JobStatus.DISPATCHED, JobStatus.RUNNING])
         .order_by("-created_at").only("pk", "inputs").first()
     )

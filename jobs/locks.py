@@ -43,18 +43,29 @@ def lock_robot(account_id) -> None:
         list(Account.objects.select_for_update(no_key=True).filter(pk=account_id).values_list("pk", flat=True))
 
 
-def lock_task(task_pk, *, account_id: Any = None, read_in_transaction: Task | None = None) -> Task:
+def lock_robots(account_ids) -> None:
+    """Several accounts, locked in one statement in primary-key order (as the claim takes them)."""
+    wanted = sorted({pk for pk in account_ids if pk is not None})
+    if len(wanted) == 1:
+        lock_robot(wanted[0])
+    elif wanted and not transaction_locks_everything():
+        list(Account.objects.select_for_update(no_key=True).filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
+
+
+def lock_task(task_pk, *, account_id: Any = None, read_in_transaction: Task | None = None, robot_id: Any = None) -> Task:
     """The task, locked after its account (see lock_robot), with that account loaded under the
     lock. `account_id`, when the caller has just read it, saves reading it again; should the task
     have moved to another account meanwhile, that account is locked too.
     `read_in_transaction`: the task (its account loaded) as this transaction already read it;
-    where the transaction holds the whole database (SQLite) that row is current and is used as is."""
+    where the transaction holds the whole database (SQLite) that row is current and is used as is.
+    `robot_id`: the robot a pool task's job runs on (API.md §12), locked with the task's own
+    robot before the task, so the job's transition never locks an account after the task."""
     if read_in_transaction is not None and transaction_locks_everything():
         _require_transaction()
         return read_in_transaction
     if account_id is None:
         account_id = Task.objects.filter(pk=task_pk).values_list("account_id", flat=True).first()
-    lock_robot(account_id)
+    lock_robots([account_id, robot_id])
     task = Task.objects.select_for_update().select_related("account").get(pk=task_pk)
     if task.account_id != account_id:
         lock_robot(task.account_id)

@@ -106,6 +106,7 @@ def snapshot_of(task, priority: str) -> dict:
         "app_name": task.app_name,
         "priority": priority,
         "priority_rank": PRIORITY_RANK[priority],
+        "pool_id": task.pool_id,
     }
 
 
@@ -143,6 +144,13 @@ class Job(models.Model):
     run_timeout_seconds = models.PositiveIntegerField(_("run timeout (s)"))
     wait_timeout_seconds = models.PositiveIntegerField(_("wait timeout (s)"))
     message = models.TextField(_("message"), blank=True, default="")
+    # API.md §12: the pool of a pool task's job (kept after it ran, for the Jobs list's filter).
+    # `any_robot`: while queued, any free member of that pool may take it; `account` is then only
+    # provisional (the task's own robot) and the claim sets the robot that takes it.
+    pool = models.ForeignKey(
+        "pools.Pool", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs", verbose_name=_("robot pool")
+    )
+    any_robot = models.BooleanField(_("any robot of the pool"), default=False)
     # API.md §11 (jobs.inputs): the resolved inputs [{name, type, value, secret}] it was started
     # with (null: a run we did not start), and the outputs {name: value} the run reported.
     inputs = models.JSONField(_("inputs"), blank=True, null=True)
@@ -165,6 +173,8 @@ class Job(models.Model):
             # The queue: a robot's queued jobs in dispatch order; and its busy slots.
             models.Index(fields=["account", "status", "priority_rank", "created_at"], name="job_queue"),
             models.Index(fields=["task", "status"], name="job_task_status"),
+            # A pool's queue: the jobs any of its robots may take, in dispatch order.
+            models.Index(fields=["pool", "any_robot", "status", "priority_rank", "created_at"], name="job_pool_queue"),
             # A report's ended run (jobs.reports): the task's jobs that ended since the report's
             # start, without reading the task's whole history.
             models.Index(fields=["task", "finished_at"], name="job_task_finished"),

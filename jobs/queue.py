@@ -19,12 +19,12 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from accounts.models import Account
-from jobs import audit, outbox, transitions
+from jobs import audit, outbox, pooling, transitions
 from jobs.models import BUSY, Job, JobStatus
 from tasks.models import ControlAction, Task
 
-# A robot's queue order: priority (high first: the lowest rank), then age.
-QUEUE_ORDER = ("priority_rank", "created_at")
+# A robot's (and a pool's) queue order: priority (high first: the lowest rank), then age.
+QUEUE_ORDER = pooling.QUEUE_ORDER
 
 
 def eligible(now: datetime) -> Q:
@@ -46,19 +46,26 @@ def claim_many(account_ids, *, now: datetime, skip_locked: bool = False) -> list
     (on PostgreSQL skipping those another dispatcher holds, with `skip_locked`), then
     `claim_locked`."""
     with transaction.atomic():
-        locking = Account.objects.select_for_update(
-            no_key=True, skip_locked=skip_locked and connection.vendor == "postgresql"
-        )
-        accounts = {account.pk: account for account in locking.filter(pk__in=list(account_ids)).order_by("pk")}
-        return claim_locked(accounts, now=now)
+        accounts = lock_accounts(account_ids, skip_locked=skip_locked)
+        return claim_locked(accounts, now=now, skip_locked=skip_locked)
 
 
-def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
+def lock_accounts(account_ids, *, skip_locked: bool = False) -> dict:
+    """The accounts, locked in one statement in primary-key order (pk → Account)."""
+    locking = Account.objects.select_for_update(
+        no_key=True, skip_locked=skip_locked and connection.vendor == "postgresql"
+    )
+    return {account.pk: account for account in locking.filter(pk__in=list(account_ids)).order_by("pk")}
+
+
+def claim_locked(accounts: dict, *, now: datetime, skip_locked: bool = False) -> list[Job]:
     """Inside the caller's transaction, which holds the lock of every account in `accounts`
-    (pk → Account): each robot's next eligible jobs, as many as its free slots, each moved
-    `queued → dispatched` by the compare-and-set of `jobs.transitions`. A robot with an unsent
-    stop gets none. Their tasks are locked (after their accounts, the one order) in one
-    statement and handed to the transitions, so nothing is read twice."""
+    (pk → Account): each robot's next eligible jobs from its own queue and its pools' queues
+    (jobs.pooling), as many as its free slots, each moved `queued → dispatched` by the
+    compare-and-set of `jobs.transitions` (a pool job's robot recorded by it). A robot with an
+    unsent stop gets none. The tasks are locked after the accounts (the one order) and their
+    busy jobs counted under those locks; a pool task another dispatcher holds is skipped
+    (`skip_locked`, PostgreSQL), its jobs left for the next pass."""
     transitions._require_transaction()
     busy = dict(
         Job.objects.filter(account_id__in=list(accounts), status__in=BUSY)
@@ -74,17 +81,22 @@ def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
             free.pop(pk, None)  # a pending stop (target=ALL) would end the next run too
     if not free:
         return []
-    candidates = _next_jobs(free, now)
-    task_ids = sorted({job.task_id for job in candidates if job.task_id is not None})
-    tasks = {task.pk: task for task in Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")}
+    own = _next_jobs(free, now)
+    memberships = pooling.pools_of(free)
+    pooled = pooling.candidates(free, memberships, eligible(now)) if memberships else []
+    tasks = _lock_tasks(own, pooled, skip_locked=skip_locked)
+    if pooled or any(task.pool_id for task in tasks.values()):
+        order = pooling.idle_order(list(free)) if len(free) > 1 else list(free)
+        plan = pooling.assign(free=free, own=own, pooled=pooled, memberships=memberships, tasks=tasks, order=order)
+    else:
+        plan = [(job, job.account_id) for job in own]
     claimed = []
-    for job in candidates:
-        job.account = accounts[job.account_id]
+    for job, robot in plan:
+        account = accounts[robot]
         task = tasks.get(job.task_id)
         if task is not None:
-            task.account = job.account
             job.task = task
-        if transitions.dispatch(job, now=now, task_locked=task is not None) is not None:
+        if transitions.dispatch(job, now=now, task_locked=task is not None, robot=account) is not None:
             # Its START, in the claim's transaction: the outbox's sender sends it (jobs.outbox).
             job.start_command = outbox.enqueue(
                 job, action=ControlAction.START, source=audit.SOURCE_OF_JOB[job.source],
@@ -94,11 +106,26 @@ def claim_locked(accounts: dict, *, now: datetime) -> list[Job]:
     return claimed
 
 
+def _lock_tasks(own: list[Job], pooled: list[Job], *, skip_locked: bool) -> dict:
+    """The tasks of the candidate jobs, locked (after their accounts): those of the robots' own
+    queues in one statement; those of pool jobs only, skipping the ones another dispatcher holds
+    on PostgreSQL (it is claiming them: its counts would be stale here)."""
+    own_ids = sorted({job.task_id for job in own if job.task_id is not None})
+    tasks = {task.pk: task for task in Task.objects.select_for_update().filter(pk__in=own_ids).order_by("pk")}
+    pool_ids = sorted({job.task_id for job in pooled if job.task_id is not None} - set(tasks))
+    if pool_ids:
+        skipping = skip_locked and connection.vendor == "postgresql"
+        locking = Task.objects.select_for_update(skip_locked=skipping)
+        tasks.update({task.pk: task for task in locking.filter(pk__in=pool_ids).order_by("pk")})
+    return tasks
+
+
 def _next_jobs(free: dict, now: datetime) -> list[Job]:
-    """Each robot's next eligible jobs in QUEUE_ORDER, as many as its free slots (`free`: pk →
-    slots). One robot (a start's own claim): a plain ordered query; several (a dispatcher pass):
-    one query ranking each robot's jobs (ROW_NUMBER, whose SQL costs more to build)."""
-    waiting = Job.objects.filter(eligible(now))
+    """Each robot's next eligible jobs of its own queue in QUEUE_ORDER, as many as its free slots
+    (`free`: pk → slots). One robot (a start's own claim): a plain ordered query; several (a
+    dispatcher pass): one query ranking each robot's jobs (ROW_NUMBER, whose SQL costs more to
+    build). A pool job waiting for any robot is in its pool's queue, not here."""
+    waiting = Job.objects.filter(eligible(now), any_robot=False)
     if len(free) == 1:
         [(account_id, slots)] = free.items()
         return list(waiting.filter(account_id=account_id).order_by(*QUEUE_ORDER)[:slots])
@@ -108,7 +135,8 @@ def _next_jobs(free: dict, now: datetime) -> list[Job]:
 
 
 def accounts_with_work(now: datetime) -> list:
-    """Accounts that have an eligible queued job and a free slot (one query)."""
+    """Accounts that have an eligible queued job, of their own or of one of their pools, and a
+    free slot (one query)."""
     busy = (
         Job.objects.filter(account_id=OuterRef("pk"), status__in=BUSY)
         .order_by()
@@ -116,9 +144,11 @@ def accounts_with_work(now: datetime) -> list:
         .annotate(n=Count("pk"))
         .values("n")
     )
-    waiting = Job.objects.filter(eligible(now)).values("account_id")
+    waiting = Job.objects.filter(eligible(now), any_robot=False).values("account_id")
+    pools = Job.objects.filter(eligible(now), any_robot=True).values("pool_id")
+    members = pooling.Membership.objects.filter(pool_id__in=pools).values("account_id")
     return list(
-        Account.objects.filter(pk__in=waiting)
+        Account.objects.filter(Q(pk__in=waiting) | Q(pk__in=members))
         .annotate(busy=Subquery(busy))
         .filter(Q(busy__isnull=True) | Q(busy__lt=F("max_concurrent_jobs")))
         .values_list("pk", flat=True)
@@ -128,11 +158,12 @@ def accounts_with_work(now: datetime) -> list:
 def positions(jobs: list[Job]) -> dict:
     """queue_position (1 = next) of each queued job in `jobs`: one query for all their robots'
     queues (a page of jobs may name up to 20 robots)."""
-    queued = [job for job in jobs if job.status == JobStatus.QUEUED and job.account_id]
+    found = pooling.positions(jobs)
+    queued = [job for job in jobs if job.status == JobStatus.QUEUED and job.account_id and job.pk not in found]
     if not queued:
-        return {}
+        return found
     queues = (
-        Job.objects.filter(account_id__in={job.account_id for job in queued}, status=JobStatus.QUEUED)
+        Job.objects.filter(account_id__in={job.account_id for job in queued}, status=JobStatus.QUEUED, any_robot=False)
         .order_by("account_id", *QUEUE_ORDER)
         .values_list("account_id", "pk")
     )
@@ -140,14 +171,17 @@ def positions(jobs: list[Job]) -> dict:
     ahead: dict = {}
     for account_id, pk in queues:
         ahead[account_id] = index[pk] = ahead.get(account_id, 0) + 1
-    return {job.pk: index.get(job.pk) for job in queued}
+    return {**found, **{job.pk: index.get(job.pk) for job in queued}}
 
 
 def position(job: Job) -> int | None:
-    """One job's queue_position: how many queued jobs of its robot go before it, plus one."""
+    """One job's queue_position: how many queued jobs of its robot (a pool job waiting for any
+    robot: of its pool) go before it, plus one."""
     if job.status != JobStatus.QUEUED or job.account_id is None:
         return None
-    ahead = Job.objects.filter(account_id=job.account_id, status=JobStatus.QUEUED).filter(
+    if job.any_robot and job.pool_id:
+        return Job.objects.filter(pooling.ahead_in_pool(job)).count() + 1
+    ahead = Job.objects.filter(account_id=job.account_id, status=JobStatus.QUEUED, any_robot=False).filter(
         Q(priority_rank__lt=job.priority_rank) | Q(priority_rank=job.priority_rank, created_at__lt=job.created_at)
     )
     return ahead.count() + 1

@@ -28,7 +28,7 @@ from accounts import presence
 from accounts.models import Account
 from executionlogs.models import ExecutionLog
 from executionlogs.services import ROBOT_STATUSES, create_log, find_original, summarise
-from jobs import locks, transitions
+from jobs import locks, pool_runs, transitions
 from jobs.models import ACTIVE, BUSY, FINAL, Job, JobReason, JobSource, JobStatus
 from rpa_workbench import events
 from rpa_workbench.errors import ApiError
@@ -41,12 +41,14 @@ SYNTHETIC_LOG_REASONS = (JobReason.LOST_CONTACT, JobReason.RUN_TIMEOUT)
 logger = logging.getLogger(__name__)
 
 
-def _open_command(task: Task, actions: list[str], now) -> ControlRequest | None:
+def _open_command(task: Task, actions: list[str], now, robot_id=None) -> ControlRequest | None:
     """The task's latest command of `actions` that left (or is leaving) within the confirm window
-    and is not confirmed yet: what a robot's confirm answers."""
+    and is not confirmed yet: what a robot's confirm answers (`robot_id`: to that robot only,
+    for a pool task running on several)."""
     since = now - timedelta(seconds=settings.RPA_START_CONFIRM_SECONDS)
+    commands = ControlRequest.objects.filter(job__account_id=robot_id) if robot_id is not None else ControlRequest.objects
     return (
-        ControlRequest.objects.filter(
+        commands.filter(
             Q(sent_at__gte=since) | Q(sent_at__isnull=True, created_at__gte=since),
             task=task,
             action__in=actions,
@@ -74,46 +76,49 @@ def confirm(*, shadow_bot_account: str, app_name: str, action: str, host_ip: str
     the current job stopped. None when no task matches."""
     if action not in CONFIRM_ACTIONS:
         raise ApiError(http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "action: must be START or STOP")
-    match = Task.objects.match_robot(shadow_bot_account, app_name, host_ip or None)
+    match, robot = pool_runs.match_reporter(shadow_bot_account, app_name, host_ip)
     if match is None:
         return None
+    scope = pool_runs.robot_scope(match, robot.pk if robot is not None else None)
     now = timezone.now()
     with transaction.atomic():
-        task = locks.lock_task(match.pk, account_id=match.account_id)
+        task = locks.lock_task(match.pk, account_id=match.account_id, robot_id=scope)
         actions = [ControlAction.START] if action == "START" else [ControlAction.STOP, ControlAction.FORCE_STOP]
-        command = _open_command(task, actions, now)
+        command = _open_command(task, actions, now, robot_id=scope)
         if command is not None:
             ControlRequest.objects.filter(pk=command.pk).update(confirmed_at=now)
             job = _job_of(command, task)
         else:
-            job = transitions.active_job(task, now=now)
+            job = pool_runs.active_job_on(task, scope) if scope else transitions.active_job(task, now=now)
         if action == "START":
-            _confirm_start(task, job, now, answers_command=command is not None)
+            _confirm_start(task, job, now, answers_command=command is not None, robot=robot if scope else None)
         else:
             if job is not None and job.status in BUSY:
                 transitions.stopped(job, now=now)
             elif job is None and command is None:
-                transitions.mark_account_pending(task.account_id)
+                transitions.mark_account_pending(scope or task.account_id)
             Task.objects.filter(pk=task.pk).update(last_seen_at=now)
-        presence.record_contact(account_id=task.account_id)
+        presence.record_contact(account_id=scope or task.account_id)
     if action == "START":
         return task  # as the transition left it (its status is all the answer reads)
     return Task.objects.select_related("account").get(pk=match.pk)
 
 
-def _robot_full(task: Task, job: Job | None) -> bool:
+def _robot_full(robot: Account, job: Job | None) -> bool:
     """Whether the robot's slots are all taken by other jobs (a run it says it started by itself
     would then overlap them: it is not recorded as a busy job)."""
-    busy = Job.objects.filter(account_id=task.account_id, status__in=BUSY)
+    busy = Job.objects.filter(account_id=robot.pk, status__in=BUSY)
     if job is not None:
         busy = busy.exclude(pk=job.pk)
-    return busy.count() >= task.account.max_concurrent_jobs
+    return busy.count() >= robot.max_concurrent_jobs
 
 
-def _confirm_start(task: Task, job: Job | None, now, *, answers_command: bool) -> None:
+def _confirm_start(task: Task, job: Job | None, now, *, answers_command: bool, robot: Account | None = None) -> None:
+    """`robot`: the pool member confirming a pool task's START (None: the task's own robot)."""
     seen = {"last_run_time": now, "last_seen_at": now}
     unsent_by_us = not answers_command and (job is None or job.status == JobStatus.QUEUED)
-    if (answers_command and job is not None and job.status not in ACTIVE) or (unsent_by_us and _robot_full(task, job)):
+    full = unsent_by_us and _robot_full(robot or task.account, job)
+    if (answers_command and job is not None and job.status not in ACTIVE) or full:
         # Its job ended meanwhile (the stop that ended it follows to the robot), or a START we
         # never sent on a robot whose slots are taken: nothing moves.
         logger.warning("robot confirmed a START of %s it has no slot or live job for: nothing moves", task.app_name)
@@ -121,7 +126,8 @@ def _confirm_start(task: Task, job: Job | None, now, *, answers_command: bool) -
         return
     if job is None:
         transitions.create(task=task, source=JobSource.ROBOT, now=now, status=JobStatus.RUNNING,
-                           started_at=now, task_fields=seen, task_locked=True)
+                           started_at=now, task_fields=seen, task_locked=True,
+                           robot=pool_runs.robot_for_pool_job(task, robot))
     elif job.status in (JobStatus.QUEUED, JobStatus.DISPATCHED):
         transitions.confirm_running(job, now=now, task_locked=job.task is task)
     else:
@@ -148,7 +154,7 @@ def is_stale(job: Job, log) -> bool:
 
 
 @functools.cache
-def _active_and_ended_sql(vendor: str) -> str:
+def _active_and_ended_sql(vendor: str, on_robot: bool = False) -> str:
     """The statement of `_active_and_ended`, built once per database vendor from the model's
     table and column names. Written as SQL because it is the webhook's costliest query to build:
     the ORM spent 0.8 ms per report compiling its COALESCE and CASE, the SQL costs 0.11 ms
@@ -164,30 +170,36 @@ def _active_and_ended_sql(vendor: str) -> str:
 
     began = f"COALESCE({col('started_at')}, {col('dispatched_at')})"
     # Two OR branches, each with the task in it, so each is one index range (job_task_status,
-    # job_task_finished) however long the task's history.
+    # job_task_finished) however long the task's history. A pool task's jobs on the reporting
+    # robot only (API.md §12), not its jobs waiting for any robot (only provisionally on the
+    # task's own robot).
+    robot = f" AND {col('account')} = %s" if on_robot else ""
+    not_waiting = f" AND NOT ({col('status')} = %s AND {col('any_robot')})" if on_robot else ""
     return (
-        f"SELECT * FROM {quote(opts.db_table)} WHERE ({col('task')} = %s AND {col('status')} IN ({marks(ACTIVE)}))"
-        f" OR ({col('task')} = %s AND {col('finished_at')} >= %s AND {col('status')} IN ({marks(FINAL)})"
+        f"SELECT * FROM {quote(opts.db_table)} WHERE ({col('task')} = %s{robot}{not_waiting} AND {col('status')} IN ({marks(ACTIVE)}))"
+        f" OR ({col('task')} = %s{robot} AND {col('finished_at')} >= %s AND {col('status')} IN ({marks(FINAL)})"
         f" AND {began} <= %s AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)})))"
         f" ORDER BY CASE WHEN {col('status')} IN ({marks(ACTIVE)}) THEN 0 ELSE 1 END, {began} DESC NULLS LAST LIMIT 2"
     )
 
 
-def _active_and_ended(task: Task, log) -> tuple[Job | None, Job | None]:
+def _active_and_ended(task: Task, log, robot_id=None) -> tuple[Job | None, Job | None]:
     """In one query: the task's active job, and its ended job whose run this report may be about
     (it began — confirmed, else dispatched — no later than the report's start and ended no
     earlier, both within the clock skew, and has no report yet, or only the synthetic log of a
-    lost contact or run timeout)."""
+    lost contact or run timeout). `robot_id`: a pool task's jobs on that robot only."""
     skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
     at = Job._meta.get_field("finished_at")
     task_id = Job._meta.get_field("task").get_db_prep_value(task.pk, connection)
+    robot = [Job._meta.get_field("account").get_db_prep_value(robot_id, connection)] if robot_id else []
+    not_waiting = [JobStatus.QUEUED] if robot_id else []
     params = [
-        task_id, *ACTIVE,
-        task_id, at.get_db_prep_value(log.start_time - skew, connection), *FINAL,
+        task_id, *robot, *not_waiting, *ACTIVE,
+        task_id, *robot, at.get_db_prep_value(log.start_time - skew, connection), *FINAL,
         at.get_db_prep_value(log.start_time + skew, connection),
         *SYNTHETIC_LOG_REASONS, *ACTIVE,
     ]
-    rows = list(Job.objects.raw(_active_and_ended_sql(connection.vendor), params))
+    rows = list(Job.objects.raw(_active_and_ended_sql(connection.vendor, bool(robot_id)), params))
     active = next((job for job in rows if job.status in ACTIVE), None)
     return active, next((job for job in rows if job.status not in ACTIVE), None)
 
@@ -211,7 +223,8 @@ def attach_report(
         if exact.status in BUSY and exact.task_id is not None:
             matched = task if task is not None and task.pk == exact.task_id else None
             exact.task = locks.lock_task(
-                exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched
+                exact.task_id, account_id=matched.account_id if matched else None, read_in_transaction=matched,
+                robot_id=exact.account_id,  # a pool job's robot, before the task (jobs/locks.py)
             )
             transitions.finish_reported(exact, now=now, log=log, robot_status=robot_status, task_locked=True, **extra)
         elif exact.status in BUSY:
@@ -221,9 +234,13 @@ def attach_report(
         return exact
     if task is None:
         return transitions.record_report_without_job(log=log, task=None, account=account, now=now, robot_status=robot_status)
-    task = locks.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task)
-    job, earlier = _active_and_ended(task, log)
-    job = transitions.with_task(job, task) if job is not None else transitions.adopt_if_running(task, now=now)
+    scope = pool_runs.robot_scope(task, account.pk if account is not None else None)
+    task = locks.lock_task(task.pk, account_id=task.account_id, read_in_transaction=task, robot_id=scope)
+    job, earlier = _active_and_ended(task, log, robot_id=scope)
+    if job is not None:
+        job = transitions.with_task(job, task)
+    elif scope is None:
+        job = transitions.adopt_if_running(task, now=now)
     busy = job is not None and job.status in BUSY
     if earlier is not None and busy and log.start_time >= (job.dispatched_at or job.created_at):
         earlier = None  # it started after the current job was dispatched: it is that job's run
@@ -237,22 +254,21 @@ def attach_report(
         transitions.finish_reported(job, now=now, log=log, robot_status=robot_status, task_locked=True, **extra)
         return job
     return transitions.record_report_without_job(
-        log=log, task=task, account=task.account, now=now, robot_status=robot_status, task_locked=True, **extra
+        log=log, task=task, account=account if scope else task.account, now=now, robot_status=robot_status,
+        task_locked=True, robot=pool_runs.robot_for_pool_job(task, account), **extra,
     )
 
 
 def record_heartbeat(*, shadow_bot_account: str, app_name: str, host_ip: str | None = None) -> Account | None:
     """A sign of life: account → running, recent_app = app, last_heartbeat_at = now (and the
     matching task's last_seen_at). None when no account has that name (and host)."""
-    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip or None) if app_name else None
-    if task is not None:
-        account_id = task.account_id
+    if app_name:  # the robot's own task, or the pool task it runs the app for (API.md §12)
+        task, account = pool_runs.match_reporter(shadow_bot_account, app_name, host_ip)
     else:
-        account = Account.objects.match_robot(shadow_bot_account, host_ip or None)
-        if account is None:
-            return None
-        account_id = account.pk
-    return transitions.record_heartbeat(account_id=account_id, app_name=app_name or None, task_id=task.pk if task else None)
+        task, account = None, Account.objects.match_robot(shadow_bot_account, host_ip or None)
+    if account is None:
+        return None
+    return transitions.record_heartbeat(account_id=account.pk, app_name=app_name or None, task_id=task.pk if task else None)
 
 
 # -- execution reports (API.md §5 execution-complete) ------------------------------------------------
@@ -314,8 +330,7 @@ def _write(*, shadow_bot_account: str, app_name: str, status: str, host_ip: str 
            screenshot_url: str | None, log_url: str | None, execution_id: str | None,
            outputs: dict[str, Any] | None = None, **fields: Any) -> ExecutionLog:
     """The writes of `record_execution`, inside its transaction: log first, then job, task, account."""
-    task = Task.objects.match_robot(shadow_bot_account, app_name, host_ip)
-    account = task.account if task is not None else Account.objects.match_robot(shadow_bot_account, host_ip)
+    task, account = pool_runs.match_reporter(shadow_bot_account, app_name, host_ip)
     log = create_log(
         text=summarise(
             app_name=app_name, robot_status=status, result_summary=result_summary, account_known=account is not None,

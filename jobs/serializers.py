@@ -15,6 +15,7 @@ class JobSerializer(ListedFast, serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     task_id = serializers.SerializerMethodField()
     account_id = serializers.SerializerMethodField()
+    pool_id = serializers.SerializerMethodField(help_text="a pool task's job: its pool (API.md §12); null otherwise")
     retry_of = serializers.SerializerMethodField()
     execution_log_id = serializers.SerializerMethodField()
     requested_by = serializers.SlugRelatedField(
@@ -31,7 +32,7 @@ class JobSerializer(ListedFast, serializers.ModelSerializer):
             "status", "reason", "priority", "source", "requested_by", "backend", "external_id",
             "attempt", "retry_of", "not_before", "queue_position", "run_timeout_seconds",
             "wait_timeout_seconds", "created_at", "dispatched_at", "started_at", "finished_at",
-            "execution_log_id", "inputs", "outputs",
+            "execution_log_id", "inputs", "outputs", "pool_id",
         ]
         read_only_fields = fields
 
@@ -44,6 +45,9 @@ class JobSerializer(ListedFast, serializers.ModelSerializer):
 
     def get_account_id(self, job: Job) -> str | None:
         return self._id(job.account_id)
+
+    def get_pool_id(self, job: Job) -> str | None:
+        return self._id(job.pool_id)
 
     def get_retry_of(self, job: Job) -> str | None:
         return self._id(job.retry_of_id)

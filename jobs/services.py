@@ -27,7 +27,8 @@ from rest_framework import status as http
 from jobs import audit, backends, locks, outbox, queue, transitions
 from jobs import inputs as job_inputs
 from jobs.backends import BackendNotConfigured
-from jobs.models import BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
+from jobs.models import ACTIVE, BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
+from pools.models import Pool
 from rpa_workbench.errors import ApiError, Conflict
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, Task, TaskStatus
 
@@ -120,6 +121,18 @@ def _start_refusal(task: Task, now: datetime) -> tuple[str, str] | None:
     return None
 
 
+def _pool_backlog(task: Task, source: str) -> tuple[str, str] | None:
+    """A scheduled start of a pool task is skipped (START_PENDING, recorded as the scheduler's skip)
+    while max_parallel_jobs of its jobs still wait: a schedule never piles up a backlog. Starts by
+    people, triggers and retries always add a job."""
+    if source != JobSource.SCHEDULER:
+        return None
+    waiting = Job.objects.filter(task_id=task.pk, status=JobStatus.QUEUED).count()
+    if waiting < task.max_parallel_jobs:
+        return None
+    return "START_PENDING", f"pool task {task.task_name} already has {waiting} queued jobs"
+
+
 def start_job(
     *,
     task: Task,
@@ -143,12 +156,16 @@ def start_job(
         now = timezone.now()
         claimed: list[Job] = []
         with transaction.atomic():
+            members = lock_pool_members(task.pool_id)  # a pool's robots before the task (lock order)
             try:
                 locked = locks.lock_task(task.pk, account_id=task.account_id)
             except Task.DoesNotExist:
                 raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
             problem = not_configured(locked)
-            refusal = _start_refusal(locked, now) if problem is None else None
+            # A pool task runs several jobs at once (API.md §12): each start is one more job.
+            refusal = None if problem is not None else (
+                _start_refusal(locked, now) if locked.pool_id is None else _pool_backlog(locked, source)
+            )
             if problem is None and refusal is None:
                 job = transitions.create(
                     task=locked, source=source, now=now, user=user, priority=priority, task_locked=True,
@@ -156,7 +173,8 @@ def start_job(
                     inputs=resolved,  # io
                 )
                 if wait_here:
-                    claimed = queue.claim_locked({locked.account_id: locked.account}, now=now)
+                    robots = members if members and locked.pool_id == task.pool_id else {}
+                    claimed = queue.claim_locked(robots or {locked.account_id: locked.account}, now=now)
         if problem is not None:
             _refuse(task=locked, **refuse, code=problem.code, message=problem.message, status_code=http.HTTP_503_SERVICE_UNAVAILABLE)
         if refusal is not None:
@@ -167,9 +185,47 @@ def start_job(
             started.request = outbox.send_and_wait(ours.start_command)
             if started.request.outcome == ControlOutcome.FAILED:
                 raise control_failed(started.request)
-        elif claimed:
-            outbox.wake(locked.account_id)  # an older job of the robot came first
+        for robot in {claimed_job.account_id for claimed_job in claimed if claimed_job is not ours}:
+            outbox.wake(robot)  # an older job of the robot (or of its pool) came first
     return started
+
+
+def lock_pool_members(pool_id) -> dict:
+    """A pool's robots, locked (pk → Account) in one statement: a pool task's start claims for
+    whichever of them is free, in the start's transaction. Empty without a pool."""
+    if pool_id is None:
+        return {}
+    members = Pool.accounts.through.objects.filter(pool_id=pool_id).values_list("account_id", flat=True)
+    return queue.lock_accounts(members)
+
+
+def start_on_every_robot(*, task: Task, source: str, user=None, inputs: dict | None = None) -> list[Job]:
+    """`scope: all` (API.md §12): one job per robot of the task's pool, each bound to its robot,
+    claimed at once where the robot is free (their STARTs sent by the dispatcher's senders; the
+    request does not wait on N robots). A robot that already has an active job of the task, or
+    whose backend is not configured, is left out; none left → 409 START_PENDING. Jobs still obey
+    the task's max_parallel_jobs. 400 when the task has no pool."""
+    if task.pool_id is None:
+        raise ApiError(http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "scope: all needs a task with a pool (pool_id)")
+    resolved = job_inputs.resolve(task, inputs)  # io
+    now = timezone.now()
+    with transaction.atomic():
+        members = lock_pool_members(task.pool_id)
+        locked = locks.lock_task(task.pk, account_id=task.account_id)
+        if locked.pool_id != task.pool_id:
+            raise Conflict("CONFLICT", f"task {task.task_name} changed its pool meanwhile; try again")
+        taken = set(Job.objects.filter(task_id=locked.pk, status__in=ACTIVE, any_robot=False).values_list("account_id", flat=True))
+        jobs = [
+            transitions.create(task=locked, robot=robot, source=source, now=now, user=user, task_locked=True, inputs=resolved)
+            for robot in sorted(members.values(), key=lambda account: account.shadow_bot_account)
+            if robot.pk not in taken and robot_not_configured(robot) is None
+        ]
+        if not jobs:
+            raise Conflict("START_PENDING", f"every robot of the pool already has a job of task {locked.task_name}")
+        claimed = {job.pk: job for job in queue.claim_locked(members, now=now)}
+    for robot in {job.account_id for job in claimed.values()}:
+        outbox.wake(robot)
+    return [claimed.get(job.pk, job) for job in jobs]
 
 
 _inline_lock = threading.Lock()

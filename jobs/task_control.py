@@ -18,10 +18,10 @@ from django.db.models import Case, When
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, locks, queue, transitions
+from jobs import audit, locks, outbox, queue, transitions
 from jobs import services as job_services
 from jobs.backends import relay_protocol as relay
-from jobs.models import BUSY, Job, JobStatus
+from jobs.models import ACTIVE, BUSY, Job, JobStatus
 from rpa_workbench.errors import ApiError, Conflict
 from tasks.models import (
     ControlAction,
@@ -41,10 +41,17 @@ def _sync(task: Task, fresh: Task) -> None:
     task.account = fresh.account
 
 
-def start_task(*, task: Task, source: str, user=None, inputs: dict | None = None) -> ControlRequest | Job:
+def start_task(
+    *, task: Task, source: str, user=None, inputs: dict | None = None, scope: str = "one"
+) -> ControlRequest | Job | list[Job]:
     """Start the task: a job, whose START is sent now when its robot is free (returns that
     ControlRequest), or which waits queued (returns the Job). 409 TASK_ALREADY_RUNNING /
-    START_PENDING, 502 when the START failed, 503 when no backend is configured."""
+    START_PENDING, 502 when the START failed, 503 when no backend is configured. `scope` "all"
+    (a pool task, API.md §12): one job per robot of its pool (returns them)."""
+    if scope == "all":
+        jobs = job_services.start_on_every_robot(task=task, source=source, user=user, inputs=inputs)
+        _sync(task, job_services.fresh_task(task))
+        return jobs
     started = job_services.start_job(task=task, source=source, user=user, inputs=inputs)  # io: inputs (API.md §11)
     _sync(task, started.task)
     return started.request if started.request is not None else started.job
@@ -56,8 +63,10 @@ def _current_job(task: Task) -> Job | None:
         return transitions.active_job(locked, now=timezone.now())
 
 
-def _task_control(task: Task, *, source: str, user, action: str, force: bool, deferred: bool) -> ControlRequest | Job:
+def _task_control(task: Task, *, source: str, user, action: str, force: bool, deferred: bool) -> ControlRequest | Job | list:
     task = job_services.fresh_task(task)
+    if task.pool_id is not None:
+        return _pool_task_control(task, source=source, user=user, action=action, force=force, deferred=deferred)
     job = _current_job(task)
     if job is None:
         audit.record(
@@ -76,7 +85,37 @@ def _task_control(task: Task, *, source: str, user, action: str, force: bool, de
     return request if request is not None else job
 
 
-def stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job:
+def _pool_task_control(task: Task, *, source: str, user, action: str, force: bool, deferred: bool) -> list:
+    """A pool task's stop or force-stop acts on every active job of the task, on every robot
+    (API.md §12): what was done to each (its stop command, or the job when it was cancelled).
+    Each job's stop is the jobs' own workflow; a failure on one robot does not keep the others
+    running."""
+    jobs = list(Job.objects.select_related("task", "account").filter(task_id=task.pk, status__in=ACTIVE).order_by("created_at"))
+    if not jobs:
+        audit.record(
+            task=task, action=action, target=relay.STOP, source=source, user=user,
+            outcome=ControlOutcome.SKIPPED, error=f"TASK_NOT_RUNNING: task {task.task_name} is not running",
+        )
+        raise Conflict("TASK_NOT_RUNNING", f"task {task.task_name} is not running")
+    acted: list[ControlRequest | Job] = []
+    failure: ApiError | None = None
+    for job in jobs:
+        try:
+            job, request = job_services.stop_job(
+                job=job, source=source, user=user, force=force, task_level=True, deferred=True
+            )
+        except ApiError as exc:
+            failure = failure or exc
+            continue
+        acted.append(request if request is not None else job)
+    if not acted:
+        raise failure or Conflict("TASK_NOT_RUNNING", f"task {task.task_name} is not running")
+    for robot in {job.account_id for job in jobs if job.account_id}:
+        outbox.wake(robot)
+    return acted
+
+
+def stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job | list:
     """Stop the task's job: a queued one is cancelled (returns the Job); a dispatched or running
     one gets the backend's stop (`target=ALL`), its status unchanged until the robot confirms.
     409 TASK_NOT_RUNNING, 502 when the stop failed, 503 when not configured. `deferred`: the job
@@ -86,7 +125,7 @@ def stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> 
     return result
 
 
-def force_stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job:
+def force_stop_task(*, task: Task, source: str, user=None, deferred: bool = False) -> ControlRequest | Job | list:
     """The job stopped at once (task and account pending), then the stop sent regardless of
     failure (recorded on the returned ControlRequest); `deferred`: sent by the dispatcher."""
     result = _task_control(
@@ -94,6 +133,22 @@ def force_stop_task(*, task: Task, source: str, user=None, deferred: bool = Fals
     )
     _sync(task, job_services.fresh_task(task))
     return result
+
+
+def _several_response(task: Task, acted: list) -> dict[str, Any]:
+    """`scope: all` (the jobs started) or a pool task's stop (each job's stop command, or the job
+    cancelled while queued): `job_id` names the first, `jobs` every one with its robot."""
+    jobs = [item if isinstance(item, Job) else item.job for item in acted]
+    if any(isinstance(item, ControlRequest) for item in acted) or all(job.status == JobStatus.CANCELLED for job in jobs):
+        robots = len({job.account_id for job in jobs})
+        message = f"stop requested for {len(jobs)} jobs of the pool task on {robots} robots"
+    else:
+        queued = sum(job.status == JobStatus.QUEUED for job in jobs)
+        message = f"started {len(jobs)} jobs, one per robot of the pool ({len(jobs) - queued} sent, {queued} queued)"
+    return {"success": True, "message": message, "task_id": str(task.pk), "status": task.status,
+            "job_id": str(jobs[0].pk), "job_status": jobs[0].status,
+            "jobs": [{"job_id": str(job.pk), "account_id": str(job.account_id) if job.account_id else None,
+                      "shadow_bot_account": job.shadow_bot_account, "job_status": job.status} for job in jobs]}
 
 
 # -- raw relay access (intranet proxy endpoint) ---------------------------------------------
@@ -220,9 +275,12 @@ def _valid_ip(value: str) -> bool:
     return True
 
 
-def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
+def control_response(task: Task, sent: ControlRequest | Job | list) -> dict[str, Any]:
     """The §2 control response body: for a request that went out, a force-stop, or a job that
-    was queued (robot busy) or cancelled (stopped while queued)."""
+    was queued (robot busy) or cancelled (stopped while queued); for a pool task (API.md §12)
+    acting on several jobs (`scope: all`, a stop), `jobs` lists each."""
+    if isinstance(sent, list):
+        return _several_response(task, sent)
     # The job as the control left it (a request made in this process carries it), else read.
     if isinstance(sent, Job):
         job = sent
@@ -233,7 +291,10 @@ def control_response(task: Task, sent: ControlRequest | Job) -> dict[str, Any]:
     if isinstance(sent, Job):
         if sent.status == JobStatus.QUEUED:
             position = queue.position(sent)
-            if Job.objects.filter(account_id=sent.account_id, status__in=BUSY).exists():
+            if sent.any_robot and sent.pool_id:
+                pool = sent.pool.name if sent.pool else "?"
+                message = f"queued: waiting for a free robot of pool {pool} (position {position})"
+            elif Job.objects.filter(account_id=sent.account_id, status__in=BUSY).exists():
                 message = f"queued: robot {sent.shadow_bot_account} is busy (position {position})"
             else:  # every inline slot of this process was sending: the dispatcher sends it
                 message = f"queued: the dispatcher sends it to robot {sent.shadow_bot_account} (position {position})"

@@ -153,8 +153,9 @@ def finish_run_timeout(job: Job, *, outcome, now: datetime) -> bool:
 # -- lost contact (the watchdog) ---------------------------------------------------------------------------
 def silent_since(cutoff: datetime) -> Q:
     """Running tasks with no sign of life after `cutoff`: `last_seen_at` (confirm, heartbeat),
-    else `last_run_time`, else `updated_at` (a row made running by hand)."""
-    return Q(status=TaskStatus.RUNNING) & (
+    else `last_run_time`, else `updated_at` (a row made running by hand). A pool task runs on
+    several robots: its jobs are watched one by one (`silent_pool_jobs`)."""
+    return Q(status=TaskStatus.RUNNING, pool__isnull=True) & (
         Q(last_seen_at__lt=cutoff)
         | Q(last_seen_at__isnull=True, last_run_time__lt=cutoff)
         | Q(last_seen_at__isnull=True, last_run_time__isnull=True, updated_at__lt=cutoff)
@@ -174,25 +175,61 @@ def mark_lost(*, task_id, now: datetime, timeout: int):
         job = transitions.active_job(task, now=now)
         if job is None or job.status not in TASK_RUNNING:
             return None
-        account = task.account
-        last_seen = task.last_seen_at or task.last_run_time or task.updated_at
-        message = (
-            f"Contact lost: no confirm or heartbeat from robot {account.shadow_bot_account} "
-            f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {task.app_name} "
-            f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
-        )
-        # The run's own start (ours, not the robot's last report's start_time, which is another
-        # log's idempotency key: reusing it failed every pass and left the job stuck).
-        log = failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
-        if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
-            transaction.set_rollback(True)
+        message = _end_lost(job, task, task.account, task.last_seen_at or task.last_run_time or task.updated_at,
+                            now=now, timeout=timeout)
+        if message is None:
             return None
-        audit.record(
-            job=job, task=task, action=ControlAction.FORCE_STOP, target="", source=ControlSource.WATCHDOG,
-            outcome=ControlOutcome.SKIPPED, error=message + " No stop request was sent (the robot is unreachable).",
-        )
     logger.warning("watchdog: %s", message)
-    return log
+    return job.execution_log
+
+
+def _end_lost(job: Job, task: Task, account, last_seen: datetime, *, now: datetime, timeout: int) -> str | None:
+    """Inside the caller's transaction, which holds the robot's and the task's locks: the job ends
+    failed/lost_contact with a failed execution log starting at the run's own start (ours, not the
+    robot's last report's start_time, which is another log's idempotency key: reusing it failed
+    every pass and left the job stuck) and a `watchdog` audit row. The message, or None when the
+    job moved first (the transaction is then rolled back)."""
+    message = (
+        f"Contact lost: no confirm or heartbeat from robot {account.shadow_bot_account} "
+        f"({account.host_ip}:{account.port}) for {_describe(timeout)} while running {job.app_name} "
+        f"(last seen {timezone.localtime(last_seen):%Y-%m-%d %H:%M:%S %Z}); marked failed by the watchdog."
+    )
+    log = failed_log(job, now=now, text=message, error="contact lost", since=_run_began(job))
+    if transitions.fail(job, now=now, reason=JobReason.LOST_CONTACT, expected=list(TASK_RUNNING), log=log, message=message) is None:
+        transaction.set_rollback(True)
+        return None
+    audit.record(
+        job=job, task=task, action=ControlAction.FORCE_STOP, target="", source=ControlSource.WATCHDOG,
+        outcome=ControlOutcome.SKIPPED, error=message + " No stop request was sent (the robot is unreachable).",
+    )
+    return message
+
+
+def silent_pool_jobs(cutoff: datetime) -> Q:
+    """Running jobs of pool tasks whose robot gave no sign of life (heartbeat, confirm, report:
+    its `last_seen_at`) after `cutoff`, nor since the run began: one robot's silence is its own
+    job's, whatever the pool's other robots say (API.md §12)."""
+    began = Q(started_at__lt=cutoff) | Q(started_at__isnull=True, dispatched_at__lt=cutoff)
+    silent = Q(account__last_seen_at__lt=cutoff) | Q(account__last_seen_at__isnull=True)
+    return Q(status__in=TASK_RUNNING, pool__isnull=False, task__isnull=False, account__isnull=False) & began & silent
+
+
+def mark_lost_pool_job(*, job_id, now: datetime, timeout: int):
+    """`mark_lost` for one job of a pool task: its robot, then the task, locked (the one order)."""
+    cutoff = now - timedelta(seconds=timeout)
+    with transaction.atomic():
+        job = Job.objects.filter(silent_pool_jobs(cutoff), pk=job_id).select_related("account").first()
+        if job is None:
+            return None
+        job.task = locks.lock_task(job.task_id, robot_id=job.account_id)
+        if not Job.objects.filter(silent_pool_jobs(cutoff), pk=job_id).exists():
+            return None  # a sign of life landed while we waited for the locks
+        last_seen = job.account.last_seen_at or job.started_at or job.dispatched_at
+        message = _end_lost(job, job.task, job.account, last_seen, now=now, timeout=timeout)
+        if message is None:
+            return None
+    logger.warning("watchdog: %s", message)
+    return job.execution_log
 
 
 def check_lost(*, now: datetime | None = None, timeout: int | None = None) -> list[str]:
@@ -207,6 +244,12 @@ def check_lost(*, now: datetime | None = None, timeout: int | None = None) -> li
                 lost.append(str(task_id))
         except Exception:
             logger.exception("watchdog: could not mark task %s lost", task_id)
+    for job_id, task_id in list(Job.objects.filter(silent_pool_jobs(cutoff)).values_list("pk", "task_id")):
+        try:
+            if mark_lost_pool_job(job_id=job_id, now=now, timeout=timeout) is not None:
+                lost.append(str(task_id))
+        except Exception:
+            logger.exception("watchdog: could not mark job %s lost", job_id)
     return lost
 
 

@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 JOB_TRACKED_FIELDS = (
     "status",
+    "account_id",
     "reason",
     "external_id",
     "not_before",
@@ -167,19 +168,26 @@ def create(
     status: str = JobStatus.QUEUED,
     task_fields: dict[str, Any] | None = None,
     task_locked: bool = False,
+    robot: Account | None = None,
     **fields: Any,
 ) -> Job:
     """A new job for `task` (inside the caller's transaction, which has checked that the task
-    has no active job). A robot's own run is created straight as `running` or ended.
-    `task_locked`: `task` is the row `lock_task` returned in this transaction."""
+    has no active job, or that it is a pool task). A robot's own run is created straight as
+    `running` or ended. `task_locked`: `task` is the row `lock_task` returned in this transaction.
+    A queued job of a pool task waits for any robot of the pool (`any_robot`) unless `robot`
+    names the member it must run on (a `scope: all` start, its retries, a robot's own run)."""
     _require_transaction()
-    account = task.account
+    account = robot or task.account
     locked = task if task_locked else None
     if locked is None:
         lock_robot(account.pk)
     priority = priority or task.priority
+    snapshot = snapshot_of(task, priority)
+    if robot is not None:
+        snapshot.update(account=robot, shadow_bot_account=robot.shadow_bot_account, host_ip=robot.host_ip)
+    fields.setdefault("any_robot", task.pool_id is not None and robot is None and status == JobStatus.QUEUED)
     job = Job.objects.create(
-        **snapshot_of(task, priority),
+        **snapshot,
         status=status,
         source=source,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -225,7 +233,8 @@ def _sync_task(job: Job, now: datetime, extra: dict[str, Any], locked: Task | No
     written = ("status", "start_requested_at", *extra)
     unchanged = events.snapshot(task, written)
     old_status = task.status
-    task.status = TaskStatus.RUNNING if job.status in TASK_RUNNING else TaskStatus.PENDING
+    running = job.status in TASK_RUNNING or (task.pool_id is not None and _other_job_of_task_running(job))
+    task.status = TaskStatus.RUNNING if running else TaskStatus.PENDING
     task.start_requested_at = job.dispatched_at if job.status == JobStatus.DISPATCHED else None
     for name, value in extra.items():
         setattr(task, name, value)
@@ -233,6 +242,11 @@ def _sync_task(job: Job, now: datetime, extra: dict[str, Any], locked: Task | No
         task.save(update_fields=[*written, "updated_at"])
     events.publish_task_updated(task, events.changed(before, task))
     return (old_status, task.status) if old_status != task.status else None
+
+
+def _other_job_of_task_running(job: Job) -> bool:
+    """A pool task runs several jobs at once: it is running while any of them is."""
+    return Job.objects.filter(task_id=job.task_id, status__in=TASK_RUNNING).exclude(pk=job.pk).exists()
 
 
 def _other_job_running(job: Job) -> bool:
@@ -288,8 +302,9 @@ def _maybe_retry(job: Job, now: datetime) -> Job | None:
     task = job.task if job.task_id else None
     if task is None or job.attempt > task.max_retries:
         return None
-    if Job.objects.filter(task_id=task.pk, status__in=ACTIVE).exists():
-        return None  # someone started the task again already
+    if task.pool_id is None and Job.objects.filter(task_id=task.pk, status__in=ACTIVE).exists():
+        return None  # someone started the task again already (a pool task runs several at once)
+    pinned = job.pool_id is not None and not job.any_robot and job.account_id is not None
     return create(
         task=task,
         source=JobSource.RETRY,
@@ -301,6 +316,7 @@ def _maybe_retry(job: Job, now: datetime) -> Job | None:
         retry_of=job,
         not_before=now + timedelta(seconds=task.retry_delay_seconds),
         inputs=[dict(item) for item in job.inputs] if job.inputs is not None else None,  # the original's (API.md §11)
+        robot=job.account if pinned and task.pool_id is not None else None,  # a `scope: all` job stays on its robot
     )
 
 
@@ -343,8 +359,17 @@ def adopt_if_running(task: Task, *, now: datetime) -> Job | None:
     return job
 
 
-def dispatch(job: Job, *, now: datetime, task_locked: bool = False) -> Transition | None:
-    return move(job, JobStatus.DISPATCHED, now=now, expected=[JobStatus.QUEUED], task_locked=task_locked)
+def dispatch(job: Job, *, now: datetime, task_locked: bool = False, robot: Account | None = None) -> Transition | None:
+    """queued → dispatched on `robot` (the claim holds its lock): a pool job waiting for any robot
+    records the robot that takes it (API.md §12); other jobs are already on theirs."""
+    fields: dict[str, Any] = {}
+    if robot is not None and robot.pk != job.account_id:
+        fields = {"account_id": robot.pk, "shadow_bot_account": robot.shadow_bot_account,
+                  "host_ip": robot.host_ip, "backend": robot.dispatch_backend}
+    moved = move(job, JobStatus.DISPATCHED, now=now, expected=[JobStatus.QUEUED], task_locked=task_locked, **fields)
+    if moved is not None and robot is not None:
+        job.account = robot
+    return moved
 
 
 def fail_dispatch(job: Job, *, now: datetime, message: str) -> Transition | None:

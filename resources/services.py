@@ -153,9 +153,13 @@ def task_config(
     """The task's config, and (API.md §11) the id and inputs — secrets in clear, for the robot
     only — of its current dispatched or running job (null when it has none)."""
     from jobs import inputs as job_inputs
+    from jobs import pool_runs
 
-    task = find_task(shadow_bot_account=shadow_bot_account, app_name=app_name, host_ip=host_ip)
-    job = job_inputs.current_for_robot(task)
+    # the robot's own task, or the pool task it runs the app for (API.md §12), and its job there
+    task, robot = pool_runs.match_reporter(shadow_bot_account, app_name, host_ip)
+    if task is None:
+        raise _task_not_found(shadow_bot_account, app_name)
+    job = job_inputs.current_for_robot(task, robot_id=pool_runs.robot_scope(task, robot.pk if robot else None))
     stored = job.inputs if job is not None else None
     return {
         "config_file": task.config_file,

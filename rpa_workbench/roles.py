@@ -21,6 +21,7 @@ VIEWER = "viewer"
 
 VIEW_ONLY = [
     "accounts.view_account",
+    "pools.view_pool",
     "tasks.view_task",
     "tasks.view_controlrequest",
     "jobs.view_job",
@@ -39,6 +40,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.add_account",
         "accounts.change_account",
         "accounts.delete_account",
+        "pools.add_pool",
+        "pools.change_pool",
+        "pools.delete_pool",
         "tasks.add_task",
         "tasks.change_task",
         "tasks.delete_task",

@@ -37,6 +37,10 @@ TAGS = [
     },
     {"name": "alerts", "description": "Alert channels and their delivery log."},
     {
+        "name": "pools",
+        "description": "Robot pools (§12): a pool task runs on any free robot of its pool.",
+    },
+    {
         "name": "queues",
         "description": "Work queues: business items (orders, invoices…) robots take one at a time, "
         "retried on technical failure and counted.",

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rpa_workbench",
     "accounts",
+    "pools",
     "tasks",
     "executionlogs",
     "dashboard",

@@ -20,6 +20,7 @@ api_v1 = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("sse/", include("rpa_workbench.sse_urls")),
     path("", include("accounts.urls")),
+    path("", include("pools.urls")),
     path("", include("tasks.urls")),
     path("", include("executionlogs.urls")),
     path("", include("dashboard.urls")),

@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.text import format_lazy
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from executionlogs.admin import RecentTaskExecutionsInline
@@ -34,7 +34,7 @@ from rpa_workbench.admin_site import NullsLastAdminMixin, ReadOnlyAdminMixin, Re
 from rpa_workbench.errors import ApiError
 from rpa_workbench.refusals import explain_error, explain_stored
 from tasks import editing
-from tasks.admin_form import EDITABLE_FIELDS, JOB_FIELDS, TaskForm
+from tasks.admin_form import EDITABLE_FIELDS, JOB_FIELDS, POOL_FIELDS, TaskForm
 from tasks.admin_inputs import TaskInputsMixin, TaskParameterInline
 from tasks.admin_page import TaskPageMixin
 from tasks.models import ControlRequest, ControlSource, Task
@@ -102,7 +102,7 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
     list_filter = ["status", ("account__host_ip", admin.AllValuesFieldListFilter)]
     search_fields = ["task_name", "app_name", "account__shadow_bot_account", "account__host_ip"]
     list_select_related = ["account"]
-    autocomplete_fields = ["account"]
+    autocomplete_fields = ["account", "pool"]
     readonly_fields = [
         "id",
         "status",
@@ -120,6 +120,7 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
                                          "config_file_link"]}),
         (_("Scheduling"), {"fields": ["trigger_time", "schedule", "schedule_timezone", "next_run_at"]}),
         (_("Jobs: queue order, retries and timeouts"), {"fields": JOB_FIELDS}),
+        (_("Robot pool"), {"fields": POOL_FIELDS}),
         (_("Yingdao backend (accounts on the Yingdao Open API)"), {"fields": ["yingdao_robot_uuid"]}),
         (
             _("State (changes only through control and the robot)"),
@@ -277,15 +278,27 @@ class TaskAdmin(TaskInputsMixin, TaskPageMixin, NullsLastAdminMixin, admin.Model
         ) % {"job": str(job.pk)[:8]}
 
     @staticmethod
-    def _sent_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
+    def _pool_message(sent: list, verb: str) -> tuple[int, str]:
+        """A pool task's stop acts on each of its jobs, on every robot running one (API.md §12)."""
+        return messages.SUCCESS, ngettext(
+            "%(action)s requested for %(count)d job of the pool task; the dispatcher delivers it.",
+            "%(action)s requested for %(count)d jobs of the pool task; the dispatcher delivers them.", len(sent),
+        ) % {"action": verb, "count": len(sent)}
+
+    @classmethod
+    def _sent_message(cls, sent: ControlRequest | Job | list, verb: str) -> tuple[int, str]:
+        if isinstance(sent, list):
+            return cls._pool_message(sent, verb)
         if isinstance(sent, Job):
             return messages.SUCCESS, gettext("the job was queued, not running: cancelled (job %(job)s).") % {"job": sent.pk}
         return messages.SUCCESS, gettext(
             "%(action)s request sent to the dispatcher (job %(job)s); waiting for the robot to confirm."
         ) % {"action": verb, "job": sent.job_id}
 
-    @staticmethod
-    def _force_stop_message(sent: ControlRequest | Job, verb: str) -> tuple[int, str]:
+    @classmethod
+    def _force_stop_message(cls, sent: ControlRequest | Job | list, verb: str) -> tuple[int, str]:
+        if isinstance(sent, list):
+            return cls._pool_message(sent, verb)
         if isinstance(sent, Job):
             return messages.SUCCESS, gettext("the job was queued, not running: cancelled (job %(job)s).") % {"job": sent.pk}
         return messages.SUCCESS, gettext(

@@ -44,11 +44,15 @@ EDITABLE_FIELDS = [
     "retry_delay_seconds",
     "run_timeout_seconds",
     "wait_timeout_seconds",
+    "pool",
+    "max_parallel_jobs",
 ]
 # Job settings with a default: a post that leaves one out keeps the value it had.
-DEFAULTED_FIELDS = ["priority", "max_retries", "retry_delay_seconds"]
+DEFAULTED_FIELDS = ["priority", "max_retries", "retry_delay_seconds", "max_parallel_jobs"]
 # The task's job settings, a fieldset of their own on the task page.
 JOB_FIELDS = ["priority", "max_retries", "retry_delay_seconds", "run_timeout_seconds", "wait_timeout_seconds"]
+# API.md §12: the pool a task may run on, and how many of its jobs run at once there.
+POOL_FIELDS = ["pool", "max_parallel_jobs"]
 
 
 def help_texts() -> dict[str, str]:
@@ -87,6 +91,9 @@ def help_texts() -> dict[str, str]:
             seconds=settings.RPA_JOB_WAIT_TIMEOUT_SECONDS,
         ),
         "remark": _("A note for operators; robots never read it."),
+        "pool": _("Run this task on any free robot of this pool (its own robot is added to the pool). "
+                  "Empty = its own robot only."),
+        "max_parallel_jobs": _("With a pool: how many of its jobs may run at once, each on a different robot."),
     }
 
 

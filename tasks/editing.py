@@ -99,6 +99,7 @@ def create_task(*, fields: dict[str, Any], user=None) -> Task:
             task.save()
             if definitions:
                 task_parameters.replace(task, definitions)
+            keep_robot_in_pool(task)
             events.publish_task_updated(task, {"created": True, **events.snapshot(task, TASK_TRACKED_FIELDS)})
     except IntegrityError:
         raise _duplicate(task.account, task.app_name) from None
@@ -122,7 +123,10 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
     }
     try:
         with transaction.atomic():
-            current = Task.objects.select_for_update().select_related("account").filter(pk=task.pk).first()
+            # The task's row only (`of`): its account is read, not locked. Locking both in one
+            # statement took the account after the task, against the lock order (account, task:
+            # jobs/locks.py), and deadlocked with a report holding the account (the pools soak).
+            current = Task.objects.select_for_update(of=("self",)).select_related("account").filter(pk=task.pk).first()
             if current is None:  # deleted since the caller loaded it (a DELETE won the race)
                 raise ApiError(404, "NOT_FOUND", f"task {task.pk} no longer exists")
             _refuse_moving_a_running_task(current, changes)
@@ -141,10 +145,18 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
                 _plan_next_run(current)
                 written.append("next_run_at")
             current.save(update_fields=[*written, "updated_at"])
+            keep_robot_in_pool(current)
             events.publish_task_updated(current, events.changed(before, current))
     except IntegrityError:
         raise _duplicate(changes.get("account", task.account), changes.get("app_name", task.app_name)) from None
     return current
+
+
+def keep_robot_in_pool(task: Task) -> None:
+    """API.md §12: a pool task's own robot is one of the pool's robots (the SPA shows the task on
+    it); binding a task to a pool, or a pool task to another robot, adds that robot to the pool."""
+    if task.pool_id is not None:
+        task.pool.accounts.add(task.account_id)
 
 
 def _refuse_moving_a_running_task(current: Task, changes: dict[str, Any]) -> None:

@@ -39,6 +39,8 @@ TASK_TRACKED_FIELDS = (
     "schedule",
     "schedule_timezone",
     "next_run_at",
+    "pool_id",
+    "max_parallel_jobs",
 )
 
 
@@ -120,6 +122,14 @@ class Task(models.Model):
     )
     # The Yingdao app's UUID, for tasks of accounts on the `yingdao` dispatch backend.
     yingdao_robot_uuid = models.CharField(_("Yingdao robot UUID"), max_length=64, blank=True, default="")
+    # API.md §12: with a pool, a job runs on whichever member robot is free (the task's own robot
+    # is one of them), up to max_parallel_jobs at once, each on a different robot.
+    pool = models.ForeignKey(
+        "pools.Pool", on_delete=models.PROTECT, null=True, blank=True, related_name="tasks", verbose_name=_("robot pool")
+    )
+    max_parallel_jobs = models.PositiveSmallIntegerField(
+        _("max parallel jobs"), default=1, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -122,6 +122,13 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
     # The Yingdao app's UUID, required on a `yingdao` account's tasks (yingdao/rules.py).
     yingdao_robot_uuid = serializers.CharField(max_length=64, required=False, allow_blank=True)
     parameters = ParametersField(required=False)
+    # API.md §12: the pool the task may run on (null: its own robot only), and how many of its
+    # jobs may run at once on different robots of that pool.
+    pool_id = serializers.UUIDField(required=False, allow_null=True)
+    max_parallel_jobs = serializers.IntegerField(
+        min_value=1, max_value=50, required=False,
+        error_messages={"min_value": "must be between 1 and 50", "max_value": "must be between 1 and 50"},
+    )
 
     class Meta:
         model = Task
@@ -151,6 +158,8 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
             "wait_timeout_seconds",
             "yingdao_robot_uuid",
             "parameters",
+            "pool_id",
+            "max_parallel_jobs",
             "created_at",
             "updated_at",
         ]
@@ -165,6 +174,7 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
             host_ip=account.host_ip,
             account_port=account.port,
             account_id=str(account.pk),
+            pool_id=str(task.pool_id) if task.pool_id else None,
         )
         return data
 
@@ -185,6 +195,8 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
     def validate(self, attrs):
         instance = self.instance
         account_keys = {k: attrs.pop(k) for k in ACCOUNT_FIELDS if k in attrs}
+        if "pool_id" in attrs:
+            attrs["pool"] = self._pool(attrs.pop("pool_id"))
         if instance is None or account_keys:
             attrs["account"] = self._account(account_keys)
         for name in ("schedule", "schedule_timezone"):
@@ -210,6 +222,14 @@ class TaskSerializer(ListedFast, serializers.ModelSerializer):
         errors = rules.task_errors(account=account, yingdao_robot_uuid=uuid)
         if errors:
             raise serializers.ValidationError({field: [message] for field, message in errors.items()})
+
+    def _pool(self, pool_id):
+        if pool_id is None:
+            return None
+        pool = Task._meta.get_field("pool").related_model.objects.filter(pk=pool_id).first()
+        if pool is None:
+            raise serializers.ValidationError({"pool_id": [f"pool {pool_id} does not exist"]})
+        return pool
 
     def _account(self, keys: dict):
         """The account named by the request; on update, unnamed parts default to the current one."""

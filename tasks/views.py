@@ -28,6 +28,10 @@ class ControlResponseSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="the task's status (start/stop do not change it)")
     job_id = serializers.CharField(required=False, help_text="the job this request created or acts on")
     job_status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+    jobs = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text="`scope: all` only: {job_id, account_id, shadow_bot_account, job_status} per robot of the pool",
+    )
 
 
 class StartBodySerializer(serializers.Serializer):
@@ -35,6 +39,18 @@ class StartBodySerializer(serializers.Serializer):
         required=False, allow_null=True,
         help_text="values for the task's parameters, {name: value} (API.md §11); omitted ones take their defaults",
     )
+    scope = serializers.ChoiceField(
+        choices=["one", "all"], required=False,
+        help_text="a pool task (API.md §12): `one` (default) job for any free robot, or `all`: one job per robot of the pool",
+    )
+
+
+def start_scope(request) -> str:
+    """The optional `scope` of a start's body (API.md §12): one (default) or all."""
+    scope = request.data.get("scope") if isinstance(request.data, dict) else None
+    if scope in (None, "", "one", "all"):
+        return scope or "one"
+    raise ApiError(400, "VALIDATION_ERROR", "scope: must be one or all")
 
 
 def start_inputs(request):
@@ -58,7 +74,7 @@ class TaskViewSet(CachedListMixin, HistoryMixin, ModelViewSet):
     @extend_schema(request=StartBodySerializer, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])
     def start(self, request, pk=None):
-        return self._control(task_control.start_task, request, inputs=start_inputs(request))
+        return self._control(task_control.start_task, request, inputs=start_inputs(request), scope=start_scope(request))
 
     @extend_schema(request=None, responses=ControlResponseSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanControl])

@@ -8,6 +8,9 @@
   `external_id`: the outbox's sender stores it and calls `jobs.outbox.STARTED_HOOKS` (the yingdao
   app applies the callbacks that raced the answer). This adapter translates; it writes nothing.
 - stop → `job/stop`; query → `job/query` (a `JobReport`).
+- A pool job waiting for any robot of a pool with a Yingdao group → `job/start` with
+  `robotClientGroupUuid` and `executeScope: "any"` instead of `accountName`; the callback's
+  `robotClientName` then says which robot ran it (yingdao.updates).
 - Not configured (no access key, public URL or webhook secret) → `BackendNotConfigured`, naming
   the variables to set.
 """
@@ -71,12 +74,22 @@ def params_of(config_json: str | None) -> list[dict] | None:
     ]
 
 
+def group_of(job) -> str:
+    """The Yingdao robot group a pool job is started on (API.md §12): a job waiting for any robot
+    of a pool with `yingdao_group_uuid` goes to the group (`executeScope: any`), Yingdao picking
+    the robot; "" for a start on the job's own robot."""
+    pool = job.pool if job.pool_id and job.any_robot else None
+    return pool.yingdao_group_uuid if pool is not None else ""
+
+
 def start_body(job) -> dict:
     task, account = job.task, job.account
     run_timeout = min(max(int(job.run_timeout_seconds), RUN_TIMEOUT_RANGE[0]), RUN_TIMEOUT_RANGE[1])
+    group = group_of(job)
+    robot = {"robotClientGroupUuid": group, "executeScope": "any"} if group else {"accountName": account.yingdao_account_name}
     body = {
         "robotUuid": task.yingdao_robot_uuid,
-        "accountName": account.yingdao_account_name,
+        **robot,
         "idempotentUuid": str(job.pk),
         "priority": PRIORITY.get(job.priority, "middle"),
         "runTimeout": run_timeout,
@@ -189,7 +202,7 @@ class YingdaoBackend:
     def _missing_names(job) -> str:
         if job.task is None or not job.task.yingdao_robot_uuid:
             return "the task has no yingdao_robot_uuid (the Yingdao app to run)"
-        if job.account is None or not job.account.yingdao_account_name:
+        if (job.account is None or not job.account.yingdao_account_name) and not group_of(job):
             return "the account has no yingdao_account_name (the robot's registered Yingdao account)"
         return ""
 

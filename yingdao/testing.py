@@ -65,6 +65,9 @@ class FakeJob:
     end_time: datetime | None = None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     screenshot_url: str = ""
+    # The robot that runs it: the accountName it was started for, or the member a group start
+    # (robotClientGroupUuid, executeScope any) picked (FakeYingdao.groups).
+    runner: str = ""
 
     @property
     def callback_url(self) -> str:
@@ -78,8 +81,8 @@ class FakeJob:
             "remark": "",
             "robotUuid": self.body.get("robotUuid"),
             "robotName": f"app {self.body.get('robotUuid')}",
-            "robotClientUuid": f"client-{self.body.get('accountName')}",
-            "robotClientName": self.body.get("accountName"),
+            "robotClientUuid": f"client-{self.runner}",
+            "robotClientName": self.runner,
             "startTime": _local(self.start_time),
             "endTime": _local(self.end_time),
             "screenshotUrl": self.screenshot_url or None,
@@ -137,6 +140,8 @@ class FakeYingdao(ParamsFake):
         self.jobs: dict[str, FakeJob] = {}
         self.by_idempotent: dict[str, str] = {}
         self.clients: list[dict[str, Any]] = []
+        # robotClientGroupUuid → the robot names of the group; a group start runs on the first.
+        self.groups: dict[str, list[str]] = {}
         # (endpoint, clock time) of every accepted call; refusals counted per endpoint.
         self.accepted: list[tuple[str, float]] = []
         self.refused: dict[str, int] = {}
@@ -239,7 +244,7 @@ class FakeYingdao(ParamsFake):
             "dataType": "job",
             "jobUuid": job.job_uuid,
             "robotName": f"app {job.body.get('robotUuid')}",
-            "robotClientName": job.body.get("accountName"),
+            "robotClientName": job.runner,
             "status": job.status,
             "startTime": _local(job.start_time),
             "endTime": _local(job.end_time),
@@ -339,7 +344,9 @@ class FakeYingdao(ParamsFake):
             seen = self.by_idempotent.get(idempotent) if idempotent else None
             if seen:
                 return self._ok({"jobUuid": seen, "idempotentFlag": True})
-            job = FakeJob(job_uuid=str(uuid.uuid4()), body=dict(body))
+            group = self.groups.get(str(body.get("robotClientGroupUuid") or ""), [])
+            runner = str(body.get("accountName") or (group[0] if group else ""))
+            job = FakeJob(job_uuid=str(uuid.uuid4()), body=dict(body), runner=runner)
             self.jobs[job.job_uuid] = job
             if idempotent:
                 self.by_idempotent[idempotent] = job.job_uuid

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts import presence
 from jobs import outputs as job_outputs
-from jobs import transitions
+from jobs import pool_runs, transitions
 from jobs.models import ACTIVE, BUSY, Job, JobStatus
 from jobs.reports import record_execution
 from yingdao.callbacks import CallbackError, JobReport, parse_callback, summarise_outputs
@@ -84,6 +84,10 @@ def apply_report(job: Job, report: JobReport, *, details: bool = True) -> Applie
     now = timezone.now()
     if report.status is None:
         return _applied(job, report, f"Yingdao status {report.raw_status!r} is not one we know: nothing changed")
+    if report.robot_client_name and job.any_robot and job.pool_id:
+        # A group start (API.md §12): Yingdao picked the robot; the job records the one that ran it.
+        if pool_runs.record_robot_by_yingdao_name(job, report.robot_client_name, now=now):
+            job = _fresh(job)
     if job.account_id:
         presence.record_contact(account_id=job.account_id, when=now)
     if report.status == JobStatus.DISPATCHED:

@@ -43,7 +43,7 @@ def test_demo_seed_schedules_tasks_and_is_idempotent(fake_relay):
     call_command("seed_demo")
     call_command("seed_demo")
     scheduled = Task.objects.exclude(schedule="")
-    assert Task.objects.count() == 11 and scheduled.count() == 7  # 2 on the Yingdao backend, 3 queue demo, 1 work queue
+    assert Task.objects.count() == 12 and scheduled.count() == 8  # 2 on the Yingdao backend, 3 queue demo, 1 work queue, 1 pool
     assert Task.objects.filter(account__dispatch_backend="yingdao").exclude(yingdao_robot_uuid="").count() == 2
 
     scheduler.run_once()  # gives every scheduled task its next slot, within two minutes

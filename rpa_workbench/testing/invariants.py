@@ -45,6 +45,7 @@ class JobRow:
     dispatched_at: float | None
     started_at: float | None
     finished_at: float | None
+    task_id: str | None = None
 
     @property
     def busy_from(self) -> float | None:
@@ -76,11 +77,12 @@ def load_jobs() -> list[JobRow]:
 
     rows = Job.objects.order_by("created_at").values(
         "id", "shadow_bot_account", "app_name", "status", "reason", "source", "created_at", "dispatched_at",
-        "started_at", "finished_at",
+        "started_at", "finished_at", "task_id",
     )
     return [
         JobRow(str(r["id"]), r["shadow_bot_account"], r["app_name"], r["status"], r["reason"], r["source"],
-               epoch(r["created_at"]), epoch(r["dispatched_at"]), epoch(r["started_at"]), epoch(r["finished_at"]))
+               epoch(r["created_at"]), epoch(r["dispatched_at"]), epoch(r["started_at"]), epoch(r["finished_at"]),
+               str(r["task_id"]) if r["task_id"] else None)
         for r in rows
     ]
 
@@ -155,6 +157,16 @@ OVERLAP_SLACK = 0.25
 IN_FLIGHT_GRACE = 0.25
 
 
+def _beside(jobs: list[JobRow], now: float, slack: float):
+    """Each job (by the start of its busy time) with the jobs still busy when it began (by more
+    than `slack`)."""
+    active: list[JobRow] = []
+    for job in sorted(jobs, key=lambda j: j.busy_from):
+        active = [a for a in active if (a.finished_at if a.finished_at is not None else now) > job.busy_from + slack]
+        yield job, list(active)
+        active.append(job)
+
+
 def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slack: float = OVERLAP_SLACK) -> Check:
     """Per robot, never more busy jobs than its max_concurrent_jobs: a job is busy from its
     dispatch (or confirm) to its end."""
@@ -164,17 +176,13 @@ def busy_overlaps(jobs: list[JobRow], max_jobs: dict[str, int], now: float, slac
             per_robot[job.robot].append(job)
     examples, count, checked, by_robot_jobs = [], 0, 0, 0
     for robot, robot_jobs in per_robot.items():
-        robot_jobs.sort(key=lambda j: j.busy_from)
-        active: list[JobRow] = []
-        for job in robot_jobs:
+        for job, active in _beside(robot_jobs, now, slack):
             checked += 1
-            active = [a for a in active if (a.finished_at if a.finished_at is not None else now) > job.busy_from + slack]
             if len(active) >= max_jobs.get(robot, 1):
                 count += 1
                 by_robot_jobs += any(j.source == "robot" for j in (job, *active))
                 overlap = min((a.finished_at if a.finished_at is not None else now) for a in active) - job.busy_from
                 examples.append(f"{job.short()} busy {overlap:.2f}s beside {', '.join(a.short() for a in active)}")
-            active.append(job)
     return Check(f"jobs busy beside more than max_concurrent_jobs others of their robot (overlap > {slack}s; "
                  f"{by_robot_jobs} with a job a robot's report or confirm created)", count, examples, checked)
 
@@ -279,16 +287,48 @@ def completed_with_a_reason(jobs: list[JobRow]) -> Check:
     return Check("completed jobs that keep a failure reason", len(bad), [j.short() for j in bad], len(completed))
 
 
+def parallel_overlaps(jobs: list[JobRow], caps: dict[str, int], now: float, slack: float = OVERLAP_SLACK) -> Check:
+    """A pool task (`caps`: task id → max_parallel_jobs) never has more busy jobs than its
+    max_parallel_jobs, nor two busy on one robot (API.md §12)."""
+    per_task: dict[str, list[JobRow]] = defaultdict(list)
+    for job in jobs:
+        if job.task_id in caps and job.busy_from is not None and job.source != "robot":
+            per_task[job.task_id].append(job)
+    examples, count, checked = [], 0, 0
+    for task_id, task_jobs in per_task.items():
+        for job, active in _beside(task_jobs, now, slack):
+            checked += 1
+            if len(active) >= caps[task_id] or any(a.robot == job.robot for a in active):
+                count += 1
+                examples.append(f"{job.short()} beside {', '.join(a.short() for a in active)}")
+    return Check("pool jobs busy beyond their task's max_parallel_jobs or twice on one robot", count, examples, checked)
+
+
+def starts_per_job() -> Check:
+    """No job was given two STARTs (two dispatchers never claim one job twice)."""
+    from django.db.models import Count
+
+    from tasks.models import ControlRequest
+
+    rows = ControlRequest.objects.filter(action="start", job__isnull=False).values("job_id").annotate(n=Count("pk"))
+    twice = [f"job {str(r['job_id'])[:8]}: {r['n']} STARTs" for r in rows if r["n"] > 1]
+    return Check("jobs with more than one START command", len(twice), twice, len(rows))
+
+
 def run_all(*, commands: list[Command], answers: list[tuple[str, int]], stops: list[OperatorStop],
             logs: dict[str, str], acks: dict[str, list[str]], grace: float = IN_FLIGHT_GRACE) -> list[Check]:
     """Every check, on the database as it is now (after quiescence and the servers stopped)."""
     import time
 
     from accounts.models import Account
+    from tasks.models import Task
 
     jobs = load_jobs()
     slots = dict(Account.objects.values_list("shadow_bot_account", "max_concurrent_jobs"))
+    caps = {str(pk): cap for pk, cap in Task.objects.filter(pool__isnull=False).values_list("pk", "max_parallel_jobs")}
     return [
+        parallel_overlaps(jobs, caps, time.time()),
+        starts_per_job(),
         no_server_errors(answers),
         *clean_logs(logs),
         busy_overlaps(jobs, slots, time.time()),

@@ -21,6 +21,7 @@ from accounts.models import Account, DispatchBackend
 from alerts.models import Alert, AlertEvent, Channel, ChannelKind, Delivery, DeliveryStatus, Severity
 from executionlogs.models import ExecutionLog
 from jobs.models import Job, JobReason, JobSource, JobStatus, snapshot_of
+from pools.models import Pool
 from tasks.models import ControlOutcome, ControlRequest, Task, TaskPriority, TaskStatus
 from workqueues import items as queue_items
 from workqueues.models import WorkQueue
@@ -29,7 +30,7 @@ from yingdao.models import RobotClient
 
 # 01:38 UTC is 09:38 in Shanghai: a page showing "01:38" shows UTC.
 BASE = datetime(2026, 12, 7, 1, 38, 17, tzinfo=UTC)
-OUR_APPS = ("accounts", "tasks", "jobs", "executionlogs", "alerts", "yingdao", "workqueues")
+OUR_APPS = ("accounts", "pools", "tasks", "jobs", "executionlogs", "alerts", "yingdao", "workqueues")
 
 
 @dataclass
@@ -125,6 +126,15 @@ def build_showcase() -> Showcase:
         reference="INV-2026-00017", priority=TaskPriority.HIGH, payload={"supplier": "华东物流", "amount": 1280.5},
         due_at=_at(120).isoformat(),
     ), _item(reference="INV-2026-00018", payload={"supplier": "Acme Shanghai", "amount": 99}, defer_until=_at(30).isoformat())])
+    o["pool"] = Pool.objects.create(name="华东财务机器人池 finance_pool_east", description="上海 · 三台",
+                                    yingdao_group_uuid="7d1e2f3a-4b5c-4d6e-8f70-81a2b3c4d5e6")
+    o["pool"].accounts.set([o["account"], o["yingdao_account"]])
+    o["pool_task"] = Task.objects.create(
+        account=o["account"], task_name="发票导出 invoice_pool", app_name="invoice_pool", pool=o["pool"],
+        max_parallel_jobs=2,
+    )
+    _job(o["pool_task"], JobStatus.RUNNING, created=-4, dispatched=-4, started=-3, any_robot=True)
+    _job(o["pool_task"], JobStatus.QUEUED, created=0, any_robot=True)  # after the showcase's oldest queued job
     _pin_automatic_times()
     return shown
 
@@ -148,7 +158,7 @@ def _job(task: Task, status: str, *, created: int, dispatched=None, started=None
 
 def _pin_automatic_times() -> None:
     """created_at / updated_at (auto_now) at fixed instants too, so every time on a page is known."""
-    for model in (Account, Task, ControlRequest, Channel, Delivery, ExecutionLog, Job, WorkQueue):
+    for model in (Account, Task, ControlRequest, Channel, Delivery, ExecutionLog, Job, WorkQueue, Pool):
         names = [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
         if names:
             model.objects.update(**{name: _at(-120) for name in names})
@@ -191,6 +201,7 @@ def admin_pages(shown: Showcase, *, dashboard: bool = True) -> list[str]:
         pages.append(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]))
     pages.append(reverse("admin:tasks_task_history", args=[shown["task"].pk]))
     pages.append(reverse("admin:jobs_job_changelist") + f"?account__id__exact={shown['account'].pk}&queue=active")
+    pages.append(reverse("admin:jobs_job_changelist") + f"?pool__id__exact={shown['pool'].pk}&queue=active")
     if dashboard:
         pages.append("/dashboard/")
     return list(dict.fromkeys(pages))

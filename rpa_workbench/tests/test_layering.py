@@ -33,6 +33,7 @@ SKIPPED = {"tests", "migrations", "testing"}
 LAYERS: dict[str, int] = {
     "rpa_workbench": 0,
     "accounts": 1,
+    "pools": 2,
     "tasks": 2,
     "executionlogs": 3,
     "jobs": 4,

@@ -32,3 +32,18 @@ def test_a_start_received_well_after_its_job_ended_is_counted():
 
 def test_a_start_with_no_job_dispatched_before_it_is_counted():
     assert starts_for_ended_jobs([start_at(50.0)], [force_stopped_job(dispatched_at=100.0, finished_at=101.0)]).count == 1
+
+
+def test_pool_jobs_beyond_max_parallel_or_twice_on_one_robot_are_counted():
+    from rpa_workbench.testing.invariants import JobRow, parallel_overlaps
+
+    def row(robot, begin, end, task="t1"):
+        return JobRow(f"{robot}{begin}", robot, "app", "completed", None, "api", begin, begin, begin, end, task)
+
+    fine = [row("a", 0, 10), row("b", 1, 10), row("a", 11, 12)]
+    assert parallel_overlaps(fine, {"t1": 2}, now=100).count == 0
+    too_many = [row("a", 0, 10), row("b", 1, 10), row("c", 2, 10)]
+    assert parallel_overlaps(too_many, {"t1": 2}, now=100).count == 1
+    same_robot = [row("a", 0, 10), row("a", 5, 12)]
+    assert parallel_overlaps(same_robot, {"t1": 5}, now=100).count == 1
+    assert parallel_overlaps(too_many, {}, now=100).checked == 0  # not a pool task

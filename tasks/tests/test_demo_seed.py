@@ -53,3 +53,21 @@ def test_a_task_an_operator_set_keeps_its_retries(fake_relay):
     Task.objects.filter(app_name="order_sync").update(max_retries=5)
     call_command("seed_demo")
     assert Task.objects.get(app_name="order_sync").max_retries == 5
+
+
+def test_the_demo_pool_spreads_its_queued_jobs_over_its_three_robots(fake_relay):
+    from jobs import dispatcher
+    from jobs.models import BUSY, Job
+    from pools.models import Pool
+
+    call_command("seed_demo")
+    pool = Pool.objects.get(name=seed_demo.POOL_NAME)
+    assert sorted(pool.accounts.values_list("shadow_bot_account", flat=True)) == ["demo_pool_01", "demo_pool_02", "demo_pool_03"]
+    task = Task.objects.get(app_name=seed_demo.POOL_TASK[1])
+    assert (task.pool_id, task.max_parallel_jobs) == (pool.pk, 3)
+    assert Job.objects.filter(task=task, status="queued", any_robot=True).count() == seed_demo.POOL_DEMO_JOBS
+    dispatcher.run_once(wait_for_sends=True)
+    busy = Job.objects.filter(task=task, status__in=BUSY)
+    assert sorted(busy.values_list("shadow_bot_account", flat=True)) == ["demo_pool_01", "demo_pool_02", "demo_pool_03"]
+    call_command("seed_demo")  # again: its jobs still wait, nothing more is queued
+    assert Job.objects.filter(task=task).count() == seed_demo.POOL_DEMO_JOBS

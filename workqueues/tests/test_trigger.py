@@ -73,3 +73,21 @@ def test_a_trigger_without_a_configured_backend_starts_nothing_and_keeps_going(m
     add(queue, now, 3)
     assert worker.run_once(now=now).started == []
     assert not Job.objects.exists()
+
+
+def test_a_trigger_on_a_pool_task_keeps_jobs_going_on_different_robots(relay_on, make_queue, make_task, make_account, now):
+    from jobs import queue as job_queue
+    from pools.models import Pool
+
+    robots = [make_account() for _ in range(3)]
+    pool = Pool.objects.create(name="Queue workers")
+    pool.accounts.set(robots)
+    task = make_task(robots[0], pool=pool, max_parallel_jobs=3)
+    queue = make_queue(task=task, trigger_min_items=1, trigger_max_jobs=3)
+    add(queue, now, 10)
+    started = worker.run_once(now=now).started
+    assert len(started) == 3  # a pool task runs several jobs at once (API.md §12)
+    job_queue.claim_many([robot.pk for robot in robots], now=now)
+    busy = Job.objects.filter(task=task, status=JobStatus.DISPATCHED)
+    assert sorted(busy.values_list("account_id", flat=True)) == sorted(robot.pk for robot in robots)
+    assert worker.run_once(now=now + timedelta(seconds=5)).started == []  # three active: enough

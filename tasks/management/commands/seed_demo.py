@@ -8,6 +8,10 @@ normal and low, all due together — QUEUE_DEMO_DELAY seconds after each seed, t
 minutes — so one runs and two wait in priority order. Their first cron slot is moved past the
 one-shot start (QUEUE_DEMO_SPAN), so the demo does not begin by skipping its own schedule.
 
+`Demo pool` (API.md §12) is three simulated robots, `demo_pool_01..03`, and one task that runs
+on any of them (up to three jobs at once, each on a different robot): POOL_DEMO_JOBS of its jobs
+are queued at each seed, so the dispatcher spreads them over the pool; then it runs on its cron.
+
 Every demo task retries a failed run (DEMO_RETRIES); `make demo` has the simulator fail the
 first run of RETRY_DEMO_APP, started RETRY_DEMO_DELAY seconds after the seed, so an automatic
 retry shows within the first minutes.
@@ -26,6 +30,7 @@ from django.utils import timezone
 
 from accounts.models import Account, DispatchBackend
 from alerts.models import AlertEvent, Channel
+from rpa_workbench.errors import ApiError
 from tasks import demo_parameters
 from tasks.models import Task, TaskPriority
 from tasks.schedules import next_run_after
@@ -65,6 +70,13 @@ QUEUE_TASKS = [
     ("Archive cleanup (low)", "archive_cleanup", TaskPriority.LOW),
 ]
 
+# A pool of three simulated robots and a task that runs on any of them (docs/jobs.md, "Pools").
+POOL_NAME = "Demo pool"
+POOL_ROBOTS = [(f"demo_pool_0{n}", f"192.168.50.3{n}", 8030 + n) for n in (1, 2, 3)]
+POOL_TASK = ("Export invoices (pool)", "pool_invoice_export", "*/2 * * * *")
+POOL_PARALLEL = 3
+POOL_DEMO_JOBS = 5
+
 DEMO_CHANNEL = "Demo webhook receiver"
 
 DEMO_RETRIES = {"max_retries": 2, "retry_delay_seconds": 15}
@@ -89,7 +101,7 @@ def _task_defaults(task_name: str, cron: str, **extra) -> dict:
 def demo_robots() -> list[tuple[str, str, int, dict]]:
     """(name, host IP, port, other account fields) of every demo robot, relay ones first."""
     yingdao = {"dispatch_backend": DispatchBackend.YINGDAO}
-    return [(*robot, {}) for robot in ROBOTS] + [
+    return [(*robot, {}) for robot in ROBOTS + POOL_ROBOTS] + [
         (name, host_ip, port, {**yingdao, "yingdao_account_name": yingdao_name})
         for name, host_ip, port, yingdao_name in YINGDAO_ROBOTS
     ]
@@ -97,7 +109,7 @@ def demo_robots() -> list[tuple[str, str, int, dict]]:
 
 def demo_tasks() -> list[tuple[int, str, str, dict]]:
     """(index into demo_robots(), app, task fields) of every demo task."""
-    offset = len(ROBOTS)
+    offset = len(ROBOTS) + len(POOL_ROBOTS)
     return [(index, app, _task_defaults(name, cron)) for index, name, app, cron in TASKS] + [
         (QUEUE_ROBOT, app, _task_defaults(name, QUEUE_SCHEDULE, priority=priority))
         for name, app, priority in QUEUE_TASKS
@@ -128,11 +140,40 @@ class Command(BaseCommand):
             rows.append(row)
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
         self.stdout.write(f"demo parameters: {demo_parameters.seed(rows)} task(s) take inputs")
+        self.seed_pool(accounts[len(ROBOTS):len(ROBOTS) + len(POOL_ROBOTS)])
         self.fire_queue_demo(accounts[QUEUE_ROBOT])
         self.fire_retry_demo(accounts[1])
         self.seed_alert_channel()
         if apps.is_installed("workqueues"):  # the work queue demo lives in its own app
             call_command("seed_demo_queue", stdout=self.stdout)
+
+    def seed_pool(self, robots: list[Account]) -> None:
+        """The demo pool, its task (bound to the first of its robots) and POOL_DEMO_JOBS queued
+        jobs of that task — unless some still wait — for the dispatcher to spread over the pool."""
+        from jobs import services as job_services
+        from jobs.models import ACTIVE, Job, JobSource
+        from pools.models import Pool
+
+        pool, _ = Pool.objects.get_or_create(
+            name=POOL_NAME, defaults={"description": "three simulated robots (make demo)"}
+        )
+        pool.accounts.add(*robots)
+        name, app, cron = POOL_TASK
+        task, _ = Task.objects.get_or_create(
+            account=robots[0], app_name=app,
+            defaults=_task_defaults(name, cron, pool=pool, max_parallel_jobs=POOL_PARALLEL),
+        )
+        queued = 0
+        if not Job.objects.filter(task=task, status__in=ACTIVE).exists():
+            for _ in range(POOL_DEMO_JOBS):
+                try:
+                    job_services.start_job(task=task, source=JobSource.ADMIN, inline=False)
+                except ApiError as exc:  # e.g. no relay configured (make run without make demo)
+                    self.stdout.write(f"pool demo: no job queued ({exc.message})")
+                    break
+                queued += 1
+        self.stdout.write(f"pool demo: {pool.name} ({', '.join(r.shadow_bot_account for r in robots)}), "
+                          f"{queued} job(s) of {app} queued for any of them")
 
     def fire_queue_demo(self, robot: Account) -> None:
         """All three queue-demo tasks due at once, shortly after this seed (one-shot trigger)."""
