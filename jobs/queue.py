@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from accounts.models import Account
 from jobs import audit, outbox, pooling, transitions
@@ -47,7 +48,9 @@ def claim_many(account_ids, *, now: datetime, skip_locked: bool = False) -> list
     `claim_locked`."""
     with transaction.atomic():
         accounts = lock_accounts(account_ids, skip_locked=skip_locked)
-        return claim_locked(accounts, now=now, skip_locked=skip_locked)
+        # The dispatch is stamped when it happens: after the locks, which may have waited for a
+        # job's end to commit (a pass's own `now` is from before its first batch).
+        return claim_locked(accounts, now=max(now, timezone.now()), skip_locked=skip_locked)
 
 
 def lock_accounts(account_ids, *, skip_locked: bool = False) -> dict:

@@ -161,6 +161,7 @@ def start_job(
                 locked = locks.lock_task(task.pk, account_id=task.account_id)
             except Task.DoesNotExist:
                 raise ApiError(http.HTTP_404_NOT_FOUND, "NOT_FOUND", "task not found") from None
+            now = timezone.now()  # after the locks, which may have waited: the job's times are its own
             problem = not_configured(locked)
             # A pool task runs several jobs at once (API.md §12): each start is one more job.
             refusal = None if problem is not None else (

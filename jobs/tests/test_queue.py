@@ -181,3 +181,20 @@ def test_concurrent_claims_never_admit_two(make_account, make_task, make_job):
     now = timezone.now()
     claimed = run_together([lambda: queue.claim(account.pk, now=now, skip_locked=False)] * 6)
     assert sum(len(c) for c in claimed) == 1
+
+
+def test_a_claim_stamps_the_dispatch_when_it_happens_not_when_its_pass_began(make_account, make_task, make_job):
+    """A dispatcher pass (or a start) takes `now` before it waits for a robot's lock, which
+    another transaction may hold while it ends the robot's previous job; the dispatch is stamped
+    after the lock, so the robot's busy times never seem to overlap (issue 26: a pool test on
+    PostgreSQL under CI load saw two jobs 1 s 'beside' each other on one robot)."""
+    account = make_account()
+    job = make_job(make_task(account), created_at=timezone.now() - timedelta(minutes=5))
+    pass_began = timezone.now() - timedelta(seconds=30)
+    before_claim = timezone.now()
+
+    [claimed] = queue.claim_many([account.pk], now=pass_began)
+
+    assert claimed.pk == job.pk
+    job.refresh_from_db()
+    assert job.status == JobStatus.DISPATCHED and job.dispatched_at >= before_claim
