@@ -3,7 +3,8 @@
 Daphne (Twisted) answers two kinds of request itself, before the application sees them, so no
 view can give them the API's error shape; docs/api-schema.md says what the reverse proxy in
 front should enforce instead. Such requests are not generated here:
-- a multipart/form-data POST body without any part: a bare `400` (no headers, no JSON);
+- a multipart/form-data POST body without any part (every field left out, or an empty array):
+  a bare `400` (no headers, no JSON);
 - a request line over Twisted's 16 KiB line limit (e.g. a 4,096-character proxy `url` of
   non-ASCII characters, percent-encoded): the connection is closed without a response.
 """
@@ -25,9 +26,10 @@ def request_target_bytes(case) -> int:
 
 
 def has_no_part(body) -> bool:
-    """A multipart body that encodes to no part at all: empty, or only fields left out (None)."""
+    """A multipart body that encodes to no part at all: empty, or only fields left out (None)
+    or empty arrays (an array is one part per item)."""
     if isinstance(body, dict):
-        return all(value is None for value in body.values())
+        return all(value is None or (isinstance(value, list | tuple) and not value) for value in body.values())
     return not body
 
 
