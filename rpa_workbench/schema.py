@@ -103,6 +103,8 @@ DOMAIN_ERRORS: dict[str, dict[int, str]] = {
     "resources_file": {
         403: "PERMISSION_DENIED, or SIGNATURE_EXPIRED/SIGNATURE_INVALID for a signed URL",
         416: "RANGE_NOT_SATISFIABLE",
+        # A robot may read its config file with the webhook secret (resources.access).
+        429: "TOO_MANY_REQUESTS: this address sent too many wrong webhook secrets; see Retry-After",
     },
     "auth_token": {
         429: "TOO_MANY_REQUESTS: too many wrong passwords for this username or address; see Retry-After",
