@@ -183,11 +183,8 @@ def _active_and_ended_sql(vendor: str, on_robot: bool = False) -> str:
     )
 
 
-def _active_and_ended(task: Task, log, robot_id=None) -> tuple[Job | None, Job | None]:
-    """In one query: the task's active job, and its ended job whose run this report may be about
-    (it began — confirmed, else dispatched — no later than the report's start and ended no
-    earlier, both within the clock skew, and has no report yet, or only the synthetic log of a
-    lost contact or run timeout). `robot_id`: a pool task's jobs on that robot only."""
+def _active_and_ended_statement(task: Task, start: datetime, robot_id=None) -> tuple[str, list]:
+    """The SQL of `_active_and_ended` and its parameters, for a report that began at `start`."""
     skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
     at = Job._meta.get_field("finished_at")
     task_id = Job._meta.get_field("task").get_db_prep_value(task.pk, connection)
@@ -195,11 +192,19 @@ def _active_and_ended(task: Task, log, robot_id=None) -> tuple[Job | None, Job |
     not_waiting = [JobStatus.QUEUED] if robot_id else []
     params = [
         task_id, *robot, *not_waiting, *ACTIVE,
-        task_id, *robot, at.get_db_prep_value(log.start_time - skew, connection), *FINAL,
-        at.get_db_prep_value(log.start_time + skew, connection),
+        task_id, *robot, at.get_db_prep_value(start - skew, connection), *FINAL,
+        at.get_db_prep_value(start + skew, connection),
         *SYNTHETIC_LOG_REASONS, *ACTIVE,
     ]
-    rows = list(Job.objects.raw(_active_and_ended_sql(connection.vendor, bool(robot_id)), params))
+    return _active_and_ended_sql(connection.vendor, bool(robot_id)), params
+
+
+def _active_and_ended(task: Task, log, robot_id=None) -> tuple[Job | None, Job | None]:
+    """In one query: the task's active job, and its ended job whose run this report may be about
+    (it began — confirmed, else dispatched — no later than the report's start and ended no
+    earlier, both within the clock skew, and has no report yet, or only the synthetic log of a
+    lost contact or run timeout). `robot_id`: a pool task's jobs on that robot only."""
+    rows = list(Job.objects.raw(*_active_and_ended_statement(task, log.start_time, robot_id)))
     active = next((job for job in rows if job.status in ACTIVE), None)
     return active, next((job for job in rows if job.status not in ACTIVE), None)
 

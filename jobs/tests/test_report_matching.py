@@ -132,21 +132,12 @@ def test_suspect_the_watchdogs_log_never_takes_a_real_reports_key(make_task, mak
 
 def _plan(task, start) -> str:
     """How the database reads a report's candidate jobs (EXPLAIN of the matching statement)."""
-    from django.conf import settings
     from django.db import connection
 
-    from jobs.models import ACTIVE, FINAL
-
-    skew = timedelta(seconds=settings.RPA_CLOCK_SKEW_SECONDS)
-    at = Job._meta.get_field("finished_at")
-    task_id = Job._meta.get_field("task").get_db_prep_value(task.pk, connection)
-    params = [
-        task_id, *ACTIVE, task_id, at.get_db_prep_value(start - skew, connection), *FINAL,
-        at.get_db_prep_value(start + skew, connection), *reports.SYNTHETIC_LOG_REASONS, *ACTIVE,
-    ]
+    sql, params = reports._active_and_ended_statement(task, start)
     with connection.cursor() as cursor:
         explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
-        cursor.execute(explain + reports._active_and_ended_sql(connection.vendor), params)
+        cursor.execute(explain + sql, params)
         return "\n".join(" ".join(str(value) for value in row) for row in cursor.fetchall())
 
 
