@@ -153,7 +153,6 @@ def start_job(
     refuse = dict(action=ControlAction.START, target="START", source=audit.SOURCE_OF_JOB.get(source, source), user=user)
     resolved = job_inputs.resolve(task, inputs)  # io: API.md §11 (400 naming the parameter)
     with inline_slot(inline) as wait_here:
-        now = timezone.now()
         claimed: list[Job] = []
         with transaction.atomic():
             members = lock_pool_members(task.pool_id)  # a pool's robots before the task (lock order)
