@@ -73,3 +73,19 @@ def launched_chromium(monkeypatch) -> Iterator[Any]:
         )
         yield chromium
         chromium.close()
+
+
+def signed_in(browser, server, width: int = 1280, language: str | None = None, navigation_ms: int | None = None):
+    """A new page of a new context `width` px wide, signed in to the admin as the `admin_user`
+    fixture's root (and asking for `language`, when given)."""
+    headers = {"Accept-Language": language} if language else {}
+    page = browser.new_context(viewport={"width": width, "height": 900}, extra_http_headers=headers).new_page()
+    page.set_default_timeout(WAIT_MS)
+    if navigation_ms is not None:
+        page.set_default_navigation_timeout(navigation_ms)
+    page.goto(f"{server.url}/admin/login/?next=/admin/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "pw-root")
+    page.locator("form [type=submit]").first.click()
+    page.wait_for_url(f"{server.url}/admin/")
+    return page

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from rpa_workbench.testing import browser as browser_pages
 from rpa_workbench.testing import page_checks, screens
 from rpa_workbench.testing.browser import BROWSER_MARKS, WAIT_MS
 from rpa_workbench.testing.showcase import admin_pages, build_showcase, stored_datetimes, utc_spellings
@@ -43,18 +44,7 @@ def admin_data(make_account, make_task, make_log):
 
 
 def signed_in(browser, server, width: int, language: str = "en"):
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, extra_http_headers={"Accept-Language": language}
-    )
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.set_default_navigation_timeout(WAIT_MS * 2)
-    page.goto(f"{server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "pw-root")
-    page.locator("form [type=submit]").first.click()
-    page.wait_for_url(f"{server.url}/admin/")
-    return page
+    return browser_pages.signed_in(browser, server, width, language, navigation_ms=WAIT_MS * 2)
 
 
 def matrix() -> list[tuple[str, int]]:

@@ -9,7 +9,7 @@ import requests
 from rest_framework_simplejwt.tokens import AccessToken
 
 from jobs.models import Job
-from rpa_workbench.testing.browser import BROWSER_MARKS, WAIT_MS
+from rpa_workbench.testing.browser import BROWSER_MARKS, signed_in
 from rpa_workbench.testing.waiting import wait_for
 from tasks.models import TaskParameter
 from tasks.tests.test_end_to_end import _system, robots  # noqa: F401 — the simulator fixture
@@ -52,13 +52,7 @@ def test_the_admin_start_with_inputs_form_runs_a_job_whose_page_shows_inputs_the
     from playwright.sync_api import expect
 
     server = _system(live_server_factory, robots)
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(f"{server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "pw-root")
-    page.locator("form [type=submit]").first.click()
-    page.wait_for_url(f"{server.url}/admin/")
+    page = signed_in(browser, server)
 
     page.goto(f"{server.url}/admin/tasks/task/{export_task.pk}/change/")
     page.locator("#start-with-inputs").click()

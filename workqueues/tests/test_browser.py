@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from rpa_workbench.testing.browser import BROWSER_MARKS, WAIT_MS
+from rpa_workbench.testing.browser import BROWSER_MARKS, signed_in
 from workqueues import items
 
 pytestmark = BROWSER_MARKS
@@ -25,18 +25,6 @@ def queue_data(make_queue, make_task):
                                          "payload": {"customer": "上海晨光贸易有限公司", "lines": [{"sku": "TEA-LJ-250", "qty": 3}]}}], now=earlier)
     items.add_items(queue=queue, specs=[{"priority": "normal", "reference": f"ORD-{n}"} for n in range(5)])
     return queue
-
-
-def signed_in(browser, server, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.goto(f"{server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "pw-root")
-    page.locator("form [type=submit]").first.click()
-    page.wait_for_url(f"{server.url}/admin/")
-    return page
 
 
 def test_queue_pages_and_card_fit_a_phone_and_a_laptop(live_server_factory, admin_user, queue_data, browser):
