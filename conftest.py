@@ -34,6 +34,18 @@ def _isolated_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language: a request through the test client leaves its
+    language active in the worker's thread, which made later tests depend on the order they ran."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _empty_read_cache():
     """Cached reads start empty: a rolled-back test's event positions are given again."""
     from django.conf import settings

@@ -46,3 +46,13 @@ def test_a_generated_password_passes_the_validators(monkeypatch):
     out = StringIO()
     call_command("ensure_admin", stdout=out)
     assert "password: " in out.getvalue() and get_user_model().objects.filter(is_superuser=True).count() == 1
+
+
+def test_the_refusal_is_in_english_whatever_language_the_caller_left_active(monkeypatch):
+    """The message mixes our sentence with Django's rule texts: one language, not two."""
+    from django.utils import translation
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "password")
+    with translation.override("zh-hans"), pytest.raises(CommandError) as refused:
+        call_command("ensure_admin", stdout=StringIO())
+    assert "This password is too common." in str(refused.value)

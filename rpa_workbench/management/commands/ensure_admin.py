@@ -14,12 +14,13 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 
 class Command(BaseCommand):
     help = "Create the first admin user if there is no superuser yet."
 
+    @no_translations  # a terminal message in one language, whichever one a caller left active
     def handle(self, *args, **options):
         User = get_user_model()
         existing = list(User.objects.filter(is_superuser=True).order_by("pk").values_list("username", flat=True)[:3])
