@@ -20,7 +20,8 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Account
-from jobs import audit, outbox, pooling, transitions
+from jobs import audit, outbox, pooling, rebinding, transitions
+from jobs.locks import transaction_locks_everything
 from jobs.models import BUSY, Job, JobStatus
 from tasks.models import ControlAction, Task
 
@@ -93,6 +94,10 @@ def claim_locked(accounts: dict, *, now: datetime, skip_locked: bool = False) ->
         plan = pooling.assign(free=free, own=own, pooled=pooled, memberships=memberships, tasks=tasks, order=order)
     else:
         plan = [(job, job.account_id) for job in own]
+    if plan and not transaction_locks_everything():
+        # Read before the tasks' locks: an edit that committed in between moved these (jobs.rebinding).
+        moved = rebinding.changed_since_read([job for job, _ in plan])
+        plan = [(job, robot) for job, robot in plan if job.pk not in moved]
     claimed = []
     for job, robot in plan:
         account = accounts[robot]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -18,6 +19,7 @@ from django.db.models import Case, When
 from django.utils import timezone
 from rest_framework import status as http
 
+from accounts.models import Account
 from jobs import audit, locks, outbox, queue, transitions
 from jobs import services as job_services
 from jobs.backends import relay_protocol as relay
@@ -194,28 +196,63 @@ def send_raw_control(
         )
         .first()
     )
-    if task is not None:
-        routed = _intranet_through_jobs(task, target=target, source=source, user=user)
-        if routed is not None:
-            return routed
+    routed = (
+        _intranet_through_jobs(task, target=target, source=source, user=user)
+        if task is not None
+        else _intranet_to_a_pool_robot(host_ip=backend_ip, port=port, app_name=app_name, target=target, source=source, user=user)
+    )
+    if routed is not None:
+        return routed
     return _send_raw(
         task=task, target=target, source=source, user=user, host_ip=backend_ip, port=port, app_name=app_name
     )
 
 
-def _intranet_through_jobs(task: Task, *, target: str, source: str, user) -> ControlRequest | Job | None:
+def _intranet_through_jobs(task: Task, *, target: str, source: str, user) -> ControlRequest | Job | list | None:
     """A START for a known task is a job (a double-click: one START and a 409); an ALL for a
     task with an active job stops that job. None: send it raw (nothing to attach it to)."""
-    try:
+    with _intranet_errors():
         if target == relay.START:
             return start_task(task=task, source=source, user=user)
         if _current_job(task) is not None:
             return stop_task(task=task, source=source, user=user)
+    return None
+
+
+def _intranet_to_a_pool_robot(
+    *, host_ip: str, port: int, app_name: str, target: str, source: str, user
+) -> ControlRequest | Job | list | None:
+    """A pool task runs on every robot of its pool (API.md §12), not only on its own: a request
+    addressed to another member is about it too. START starts the pool task (the pool picks the
+    free robot, as for a START at its own robot); ALL stops the job that robot runs for the app,
+    and only that one. None: no pool task there (send it raw)."""
+    robots = Account.objects.filter(host_ip=str(ipaddress.ip_address(host_ip))).order_by(
+        Case(When(port=port, then=0), default=1), "created_at"
+    )
+    if target == relay.START:
+        task = Task.objects.filter(pool__accounts__in=robots, app_name__iexact=app_name).order_by("created_at").first()
+        return _intranet_through_jobs(task, target=target, source=source, user=user) if task else None
+    job = (
+        Job.objects.filter(account__in=robots, app_name__iexact=app_name, status__in=ACTIVE, pool__isnull=False)
+        .order_by("created_at")
+        .first()
+    )
+    if job is None:
+        return None
+    with _intranet_errors():
+        job, request = job_services.stop_job(job=job, source=source, user=user)
+    return request if request is not None else job
+
+
+@contextmanager
+def _intranet_errors():
+    """The intranet endpoint's error body carries `success: false` and the relay `url`."""
+    try:
+        yield
     except ApiError as exc:
         exc.extra.setdefault("success", False)
         exc.extra.setdefault("url", _url_of(exc))
         raise
-    return None
 
 
 def _url_of(exc: ApiError) -> str:

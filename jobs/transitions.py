@@ -93,7 +93,7 @@ def _expected_for(new: str) -> list[str]:
     return [status for status, targets in TRANSITIONS.items() if new in targets]
 
 
-def _after_commit_wake_dispatcher() -> None:
+def after_commit_wake_dispatcher() -> None:
     transaction.on_commit(lambda: wakeup.kick())
 
 
@@ -150,7 +150,7 @@ def move(
     transition = Transition(job, old, new, job.reason, task_status, account_status)
     _run_hooks(transition)
     if old in BUSY and new not in BUSY:
-        _after_commit_wake_dispatcher()
+        after_commit_wake_dispatcher()
     if new == JobStatus.FAILED and job.reason in RETRIED_REASONS:
         _maybe_retry(job, now)
     return transition
@@ -205,7 +205,7 @@ def create(
     account_status = _sync_account(job, now, None, locked) if status == JobStatus.RUNNING else None
     _run_hooks(Transition(job, None, status, job.reason, task_status, account_status))
     if status == JobStatus.QUEUED:
-        _after_commit_wake_dispatcher()
+        after_commit_wake_dispatcher()
     return job
 
 

@@ -97,7 +97,8 @@ def delete_pool(*, pool: Pool) -> None:
         users = list(pool.tasks.values_list("task_name", flat=True)[:3])
         if users:
             raise Conflict("POOL_IN_USE", f"pool {pool.name} is used by tasks: {', '.join(users)}")
-        # jobs queued for any of its robots (their task has left the pool since) would never run
+        # jobs queued for any of its robots would never run (a task's waiting jobs follow it out
+        # of the pool, jobs/rebinding.py: this only guards against one left behind by a race)
         waiting = pool.jobs.filter(status="queued", any_robot=True).count()
         if waiting:
             raise Conflict("POOL_IN_USE", f"pool {pool.name} still has {waiting} jobs waiting for its robots")

@@ -204,10 +204,11 @@ def intranet_body(sent, *, target: str) -> dict[str, Any]:
     """The intranet endpoint's answer: the request sent, or the job a START/stop became."""
     from jobs.models import Job
 
-    if isinstance(sent, Job):
+    if isinstance(sent, Job | list):  # a job, or a pool task's stop: one entry per job (API.md §12)
         from jobs.task_control import control_response
 
-        body = control_response(sent.task, sent) if sent.task_id else {"success": True, "message": sent.status}
+        first = sent[0] if isinstance(sent, list) else sent
+        body = control_response(first.task, sent) if first.task_id else {"success": True, "message": first.status}
         return {**body, "url": "", "response_status": None}
     body = {
         "success": True,

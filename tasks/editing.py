@@ -8,6 +8,7 @@ common case a friendly message, and a lost race still ends as 409 TASK_EXISTS.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,14 @@ from tasks.schedules import next_run_after
 
 # Fields that decide which robot runs what: not changeable while the robot is running the task.
 BINDING_FIELDS = ("account", "app_name")
+
+# What a task's jobs copy when they are queued: an edit of one of them calls BINDING_HOOKS.
+JOB_BINDING_FIELDS = ("account", "app_name", "pool")
+
+# Called inside an edit's transaction, with the task's row locked and saved, when one of
+# JOB_BINDING_FIELDS changed: jobs registers how its queued jobs follow the task
+# (jobs.rebinding, from its AppConfig.ready: tasks sits below jobs and cannot import it).
+BINDING_HOOKS: list[Callable[[Task], object]] = []
 
 # Columns that control, the robots' webhooks, the scheduler and the dispatcher own: an edit
 # never writes them (a stale copy would undo a confirm, a heartbeat or a scheduler claim).
@@ -146,6 +155,9 @@ def update_task(*, task: Task, changes: dict[str, Any], user=None) -> Task:
                 written.append("next_run_at")
             current.save(update_fields=[*written, "updated_at"])
             keep_robot_in_pool(current)
+            if any(name in written for name in JOB_BINDING_FIELDS):
+                for hook in BINDING_HOOKS:
+                    hook(current)
             events.publish_task_updated(current, events.changed(before, current))
     except IntegrityError:
         raise _duplicate(changes.get("account", task.account), changes.get("app_name", task.app_name)) from None
