@@ -30,7 +30,7 @@ install-dev: $(DEV_STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-# The Chinese admin: compile locale/*/LC_MESSAGES/django.po (the .mo files are not committed).
+# The Chinese admin: compile locale/ and django_locale_gaps/ (settings.LOCALE_PATHS; the .mo files are not committed).
 # Needs GNU gettext (Debian: apt-get install gettext).
 messages: install
 	@command -v msgfmt >/dev/null 2>&1 || { echo "msgfmt not found: apt-get install gettext (the admin stays in English)"; exit 0; }; \

@@ -199,7 +199,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Accept-Language (zh-CN, zh-SG… → zh-hans) or the language switcher (/i18n/setlang/).
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# Ours first (makemessages writes there); then what Django's own Chinese catalogues lack.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "django_locale_gaps"]
 # One format for dates people read, in both languages: 2026-01-21 14:30:00 (rpa_workbench/formats).
 FORMAT_MODULE_PATH = ["rpa_workbench.formats"]
 # One clock for people: every date a person reads (admin, dashboard, messages, log lines) and the
