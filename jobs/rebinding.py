@@ -11,6 +11,11 @@ robot of its pool. A job bound to one member by a `scope: all` start (a pool job
 keeps its robot, as asked, and follows only the app. Dispatched and running jobs are never
 touched: the robot has been told what to run.
 
+A task without a pool runs one job at a time, on its own robot (the claim and the reports rely
+on it). So a task leaves its pool only while at most one job of its pool days is active, and
+that one is queued or on the task's own robot: otherwise the edit is refused (409 CONFLICT),
+saying what to wait for.
+
 Runs inside the edit's transaction (tasks.editing.BINDING_HOOKS), which holds the task's row:
 the task before its jobs, the one lock order. The claim re-reads the bindings of the jobs it
 picked after taking the tasks' locks (`changed_since_read`), so a job read before an edit
@@ -19,9 +24,10 @@ committed is left for the next pass, never sent where the task no longer runs.
 
 from __future__ import annotations
 
-from jobs.models import Job, JobStatus
+from jobs.models import ACTIVE, BUSY, Job, JobStatus
 from jobs.transitions import JOB_TRACKED_FIELDS, after_commit_wake_dispatcher
 from rpa_workbench import events
+from rpa_workbench.errors import Conflict
 from tasks.models import Task
 
 # The columns that say where and what a queued job runs; compared by the claim's re-read.
@@ -32,6 +38,8 @@ def follow_task(task: Task) -> list[Job]:
     """Re-bind the task's queued jobs to its robot, app and pool as saved; returns the jobs
     changed (each with a `job_updated` event, so cached lists and streams see the move)."""
     account = task.account
+    if task.pool_id is None:
+        _refuse_leaving_a_pool_with_several_jobs(task)
     moved = []
     for job in Job.objects.filter(task_id=task.pk, status=JobStatus.QUEUED).order_by("created_at"):
         values = {"app_name": task.app_name}
@@ -59,6 +67,19 @@ def follow_task(task: Task) -> list[Job]:
     if moved:
         after_commit_wake_dispatcher()  # the new robot (or pool) may be free now
     return moved
+
+
+def _refuse_leaving_a_pool_with_several_jobs(task: Task) -> None:
+    pool_jobs = list(
+        Job.objects.filter(task_id=task.pk, status__in=ACTIVE, pool_id__isnull=False).values_list("status", "account_id")
+    )
+    elsewhere = [1 for status, robot in pool_jobs if status in BUSY and robot != task.account_id]
+    if len(pool_jobs) > 1 or elsewhere:
+        raise Conflict(
+            "CONFLICT",
+            f"task {task.task_name} has {len(pool_jobs)} jobs queued or running on its pool's robots; a task without "
+            "a pool runs one job at a time on its own robot: let them finish, or stop them, before taking it out of the pool",
+        )
 
 
 def changed_since_read(jobs: list[Job]) -> set:

@@ -139,12 +139,43 @@ def test_a_job_started_on_every_robot_keeps_its_robot_and_follows_the_app(make_a
     jobs = services.start_on_every_robot(task=task, source=JobSource.API)
     pinned = next(job for job in jobs if job.account_id == member.pk)
 
-    editing.update_task(task=task, changes={"pool": None, "app_name": "renamed"})
+    editing.update_task(task=task, changes={"app_name": "renamed"})
 
     pinned.refresh_from_db()
     assert (pinned.status, pinned.account_id, pinned.any_robot, pinned.app_name) == (
         JobStatus.QUEUED, member.pk, False, "renamed"
     )
+
+
+def test_a_task_with_several_jobs_in_its_pool_does_not_leave_it(
+    operator_client, make_account, make_task, make_job, fake_relay
+):
+    """Without a pool a task runs one job at a time on its own robot: two waiting jobs, or one
+    running on another robot, would break that. The edit is refused and nothing changes."""
+    own, member = make_account(), make_account()
+    pool = pool_of(own, member)
+    busy(make_task, make_job, own)
+    busy(make_task, make_job, member)
+    task = make_task(own, pool=pool, max_parallel_jobs=2)
+    jobs = [queued(task), queued(task)]
+
+    answer = operator_client.patch(f"/api/v1/tasks/{task.pk}", {"pool_id": None, "remark": "solo"}, format="json")
+
+    assert answer.status_code == 409 and answer.json()["code"] == "CONFLICT"
+    assert "2 jobs queued or running on its pool's robots" in answer.json()["message"]
+    task.refresh_from_db()
+    assert (task.pool_id, task.remark) == (pool.pk, None)  # the whole edit rolled back
+    assert {(job.pool_id, job.any_robot) for job in Job.objects.filter(pk__in=[job.pk for job in jobs])} == {(pool.pk, True)}
+
+    # one of them running on the other robot: still refused
+    Job.objects.filter(pk=jobs[0].pk).update(status=JobStatus.CANCELLED)
+    Job.objects.filter(status=JobStatus.RUNNING, account=member).update(status=JobStatus.COMPLETED)
+    Job.objects.filter(pk=jobs[1].pk).update(status=JobStatus.RUNNING, account=member)
+    answer = operator_client.patch(f"/api/v1/tasks/{task.pk}", {"pool_id": None}, format="json")
+    assert answer.status_code == 409
+    # once it ended, the task leaves
+    Job.objects.filter(pk=jobs[1].pk).update(status=JobStatus.COMPLETED)
+    assert operator_client.patch(f"/api/v1/tasks/{task.pk}", {"pool_id": None}, format="json").status_code == 200
 
 
 def test_a_job_already_sent_is_left_where_it_was_sent(make_account, make_task, fake_relay):
