@@ -289,6 +289,17 @@ class Driver:
             at = time.time()
             status, _ = self._call(session, operation, "POST", f"{url}/api/v1/jobs/{job['id']}/stop{query}")
             self._record_stop(at, status, job["shadow_bot_account"], job["id"])
+            # A pool job picked while queued names its pool task's own robot until a claim gives
+            # it to a member: the stop then reaches that member (right after its START).
+            robot = self._robot_of(job["id"])
+            if robot and robot != job["shadow_bot_account"]:
+                self._record_stop(at, status, robot, job["id"])
+
+    @staticmethod
+    def _robot_of(job_id) -> str | None:
+        from jobs.models import Job
+
+        return Job.objects.filter(pk=job_id).values_list("shadow_bot_account", flat=True).first()
 
     def stop(self, session, url, rng) -> None:
         self._stop_job(session, url, rng, "stop", "")
@@ -399,6 +410,35 @@ def summary(fleet: Fleet, driver: Driver) -> None:
           + f"; reports acknowledged {len(fleet.acks)}, never acknowledged {len(fleet.unacknowledged)}")
 
 
+def timelines(fleet: Fleet, driver: Driver, results: list, around: float = 3.0) -> None:
+    """For each robot a failed check names: what reached it, what operators asked and the
+    control rows written for it, 3 s either side of each example, so a red soak explains itself."""
+    for result in (r for r in results if not r.passed):
+        for example in result.examples[:3]:
+            robot = next((word.split("@", 1)[1] for word in example.split() if "@" in word), None)
+            target = {"START": "START", "STOP": "ALL"}.get(example.split()[0])
+            matching = [c.at for c in fleet.commands
+                        if c.robot == robot and c.target == target and f"{c.app_name}@{robot}" in example]
+            for at in matching[:3]:
+                timeline(fleet, driver, robot, at, around, example)
+
+
+def timeline(fleet: Fleet, driver: Driver, robot: str, at: float, around: float, example: str) -> None:
+    """What reached `robot`, what operators asked and its control rows, `around` s either side of `at`."""
+    from tasks.models import ControlRequest
+
+    print(f"  timeline of {robot} around {example!r}:")
+    for command in (c for c in fleet.commands if c.robot == robot and abs(c.at - at) <= around):
+        print(f"    {command.at - at:+.3f}s relay {command.target} {command.app_name}")
+    for stop in (s for s in driver.stops if s.robot == robot and abs(s.at - at) <= around):
+        print(f"    {stop.at - at:+.3f}s operator stop of job {stop.job_id}")
+    rows = ControlRequest.objects.filter(job__shadow_bot_account=robot).select_related("job").order_by("created_at")
+    for row in (r for r in rows if abs(r.created_at.timestamp() - at) <= around):
+        sent = f"sent {row.sent_at.timestamp() - at:+.3f}s" if row.sent_at else "not sent"
+        print(f"    {row.created_at.timestamp() - at:+.3f}s {row.action} from {row.source} for job {row.job.pk} "
+              f"({row.job.app_name}, now {row.job.status}/{row.job.reason}), {row.outcome}, {sent}")
+
+
 def main() -> int:
     args = parse_args()
     logging.basicConfig(level=logging.ERROR)
@@ -441,6 +481,8 @@ def main() -> int:
         for result in results:
             print(result.line())
         failed = not all(result.passed for result in results)
+        if failed:
+            timelines(fleet, driver, results)
         print(("FAIL" if failed else "PASS") + f" (seed {seed}; load average {wrk_bench.load()})")
     finally:
         for process, _, _ in servers:

@@ -193,10 +193,15 @@ DISPATCH_STAMP_SLACK = 0.5
 
 
 def _job_of_start(command: Command, by_task: dict[tuple[str, str], list[JobRow]]) -> JobRow | None:
-    """The job a START was sent for: the task's last job dispatched before the START arrived."""
-    candidates = [j for j in by_task.get((command.robot, command.app_name.lower()), [])
-                  if j.dispatched_at is not None and j.dispatched_at <= command.at + DISPATCH_STAMP_SLACK]
-    return max(candidates, key=lambda j: j.dispatched_at) if candidates else None
+    """The job a START was sent for: the task's last job dispatched before the START arrived;
+    only when there is none, the first one stamped within DISPATCH_STAMP_SLACK after it. (The
+    next job of the task, dispatched a moment after this START, is not the one it started.)"""
+    jobs = [j for j in by_task.get((command.robot, command.app_name.lower()), []) if j.dispatched_at is not None]
+    before = [j for j in jobs if j.dispatched_at <= command.at]
+    if before:
+        return max(before, key=lambda j: j.dispatched_at)
+    just_after = [j for j in jobs if j.dispatched_at <= command.at + DISPATCH_STAMP_SLACK]
+    return min(just_after, key=lambda j: j.dispatched_at) if just_after else None
 
 
 def _by_task(jobs: list[JobRow]) -> dict[tuple[str, str], list[JobRow]]:

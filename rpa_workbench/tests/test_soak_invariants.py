@@ -1,11 +1,18 @@
-"""The soak's "no START for an ended job" check (rpa_workbench/testing/invariants.py): a START
+"""The soak's checks (rpa_workbench/testing/invariants.py). "No START for an ended job": a START
 already on the wire when a force stop ended its job is not one sent for an ended job; a START
-the relay receives later than that is."""
+the relay receives later than that is. "No STOP after the robot's next START unless asked": a
+START is matched with the job dispatched before it, not its task's next one."""
 
 from __future__ import annotations
 
 from rpa_workbench.testing.fleet import Command
-from rpa_workbench.testing.invariants import IN_FLIGHT_GRACE, JobRow, starts_for_ended_jobs
+from rpa_workbench.testing.invariants import (
+    IN_FLIGHT_GRACE,
+    JobRow,
+    OperatorStop,
+    starts_for_ended_jobs,
+    stops_after_next_start,
+)
 
 
 def force_stopped_job(*, dispatched_at: float, finished_at: float) -> JobRow:
@@ -47,3 +54,22 @@ def test_pool_jobs_beyond_max_parallel_or_twice_on_one_robot_are_counted():
     same_robot = [row("a", 0, 10), row("a", 5, 12)]
     assert parallel_overlaps(same_robot, {"t1": 5}, now=100).count == 1
     assert parallel_overlaps(too_many, {}, now=100).checked == 0  # not a pool task
+
+
+def test_a_stop_asked_for_a_job_whose_start_was_on_the_wire_is_not_counted_when_its_task_starts_again():
+    """CI, seed 488862: an operator stopped job A while its START was on the wire; the STOP
+    followed the START; the task's next job B was dispatched 0.3 s after A's START. The STOP was
+    asked for A, the job that START started (not B, dispatched after it)."""
+    a = JobRow(id="a", robot="soak_bot_07", app_name="soak_app_1", status="stopped", reason=None, source="api",
+               created_at=99.0, dispatched_at=99.9, started_at=100.1, finished_at=100.2)
+    b = JobRow(id="b", robot="soak_bot_07", app_name="soak_app_1", status="completed", reason=None, source="api",
+               created_at=100.25, dispatched_at=100.3, started_at=100.5, finished_at=110.0)
+    start = Command(at=100.0, robot="soak_bot_07", host_ip="10.77.0.8", port=8000, app_name="soak_app_1",
+                    target="START", started_run=True)
+    stop = Command(at=100.05, robot="soak_bot_07", host_ip="10.77.0.8", port=8000, app_name="soak_app_1",
+                   target="ALL", stopped_run="soak_app_1")
+    asked = OperatorStop(at=99.95, robot="soak_bot_07", job_id="a")  # before the START arrived
+
+    assert stops_after_next_start([start, stop], [a, b], [asked]).count == 0
+    # asked for no job of that START (another robot's, or none): counted
+    assert stops_after_next_start([start, stop], [a, b], [OperatorStop(at=99.95, robot="soak_bot_07", job_id="x")]).count == 1
