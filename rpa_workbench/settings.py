@@ -183,6 +183,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         or str(Path(os.environ.get("TMPDIR", "/tmp")) / f"rpa_test_{os.getpid()}.sqlite3"),
     }
 
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("RPA_PG_JIT", False):
+    # PostgreSQL's JIT compiler off (RPA_PG_JIT=true turns it back on): it compiles a statement
+    # whose estimated cost is high, and estimates go high on tables not analyzed yet (a queue
+    # just bulk-loaded): the work queues' admin list spent 425 of its 456 ms compiling a 30 ms
+    # query (bench/README.md, "JIT"). Our statements are short; none gains from it.
+    connection_options = DATABASES["default"].setdefault("OPTIONS", {})
+    connection_options["options"] = f"{connection_options.get('options', '')} -c jit=off".strip()
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Django's ModelBackend, with a user's permissions read in one query (rpa_workbench/auth_backend.py).
