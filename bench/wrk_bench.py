@@ -85,6 +85,7 @@ def prepare(work_dir: Path, token: str) -> str:
     from tasks.models import Task
 
     call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)  # RPA_LIST_CACHE=database: its table
     robot = Account.objects.create(shadow_bot_account=ACCOUNT, host_ip="10.0.0.1", port=8000, status="running")
     Task.objects.create(task_name="Bench", account=robot, app_name=APP, status="running")
     for index in range(1, ACCOUNTS):
