@@ -55,8 +55,7 @@ def follow_task(task: Task) -> list[Job]:
         values = {name: value for name, value in values.items() if getattr(job, name) != value}
         if not values:
             continue
-        # A compare-and-set: a claim that took the job meanwhile (it holds no task lock on
-        # SQLite's serialised writers, but does on PostgreSQL) leaves it where it was sent.
+        # A compare-and-set on `queued`: a job dispatched since it was read stays as it was sent.
         if not Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(**values):
             continue
         before = events.snapshot(job, tuple(dict.fromkeys((*JOB_TRACKED_FIELDS, *BINDING))))
