@@ -93,6 +93,13 @@ class JobSource(models.TextChoices):
 PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}
 
 
+def robot_columns(account) -> dict:
+    """The columns a job takes from the robot it is sent to: a pool job's dispatch to the member
+    that claimed it, a queued job following its task to another robot (jobs.rebinding)."""
+    return {"account_id": account.pk, "shadow_bot_account": account.shadow_bot_account,
+            "host_ip": account.host_ip, "backend": account.dispatch_backend}
+
+
 def snapshot_of(task, priority: str) -> dict:
     """The columns a new job copies from its task and robot, so that it still says what ran where
     after the task or the account is edited or deleted."""

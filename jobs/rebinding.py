@@ -24,7 +24,7 @@ committed is left for the next pass, never sent where the task no longer runs.
 
 from __future__ import annotations
 
-from jobs.models import ACTIVE, BUSY, Job, JobStatus
+from jobs.models import ACTIVE, BUSY, Job, JobStatus, robot_columns
 from jobs.transitions import JOB_TRACKED_FIELDS, after_commit_wake_dispatcher
 from rpa_workbench import events
 from rpa_workbench.errors import Conflict
@@ -37,21 +37,13 @@ BINDING = ("account_id", "app_name", "pool_id", "any_robot")
 def follow_task(task: Task) -> list[Job]:
     """Re-bind the task's queued jobs to its robot, app and pool as saved; returns the jobs
     changed (each with a `job_updated` event, so cached lists and streams see the move)."""
-    account = task.account
     if task.pool_id is None:
         _refuse_leaving_a_pool_with_several_jobs(task)
     moved = []
     for job in Job.objects.filter(task_id=task.pk, status=JobStatus.QUEUED).order_by("created_at"):
         values = {"app_name": task.app_name}
         if job.pool_id is None or job.any_robot:  # waiting for the task, not for one member
-            values.update(
-                account_id=account.pk,
-                shadow_bot_account=account.shadow_bot_account,
-                host_ip=account.host_ip,
-                backend=account.dispatch_backend,
-                pool_id=task.pool_id,
-                any_robot=task.pool_id is not None,
-            )
+            values.update(robot_columns(task.account), pool_id=task.pool_id, any_robot=task.pool_id is not None)
         values = {name: value for name, value in values.items() if getattr(job, name) != value}
         if not values:
             continue
@@ -72,7 +64,7 @@ def _refuse_leaving_a_pool_with_several_jobs(task: Task) -> None:
     pool_jobs = list(
         Job.objects.filter(task_id=task.pk, status__in=ACTIVE, pool_id__isnull=False).values_list("status", "account_id")
     )
-    elsewhere = [1 for status, robot in pool_jobs if status in BUSY and robot != task.account_id]
+    elsewhere = any(status in BUSY and robot != task.account_id for status, robot in pool_jobs)
     if len(pool_jobs) > 1 or elsewhere:
         raise Conflict(
             "CONFLICT",

@@ -46,6 +46,7 @@ from jobs.models import (
     JobReason,
     JobSource,
     JobStatus,
+    robot_columns,
     snapshot_of,
 )
 from rpa_workbench import events
@@ -364,8 +365,7 @@ def dispatch(job: Job, *, now: datetime, task_locked: bool = False, robot: Accou
     records the robot that takes it (API.md §12); other jobs are already on theirs."""
     fields: dict[str, Any] = {}
     if robot is not None and robot.pk != job.account_id:
-        fields = {"account_id": robot.pk, "shadow_bot_account": robot.shadow_bot_account,
-                  "host_ip": robot.host_ip, "backend": robot.dispatch_backend}
+        fields = robot_columns(robot)
     moved = move(job, JobStatus.DISPATCHED, now=now, expected=[JobStatus.QUEUED], task_locked=task_locked, **fields)
     if moved is not None and robot is not None:
         job.account = robot
