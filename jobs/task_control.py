@@ -185,9 +185,10 @@ def send_raw_control(
         raise ApiError(
             http.HTTP_400_BAD_REQUEST, "VALIDATION_ERROR", "backend_port: must be between 1 and 65535"
         )
+    # Accounts store IPs normalized (GenericIPAddressField): "FD00::0010" is the host fd00::10.
+    host = str(ipaddress.ip_address(backend_ip))
     task = (
-        # Accounts store IPs normalized (GenericIPAddressField): "FD00::0010" is the host fd00::10.
-        Task.objects.filter(account__host_ip=str(ipaddress.ip_address(backend_ip)), app_name__iexact=app_name)
+        Task.objects.filter(account__host_ip=host, app_name__iexact=app_name)
         .select_related("account")
         .order_by(
             # the account on that exact port first
@@ -199,7 +200,7 @@ def send_raw_control(
     routed = (
         _intranet_through_jobs(task, target=target, source=source, user=user)
         if task is not None
-        else _intranet_to_a_pool_robot(host_ip=backend_ip, port=port, app_name=app_name, target=target, source=source, user=user)
+        else _intranet_to_a_pool_robot(host=host, port=port, app_name=app_name, target=target, source=source, user=user)
     )
     if routed is not None:
         return routed
@@ -220,13 +221,13 @@ def _intranet_through_jobs(task: Task, *, target: str, source: str, user) -> Con
 
 
 def _intranet_to_a_pool_robot(
-    *, host_ip: str, port: int, app_name: str, target: str, source: str, user
+    *, host: str, port: int, app_name: str, target: str, source: str, user
 ) -> ControlRequest | Job | list | None:
     """A pool task runs on every robot of its pool (API.md §12), not only on its own: a request
     addressed to another member is about it too. START starts the pool task (the pool picks the
     free robot, as for a START at its own robot); ALL stops the job that robot runs for the app,
     and only that one. None: no pool task there (send it raw)."""
-    robots = Account.objects.filter(host_ip=str(ipaddress.ip_address(host_ip))).order_by(
+    robots = Account.objects.filter(host_ip=host).order_by(
         Case(When(port=port, then=0), default=1), "created_at"
     )
     if target == relay.START:
