@@ -11,15 +11,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-LOCALE_DIRS = (BASE_DIR / "locale", BASE_DIR / "django_locale_gaps")  # settings.LOCALE_PATHS
+from django.conf import settings
 
 
 def ensure_compiled() -> None:
+    """Every catalogue of settings.LOCALE_PATHS (ours, and what Django's own Chinese lacks)."""
     msgfmt = shutil.which("msgfmt")
     if msgfmt is None:
         return
-    for po in (po for locale_dir in LOCALE_DIRS for po in locale_dir.glob("*/LC_MESSAGES/*.po")):
+    for po in (po for locale_dir in settings.LOCALE_PATHS for po in Path(locale_dir).glob("*/LC_MESSAGES/*.po")):
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             subprocess.run([msgfmt, "--check-format", "-o", str(mo), str(po)], check=True)
