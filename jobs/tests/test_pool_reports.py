@@ -101,20 +101,16 @@ def test_heartbeats_go_to_the_robot_that_sends_them(two_running):
     assert Task.objects.get(pk=task.pk).last_seen_at is not None
 
 
-def test_a_run_a_member_started_itself_is_recorded_on_that_member(make_account, make_task, fake_relay):
-    owner, member = make_account(shadow_bot_account="owner2"), make_account(shadow_bot_account="member2")
-    pool = Pool.objects.create(name="Own runs")
-    pool.accounts.set([owner, member])
-    task = make_task(owner, app_name="export_orders", pool=pool, max_parallel_jobs=2)
+def test_a_run_a_member_started_itself_is_recorded_on_that_member(two_running):
+    task, jobs = two_running
     # the member ran the app before, for this pool task
-    done = task_control.start_task(task=task, source="api", scope="all")
-    for job in done:
-        confirm(job.shadow_bot_account)
-        report(job.shadow_bot_account)
-    confirm("member2")  # started on the member's desktop: no command of ours
+    for name in jobs:
+        confirm(name)
+        report(name)
+    confirm("member")  # started on the member's desktop: no command of ours
     job = Job.objects.get(status=JobStatus.RUNNING)
-    assert (job.source, job.account_id, job.task_id) == (JobSource.ROBOT, member.pk, task.pk)
-    report("member2")
+    assert (job.source, job.account_id, job.task_id) == (JobSource.ROBOT, robot_of("member").pk, task.pk)
+    report("member")
     assert status(job) == JobStatus.COMPLETED
 
 
