@@ -15,9 +15,8 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from accounts.models import Account
-from jobs import locks
+from jobs import locks, pooling
 from jobs.models import ACTIVE, BUSY, Job, JobStatus
-from pools.models import Pool
 from rpa_workbench import events
 from tasks.models import Task
 
@@ -70,9 +69,8 @@ def record_robot_by_yingdao_name(job: Job, robot_client_name: str, *, now: datet
     reports and the Jobs list say where it ran. A compare-and-set while the job is busy on the
     robot we had picked; both robots locked (in key order) before the task. False when the name
     is no member of the job's pool, or nothing changed."""
-    members = Pool.accounts.through.objects.filter(pool_id=job.pool_id).values("account_id")
     robot = (
-        Account.objects.filter(pk__in=members, yingdao_account_name__iexact=robot_client_name.strip()).order_by("pk").first()
+        Account.objects.filter(pk__in=pooling.member_ids(job.pool_id), yingdao_account_name__iexact=robot_client_name.strip()).order_by("pk").first()
     )
     if robot is None or robot.pk == job.account_id:
         return False

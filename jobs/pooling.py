@@ -32,6 +32,11 @@ SPARE_CANDIDATES = 20
 Membership = Pool.accounts.through
 
 
+def member_ids(pool_id):
+    """The pks of a pool's robots (a subquery, or a list when iterated)."""
+    return Membership.objects.filter(pool_id=pool_id).values_list("account_id", flat=True)
+
+
 def pools_of(account_ids) -> dict:
     """account pk → the pks of its pools (one query)."""
     found: dict = defaultdict(set)

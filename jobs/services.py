@@ -24,11 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import status as http
 
-from jobs import audit, backends, locks, outbox, queue, transitions
+from jobs import audit, backends, locks, outbox, pooling, queue, transitions
 from jobs import inputs as job_inputs
 from jobs.backends import BackendNotConfigured
 from jobs.models import ACTIVE, BUSY, TASK_RUNNING, Job, JobReason, JobSource, JobStatus
-from pools.models import Pool
 from rpa_workbench.errors import ApiError, Conflict
 from tasks.models import ControlAction, ControlOutcome, ControlRequest, Task, TaskStatus
 
@@ -195,8 +194,7 @@ def lock_pool_members(pool_id) -> dict:
     whichever of them is free, in the start's transaction. Empty without a pool."""
     if pool_id is None:
         return {}
-    members = Pool.accounts.through.objects.filter(pool_id=pool_id).values_list("account_id", flat=True)
-    return queue.lock_accounts(members)
+    return queue.lock_accounts(pooling.member_ids(pool_id))
 
 
 def start_on_every_robot(*, task: Task, source: str, user=None, inputs: dict | None = None) -> list[Job]:
