@@ -24,8 +24,9 @@ from tasks.schedules import next_run_after
 # Fields that decide which robot runs what: not changeable while the robot is running the task.
 BINDING_FIELDS = ("account", "app_name")
 
-# What a task's jobs copy when they are queued: an edit of one of them calls BINDING_HOOKS.
-JOB_BINDING_FIELDS = ("account", "app_name", "pool")
+# What a task's jobs copy when they are queued (the binding, and the pool whose robots may take
+# them): an edit of one of them calls BINDING_HOOKS.
+JOB_BINDING_FIELDS = (*BINDING_FIELDS, "pool")
 
 # Called inside an edit's transaction, with the task's row locked and saved, when one of
 # JOB_BINDING_FIELDS changed: jobs registers how its queued jobs follow the task
