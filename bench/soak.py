@@ -417,8 +417,9 @@ def timelines(fleet: Fleet, driver: Driver, results: list, around: float = 3.0) 
         for example in result.examples[:3]:
             robot = next((word.split("@", 1)[1] for word in example.split() if "@" in word), None)
             target = {"START": "START", "STOP": "ALL"}.get(example.split()[0])
+            app = next((word.split("@", 1)[0] for word in example.split() if "@" in word), None)
             matching = [c.at for c in fleet.commands
-                        if c.robot == robot and c.target == target and f"{c.app_name}@{robot}" in example]
+                        if c.robot == robot and c.target == target and c.app_name == app]
             for at in matching[:3]:
                 timeline(fleet, driver, robot, at, around, example)
 
@@ -429,7 +430,9 @@ def timeline(fleet: Fleet, driver: Driver, robot: str, at: float, around: float,
 
     print(f"  timeline of {robot} around {example!r}:")
     for command in (c for c in fleet.commands if c.robot == robot and abs(c.at - at) <= around):
-        print(f"    {command.at - at:+.3f}s relay {command.target} {command.app_name}")
+        print(f"    {command.at - at:+.3f}s relay {command.target} {command.app_name} → {command.status}")
+    for call in (c for c in fleet.calls if c.robot == robot and abs(c.at - at) <= around):
+        print(f"    {call.at - at:+.3f}s webhook {call.path} {call.detail} → {call.status} ({call.seconds:.2f}s)")
     for stop in (s for s in driver.stops if s.robot == robot and abs(s.at - at) <= around):
         print(f"    {stop.at - at:+.3f}s operator stop of job {stop.job_id}")
     rows = ControlRequest.objects.filter(job__shadow_bot_account=robot).select_related("job").order_by("created_at")

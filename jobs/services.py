@@ -132,6 +132,13 @@ def _pool_backlog(task: Task, source: str) -> tuple[str, str] | None:
     return "START_PENDING", f"pool task {task.task_name} already has {waiting} queued jobs"
 
 
+def _new_job_refusal(task: Task, now: datetime, source: str) -> tuple[str, str] | None:
+    """Inside the transaction: why `task` gets no new job now (start or retry), or None. A pool
+    task runs several jobs at once (API.md §12): each start is one more job, only a schedule's
+    backlog is refused; any other task has one active job."""
+    return _start_refusal(task, now) if task.pool_id is None else _pool_backlog(task, source)
+
+
 def start_job(
     *,
     task: Task,
@@ -162,9 +169,7 @@ def start_job(
             now = timezone.now()  # after the locks, which may have waited: the job's times are its own
             problem = not_configured(locked)
             # A pool task runs several jobs at once (API.md §12): each start is one more job.
-            refusal = None if problem is not None else (
-                _start_refusal(locked, now) if locked.pool_id is None else _pool_backlog(locked, source)
-            )
+            refusal = None if problem is not None else _new_job_refusal(locked, now, source)
             if problem is None and refusal is None:
                 job = transitions.create(
                     task=locked, source=source, now=now, user=user, priority=priority, task_locked=True,
@@ -326,7 +331,7 @@ def retry_job(*, job: Job, user=None) -> Job:
     now = timezone.now()
     with transaction.atomic():
         task = locks.lock_task(job.task_id)
-        refusal = _start_refusal(task, now)
+        refusal = _new_job_refusal(task, now, JobSource.RETRY)
         if refusal is not None:
             raise Conflict(*refusal)
         return transitions.create(

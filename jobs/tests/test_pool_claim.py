@@ -12,10 +12,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jobs import queue, services, task_control
+from jobs import queue, reports, services, task_control
 from jobs.models import BUSY, Job, JobSource, JobStatus
 from pools.models import Pool
 from rpa_workbench.errors import ApiError
+from tasks.models import Task
 
 pytestmark = pytest.mark.django_db
 
@@ -269,3 +270,29 @@ def test_dispatchers_claiming_at_once_never_take_one_job_twice_nor_exceed_max_pa
                 transitions.move(job, JobStatus.COMPLETED, now=timezone.now(), expected=[JobStatus.DISPATCHED])
     starts = ControlRequest.objects.filter(action="start").values_list("job_id", flat=True)
     assert len(starts) == len(set(starts)) == 24  # every job claimed, each once
+
+
+
+@pytest.mark.parametrize("confirmed", [True, False], ids=["one-running", "none-running"])
+def test_a_retry_of_a_pool_job_adds_one_job_and_leaves_the_tasks_other_jobs_alone(confirmed, make_account, make_task, settings):
+    """A pool task runs several jobs at once: retrying one of its jobs is one more job, as a start
+    is. It never ends another job of the task that is dispatched and not confirmed yet (that
+    robot may be running it: ended, the robot would count as free for another app), nor is it
+    refused because another job of the task runs."""
+    robots = [make_account(shadow_bot_account=f"pool_bot_{n}") for n in range(3)]
+    task = pool_task(make_task, make_pool(*robots), robots[0], max_parallel_jobs=3)
+    unconfirmed, running, ended = task_control.start_task(task=task, source="api", scope="all")
+    if confirmed:
+        reports.confirm(shadow_bot_account="pool_bot_1", app_name=task.app_name, action="START", host_ip=robots[1].host_ip)
+    Job.objects.filter(pk=ended.pk).update(status=JobStatus.FAILED, finished_at=timezone.now())
+    # the unconfirmed START left longer ago than a plain task's start stays pending
+    long_ago = timezone.now() - timedelta(seconds=settings.RPA_START_PENDING_SECONDS + 5)
+    Job.objects.filter(pk=unconfirmed.pk).update(dispatched_at=long_ago)
+    Task.objects.filter(pk=task.pk).update(start_requested_at=long_ago)
+
+    retry = services.retry_job(job=Job.objects.get(pk=ended.pk))
+
+    assert (retry.status, retry.retry_of_id, retry.any_robot) == (JobStatus.QUEUED, ended.pk, True)
+    assert Job.objects.get(pk=running.pk).status == (JobStatus.RUNNING if confirmed else JobStatus.DISPATCHED)
+    unconfirmed.refresh_from_db()
+    assert (unconfirmed.status, unconfirmed.reason) == (JobStatus.DISPATCHED, None)

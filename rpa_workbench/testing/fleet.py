@@ -50,18 +50,21 @@ class Command:
     status: int = 200
     started_run: bool = False  # a START that began a new run
     refused: bool = False  # a START refused because the robot ran another app
+    busy_with: str = ""  # for a refused START: the app the robot was running
     stopped_run: str = ""  # for ALL: the app whose run it ended ("" = the robot was idle)
 
 
 @dataclass
 class Call:
-    """One webhook call of the fleet."""
+    """One webhook call of the fleet (`at` = when it was sent)."""
 
     at: float
     path: str
     status: int  # 0 = no answer (connection error or timeout)
     seconds: float
     server: str
+    robot: str = ""  # shadow_bot_account of the call
+    detail: str = ""  # app, and the action or report status
 
 
 @dataclass
@@ -146,15 +149,16 @@ class Fleet:
     def post(self, path: str, body: dict) -> requests.Response | None:
         with self._lock:
             server = self._random.choice(self.servers)
-        began = time.monotonic()
+        sent, began = self._clock(), time.monotonic()
         try:
             response = self._session().post(f"{server}/api/v1/webhook/{path}", json=body,
                                             headers={"X-Webhook-Token": self.token}, timeout=30)
         except requests.RequestException as exc:
             logger.warning("fleet: %s failed: %s", path, exc)
             response = None
-        call = Call(self._clock(), path, response.status_code if response is not None else 0,
-                    time.monotonic() - began, server)
+        detail = " ".join(str(body[k]) for k in ("app_name", "action", "status", "execution_id") if body.get(k))
+        call = Call(sent, path, response.status_code if response is not None else 0,
+                    time.monotonic() - began, server, body.get("shadow_bot_account", ""), detail)
         with self._lock:
             self.calls.append(call)
         return response
@@ -221,7 +225,7 @@ class Fleet:
         if current is not None and current.app_name.lower() == command.app_name.lower():
             return 200, {"success": True, "message": "already running"}
         if current is not None:
-            command.status, command.refused = 409, True
+            command.status, command.refused, command.busy_with = 409, True, current.app_name
             return 409, {"success": False, "message": f"{robot.name} is busy running {current.app_name}"}
         robot.run = Run(uuid.uuid4().hex, command.app_name, datetime.now(UTC))
         command.started_run = True

@@ -233,7 +233,7 @@ def starts_to_busy_robots(commands: list[Command]) -> Check:
     starts = [c for c in commands if c.target == "START"]
     refused = [c for c in starts if c.refused]
     return Check("STARTs that reached a robot busy with another app", len(refused),
-                 [f"{c.app_name}@{c.robot}" for c in refused], len(starts))
+                 [f"START {c.app_name}@{c.robot} (busy with {c.busy_with})" for c in refused], len(starts))
 
 
 def stops_after_next_start(commands: list[Command], jobs: list[JobRow], stops: list[OperatorStop]) -> Check:
