@@ -71,3 +71,27 @@ def test_the_demo_pool_spreads_its_queued_jobs_over_its_three_robots(fake_relay)
     assert sorted(busy.values_list("shadow_bot_account", flat=True)) == ["demo_pool_01", "demo_pool_02", "demo_pool_03"]
     call_command("seed_demo")  # again: its jobs still wait, nothing more is queued
     assert Job.objects.filter(task=task).count() == seed_demo.POOL_DEMO_JOBS
+
+
+def test_seeding_against_a_live_server_tells_its_streams_and_lists(
+    fake_relay, published_events, django_capture_on_commit_callbacks
+):
+    """Re-run while a server serves, the seed's robots, tasks and moved triggers reach the event
+    stream (and so every cached list) like the API's own writes; a second seed creates nothing."""
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo")
+    created = {(kind, data.get("shadow_bot_account"), data.get("app_name"))
+               for kind, data in published_events if data.get("changes", {}).get("created")}
+    robots = {("account_updated", name, None) for name, _, _, _ in seed_demo.demo_robots()}
+    assert robots <= {(kind, name, None) for kind, name, _ in created}
+    tasks = {(task.account.shadow_bot_account, task.app_name) for task in Task.objects.select_related("account")}
+    assert tasks == {(name, app) for kind, name, app in created if kind == "task_updated"}
+    assert Task.objects.exclude(schedule="").filter(next_run_at__isnull=True).count() == 0
+
+    published_events.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo")
+    assert not [data for _, data in published_events if data.get("changes", {}).get("created")]
+    moved = {data["app_name"] for kind, data in published_events
+             if kind == "task_updated" and "trigger_time" in data.get("changes", {})}
+    assert moved == {app for _, app, _ in seed_demo.QUEUE_TASKS} | {seed_demo.RETRY_DEMO_APP}

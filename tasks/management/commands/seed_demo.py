@@ -30,8 +30,11 @@ from django.utils import timezone
 
 from accounts.models import Account, DispatchBackend
 from alerts.models import AlertEvent, Channel
+from rpa_workbench import events
 from rpa_workbench.errors import ApiError
 from tasks import demo_parameters
+from tasks.demo_rows import demo_account, demo_task
+from tasks.editing import update_task
 from tasks.models import Task, TaskPriority
 from tasks.schedules import next_run_after
 
@@ -125,18 +128,15 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        accounts = [
-            Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port, defaults=extra)[0]
-            for name, host_ip, port, extra in demo_robots()
-        ]
+        accounts = [demo_account(name, host_ip, port, extra) for name, host_ip, port, extra in demo_robots()]
         created = 0
         tasks = demo_tasks()
         rows = []
         for index, app_name, defaults in tasks:
-            row, was_created = Task.objects.get_or_create(account=accounts[index], app_name=app_name, defaults=defaults)
+            row, was_created = demo_task(accounts[index], app_name, defaults)
             created += was_created
-            # Tasks seeded before retries were part of the demo, unless an operator set them.
-            Task.objects.filter(pk=row.pk, max_retries=0).update(**DEMO_RETRIES)
+            if row.max_retries == 0:  # seeded before retries were part of the demo, and not set since
+                row = update_task(task=row, changes=dict(DEMO_RETRIES))
             rows.append(row)
         self.stdout.write(f"demo data: {len(accounts)} robots, {created} new task(s) ({len(tasks)} in all)")
         self.stdout.write(f"demo parameters: {demo_parameters.seed(rows)} task(s) take inputs")
@@ -159,10 +159,7 @@ class Command(BaseCommand):
         )
         pool.accounts.add(*robots)
         name, app, cron = POOL_TASK
-        task, _ = Task.objects.get_or_create(
-            account=robots[0], app_name=app,
-            defaults=_task_defaults(name, cron, pool=pool, max_parallel_jobs=POOL_PARALLEL),
-        )
+        task, _ = demo_task(robots[0], app, _task_defaults(name, cron, pool=pool, max_parallel_jobs=POOL_PARALLEL))
         queued = 0
         if not Job.objects.filter(task=task, status__in=ACTIVE).exists():
             for _ in range(POOL_DEMO_JOBS):
@@ -180,7 +177,12 @@ class Command(BaseCommand):
         due = timezone.now() + timedelta(seconds=QUEUE_DEMO_DELAY)
         apps = [app for _, app, _ in QUEUE_TASKS]
         first_slot = next_run_after(QUEUE_SCHEDULE, "Asia/Shanghai", due + QUEUE_DEMO_SPAN)
-        Task.objects.filter(account=robot, app_name__in=apps).update(trigger_time=due, next_run_at=first_slot)
+        for task in Task.objects.select_related("account").filter(account=robot, app_name__in=apps):
+            # next_run_at is the scheduler's column (no edit writes it): moved here, told like an edit.
+            Task.objects.filter(pk=task.pk).update(next_run_at=first_slot)
+            task.next_run_at = first_slot
+            events.publish_task_updated(task, {"next_run_at": first_slot})
+            update_task(task=task, changes={"trigger_time": due})
         self.stdout.write(
             f"queue demo: {robot.shadow_bot_account} starts {', '.join(apps)} together in {QUEUE_DEMO_DELAY} s, "
             f"then on their schedule from {timezone.localtime(first_slot):%H:%M}"
@@ -189,7 +191,8 @@ class Command(BaseCommand):
     def fire_retry_demo(self, robot: Account) -> None:
         """RETRY_DEMO_APP starts shortly after this seed; the simulator fails that first run."""
         due = timezone.now() + timedelta(seconds=RETRY_DEMO_DELAY)
-        Task.objects.filter(account=robot, app_name=RETRY_DEMO_APP).update(trigger_time=due)
+        for task in Task.objects.select_related("account").filter(account=robot, app_name=RETRY_DEMO_APP):
+            update_task(task=task, changes={"trigger_time": due})
         self.stdout.write(f"retry demo: {RETRY_DEMO_APP} on {robot.shadow_bot_account} starts in {RETRY_DEMO_DELAY} s")
 
     def seed_alert_channel(self) -> None:

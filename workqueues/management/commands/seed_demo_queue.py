@@ -15,8 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from accounts.models import Account
-from tasks.models import Task
+from tasks.demo_rows import demo_account, demo_task
 from workqueues import csv_upload
 from workqueues.models import OPEN, WorkQueue
 
@@ -38,8 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         name, host_ip, port = ROBOT
-        robot, _ = Account.objects.get_or_create(shadow_bot_account=name, host_ip=host_ip, port=port)
-        task, _ = Task.objects.get_or_create(account=robot, app_name=APP, defaults={
+        robot = demo_account(name, host_ip, port)
+        task, _ = demo_task(robot, APP, {
             "task_name": TASK_NAME, "remark": "works the Demo orders queue until it is empty (make demo)",
             # Like every demo task (seed_demo's DEMO_RETRIES): a failed run is retried.
             "max_retries": 2, "retry_delay_seconds": 15})
