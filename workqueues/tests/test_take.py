@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from jobs.tests.conftest import build_job
 from workqueues import items
@@ -86,3 +87,20 @@ def test_unknown_queue_or_robot_is_404(robot_client, make_queue, make_account):
     missing_robot = robot_client.post("/api/v1/webhook/queue/next", {"queue": queue.name, "shadow_bot_account": "ghost"}, format="json")
     assert (missing_queue.status_code, missing_queue.json()["code"]) == (404, "NOT_FOUND")
     assert (missing_robot.status_code, missing_robot.json()["code"]) == (404, "NOT_FOUND")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_a_freshly_loaded_queue_is_taken_from_its_index_without_sorting(make_queue, now):
+    """The take reads the next item off the `queueitem_take` index, whatever the planner knows: a
+    queue loaded a moment ago has no statistics yet, and the take used to sort all its new items
+    on every call (28 ms at 100,000, bench/README.md) until autovacuum analysed the table."""
+    queue = make_queue()
+    for batch in range(3):
+        specs = [{"reference": f"order-{batch}-{n}", "priority": "normal"} for n in range(1000)]
+        items.add_items(queue=queue, specs=specs, now=now)
+    params = [ItemStatus.IN_PROGRESS, now, None, None, queue.pk, ItemStatus.NEW, now]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + items._claim_sql(), [items._db_value(value) for value in params])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "queueitem_take" in plan
+    assert "Sort" not in plan, plan
