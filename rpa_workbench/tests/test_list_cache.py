@@ -141,10 +141,15 @@ def test_an_if_none_match_naming_another_tag_or_a_list_of_tags(viewer_client, ke
 # -- time-derived fields -----------------------------------------------------------------------------
 @pytest.fixture
 def clock(monkeypatch, settings):
+    """The presence clock, and the moment of the other time-derived read (the logs' signed links),
+    on one controllable clock: a real second passing between two reads must not move a key."""
+    from executionlogs.views import ExecutionLogViewSet
+
     settings.RPA_PRESENCE_TIMEOUT = 120
     settings.RPA_LIST_CACHE_BUCKET_SECONDS = 1
     fake = Clock()
     monkeypatch.setattr(presence, "clock", fake)
+    monkeypatch.setattr(ExecutionLogViewSet, "cache_clock", lambda view: fake(), raising=False)
     return fake
 
 
