@@ -28,11 +28,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from jobs import dispatcher, locks, timeouts
 from jobs import services as job_services
-from jobs.models import Job
+from jobs.models import PRIORITY_RANK, Job
 from rpa_workbench import embedded, events
 from rpa_workbench.errors import ApiError
 from rpa_workbench.timefmt import format_datetime
@@ -125,8 +126,21 @@ def _claim_and_start(unclaimed, changed: dict, *, now: datetime, summary: Summar
             _start(task_id, summary, why)
 
 
+def _priority_rank() -> Case:
+    """A task's priority as the rank its jobs queue by (jobs.models.PRIORITY_RANK)."""
+    return Case(*[When(priority=name, then=Value(rank)) for name, rank in PRIORITY_RANK.items()],
+                default=Value(len(PRIORITY_RANK)), output_field=IntegerField())
+
+
 def fire_one_shots(now: datetime, summary: Summary) -> None:
-    due = Task.objects.filter(trigger_time__lte=now).order_by("trigger_time").values_list("pk", "trigger_time")
+    """Due one-shots, by their moment, then priority, then age: each job commits on its own, and
+    a dispatcher pass may claim a robot's first one before the next exists, so tasks due together
+    on one robot must be started in the order its queue would run them."""
+    due = (
+        Task.objects.filter(trigger_time__lte=now)
+        .order_by("trigger_time", _priority_rank(), "created_at", "pk")
+        .values_list("pk", "trigger_time")
+    )
     for task_id, trigger_time in list(due):
         _claim_and_start(
             Task.objects.filter(pk=task_id, trigger_time=trigger_time),
@@ -163,10 +177,10 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
             if Task.objects.filter(pk=task.pk, schedule="", next_run_at__isnull=False).update(next_run_at=None):
                 events.publish_task_updated(task, {"next_run_at": None})
 
-    due = (
+    due = (  # in the order of fire_one_shots, for the same reason
         Task.objects.exclude(schedule="")
         .filter(next_run_at__lte=now)
-        .order_by("next_run_at")
+        .order_by("next_run_at", _priority_rank(), "created_at", "pk")
         .values_list("pk", "schedule", "schedule_timezone", "next_run_at")
     )
     for task_id, expr, tz, slot in list(due):

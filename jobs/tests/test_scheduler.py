@@ -209,3 +209,21 @@ def test_run_forever_stops_when_asked(db, settings):
     stop = threading.Event()
     stop.set()
     scheduler.run_forever(interval=0.01, stop=stop)  # returns at once instead of looping
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["one-shot", "cron"])
+def test_tasks_due_together_start_high_then_normal_then_low(kind, make_account, make_task, fake_relay):
+    """Each scheduled start commits its job on its own, and the dispatcher may claim a robot's
+    first job before the next exists: tasks due at the same moment start in the order the robot's
+    queue runs them (priority, then age), whatever order they were created or stored in."""
+    robot = make_account()
+    due = {"trigger_time": _at(10, 0)} if kind == "one-shot" else {"schedule": "*/5 * * * *", "schedule_timezone": "UTC"}
+    tasks = {priority: make_task(robot, app_name=f"{priority}_app", priority=priority, **due)
+             for priority in ("low", "normal", "high")}
+    if kind == "cron":
+        scheduler.run_once(now=_at(9, 58))  # each gets its next slot, 10:00
+
+    started = scheduler.run_once(now=_at(10, 0, 1)).started
+
+    assert started == [str(tasks[priority].pk) for priority in ("high", "normal", "low")]
