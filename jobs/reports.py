@@ -158,7 +158,12 @@ def _active_and_ended_sql(vendor: str, on_robot: bool = False) -> str:
     """The statement of `_active_and_ended`, built once per database vendor from the model's
     table and column names. Written as SQL because it is the webhook's costliest query to build:
     the ORM spent 0.8 ms per report compiling its COALESCE and CASE, the SQL costs 0.11 ms
-    (bench/README.md, 2026-12-07)."""
+    (bench/README.md, 2026-12-07).
+
+    Two one-row reads joined by UNION ALL, each with the task in it, so each is one index range
+    (job_task_status, job_task_finished) however long the task's history; and each has its own
+    row: several active jobs (a pool task's running job and the robot's queued one of a
+    `scope: all` start) never crowd out the ended run a late report belongs to."""
     opts = Job._meta
     quote = connection.ops.quote_name
 
@@ -168,19 +173,23 @@ def _active_and_ended_sql(vendor: str, on_robot: bool = False) -> str:
     def marks(values) -> str:
         return ", ".join(["%s"] * len(values))
 
+    table = quote(opts.db_table)
     began = f"COALESCE({col('started_at')}, {col('dispatched_at')})"
-    # Two OR branches, each with the task in it, so each is one index range (job_task_status,
-    # job_task_finished) however long the task's history. A pool task's jobs on the reporting
-    # robot only (API.md §12), not its jobs waiting for any robot (only provisionally on the
-    # task's own robot).
+    # A pool task's jobs on the reporting robot only (API.md §12), not its jobs waiting for any
+    # robot (only provisionally on the task's own robot).
     robot = f" AND {col('account')} = %s" if on_robot else ""
     not_waiting = f" AND NOT ({col('status')} = %s AND {col('any_robot')})" if on_robot else ""
-    return (
-        f"SELECT * FROM {quote(opts.db_table)} WHERE ({col('task')} = %s{robot}{not_waiting} AND {col('status')} IN ({marks(ACTIVE)}))"
-        f" OR ({col('task')} = %s{robot} AND {col('finished_at')} >= %s AND {col('status')} IN ({marks(FINAL)})"
-        f" AND {began} <= %s AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)})))"
-        f" ORDER BY CASE WHEN {col('status')} IN ({marks(ACTIVE)}) THEN 0 ELSE 1 END, {began} DESC NULLS LAST LIMIT 2"
+    active = (
+        f"SELECT * FROM {table} WHERE {col('task')} = %s{robot}{not_waiting} AND {col('status')} IN ({marks(ACTIVE)})"
+        f" ORDER BY {began} DESC NULLS LAST LIMIT 1"
     )
+    ended = (
+        f"SELECT * FROM {table} WHERE {col('task')} = %s{robot} AND {col('finished_at')} >= %s"
+        f" AND {col('status')} IN ({marks(FINAL)}) AND {began} <= %s"
+        f" AND ({col('execution_log')} IS NULL OR {col('reason')} IN ({marks(SYNTHETIC_LOG_REASONS)}))"
+        f" ORDER BY {began} DESC NULLS LAST LIMIT 1"
+    )
+    return f"SELECT * FROM ({active}) AS active_job UNION ALL SELECT * FROM ({ended}) AS ended_job"
 
 
 def _active_and_ended_statement(task: Task, start: datetime, robot_id=None) -> tuple[str, list]:
@@ -194,7 +203,7 @@ def _active_and_ended_statement(task: Task, start: datetime, robot_id=None) -> t
         task_id, *robot, *not_waiting, *ACTIVE,
         task_id, *robot, at.get_db_prep_value(start - skew, connection), *FINAL,
         at.get_db_prep_value(start + skew, connection),
-        *SYNTHETIC_LOG_REASONS, *ACTIVE,
+        *SYNTHETIC_LOG_REASONS,
     ]
     return _active_and_ended_sql(connection.vendor, bool(robot_id)), params
 

@@ -143,3 +143,34 @@ def test_config_get_answers_the_members_own_job_of_a_pool_task(two_running, robo
                                {"shadow_bot_account": "member", "app_name": "export_orders", "host_ip": member.host_ip}, format="json")
     assert answer.status_code == 200, answer.json()
     assert answer.json()["job_id"] == str(jobs["member"].pk)
+
+
+def test_a_late_report_of_a_stopped_run_finds_it_beside_the_robots_running_and_queued_jobs(
+    make_account, make_task, make_job
+):
+    """A member runs a job of the pool task and has another queued (a `scope: all` start bound to
+    it); the report of its earlier, stopped run arrives late. It belongs to that stopped run: the
+    running job goes on (ended by it, the robot would count as free while it still runs)."""
+    owner, member = make_account(shadow_bot_account="owner"), make_account(shadow_bot_account="member")
+    pool = Pool.objects.create(name="Shared")
+    pool.accounts.set([owner, member])
+    task = make_task(owner, app_name="export_orders", pool=pool, max_parallel_jobs=2)
+    now = timezone.now()
+    on_member = {"account": member, "shadow_bot_account": "member", "host_ip": member.host_ip, "pool": pool}
+
+    def job_on_member(status, **fields):
+        job = make_job(task, status, **fields)
+        Job.objects.filter(pk=job.pk).update(**on_member)
+        return job
+
+    stopped = job_on_member(JobStatus.STOPPED, any_robot=True, dispatched_at=now - timedelta(seconds=21),
+                            started_at=now - timedelta(seconds=20), finished_at=now - timedelta(seconds=10))
+    running = job_on_member(JobStatus.RUNNING, any_robot=True, dispatched_at=now - timedelta(seconds=5),
+                            started_at=now - timedelta(seconds=5))
+    queued = job_on_member(JobStatus.QUEUED, any_robot=False, created_at=now - timedelta(seconds=3))
+
+    log = report("member", status="failed", started=stopped.started_at)[0]
+
+    assert (status(running), status(queued)) == (JobStatus.RUNNING, JobStatus.QUEUED)
+    stopped.refresh_from_db()
+    assert (stopped.status, stopped.execution_log_id) == (JobStatus.STOPPED, log.pk)
