@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tasks.models import TaskPriority
+from tasks.models import PRIORITY_RANK, TaskPriority
 
 
 class JobStatus(models.TextChoices):
@@ -88,9 +88,6 @@ class JobSource(models.TextChoices):
     RETRY = "retry", _("Retry")
     ROBOT = "robot", _("Robot (started on the robot)")
     QUEUE = "queue", _("Work queue trigger")
-
-
-PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}
 
 
 def robot_columns(account) -> dict:

@@ -33,12 +33,12 @@ from django.utils import timezone
 
 from jobs import dispatcher, locks, timeouts
 from jobs import services as job_services
-from jobs.models import PRIORITY_RANK, Job
+from jobs.models import Job
 from rpa_workbench import embedded, events
 from rpa_workbench.errors import ApiError
 from rpa_workbench.timefmt import format_datetime
 from tasks import schedules
-from tasks.models import ControlOutcome, ControlRequest, ControlSource, Task
+from tasks.models import PRIORITY_RANK, ControlOutcome, ControlRequest, ControlSource, Task
 
 logger = logging.getLogger(__name__)
 

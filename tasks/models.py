@@ -52,6 +52,10 @@ class TaskPriority(models.TextChoices):
     LOW = "low", _("Low")
 
 
+# The queue order of a priority (jobs and work-queue items store it as `priority_rank`).
+PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}
+
+
 class TaskQuerySet(models.QuerySet):
     def for_robot(self, shadow_bot_account: str, app_name: str, host_ip: str | None = None):
         """Tasks a robot means by (account name, app name[, host IP]), best match first.

@@ -25,9 +25,10 @@ from alerts.models import AlertEvent
 from alerts.services import raise_alert
 from jobs.models import BUSY, Job
 from rpa_workbench.errors import ApiError, Conflict
+from tasks.models import PRIORITY_RANK
 from workqueues import changes
 from workqueues.counting import ready_filter
-from workqueues.models import NO_DUE_DATE, PRIORITY_RANK, ErrorType, ItemStatus, QueueItem, WorkQueue
+from workqueues.models import NO_DUE_DATE, ErrorType, ItemStatus, QueueItem, WorkQueue
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ MAX_REFERENCE = 128
 # Items without a due date sort after every dated one (API.md §13: nulls last), through one
 # index on both databases: `sort_due_at` is `due_at`, or this far-future instant.
 NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
-PRIORITY_RANK = {TaskPriority.HIGH: 0, TaskPriority.NORMAL: 1, TaskPriority.LOW: 2}
 
 
 class ItemStatus(models.TextChoices):
