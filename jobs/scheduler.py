@@ -126,19 +126,19 @@ def _claim_and_start(unclaimed, changed: dict, *, now: datetime, summary: Summar
             _start(task_id, summary, why)
 
 
-def _priority_rank() -> Case:
-    """A task's priority as the rank its jobs queue by (jobs.models.PRIORITY_RANK)."""
-    return Case(*[When(priority=name, then=Value(rank)) for name, rank in PRIORITY_RANK.items()],
+def _start_order(due_field: str) -> tuple:
+    """Due tasks by their moment, then priority, then age: each start commits its job on its own,
+    and a dispatcher pass may claim a robot's first job before the next exists, so tasks due
+    together on one robot start in the order its queue would run them."""
+    rank = Case(*[When(priority=name, then=Value(rank)) for name, rank in PRIORITY_RANK.items()],
                 default=Value(len(PRIORITY_RANK)), output_field=IntegerField())
+    return due_field, rank, "created_at", "pk"
 
 
 def fire_one_shots(now: datetime, summary: Summary) -> None:
-    """Due one-shots, by their moment, then priority, then age: each job commits on its own, and
-    a dispatcher pass may claim a robot's first one before the next exists, so tasks due together
-    on one robot must be started in the order its queue would run them."""
     due = (
         Task.objects.filter(trigger_time__lte=now)
-        .order_by("trigger_time", _priority_rank(), "created_at", "pk")
+        .order_by(*_start_order("trigger_time"))
         .values_list("pk", "trigger_time")
     )
     for task_id, trigger_time in list(due):
@@ -177,10 +177,10 @@ def fire_recurring(now: datetime, summary: Summary) -> None:
             if Task.objects.filter(pk=task.pk, schedule="", next_run_at__isnull=False).update(next_run_at=None):
                 events.publish_task_updated(task, {"next_run_at": None})
 
-    due = (  # in the order of fire_one_shots, for the same reason
+    due = (
         Task.objects.exclude(schedule="")
         .filter(next_run_at__lte=now)
-        .order_by("next_run_at", _priority_rank(), "created_at", "pk")
+        .order_by(*_start_order("next_run_at"))
         .values_list("pk", "schedule", "schedule_timezone", "next_run_at")
     )
     for task_id, expr, tz, slot in list(due):
