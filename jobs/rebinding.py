@@ -12,8 +12,8 @@ keeps its robot, as asked, and follows only the app. Dispatched and running jobs
 touched: the robot has been told what to run.
 
 A task without a pool runs one job at a time, on its own robot (the claim and the reports rely
-on it). So a task leaves its pool only while at most one job of its pool days is active, and
-that one is queued or on the task's own robot: otherwise the edit is refused (409 CONFLICT),
+on it). So a task leaves its pool only while at most one of its pool jobs is active, and that
+one is queued or on the task's own robot: otherwise the edit is refused (409 CONFLICT),
 saying what to wait for.
 
 Runs inside the edit's transaction (tasks.editing.BINDING_HOOKS), which holds the task's row:
