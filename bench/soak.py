@@ -415,9 +415,8 @@ def timelines(fleet: Fleet, driver: Driver, results: list, around: float = 3.0) 
     control rows written for it, 3 s either side of each example, so a red soak explains itself."""
     for result in (r for r in results if not r.passed):
         for example in result.examples[:3]:
-            robot = next((word.split("@", 1)[1] for word in example.split() if "@" in word), None)
+            app, _, robot = next((word for word in example.split() if "@" in word), "").partition("@")
             target = {"START": "START", "STOP": "ALL"}.get(example.split()[0])
-            app = next((word.split("@", 1)[0] for word in example.split() if "@" in word), None)
             matching = [c.at for c in fleet.commands
                         if c.robot == robot and c.target == target and c.app_name == app]
             for at in matching[:3]:
