@@ -272,7 +272,6 @@ def test_dispatchers_claiming_at_once_never_take_one_job_twice_nor_exceed_max_pa
     assert len(starts) == len(set(starts)) == 24  # every job claimed, each once
 
 
-
 @pytest.mark.parametrize("confirmed", [True, False], ids=["one-running", "none-running"])
 def test_a_retry_of_a_pool_job_adds_one_job_and_leaves_the_tasks_other_jobs_alone(confirmed, make_account, make_task, settings):
     """A pool task runs several jobs at once: retrying one of its jobs is one more job, as a start

@@ -19,12 +19,18 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two_running(make_account, make_task, fake_relay):
-    """A pool task of robot `owner`, run by `owner` and `member` at once (scope: all)."""
+def shared_task(make_account, make_task):
+    """A pool task of robot `owner`, whose pool is `owner` and `member` (up to two jobs at once)."""
     owner, member = make_account(shadow_bot_account="owner"), make_account(shadow_bot_account="member")
     pool = Pool.objects.create(name="Shared")
     pool.accounts.set([owner, member])
-    task = make_task(owner, app_name="export_orders", pool=pool, max_parallel_jobs=2)
+    return make_task(owner, app_name="export_orders", pool=pool, max_parallel_jobs=2)
+
+
+@pytest.fixture
+def two_running(shared_task, fake_relay):
+    """The shared task, run by `owner` and `member` at once (scope: all)."""
+    task = shared_task
     jobs = task_control.start_task(task=task, source="api", scope="all")
     assert {job.status for job in jobs} == {JobStatus.DISPATCHED}
     return task, {job.shadow_bot_account: job for job in jobs}
@@ -145,18 +151,13 @@ def test_config_get_answers_the_members_own_job_of_a_pool_task(two_running, robo
     assert answer.json()["job_id"] == str(jobs["member"].pk)
 
 
-def test_a_late_report_of_a_stopped_run_finds_it_beside_the_robots_running_and_queued_jobs(
-    make_account, make_task, make_job
-):
+def test_a_late_report_of_a_stopped_run_finds_it_beside_the_robots_running_and_queued_jobs(shared_task, make_job):
     """A member runs a job of the pool task and has another queued (a `scope: all` start bound to
     it); the report of its earlier, stopped run arrives late. It belongs to that stopped run: the
     running job goes on (ended by it, the robot would count as free while it still runs)."""
-    owner, member = make_account(shadow_bot_account="owner"), make_account(shadow_bot_account="member")
-    pool = Pool.objects.create(name="Shared")
-    pool.accounts.set([owner, member])
-    task = make_task(owner, app_name="export_orders", pool=pool, max_parallel_jobs=2)
+    task, member = shared_task, robot_of("member")
     now = timezone.now()
-    on_member = {"account": member, "shadow_bot_account": "member", "host_ip": member.host_ip, "pool": pool}
+    on_member = {"account": member, "shadow_bot_account": "member", "host_ip": member.host_ip, "pool": task.pool}
 
     def job_on_member(status, **fields):
         job = make_job(task, status, **fields)
