@@ -19,7 +19,6 @@ from django.db.models import Case, When
 from django.utils import timezone
 from rest_framework import status as http
 
-from accounts.models import Account
 from jobs import audit, locks, outbox, queue, transitions
 from jobs import services as job_services
 from jobs.backends import relay_protocol as relay
@@ -227,15 +226,17 @@ def _intranet_to_a_pool_robot(
     addressed to another member is about it too. START starts the pool task (the pool picks the
     free robot, as for a START at its own robot); ALL stops the job that robot runs for the app,
     and only that one. None: no pool task there (send it raw)."""
-    robots = Account.objects.filter(host_ip=host).order_by(
-        Case(When(port=port, then=0), default=1), "created_at"
-    )
+    # The robot at that exact port first (several accounts may share a host), as for a task.
     if target == relay.START:
-        task = Task.objects.filter(pool__accounts__in=robots, app_name__iexact=app_name).order_by("created_at").first()
+        task = (
+            Task.objects.filter(pool__accounts__host_ip=host, app_name__iexact=app_name)
+            .order_by(Case(When(pool__accounts__port=port, then=0), default=1), "created_at")
+            .first()
+        )
         return _intranet_through_jobs(task, target=target, source=source, user=user) if task else None
     job = (
-        Job.objects.filter(account__in=robots, app_name__iexact=app_name, status__in=ACTIVE, pool__isnull=False)
-        .order_by("created_at")
+        Job.objects.filter(account__host_ip=host, app_name__iexact=app_name, status__in=ACTIVE, pool__isnull=False)
+        .order_by(Case(When(account__port=port, then=0), default=1), "created_at")
         .first()
     )
     if job is None:

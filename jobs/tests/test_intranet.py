@@ -93,3 +93,27 @@ def test_a_stop_at_a_robot_running_nothing_of_that_app_is_sent_raw(operator_clie
 
     assert answer.status_code == 200 and answer.json()["url"]  # the relay request as given
     assert not Job.objects.exists()
+
+
+def test_a_stop_at_a_host_with_two_robots_stops_the_job_of_the_robot_at_that_port(
+    operator_client, make_account, make_task, fake_relay
+):
+    """Two accounts on one host, both in the pool and both running the app: the port says which."""
+    from jobs import services
+    from jobs.models import JobSource, JobStatus
+    from pools.models import Pool
+
+    own = make_account(host_ip="192.168.1.100", port=8000)
+    first = make_account(host_ip="192.168.1.101", port=8000)
+    second = make_account(host_ip="192.168.1.101", port=8001)
+    pool = Pool.objects.create(name="Finance")
+    pool.accounts.set([own, first, second])
+    task = make_task(own, app_name="daily_report", pool=pool, max_parallel_jobs=3)
+    services.start_on_every_robot(task=task, source=JobSource.API)  # the older jobs: own's, first's
+
+    answer = operator_client.get(URL, {"backend_ip": "192.168.1.101", "backend_port": "8001",
+                                       "tak": "daily_report", "target": "ALL"})
+
+    assert answer.status_code == 200, answer.json()
+    statuses = dict(Job.objects.values_list("account_id", "status"))
+    assert statuses == {own.pk: JobStatus.DISPATCHED, first.pk: JobStatus.DISPATCHED, second.pk: JobStatus.STOPPING}
